@@ -1,0 +1,92 @@
+/**
+ * Small validators for options objects. Every message has one shape:
+ * Expected `maxInstances` to be an integer >= 1, got `0`.
+ * @module
+ */
+import { TickworkError, invalidOption, show } from './errors.js';
+
+/** Throws `UNKNOWN_OPTION` when `obj` has a key outside `allowed`. `prefix` is prepended to field names. */
+export function rejectUnknownKeys(obj: object, allowed: readonly string[], prefix = ''): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) {
+      const field = prefix + key;
+      throw new TickworkError(
+        'UNKNOWN_OPTION',
+        `Unknown option \`${field}\`; expected one of ${allowed.map((k) => '`' + prefix + k + '`').join(', ')}`,
+        { field, value: (obj as Record<string, unknown>)[key] },
+      );
+    }
+  }
+}
+
+/** Asserts a plain object (or undefined, returning `{}`). */
+export function optionsObject(value: unknown, field: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidOption(field, 'an object', value);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** An integer within `[min, max]`. */
+export function integer(value: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw invalidOption(field, `an integer ${range}`, value);
+  }
+  return value;
+}
+
+/** A finite number >= `min`. */
+export function finiteNumber(value: unknown, field: string, min = 0): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw invalidOption(field, `a finite number >= ${min}`, value);
+  }
+  return value;
+}
+
+/** A duration in milliseconds: a finite number >= `min` (default 0). */
+export function duration(value: unknown, field: string, min = 0): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw invalidOption(field, `a duration in milliseconds (a finite number >= ${min})`, value);
+  }
+  return value;
+}
+
+/** A boolean. */
+export function boolean(value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') throw invalidOption(field, 'a boolean', value);
+  return value;
+}
+
+/** A non-empty string of at most `maxLength` characters. */
+export function nonEmptyString(value: unknown, field: string, maxLength = 512): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) {
+    throw invalidOption(field, `a non-empty string of at most ${maxLength} characters`, value);
+  }
+  return value;
+}
+
+/**
+ * A point in time: a `Date`, epoch milliseconds, or an ISO 8601 string with an offset or `Z`.
+ * A string without an offset is rejected here (its zone would be ambiguous); triggers that accept local
+ * wall times resolve them with their own time zone before calling this.
+ */
+export function instant(value: unknown, field: string): Date {
+  let d: Date | undefined;
+  if (value instanceof Date) d = new Date(value.getTime());
+  else if (typeof value === 'number' && Number.isFinite(value)) d = new Date(value);
+  else if (typeof value === 'string' && /(?:Z|[+-]\d\d:?\d\d)$/i.test(value.trim())) d = new Date(value);
+  if (!d || Number.isNaN(d.getTime())) {
+    throw invalidOption(field, 'a Date, epoch milliseconds or an ISO 8601 string with an offset', value);
+  }
+  return d;
+}
+
+/** Checks `value` is one of `choices`. */
+export function oneOf<T extends string>(value: unknown, field: string, choices: readonly T[]): T {
+  if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
+    throw invalidOption(field, `one of ${choices.map((c) => show(c)).join(', ')}`, value);
+  }
+  return value as T;
+}

@@ -1,0 +1,84 @@
+/**
+ * Building triggers from the scheduler's shorthand (`'interval'`, `{ seconds: 1 }`) and from JSON.
+ * @module
+ */
+import { TickworkError, show } from '../core/errors.js';
+import { DateTrigger, type DateTriggerOptions } from './date.js';
+import { IntervalTrigger, type IntervalTriggerOptions } from './interval.js';
+import type { Trigger, TriggerJSON } from './trigger.js';
+
+export type { Trigger, TriggerJSON } from './trigger.js';
+export { DateTrigger, type DateTriggerOptions } from './date.js';
+export { IntervalTrigger, type IntervalTriggerOptions } from './interval.js';
+
+/** Trigger kinds accepted by the shorthand `addJob(fn, kind, options)`. */
+export const TRIGGER_KINDS = ['date', 'interval'] as const;
+
+/** A trigger kind for the shorthand form. */
+export type TriggerKind = (typeof TRIGGER_KINDS)[number];
+
+/** Options of each trigger kind in the shorthand form. */
+export interface TriggerOptionsByKind {
+  date: DateTriggerOptions;
+  interval: IntervalTriggerOptions;
+}
+
+/**
+ * Builds a trigger from a kind and its options (APScheduler's `add_job(func, 'interval', seconds=1)`).
+ * @throws TickworkError `INVALID_TRIGGER` for an unknown kind; the trigger's own errors otherwise.
+ */
+export function createTrigger(kind: string, options: Record<string, unknown>): Trigger {
+  switch (kind) {
+    case 'date':
+      return new DateTrigger(options as unknown as DateTriggerOptions);
+    case 'interval':
+      return new IntervalTrigger(options as IntervalTriggerOptions);
+    default:
+      throw new TickworkError(
+        'INVALID_TRIGGER',
+        `Expected the trigger kind to be one of ${TRIGGER_KINDS.map((k) => `"${k}"`).join(', ')}, got ${show(kind)}`,
+        { field: 'trigger', value: kind },
+      );
+  }
+}
+
+/**
+ * Rebuilds a trigger from its JSON form.
+ * @throws TickworkError `INVALID_TRIGGER` for an unknown type or version, or a malformed body.
+ */
+export function triggerFromJSON(json: unknown): Trigger {
+  if (json === null || typeof json !== 'object' || typeof (json as TriggerJSON).type !== 'string') {
+    throw new TickworkError('INVALID_TRIGGER', `Expected trigger JSON with a \`type\`, got ${show(json)}`, {
+      field: 'trigger',
+      value: json,
+    });
+  }
+  const j = json as TriggerJSON;
+  if (j.version !== 1) {
+    throw new TickworkError('INVALID_TRIGGER', `Unsupported ${j.type} trigger format version ${show(j.version)}`, {
+      field: 'trigger.version',
+      value: j.version,
+    });
+  }
+  switch (j.type) {
+    case 'date':
+      return DateTrigger.fromJSON(j);
+    case 'interval':
+      return IntervalTrigger.fromJSON(j);
+    default:
+      throw new TickworkError('INVALID_TRIGGER', `Unknown trigger type ${show(j.type)}`, {
+        field: 'trigger.type',
+        value: j.type,
+      });
+  }
+}
+
+/** Whether a value looks like a trigger object (has `getNextFireTime` and `toJSON`). */
+export function isTrigger(value: unknown): value is Trigger {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Trigger).getNextFireTime === 'function' &&
+    typeof (value as Trigger).toJSON === 'function'
+  );
+}
