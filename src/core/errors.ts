@@ -12,13 +12,19 @@
 export const ERROR_CODES = {
   INVALID_OPTION: { status: 400, description: 'An option or argument has the wrong type or value.' },
   UNKNOWN_OPTION: { status: 400, description: 'An options object has a key that the API does not know.' },
-  INVALID_TRIGGER: { status: 400, description: 'A trigger cannot be built from the given parameters or JSON.' },
+  INVALID_TRIGGER: {
+    status: 400,
+    description: 'A trigger cannot be built from the given parameters or JSON.',
+  },
   INVALID_CRON: { status: 400, description: 'A cron expression cannot be parsed.' },
   INVALID_TIMEZONE: { status: 400, description: 'A time zone is not a known IANA name.' },
   TRIGGER_NEVER_FIRES: { status: 400, description: 'A trigger has no fire time now or in the future.' },
   JOB_NOT_FOUND: { status: 404, description: 'No job has the given id.' },
   JOB_CONFLICT: { status: 409, description: 'A job with the given id exists already.' },
-  JOB_VERSION_CONFLICT: { status: 409, description: 'The job changed since it was read (compare-and-set failed).' },
+  JOB_VERSION_CONFLICT: {
+    status: 409,
+    description: 'The job changed since it was read (compare-and-set failed).',
+  },
   TASK_NOT_FOUND: { status: 404, description: 'No task with the given id is defined in this process.' },
   TASK_CONFLICT: { status: 409, description: 'A different function is already defined under this task id.' },
   ANONYMOUS_TASK: {
@@ -104,8 +110,12 @@ export function show(value: unknown): string {
 
 /** `INVALID_OPTION` in the house shape: Expected `field` to be WHAT, got `VALUE`. */
 export function invalidOption(field: string, expected: string, value: unknown): TickworkError {
-  return new TickworkError('INVALID_OPTION', `Expected \`${field}\` to be ${expected}, got \`${show(value)}\``, {
-    field,
-    value,
-  });
+  return new TickworkError(
+    'INVALID_OPTION',
+    `Expected \`${field}\` to be ${expected}, got \`${show(value)}\``,
+    {
+      field,
+      value,
+    },
+  );
 }

@@ -100,7 +100,8 @@ export class ManualClock implements Clock {
     await this.settle();
     for (;;) {
       let due: number | null = null;
-      for (const t of this.timers) if (t.monoDue <= target && (due === null || t.monoDue < due)) due = t.monoDue;
+      for (const t of this.timers)
+        if (t.monoDue <= target && (due === null || t.monoDue < due)) due = t.monoDue;
       if (due === null) break;
       this.mono = due;
       const batch = this.timers.filter((t) => t.monoDue === due).sort((a, b) => a.seq - b.seq);

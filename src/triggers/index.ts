@@ -55,10 +55,14 @@ export function triggerFromJSON(json: unknown): Trigger {
   }
   const j = json as TriggerJSON;
   if (j.version !== 1) {
-    throw new TickworkError('INVALID_TRIGGER', `Unsupported ${j.type} trigger format version ${show(j.version)}`, {
-      field: 'trigger.version',
-      value: j.version,
-    });
+    throw new TickworkError(
+      'INVALID_TRIGGER',
+      `Unsupported ${j.type} trigger format version ${show(j.version)}`,
+      {
+        field: 'trigger.version',
+        value: j.version,
+      },
+    );
   }
   switch (j.type) {
     case 'date':

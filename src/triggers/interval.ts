@@ -81,15 +81,18 @@ export class IntervalTrigger implements Trigger {
     }
     this.interval = interval;
     this.timezone = checkTimeZone(options.timezone ?? 'UTC');
-    this.startDate = options.startDate === undefined ? null : toInstant(options.startDate, 'startDate', this.timezone);
-    this.endDate = options.endDate === undefined ? null : toInstant(options.endDate, 'endDate', this.timezone);
+    this.startDate =
+      options.startDate === undefined ? null : toInstant(options.startDate, 'startDate', this.timezone);
+    this.endDate =
+      options.endDate === undefined ? null : toInstant(options.endDate, 'endDate', this.timezone);
     if (this.startDate && this.endDate && this.endDate < this.startDate) {
       throw new TickworkError('INVALID_OPTION', 'Expected `endDate` to be at or after `startDate`', {
         field: 'endDate',
         value: options.endDate,
       });
     }
-    this.jitter = options.jitter === undefined || options.jitter === null ? null : duration(options.jitter, 'jitter');
+    this.jitter =
+      options.jitter === undefined || options.jitter === null ? null : duration(options.jitter, 'jitter');
   }
 
   getNextFireTime(previousFireTime: Date | null, now: Date): Date | null {

@@ -1,0 +1,369 @@
+/**
+ * Job options, their defaults and validation, and the `Job` handle users get back.
+ * @module
+ */
+import { TickworkError, invalidOption } from './errors.js';
+import type { JobRecord, RetryPolicy, RunRecord } from './structures.js';
+import { formatDateTime, toInstant } from './timezone.js';
+import { boolean, duration, integer, nonEmptyString, optionsObject, rejectUnknownKeys } from './validate.js';
+import type { Trigger } from '../triggers/trigger.js';
+import type { ConflictPolicy } from '../stores/store.js';
+
+/**
+ * Per-job policy. Every duration is in milliseconds. Semantics after APScheduler 3's job options.
+ */
+export interface JobPolicy {
+  /**
+   * How many runs of the job may be going at once (pending or running), across every process sharing the
+   * store. A fire time that comes due while that many are going is skipped with a `job:max-instances`
+   * event and a warning (APScheduler's `max_instances`).
+   * @defaultValue 1
+   */
+  maxInstances?: number;
+  /**
+   * How late, in milliseconds, a run may start after its fire time and still run; a later one is recorded as
+   * `missed` with a `job:missed` event and a warning. `null` = no limit.
+   *
+   * The default is `null`, not APScheduler's 1 s: a 1 s window silently drops runs whenever the process is
+   * busy, paused by a debugger or restarted, which is that library's most reported confusion. A late run is
+   * almost always better than a silently missing one, and with `coalesce` on (the default) a backlog after
+   * downtime collapses to one run. Set a limit for jobs whose late run would do harm (a "09:00 reminder"
+   * that must not arrive at 15:00).
+   * @defaultValue null
+   */
+  misfireGraceTime?: number | null;
+  /**
+   * When several fire times are due at once (after downtime or a stall), run once, for the latest, instead
+   * of once for each (APScheduler's `coalesce`, Quartz's "fire once now" misfire instruction).
+   * @defaultValue true
+   */
+  coalesce?: boolean;
+  /**
+   * Maximum random delay in milliseconds added to each run's start, to spread load; fire times themselves
+   * (and so idempotency keys) stay on the trigger's grid. `null` = the trigger's `jitter`, or none.
+   * @defaultValue null
+   */
+  jitter?: number | null;
+  /**
+   * Run timeout in milliseconds: when it passes, the run's `AbortSignal` fires, the run is recorded as
+   * `timed-out` and stops counting against `maxInstances` (even if the task ignores the signal). `null` = none.
+   * @defaultValue null
+   */
+  timeout?: number | null;
+  /**
+   * Retries of a failed or timed-out run: a number of attempts (fixed 1 s delay), or a policy.
+   * `null` = no retries.
+   * @defaultValue null
+   */
+  retry?: number | Partial<RetryPolicy> | null;
+}
+
+/** Options of `Scheduler.addJob`. */
+export interface JobOptions extends JobPolicy {
+  /** Unique id. @defaultValue a random UUID */
+  id?: string;
+  /** Name shown in logs and the API. @defaultValue the task id */
+  name?: string;
+  /** Positional arguments for the task (JSON values with a persistent store). @defaultValue [] */
+  args?: unknown[];
+  /**
+   * First fire time, instead of the trigger's; `null` adds the job paused (APScheduler's `next_run_time`).
+   */
+  nextRunTime?: Date | number | string | null;
+  /** Add the job paused. @defaultValue false */
+  paused?: boolean;
+  /**
+   * Replace a job with the same id (APScheduler's `replace_existing`); when its trigger is unchanged, its
+   * `nextRunTime` is kept so fire times owed since the last run are not erased. Same as `conflict: 'replace'`.
+   * @defaultValue false
+   */
+  replaceExisting?: boolean;
+  /** What to do when the id exists: `error` (default), `replace`, or `keep` the stored job. */
+  conflict?: ConflictPolicy;
+  /** Task id for a function argument. @defaultValue the function's name */
+  taskId?: string;
+}
+
+/** The keys of {@link JobOptions}; in the shorthand form, every other key goes to the trigger. */
+export const JOB_OPTION_KEYS = [
+  'id',
+  'name',
+  'args',
+  'maxInstances',
+  'misfireGraceTime',
+  'coalesce',
+  'jitter',
+  'timeout',
+  'retry',
+  'nextRunTime',
+  'paused',
+  'replaceExisting',
+  'conflict',
+  'taskId',
+] as const;
+
+/** Keys of {@link JobPolicy}. */
+export const JOB_POLICY_KEYS = [
+  'maxInstances',
+  'misfireGraceTime',
+  'coalesce',
+  'jitter',
+  'timeout',
+  'retry',
+] as const;
+
+/** Resolved policy with every default filled in. */
+export type ResolvedPolicy = Pick<
+  JobRecord,
+  'maxInstances' | 'misfireGraceTime' | 'coalesce' | 'jitter' | 'timeout' | 'retry'
+>;
+
+/** The built-in defaults of {@link JobPolicy}. */
+export const DEFAULT_POLICY: Readonly<ResolvedPolicy> = Object.freeze({
+  maxInstances: 1,
+  misfireGraceTime: null,
+  coalesce: true,
+  jitter: null,
+  timeout: null,
+  retry: null,
+});
+
+/** Validates the policy keys present in `opts` (prefixing field names with `prefix`). */
+export function validatePolicy(opts: Record<string, unknown>, prefix = ''): Partial<ResolvedPolicy> {
+  const out: Partial<ResolvedPolicy> = {};
+  if (opts.maxInstances !== undefined)
+    out.maxInstances = integer(opts.maxInstances, prefix + 'maxInstances', 1);
+  if (opts.misfireGraceTime !== undefined) {
+    out.misfireGraceTime =
+      opts.misfireGraceTime === null ? null : duration(opts.misfireGraceTime, prefix + 'misfireGraceTime');
+  }
+  if (opts.coalesce !== undefined) out.coalesce = boolean(opts.coalesce, prefix + 'coalesce');
+  if (opts.jitter !== undefined)
+    out.jitter = opts.jitter === null ? null : duration(opts.jitter, prefix + 'jitter');
+  if (opts.timeout !== undefined) {
+    out.timeout = opts.timeout === null ? null : duration(opts.timeout, prefix + 'timeout', 1);
+  }
+  if (opts.retry !== undefined) out.retry = validateRetry(opts.retry, prefix + 'retry');
+  return out;
+}
+
+function validateRetry(value: unknown, field: string): RetryPolicy | null {
+  if (value === null) return null;
+  if (typeof value === 'number') {
+    return {
+      attempts: integer(value, field, 1, 1000),
+      backoff: 'fixed',
+      delay: 1000,
+      maxDelay: 1000,
+      jitter: false,
+    };
+  }
+  const o = optionsObject(value, field);
+  rejectUnknownKeys(o, ['attempts', 'backoff', 'delay', 'maxDelay', 'jitter'], field + '.');
+  const backoff = o.backoff ?? 'exponential';
+  if (backoff !== 'fixed' && backoff !== 'exponential') {
+    throw invalidOption(field + '.backoff', '"fixed" or "exponential"', backoff);
+  }
+  const delay = o.delay === undefined ? 1000 : duration(o.delay, field + '.delay');
+  return {
+    attempts: integer(o.attempts ?? 3, field + '.attempts', 1, 1000),
+    backoff,
+    delay,
+    maxDelay: o.maxDelay === undefined ? Math.max(delay, 300_000) : duration(o.maxDelay, field + '.maxDelay'),
+    jitter: o.jitter === undefined ? true : boolean(o.jitter, field + '.jitter'),
+  };
+}
+
+/** Delay in ms before retry number `attempt` (1 = the first retry), per `policy`. */
+export function retryDelay(policy: RetryPolicy, attempt: number, random: () => number): number {
+  const base = policy.backoff === 'fixed' ? policy.delay : policy.delay * 2 ** Math.max(0, attempt - 1);
+  const capped = Math.min(base, policy.maxDelay);
+  return policy.jitter ? Math.floor(random() * capped) : capped;
+}
+
+/** Validated non-policy job options. */
+export interface ResolvedJobOptions {
+  id?: string;
+  name?: string;
+  args: unknown[];
+  nextRunTime?: Date | null;
+  paused: boolean;
+  conflict: ConflictPolicy;
+  taskId?: string;
+  policy: Partial<ResolvedPolicy>;
+}
+
+/** Validates `addJob` options. `timezone` reads a local `nextRunTime`. */
+export function validateJobOptions(options: Record<string, unknown>, timezone: string): ResolvedJobOptions {
+  rejectUnknownKeys(options, JOB_OPTION_KEYS);
+  const out: ResolvedJobOptions = {
+    args: [],
+    paused: options.paused === undefined ? false : boolean(options.paused, 'paused'),
+    conflict: 'error',
+    policy: validatePolicy(options),
+  };
+  if (options.id !== undefined) out.id = nonEmptyString(options.id, 'id', 200);
+  if (options.name !== undefined) out.name = nonEmptyString(options.name, 'name', 200);
+  if (options.taskId !== undefined) out.taskId = nonEmptyString(options.taskId, 'taskId', 200);
+  if (options.args !== undefined) {
+    if (!Array.isArray(options.args)) throw invalidOption('args', 'an array', options.args);
+    out.args = options.args;
+  }
+  if (options.nextRunTime !== undefined) {
+    out.nextRunTime =
+      options.nextRunTime === null ? null : toInstant(options.nextRunTime, 'nextRunTime', timezone);
+  }
+  if (options.replaceExisting !== undefined && boolean(options.replaceExisting, 'replaceExisting')) {
+    out.conflict = 'replace';
+  }
+  if (options.conflict !== undefined) {
+    if (options.conflict !== 'error' && options.conflict !== 'replace' && options.conflict !== 'keep') {
+      throw invalidOption('conflict', '"error", "replace" or "keep"', options.conflict);
+    }
+    if (options.replaceExisting === true && options.conflict !== 'replace') {
+      throw new TickworkError(
+        'INVALID_OPTION',
+        'Give either `replaceExisting: true` or `conflict`, not both',
+        {
+          field: 'conflict',
+          value: options.conflict,
+        },
+      );
+    }
+    out.conflict = options.conflict;
+  }
+  return out;
+}
+
+/** Operations a {@link Job} handle delegates to its scheduler. */
+export interface JobOwner {
+  readonly timezone: string;
+  pauseJob(id: string): Promise<Job>;
+  resumeJob(id: string): Promise<Job | null>;
+  removeJob(id: string): Promise<void>;
+  modifyJob(id: string, changes: JobChanges): Promise<Job>;
+  rescheduleJob(id: string, trigger: Trigger): Promise<Job>;
+  runJob(id: string): Promise<RunRecord>;
+}
+
+/** Changes accepted by `modifyJob`. */
+export type JobChanges = Omit<JobOptions, 'id' | 'replaceExisting' | 'conflict' | 'paused'>;
+
+/**
+ * A snapshot of a stored job, with methods that act on it through its scheduler. Read it again
+ * (`scheduler.getJob(id)`) to see later changes.
+ */
+export class Job {
+  readonly id: string;
+  readonly name: string;
+  readonly taskId: string;
+  readonly trigger: Trigger;
+  readonly args: readonly unknown[];
+  readonly maxInstances: number;
+  readonly misfireGraceTime: number | null;
+  readonly coalesce: boolean;
+  readonly jitter: number | null;
+  readonly timeout: number | null;
+  readonly retry: RetryPolicy | null;
+  readonly paused: boolean;
+  /** Next fire time; `null` when paused. */
+  readonly nextRunTime: Date | null;
+  /** Stored version (incremented on every change). */
+  readonly version: number;
+  /** Whether the job is waiting for the scheduler to start (APScheduler's "pending"). */
+  readonly pending: boolean;
+
+  constructor(
+    private readonly owner: JobOwner,
+    record: JobRecord,
+    trigger: Trigger,
+    pending = false,
+  ) {
+    this.id = record.id;
+    this.name = record.name;
+    this.taskId = record.taskId;
+    this.trigger = trigger;
+    this.args = record.args;
+    this.maxInstances = record.maxInstances;
+    this.misfireGraceTime = record.misfireGraceTime;
+    this.coalesce = record.coalesce;
+    this.jitter = record.jitter;
+    this.timeout = record.timeout;
+    this.retry = record.retry;
+    this.paused = record.paused;
+    this.nextRunTime = record.nextRunTime;
+    this.version = record.version;
+    this.pending = pending;
+  }
+
+  /** Pauses the job. */
+  pause(): Promise<Job> {
+    return this.owner.pauseJob(this.id);
+  }
+  /** Resumes the job; resolves to `null` if its trigger has no more fire times (the job is then removed). */
+  resume(): Promise<Job | null> {
+    return this.owner.resumeJob(this.id);
+  }
+  /** Removes the job. */
+  remove(): Promise<void> {
+    return this.owner.removeJob(this.id);
+  }
+  /** Changes options of the job. */
+  modify(changes: JobChanges): Promise<Job> {
+    return this.owner.modifyJob(this.id, changes);
+  }
+  /** Replaces the trigger. */
+  reschedule(trigger: Trigger): Promise<Job> {
+    return this.owner.rescheduleJob(this.id, trigger);
+  }
+  /** Runs the job now, outside its schedule (still counted against `maxInstances`). */
+  runNow(): Promise<RunRecord> {
+    return this.owner.runJob(this.id);
+  }
+
+  /**
+   * APScheduler's `Job.__str__`: `tick (trigger: interval[0:00:01], next run at: 2024-04-25 07:37:48 UTC)`,
+   * or `..., paused)` / `..., pending)`.
+   */
+  toString(): string {
+    return describeJob(this.name, this.trigger, this.nextRunTime, this.owner.timezone, this.pending);
+  }
+
+  /** Plain JSON. */
+  toJSON(): Record<string, unknown> {
+    return {
+      id: this.id,
+      name: this.name,
+      taskId: this.taskId,
+      trigger: this.trigger.toJSON(),
+      triggerText: this.trigger.toString(),
+      description: this.trigger.describe(),
+      args: this.args,
+      maxInstances: this.maxInstances,
+      misfireGraceTime: this.misfireGraceTime,
+      coalesce: this.coalesce,
+      jitter: this.jitter,
+      timeout: this.timeout,
+      retry: this.retry,
+      paused: this.paused,
+      nextRunTime: this.nextRunTime?.toISOString() ?? null,
+      version: this.version,
+    };
+  }
+}
+
+/** `NAME (trigger: TRIGGER, next run at: TIME)` as APScheduler prints a job. */
+export function describeJob(
+  name: string,
+  trigger: Trigger | string,
+  nextRunTime: Date | null,
+  timezone: string,
+  pending = false,
+): string {
+  const status = pending
+    ? 'pending'
+    : nextRunTime
+      ? `next run at: ${formatDateTime(nextRunTime, timezone)}`
+      : 'paused';
+  return `${name} (trigger: ${String(trigger)}, ${status})`;
+}

@@ -1,0 +1,1272 @@
+/**
+ * The scheduler: job management, the fire-time loop (APScheduler 3's `_process_jobs`, made atomic by the
+ * store), and the in-process executor.
+ * @module
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { SystemClock, type Clock, type TimerHandle } from './clock.js';
+import { TickworkError, invalidOption, show } from './errors.js';
+import {
+  EventHub,
+  errorToJSON,
+  type Listener,
+  type SchedulerEventName,
+  type SchedulerEvents,
+} from './events.js';
+import {
+  DEFAULT_POLICY,
+  JOB_OPTION_KEYS,
+  Job,
+  describeJob,
+  retryDelay,
+  validateJobOptions,
+  validatePolicy,
+  type JobChanges,
+  type JobOptions,
+  type JobOwner,
+  type JobPolicy,
+  type ResolvedPolicy,
+} from './job.js';
+import { defaultLogger, type Logger } from './logger.js';
+import type { JobRecord, RunRecord } from './structures.js';
+import { checkTimeZone, formatTimedelta, formatIsoInZone } from './timezone.js';
+import { duration, integer, nonEmptyString, optionsObject, rejectUnknownKeys } from './validate.js';
+import { MemoryStore } from '../stores/memory/index.js';
+import type {
+  AcquiredRun,
+  FirePlan,
+  FireContext,
+  JobFilter,
+  PlannedRun,
+  RunFilter,
+  Store,
+} from '../stores/store.js';
+import { createTrigger, isTrigger, triggerFromJSON, type TriggerOptionsByKind } from '../triggers/index.js';
+import type { Trigger, TriggerJSON } from '../triggers/trigger.js';
+import { stableStringify } from '../stores/common.js';
+
+/** What a task receives after its `args`. */
+export interface TaskContext {
+  /** The job's id. */
+  jobId: string;
+  /** The run's id. */
+  runId: string;
+  /** The fire time this run is for (for a manual run, when it was requested). */
+  scheduledFireTime: Date;
+  /** Fires when the run times out, loses its lease, or the scheduler shuts down without waiting. */
+  signal: AbortSignal;
+  /** 1 for the first attempt, then 2, 3, ... for retries. */
+  attempt: number;
+  /** `jobId@scheduledFireTime`: the same for every attempt of a run, for idempotent side effects. */
+  idempotencyKey: string;
+  /** Whether the run was requested with `runJob` rather than fired by the trigger. */
+  manual: boolean;
+}
+
+/** A task function: its job's `args`, then the {@link TaskContext}. */
+export type TaskFunction = (...args: any[]) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Options of `defineTask`: defaults for the policy of jobs that run this task. */
+export type TaskOptions = JobPolicy;
+
+interface TaskDefinition {
+  id: string;
+  fn: TaskFunction;
+  policy: Partial<ResolvedPolicy>;
+}
+
+/** Options of {@link Scheduler}. Durations are milliseconds. */
+export interface SchedulerOptions {
+  /** Where jobs and runs live. @defaultValue a new `MemoryStore` */
+  store?: Store;
+  /** Source of time and timers. @defaultValue a `SystemClock` */
+  clock?: Clock;
+  /** A pino-compatible logger (Fastify's `fastify.log` fits). @defaultValue pino at level `warn` */
+  logger?: Logger;
+  /**
+   * IANA zone for log lines and for triggers created with the shorthand form without a `timezone`.
+   * @defaultValue `"UTC"`
+   */
+  timezone?: string;
+  /** Defaults for the policy of every job (overridden by the task's, then the job's own). */
+  jobDefaults?: JobPolicy;
+  /** Most runs this process executes at once; further due runs wait (pending). @defaultValue 100 */
+  maxConcurrentRuns?: number;
+  /**
+   * Longest sleep between checks of the store, in ms; no timer is ever armed for longer.
+   * @defaultValue the store's `maxWakeInterval` (30,000 for memory)
+   */
+  maxWakeInterval?: number;
+  /** Most fire times enumerated for one job in one wake-up (a clock jump of a year cannot explode). @defaultValue 1000 */
+  maxCatchUp?: number;
+  /** Most jobs fired in one store call. @defaultValue 500 */
+  batchSize?: number;
+  /** Lease of a running run, in ms. @defaultValue 30,000 */
+  leaseDuration?: number;
+  /** How often leases are renewed, in ms. @defaultValue 10,000 */
+  heartbeatInterval?: number;
+  /** This process's id in the store. @defaultValue `host:pid:random` */
+  nodeId?: string;
+  /** Random source in [0, 1) for jitter. @defaultValue `Math.random` */
+  random?: () => number;
+}
+
+const SCHEDULER_KEYS = [
+  'store',
+  'clock',
+  'logger',
+  'timezone',
+  'jobDefaults',
+  'maxConcurrentRuns',
+  'maxWakeInterval',
+  'maxCatchUp',
+  'batchSize',
+  'leaseDuration',
+  'heartbeatInterval',
+  'nodeId',
+  'random',
+];
+
+/** Options of {@link Scheduler.shutdown}. */
+export interface ShutdownOptions {
+  /** Wait for running runs to finish. @defaultValue true */
+  wait?: boolean;
+  /** Longest wait in ms; then remaining runs are aborted and recorded `cancelled`. @defaultValue 30,000 */
+  timeout?: number;
+}
+
+/** The scheduler's state. */
+export type SchedulerState = 'stopped' | 'running' | 'paused' | 'stopping';
+
+interface RunningRun {
+  run: RunRecord;
+  job: JobRecord | null;
+  controller: AbortController;
+  done: Promise<void>;
+  /** Set once the run's outcome was recorded (completion, timeout or loss). */
+  settled: boolean;
+  timeoutTimer: TimerHandle | null;
+}
+
+interface PendingJob {
+  record: JobRecord;
+  trigger: Trigger;
+  explicitNextRunTime: boolean;
+  conflict: 'error' | 'replace' | 'keep';
+}
+
+/**
+ * Runs jobs on schedules inside this process (APScheduler's `AsyncIOScheduler`, with a pluggable store).
+ *
+ * @example
+ * ```ts
+ * const scheduler = new Scheduler();
+ * await scheduler.addJob(tick, 'interval', { seconds: 1, maxInstances: 2 });
+ * await scheduler.start();
+ * // ...
+ * await scheduler.shutdown();
+ * ```
+ *
+ * @throws TickworkError `UNKNOWN_OPTION`, `INVALID_OPTION` (naming the option), `INVALID_TIMEZONE`.
+ */
+export class Scheduler implements JobOwner {
+  /** The store. */
+  readonly store: Store;
+  /** The clock. */
+  readonly clock: Clock;
+  /** The logger. */
+  readonly logger: Logger;
+  /** Zone for log lines and shorthand triggers. */
+  readonly timezone: string;
+  /** This process's id. */
+  readonly nodeId: string;
+
+  private readonly events: EventHub;
+  private readonly jobDefaults: Partial<ResolvedPolicy>;
+  private readonly maxConcurrentRuns: number;
+  private readonly maxWakeInterval: number;
+  private readonly maxCatchUp: number;
+  private readonly batchSize: number;
+  private readonly leaseDuration: number;
+  private readonly heartbeatInterval: number;
+  private readonly random: () => number;
+
+  private readonly tasks = new Map<string, TaskDefinition>();
+  private readonly taskIdsByFn = new WeakMap<TaskFunction, string>();
+  private readonly pendingJobs = new Map<string, PendingJob>();
+  private readonly inFlight = new Map<string, RunningRun>();
+  private readonly triggerCache = new Map<string, { key: string; trigger: Trigger }>();
+  private readonly triggerByJson = new WeakMap<TriggerJSON, Trigger>();
+
+  private _state: SchedulerState = 'stopped';
+  private timer: TimerHandle | null = null;
+  private heartbeatTimer: TimerHandle | null = null;
+  private wakeInProgress = false;
+  private wakeAgain = false;
+  private backlog = false;
+  private failures = 0;
+  private lastReap = 0;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(options: SchedulerOptions = {}) {
+    const opts = optionsObject(options, 'options');
+    rejectUnknownKeys(opts, SCHEDULER_KEYS);
+    this.store = options.store ?? new MemoryStore();
+    this.clock = options.clock ?? new SystemClock();
+    this.logger = options.logger ?? defaultLogger();
+    this.events = new EventHub(() => this.logger);
+    this.timezone = checkTimeZone(options.timezone ?? 'UTC', 'timezone');
+    const defaults = optionsObject(options.jobDefaults, 'jobDefaults');
+    rejectUnknownKeys(
+      defaults,
+      ['maxInstances', 'misfireGraceTime', 'coalesce', 'jitter', 'timeout', 'retry'],
+      'jobDefaults.',
+    );
+    this.jobDefaults = validatePolicy(defaults, 'jobDefaults.');
+    this.maxConcurrentRuns =
+      options.maxConcurrentRuns === undefined
+        ? 100
+        : integer(options.maxConcurrentRuns, 'maxConcurrentRuns', 1);
+    this.maxWakeInterval =
+      options.maxWakeInterval === undefined
+        ? this.store.maxWakeInterval
+        : duration(options.maxWakeInterval, 'maxWakeInterval', 1);
+    this.maxCatchUp = options.maxCatchUp === undefined ? 1000 : integer(options.maxCatchUp, 'maxCatchUp', 1);
+    this.batchSize = options.batchSize === undefined ? 500 : integer(options.batchSize, 'batchSize', 1);
+    this.leaseDuration =
+      options.leaseDuration === undefined ? 30_000 : duration(options.leaseDuration, 'leaseDuration', 1000);
+    this.heartbeatInterval =
+      options.heartbeatInterval === undefined
+        ? Math.min(10_000, Math.floor(this.leaseDuration / 3))
+        : duration(options.heartbeatInterval, 'heartbeatInterval', 100);
+    if (this.heartbeatInterval >= this.leaseDuration) {
+      throw invalidOption(
+        'heartbeatInterval',
+        `less than leaseDuration (${this.leaseDuration})`,
+        this.heartbeatInterval,
+      );
+    }
+    this.nodeId =
+      options.nodeId === undefined
+        ? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+        : nonEmptyString(options.nodeId, 'nodeId', 200);
+    if (options.random !== undefined && typeof options.random !== 'function') {
+      throw invalidOption('random', 'a function returning a number in [0, 1)', options.random);
+    }
+    this.random = options.random ?? Math.random;
+  }
+
+  /** Current state. */
+  get state(): SchedulerState {
+    return this._state;
+  }
+
+  /** Whether the scheduler was started and not shut down (it may be paused). */
+  get running(): boolean {
+    return this._state === 'running' || this._state === 'paused';
+  }
+
+  // ------------------------------------------------------------------ events
+
+  /** Adds an event listener; returns a function that removes it. A throwing listener is logged and ignored. */
+  on<K extends SchedulerEventName>(name: K, listener: Listener<K>): () => void {
+    return this.events.on(name, listener);
+  }
+  /** Adds a listener called once. */
+  once<K extends SchedulerEventName>(name: K, listener: Listener<K>): () => void {
+    return this.events.once(name, listener);
+  }
+  /** Removes a listener. */
+  off<K extends SchedulerEventName>(name: K, listener: Listener<K>): void {
+    this.events.off(name, listener);
+  }
+  /** Listens to every event. */
+  onAny(
+    listener: <K extends SchedulerEventName>(payload: SchedulerEvents[K], name: K) => unknown,
+  ): () => void {
+    return this.events.onAny(listener);
+  }
+
+  // ------------------------------------------------------------------ tasks
+
+  /**
+   * Defines a task: a named function jobs refer to by id (persistent stores hold only the id). Defining the
+   * same function again under the same id is a no-op.
+   * @throws TickworkError `TASK_CONFLICT` when another function has the id; `INVALID_OPTION`.
+   */
+  defineTask(id: string, fn: TaskFunction, options: TaskOptions = {}): void {
+    nonEmptyString(id, 'id', 200);
+    if (typeof fn !== 'function') throw invalidOption('fn', 'a function', fn);
+    const opts = optionsObject(options, 'options');
+    rejectUnknownKeys(opts, ['maxInstances', 'misfireGraceTime', 'coalesce', 'jitter', 'timeout', 'retry']);
+    const existing = this.tasks.get(id);
+    if (existing && existing.fn !== fn) {
+      throw new TickworkError('TASK_CONFLICT', `Another function is defined as task "${id}" already`, {
+        field: 'id',
+        value: id,
+      });
+    }
+    this.tasks.set(id, { id, fn, policy: validatePolicy(opts) });
+    this.taskIdsByFn.set(fn, id);
+  }
+
+  /** Ids of the tasks defined in this process. */
+  getTaskIds(): string[] {
+    return [...this.tasks.keys()];
+  }
+
+  private taskIdFor(fn: TaskFunction, explicit: string | undefined): string {
+    if (explicit !== undefined) {
+      const existing = this.tasks.get(explicit);
+      if (!existing) this.defineTask(explicit, fn);
+      else if (existing.fn !== fn) this.defineTask(explicit, fn); // throws TASK_CONFLICT
+      return explicit;
+    }
+    const known = this.taskIdsByFn.get(fn);
+    if (known) return known;
+    const name = fn.name && fn.name !== 'anonymous' ? fn.name.replace(/^bound /, '') : '';
+    if (!name) {
+      if (this.store.persistent) {
+        throw new TickworkError(
+          'ANONYMOUS_TASK',
+          `A ${this.store.kind} store keeps jobs across restarts, so a job must name its task: pass a named function, ` +
+            'give `taskId`, or define the task first with `scheduler.defineTask(id, fn)` and pass its id',
+          { field: 'fn' },
+        );
+      }
+      const id = `anonymous-${randomUUID()}`;
+      this.defineTask(id, fn);
+      return id;
+    }
+    if (!this.tasks.has(name)) {
+      this.defineTask(name, fn);
+      return name;
+    }
+    if (this.store.persistent) this.defineTask(name, fn); // throws TASK_CONFLICT
+    // Memory store: two different functions with one name each get their own task.
+    let n = 2;
+    while (this.tasks.has(`${name}#${n}`)) n++;
+    this.defineTask(`${name}#${n}`, fn);
+    return `${name}#${n}`;
+  }
+
+  // ------------------------------------------------------------------ jobs
+
+  /**
+   * Adds a job. Forms:
+   * - `addJob(fn, 'interval', { seconds: 1, maxInstances: 2 })`: APScheduler's shorthand; keys of
+   *   {@link JobOptions} configure the job, the others the trigger;
+   * - `addJob(fn, new IntervalTrigger({ seconds: 5 }), options)`;
+   * - `addJob('task-id', trigger, options)` for a task defined with {@link Scheduler.defineTask}.
+   *
+   * Before `start()`, the job waits (pending) and its first fire time is computed at start.
+   *
+   * Validation errors are thrown synchronously; store errors reject the promise.
+   * @throws TickworkError `INVALID_TRIGGER`, `INVALID_OPTION`, `UNKNOWN_OPTION`, `TRIGGER_NEVER_FIRES`,
+   * `ANONYMOUS_TASK`, `TASK_NOT_FOUND`, `TASK_CONFLICT`; rejects with `JOB_CONFLICT`.
+   */
+  addJob<K extends keyof TriggerOptionsByKind>(
+    task: TaskFunction | string,
+    trigger: K,
+    options?: TriggerOptionsByKind[K] & JobOptions,
+  ): Promise<Job>;
+  addJob(task: TaskFunction | string, trigger: Trigger, options?: JobOptions): Promise<Job>;
+  addJob(
+    task: TaskFunction | string,
+    trigger: Trigger | string,
+    options: Record<string, unknown> = {},
+  ): Promise<Job> {
+    const opts = optionsObject(options, 'options');
+    let triggerObj: Trigger;
+    let jobOpts: Record<string, unknown>;
+    if (typeof trigger === 'string') {
+      jobOpts = {};
+      const triggerOpts: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(opts)) {
+        if ((JOB_OPTION_KEYS as readonly string[]).includes(k)) jobOpts[k] = v;
+        else triggerOpts[k] = v;
+      }
+      if (triggerOpts.timezone === undefined && trigger !== 'interval') triggerOpts.timezone = this.timezone;
+      triggerObj = createTrigger(trigger, triggerOpts);
+    } else if (isTrigger(trigger)) {
+      triggerObj = trigger;
+      jobOpts = opts;
+    } else {
+      throw new TickworkError(
+        'INVALID_TRIGGER',
+        `Expected a trigger object or a trigger kind, got ${show(trigger)}`,
+        {
+          field: 'trigger',
+          value: trigger,
+        },
+      );
+    }
+    const resolved = validateJobOptions(jobOpts, this.timezone);
+    let taskId: string;
+    if (typeof task === 'function') {
+      taskId = this.taskIdFor(task, resolved.taskId);
+    } else if (typeof task === 'string' && task.length > 0) {
+      if (resolved.taskId !== undefined && resolved.taskId !== task) {
+        throw invalidOption('taskId', `the same as the task argument "${task}"`, resolved.taskId);
+      }
+      taskId = task;
+      if (!this.tasks.has(task) && !this.store.persistent) {
+        throw new TickworkError(
+          'TASK_NOT_FOUND',
+          `No task "${task}" is defined; call defineTask("${task}", fn) first`,
+          {
+            field: 'task',
+            value: task,
+          },
+        );
+      }
+    } else {
+      throw invalidOption('task', 'a function or a task id', task);
+    }
+    if (this.store.persistent) assertJson(resolved.args, 'args');
+    const policy = this.policyFor(taskId, resolved.policy);
+    const now = new Date(this.clock.now());
+    let nextRunTime: Date | null;
+    if (resolved.paused || resolved.nextRunTime === null) nextRunTime = null;
+    else if (resolved.nextRunTime !== undefined) nextRunTime = resolved.nextRunTime;
+    else nextRunTime = firstFireTime(triggerObj, now);
+    const paused = resolved.paused || resolved.nextRunTime === null;
+    const record: JobRecord = {
+      id: resolved.id ?? randomUUID(),
+      name: resolved.name ?? taskId.replace(/^anonymous-.*/, '<anonymous>'),
+      taskId,
+      trigger: Object.freeze(triggerObj.toJSON()) as TriggerJSON,
+      args: resolved.args,
+      ...policy,
+      paused,
+      nextRunTime,
+      version: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.triggerByJson.set(record.trigger, triggerObj);
+    if (!this.running) {
+      if (this.pendingJobs.has(record.id) && resolved.conflict === 'error') {
+        throw new TickworkError('JOB_CONFLICT', `A job with id "${record.id}" was added already`, {
+          field: 'id',
+          value: record.id,
+        });
+      }
+      const pending: PendingJob = {
+        record,
+        trigger: triggerObj,
+        explicitNextRunTime: resolved.nextRunTime !== undefined,
+        conflict: resolved.conflict,
+      };
+      if (!(this.pendingJobs.has(record.id) && resolved.conflict === 'keep'))
+        this.pendingJobs.set(record.id, pending);
+      return Promise.resolve(new Job(this, record, triggerObj, true));
+    }
+    return this.storeJob(record, triggerObj, resolved.conflict);
+  }
+
+  private async storeJob(
+    record: JobRecord,
+    trigger: Trigger,
+    conflict: 'error' | 'replace' | 'keep',
+  ): Promise<Job> {
+    const { job, outcome } = await this.store.addJob(record, conflict);
+    const stored = outcome === 'kept' ? this.triggerFor(job) : trigger;
+    this.events.emit('job:added', {
+      jobId: job.id,
+      name: job.name,
+      trigger: String(stored),
+      nextRunTime: job.nextRunTime?.toISOString() ?? null,
+      outcome,
+    });
+    const view = new Job(this, job, stored);
+    this.logger.info(
+      { jobId: job.id, outcome },
+      outcome === 'kept'
+        ? `Job "${view}" exists already; kept as it is`
+        : `Added job "${view.name}" to job store "${this.store.kind}"`,
+    );
+    this.wakeSoon();
+    return view;
+  }
+
+  private policyFor(taskId: string, own: Partial<ResolvedPolicy>): ResolvedPolicy {
+    return { ...DEFAULT_POLICY, ...this.jobDefaults, ...(this.tasks.get(taskId)?.policy ?? {}), ...own };
+  }
+
+  /** The job with `id`, or `null`. */
+  async getJob(id: string): Promise<Job | null> {
+    const pending = this.pendingJobs.get(id);
+    if (pending) return new Job(this, pending.record, pending.trigger, true);
+    if (!this.running) return null;
+    const record = await this.store.getJob(id);
+    return record ? new Job(this, record, this.triggerFor(record)) : null;
+  }
+
+  /** Jobs, ordered by id (pending ones first before `start()`). */
+  async getJobs(filter: JobFilter = {}): Promise<Job[]> {
+    const pending = [...this.pendingJobs.values()]
+      .filter(
+        (p) =>
+          (filter.taskId === undefined || p.record.taskId === filter.taskId) &&
+          (!filter.ids || filter.ids.includes(p.record.id)),
+      )
+      .map((p) => new Job(this, p.record, p.trigger, true));
+    if (!this.running) return pending;
+    const records = await this.store.getJobs(filter);
+    return [...pending, ...records.map((r) => new Job(this, r, this.triggerFor(r)))];
+  }
+
+  /**
+   * Changes options of a job (`name`, `args`, policy, `nextRunTime`). Use {@link Scheduler.rescheduleJob} for
+   * the trigger.
+   * @throws TickworkError `UNKNOWN_OPTION`, `INVALID_OPTION`; rejects with `JOB_NOT_FOUND`.
+   */
+  async modifyJob(id: string, changes: JobChanges): Promise<Job> {
+    const opts = optionsObject(changes, 'changes');
+    rejectUnknownKeys(opts, [
+      'name',
+      'args',
+      'nextRunTime',
+      'taskId',
+      ...JOB_OPTION_KEYS.filter((k) => k in DEFAULT_POLICY),
+    ]);
+    const resolved = validateJobOptions(opts, this.timezone);
+    const patch: Partial<JobRecord> = { ...resolved.policy };
+    if (resolved.name !== undefined) patch.name = resolved.name;
+    if (opts.args !== undefined) {
+      if (this.store.persistent) assertJson(resolved.args, 'args');
+      patch.args = resolved.args;
+    }
+    if (resolved.taskId !== undefined) patch.taskId = resolved.taskId;
+    if (resolved.nextRunTime !== undefined) {
+      patch.nextRunTime = resolved.nextRunTime;
+      patch.paused = resolved.nextRunTime === null;
+    }
+    const record = await this.updateRecord(id, patch);
+    this.events.emit('job:modified', {
+      jobId: id,
+      name: record.name,
+      changes: Object.keys(patch),
+      nextRunTime: record.nextRunTime?.toISOString() ?? null,
+    });
+    return new Job(this, record, this.triggerFor(record), this.pendingJobs.has(id));
+  }
+
+  /**
+   * Replaces a job's trigger and recomputes its next fire time from now. Accepts a trigger object or the
+   * shorthand `rescheduleJob(id, 'cron', { hour: '*\/2' })`.
+   * @throws TickworkError `INVALID_TRIGGER`, `TRIGGER_NEVER_FIRES`; rejects with `JOB_NOT_FOUND`.
+   */
+  async rescheduleJob(
+    id: string,
+    trigger: Trigger | string,
+    triggerOptions: Record<string, unknown> = {},
+  ): Promise<Job> {
+    let t: Trigger;
+    if (typeof trigger === 'string') {
+      const o = { ...triggerOptions };
+      if (o.timezone === undefined && trigger !== 'interval') o.timezone = this.timezone;
+      t = createTrigger(trigger, o);
+    } else if (isTrigger(trigger)) t = trigger;
+    else
+      throw new TickworkError('INVALID_TRIGGER', `Expected a trigger, got ${show(trigger)}`, {
+        field: 'trigger',
+      });
+    const now = new Date(this.clock.now());
+    const next = firstFireTime(t, now);
+    const json = Object.freeze(t.toJSON()) as TriggerJSON;
+    this.triggerByJson.set(json, t);
+    const record = await this.updateRecord(id, { trigger: json, nextRunTime: next, paused: false });
+    this.events.emit('job:modified', {
+      jobId: id,
+      name: record.name,
+      changes: ['trigger', 'nextRunTime'],
+      nextRunTime: record.nextRunTime?.toISOString() ?? null,
+    });
+    return new Job(this, record, t, this.pendingJobs.has(id));
+  }
+
+  /** Pauses a job: it is not fired until resumed. Rejects with `JOB_NOT_FOUND`. */
+  async pauseJob(id: string): Promise<Job> {
+    const record = await this.updateRecord(id, { paused: true, nextRunTime: null });
+    this.events.emit('job:paused', { jobId: id, name: record.name });
+    this.logger.info({ jobId: id }, `Paused job "${record.name}"`);
+    return new Job(this, record, this.triggerFor(record), this.pendingJobs.has(id));
+  }
+
+  /**
+   * Resumes a paused job from now: fire times that passed while it was paused are not owed (APScheduler).
+   * A job whose trigger has no fire time left is removed, and `null` returned. Rejects with `JOB_NOT_FOUND`.
+   */
+  async resumeJob(id: string): Promise<Job | null> {
+    const current = this.pendingJobs.get(id)?.record ?? (this.running ? await this.store.getJob(id) : null);
+    if (!current) throw jobNotFound(id);
+    const trigger = this.triggerFor(current);
+    const next = trigger.getNextFireTime(null, new Date(this.clock.now()));
+    if (next === null) {
+      await this.removeJob(id);
+      return null;
+    }
+    const record = await this.updateRecord(id, { paused: false, nextRunTime: next });
+    this.events.emit('job:resumed', { jobId: id, name: record.name, nextRunTime: next.toISOString() });
+    this.logger.info({ jobId: id }, `Resumed job "${record.name}"`);
+    return new Job(this, record, trigger, this.pendingJobs.has(id));
+  }
+
+  /** Removes a job; pending runs are cancelled, running ones finish. Rejects with `JOB_NOT_FOUND`. */
+  async removeJob(id: string): Promise<void> {
+    const pending = this.pendingJobs.get(id);
+    let record: JobRecord | null = pending?.record ?? null;
+    if (pending) this.pendingJobs.delete(id);
+    else if (this.running) record = await this.store.removeJob(id);
+    if (!record) throw jobNotFound(id);
+    this.events.emit('job:removed', { jobId: id, name: record.name });
+    this.logger.info({ jobId: id }, `Removed job "${record.name}"`);
+  }
+
+  /** Removes every job. Resolves to how many were removed. */
+  async removeAllJobs(): Promise<number> {
+    const n = this.pendingJobs.size;
+    this.pendingJobs.clear();
+    return n + (this.running ? await this.store.removeAllJobs() : 0);
+  }
+
+  /**
+   * Runs a job now, outside its schedule; the run counts against `maxInstances` (when that many are going,
+   * a `skipped` run is recorded and `job:max-instances` emitted). Resolves to the run record.
+   * @throws TickworkError `SCHEDULER_NOT_RUNNING`; rejects with `JOB_NOT_FOUND`.
+   */
+  async runJob(id: string): Promise<RunRecord> {
+    this.assertRunning('runJob');
+    const run = await this.store.createManualRun(id, new Date(this.clock.now()));
+    if (run.status === 'skipped') {
+      const job = await this.store.getJob(id);
+      if (job) this.reportMaxInstances(job, run.scheduledFireTime);
+    } else {
+      this.wakeSoon();
+    }
+    return run;
+  }
+
+  /** Runs, newest first. */
+  getRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    this.assertRunning('getRuns');
+    return this.store.getRuns(filter);
+  }
+
+  /** One run, or `null`. */
+  getRun(id: string): Promise<RunRecord | null> {
+    this.assertRunning('getRun');
+    return this.store.getRun(id);
+  }
+
+  /** Runs executing in this process now. */
+  getRunningRuns(): RunRecord[] {
+    return [...this.inFlight.values()].map((r) => r.run);
+  }
+
+  private async updateRecord(id: string, patch: Partial<JobRecord>): Promise<JobRecord> {
+    const pending = this.pendingJobs.get(id);
+    if (pending) {
+      pending.record = { ...pending.record, ...patch, updatedAt: new Date(this.clock.now()) };
+      if (patch.trigger) pending.trigger = this.triggerFor(pending.record);
+      if (patch.nextRunTime !== undefined) pending.explicitNextRunTime = true;
+      return pending.record;
+    }
+    this.assertRunning('modifying a job');
+    const record = await this.store.updateJob(id, { ...patch });
+    this.wakeSoon();
+    return record;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /**
+   * Starts the store and the loop; adds the jobs added before start. With `paused: true` nothing fires
+   * until {@link Scheduler.resume}.
+   * @throws TickworkError `SCHEDULER_ALREADY_RUNNING`; rejects with the store's errors or `JOB_CONFLICT`.
+   */
+  async start(options: { paused?: boolean } = {}): Promise<void> {
+    if (this._state !== 'stopped') {
+      throw new TickworkError('SCHEDULER_ALREADY_RUNNING', `The scheduler is ${this._state} already`);
+    }
+    this._state = options.paused ? 'paused' : 'running';
+    try {
+      await this.store.start({ nodeId: this.nodeId, now: () => this.clock.now() });
+      const now = new Date(this.clock.now());
+      for (const pending of [...this.pendingJobs.values()]) {
+        const record = { ...pending.record };
+        if (!pending.explicitNextRunTime && !record.paused)
+          record.nextRunTime = firstFireTime(pending.trigger, now);
+        this.pendingJobs.delete(record.id);
+        await this.storeJob(record, pending.trigger, pending.conflict);
+      }
+    } catch (err) {
+      this._state = 'stopped';
+      throw err;
+    }
+    this.unsubscribe = this.store.subscribe(() => this.wakeSoon());
+    this.scheduleHeartbeat();
+    this.events.emit('scheduler:started', { nodeId: this.nodeId, store: this.store.kind });
+    this.logger.info({ nodeId: this.nodeId }, 'Scheduler started');
+    if (this._state === 'running') this.wakeup();
+  }
+
+  /** Stops firing (running runs go on) until {@link Scheduler.resume}. */
+  pause(): void {
+    this.assertRunning('pause');
+    if (this._state !== 'running') return;
+    this._state = 'paused';
+    this.clearTimer();
+    this.events.emit('scheduler:paused', { nodeId: this.nodeId });
+    this.logger.info('Paused scheduler job processing');
+  }
+
+  /** Resumes firing; fire times that passed meanwhile get the misfire rules. */
+  resume(): void {
+    this.assertRunning('resume');
+    if (this._state !== 'paused') return;
+    this._state = 'running';
+    this.events.emit('scheduler:resumed', { nodeId: this.nodeId });
+    this.logger.info('Resumed scheduler job processing');
+    this.wakeup();
+  }
+
+  /**
+   * Stops firing, waits for running runs (bounded by `timeout`), aborts and records the rest as `cancelled`,
+   * and stops the store. Pending runs stay pending in a persistent store for another process. Idempotent.
+   */
+  async shutdown(options: ShutdownOptions = {}): Promise<void> {
+    const opts = optionsObject(options, 'options');
+    rejectUnknownKeys(opts, ['wait', 'timeout']);
+    const wait = options.wait ?? true;
+    const timeout = options.timeout === undefined ? 30_000 : duration(options.timeout, 'timeout');
+    if (this._state === 'stopped' || this._state === 'stopping') return;
+    this._state = 'stopping';
+    this.clearTimer();
+    if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    if (wait && this.inFlight.size > 0) {
+      this.logger.info({ running: this.inFlight.size }, 'Waiting for running jobs to finish');
+      const all = Promise.allSettled([...this.inFlight.values()].map((r) => r.done));
+      let timer: TimerHandle | null = null;
+      const expired = new Promise<void>((resolve) => {
+        timer = this.clock.setTimeout(resolve, timeout);
+      });
+      await Promise.race([all, expired]);
+      if (timer) this.clock.clearTimeout(timer);
+    }
+    const aborted = this.inFlight.size;
+    if (aborted > 0) {
+      this.logger.warn({ aborted }, `Aborting ${aborted} running job(s) at shutdown`);
+      const reason = new TickworkError('SHUTDOWN_TIMEOUT', 'The scheduler shut down before the run finished');
+      await Promise.allSettled(
+        [...this.inFlight.values()].map((r) =>
+          this.settle(r, { status: 'cancelled', error: errorToJSON(reason) }, reason),
+        ),
+      );
+    }
+    // Let an in-flight wake-up finish its store call before the store closes.
+    while (this.wakeInProgress) await new Promise<void>((resolve) => setImmediate(resolve));
+    await this.store.stop();
+    this._state = 'stopped';
+    this.events.emit('scheduler:shutdown', { nodeId: this.nodeId, aborted });
+    this.logger.info('Scheduler has been shut down');
+  }
+
+  private assertRunning(what: string): void {
+    if (!this.running) {
+      throw new TickworkError(
+        'SCHEDULER_NOT_RUNNING',
+        `${what} needs a started scheduler; call start() first`,
+      );
+    }
+  }
+
+  // ------------------------------------------------------------------ the loop
+
+  /** Asks for a wake-up as soon as possible (a job changed, a slot freed). */
+  private wakeSoon(): void {
+    if (this._state === 'running') this.wakeup();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /**
+   * One pass of the loop. Reaches `store.fireDueJobs` without awaiting anything first, so that timers due at
+   * the same instant (a run's end and a fire time) are seen in a fixed order under a manual clock.
+   */
+  private wakeup(): void {
+    if (this.wakeInProgress) {
+      this.wakeAgain = true;
+      return;
+    }
+    this.wakeInProgress = true;
+    this.clearTimer();
+    void this.process().finally(() => {
+      this.wakeInProgress = false;
+      if (this.wakeAgain && this._state === 'running') {
+        this.wakeAgain = false;
+        this.wakeup();
+      }
+    });
+  }
+
+  private async process(): Promise<void> {
+    let next: number | null = null;
+    try {
+      for (;;) {
+        if (this._state !== 'running') return;
+        const result = await this.store.fireDueJobs(new Date(this.clock.now()), this.batchSize, this.planner);
+        for (const fired of result.fired) this.reportFired(fired.job, fired.plan, result.now);
+        if (!result.more) break;
+      }
+      await this.acquire();
+      await this.reap();
+      const wake = await this.store.getNextWakeTime();
+      next = wake ? wake.getTime() : null;
+      this.failures = 0;
+    } catch (err) {
+      this.failures++;
+      const backoff = Math.min(this.maxWakeInterval, 500 * 2 ** Math.min(this.failures, 10));
+      this.logger.error(
+        { err, retryIn: backoff },
+        `Job store "${this.store.kind}" failed; retrying in ${backoff} ms`,
+      );
+      this.events.emit('scheduler:error', { message: 'store failure', error: errorToJSON(err) });
+      next = this.clock.now() + backoff;
+    }
+    if (this._state !== 'running') return;
+    const now = this.clock.now();
+    const delay =
+      next === null ? this.maxWakeInterval : Math.min(Math.max(0, next - now), this.maxWakeInterval);
+    this.clearTimer();
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      this.wakeup();
+    }, delay);
+  }
+
+  /** The planner the store calls inside its atomic firing step: APScheduler 3's `_process_jobs` per job. */
+  private readonly planner = (job: JobRecord, context: FireContext): FirePlan => {
+    const now = context.now;
+    let trigger: Trigger;
+    try {
+      trigger = this.triggerFor(job);
+    } catch (err) {
+      return {
+        runs: [],
+        nextRunTime: null,
+        remove: false,
+        quarantine: `trigger cannot be read: ${(err as Error).message}`,
+      };
+    }
+    const runTimes: Date[] = [];
+    let t: Date | null = job.nextRunTime;
+    let dropped = 0;
+    while (t !== null && t.getTime() <= now.getTime()) {
+      if (runTimes.length < this.maxCatchUp) runTimes.push(t);
+      else if (dropped < this.maxCatchUp * 100) dropped++;
+      else {
+        t = trigger.getNextFireTime(null, now);
+        break;
+      }
+      t = trigger.getNextFireTime(t, now);
+    }
+    if (dropped > 0) {
+      this.logger.warn(
+        { jobId: job.id, dropped },
+        `More than ${this.maxCatchUp} fire times of job "${job.name}" were due at once; ${dropped}+ of them were dropped`,
+      );
+    }
+    const due = job.coalesce && runTimes.length > 1 ? runTimes.slice(-1) : runTimes;
+    const runs: PlannedRun[] = [];
+    let active = context.activeRuns;
+    const trig = this.triggerByJson.get(job.trigger) ?? trigger;
+    const jitter = job.jitter ?? trig.jitter ?? 0;
+    for (const fireTime of due) {
+      const lateBy = now.getTime() - fireTime.getTime();
+      if (job.misfireGraceTime !== null && lateBy > job.misfireGraceTime) {
+        runs.push({ scheduledFireTime: fireTime, status: 'missed', notBefore: fireTime });
+      } else if (active >= job.maxInstances) {
+        runs.push({ scheduledFireTime: fireTime, status: 'skipped', notBefore: fireTime });
+      } else {
+        const delay = jitter > 0 ? Math.floor(this.random() * jitter) : 0;
+        runs.push({
+          scheduledFireTime: fireTime,
+          status: 'pending',
+          notBefore: new Date(fireTime.getTime() + delay),
+        });
+        active++;
+      }
+    }
+    return { runs, nextRunTime: t, remove: t === null };
+  };
+
+  private reportFired(job: JobRecord, plan: FirePlan, now: Date): void {
+    if (plan.quarantine !== undefined) {
+      this.events.emit('job:quarantined', { jobId: job.id, name: job.name, reason: plan.quarantine });
+      this.logger.error({ jobId: job.id }, `Job "${job.name}" was paused: ${plan.quarantine}`);
+      return;
+    }
+    const after = { ...job, nextRunTime: plan.nextRunTime };
+    for (const run of plan.runs) {
+      if (run.status === 'missed') {
+        const lateBy = now.getTime() - run.scheduledFireTime.getTime();
+        this.events.emit('job:missed', {
+          jobId: job.id,
+          name: job.name,
+          scheduledFireTime: run.scheduledFireTime.toISOString(),
+          lateBy,
+          misfireGraceTime: job.misfireGraceTime,
+        });
+        this.logger.warn(
+          { jobId: job.id, scheduledFireTime: run.scheduledFireTime.toISOString(), lateBy },
+          `Run time of job "${this.jobText(after)}" was missed by ${formatTimedelta(lateBy)}`,
+        );
+      } else if (run.status === 'skipped') {
+        this.reportMaxInstances(job, run.scheduledFireTime);
+      }
+    }
+    if (plan.remove) {
+      this.events.emit('job:removed', { jobId: job.id, name: job.name });
+      this.logger.info({ jobId: job.id }, `Removed job "${job.name}": its trigger has no more fire times`);
+    }
+  }
+
+  /** `job` as it was when the fire time came due: its `nextRunTime` is the skipped fire time. */
+  private reportMaxInstances(job: JobRecord, fireTime: Date): void {
+    this.events.emit('job:max-instances', {
+      jobId: job.id,
+      name: job.name,
+      scheduledFireTime: fireTime.toISOString(),
+      maxInstances: job.maxInstances,
+      running: job.maxInstances,
+    });
+    this.logger.warn(
+      { jobId: job.id, scheduledFireTime: fireTime.toISOString() },
+      `Execution of job "${this.jobText(job)}" skipped: maximum number of running instances reached (${job.maxInstances})`,
+    );
+  }
+
+  private jobText(job: JobRecord): string {
+    let trigger: string;
+    try {
+      trigger = String(this.triggerFor(job));
+    } catch {
+      trigger = job.trigger.type;
+    }
+    return describeJob(job.name, trigger, job.nextRunTime, this.timezone);
+  }
+
+  /** The trigger object of a stored job, cached per job while its trigger JSON is unchanged. */
+  private triggerFor(job: JobRecord): Trigger {
+    const byRef = this.triggerByJson.get(job.trigger);
+    if (byRef) return byRef;
+    const key = stableStringify(job.trigger);
+    const cached = this.triggerCache.get(job.id);
+    if (cached && cached.key === key) return cached.trigger;
+    const trigger = triggerFromJSON(job.trigger);
+    this.triggerCache.set(job.id, { key, trigger });
+    return trigger;
+  }
+
+  // ------------------------------------------------------------------ executor
+
+  private async acquire(): Promise<void> {
+    const free = this.maxConcurrentRuns - this.inFlight.size;
+    if (free <= 0 || this._state !== 'running') {
+      this.backlog = free <= 0;
+      return;
+    }
+    const acquired = await this.store.acquireRuns(
+      this.nodeId,
+      new Date(this.clock.now()),
+      free,
+      this.leaseDuration,
+      [...this.tasks.keys()],
+    );
+    this.backlog = acquired.length >= free;
+    for (const a of acquired) this.execute(a);
+  }
+
+  private async reap(): Promise<void> {
+    const now = this.clock.now();
+    if (now - this.lastReap < this.heartbeatInterval) return;
+    this.lastReap = now;
+    const reaped = await this.store.reapExpiredRuns(new Date(now), 100);
+    for (const run of reaped) {
+      this.events.emit('job:abandoned', {
+        jobId: run.jobId,
+        name: run.jobId,
+        runId: run.id,
+        scheduledFireTime: run.scheduledFireTime.toISOString(),
+        attempt: run.attempt,
+      });
+      this.logger.warn(
+        { runId: run.id, jobId: run.jobId },
+        `Run ${run.id} of job "${run.jobId}" was abandoned: its lease expired`,
+      );
+    }
+  }
+
+  private execute({ run, job }: AcquiredRun): void {
+    const task = this.tasks.get(run.taskId);
+    const controller = new AbortController();
+    const entry: RunningRun = {
+      run,
+      job,
+      controller,
+      done: Promise.resolve(),
+      settled: false,
+      timeoutTimer: null,
+    };
+    this.inFlight.set(run.id, entry);
+    entry.done = this.executeRun(entry, task).catch((err: unknown) => {
+      this.logger.error({ err, runId: run.id }, 'Unexpected error while recording a run');
+    });
+  }
+
+  private async executeRun(entry: RunningRun, task: TaskDefinition | undefined): Promise<void> {
+    const { run, job, controller } = entry;
+    const name = job?.name ?? run.jobId;
+    const base = {
+      jobId: run.jobId,
+      name,
+      runId: run.id,
+      scheduledFireTime: run.scheduledFireTime.toISOString(),
+      attempt: run.attempt,
+    };
+    const startedAt = this.clock.now();
+    const jobText = job ? this.jobText(job) : name;
+    // Misfire check at start (APScheduler checks in the executor): a run that waited for a free slot too long.
+    if (job && job.misfireGraceTime !== null && !run.manual && run.attempt === 1) {
+      const lateBy = startedAt - run.notBefore.getTime();
+      if (lateBy > job.misfireGraceTime) {
+        await this.settle(entry, { status: 'missed' });
+        this.events.emit('job:missed', {
+          jobId: run.jobId,
+          name,
+          scheduledFireTime: base.scheduledFireTime,
+          lateBy,
+          misfireGraceTime: job.misfireGraceTime,
+        });
+        this.logger.warn(
+          { jobId: run.jobId },
+          `Run time of job "${jobText}" was missed by ${formatTimedelta(lateBy)}`,
+        );
+        return;
+      }
+    }
+    if (!task) {
+      await this.settle(entry, {
+        status: 'failed',
+        error: {
+          name: 'TickworkError',
+          message: `Task "${run.taskId}" is not defined`,
+          code: 'TASK_NOT_FOUND',
+        },
+      });
+      return;
+    }
+    const timeout = job?.timeout ?? null;
+    if (timeout !== null) {
+      entry.timeoutTimer = this.clock.setTimeout(() => {
+        entry.timeoutTimer = null;
+        const err = new TickworkError('RUN_TIMED_OUT', `Run of job "${name}" timed out after ${timeout} ms`, {
+          timeout,
+        });
+        void this.fail(entry, err, 'timed-out', startedAt);
+      }, timeout);
+    }
+    this.events.emit('job:submitted', { ...base, manual: run.manual });
+    this.logger.info(
+      { jobId: run.jobId, runId: run.id },
+      `Running job "${jobText}" (scheduled at ${pyDatetime(run.scheduledFireTime, this.timezone)})`,
+    );
+    const context: TaskContext = {
+      jobId: run.jobId,
+      runId: run.id,
+      scheduledFireTime: new Date(run.scheduledFireTime.getTime()),
+      signal: controller.signal,
+      attempt: run.attempt,
+      idempotencyKey: `${run.jobId}@${run.scheduledFireTime.toISOString()}`,
+      manual: run.manual,
+    };
+    let value: unknown;
+    try {
+      value = await task.fn(...(job?.args ?? []), context);
+    } catch (err) {
+      await this.fail(entry, err, 'failed', startedAt);
+      return;
+    }
+    if (entry.settled) return; // timed out or lost meanwhile
+    const finishedAt = this.clock.now();
+    await this.settle(entry, {
+      status: 'succeeded',
+      result: this.store.persistent ? jsonOrUndefined(value) : value,
+    });
+    this.events.emit('job:executed', {
+      ...base,
+      returnValue: value,
+      duration: finishedAt - startedAt,
+      startedAt: new Date(startedAt).toISOString(),
+      finishedAt: new Date(finishedAt).toISOString(),
+    });
+    this.logger.info({ jobId: run.jobId, runId: run.id }, `Job "${jobText}" executed successfully`);
+  }
+
+  private async fail(
+    entry: RunningRun,
+    err: unknown,
+    status: 'failed' | 'timed-out',
+    startedAt: number,
+  ): Promise<void> {
+    if (entry.settled) return;
+    const { run, job } = entry;
+    const name = job?.name ?? run.jobId;
+    const retry = job?.retry ?? null;
+    const willRetry = retry !== null && run.attempt < retry.attempts && this._state === 'running';
+    const retryAt = willRetry
+      ? new Date(this.clock.now() + retryDelay(retry, run.attempt, this.random))
+      : null;
+    if (status === 'timed-out') entry.controller.abort(err);
+    const error = errorToJSON(err);
+    await this.settle(entry, { status, error, retryAt });
+    this.events.emit('job:error', {
+      jobId: run.jobId,
+      name,
+      runId: run.id,
+      scheduledFireTime: run.scheduledFireTime.toISOString(),
+      attempt: run.attempt,
+      status,
+      error,
+      duration: this.clock.now() - startedAt,
+      willRetry,
+    });
+    const jobText = job ? this.jobText(job) : name;
+    this.logger.error(
+      { err, jobId: run.jobId, runId: run.id, attempt: run.attempt, retryAt: retryAt?.toISOString() },
+      status === 'timed-out'
+        ? `Job "${jobText}" timed out after ${job?.timeout} ms`
+        : `Job "${jobText}" raised an exception`,
+    );
+  }
+
+  /** Records a run's end once, frees its slot, and lets waiting runs start. */
+  private async settle(
+    entry: RunningRun,
+    outcome: {
+      status: 'succeeded' | 'failed' | 'timed-out' | 'missed' | 'cancelled';
+      error?: RunRecord['error'];
+      result?: unknown;
+      retryAt?: Date | null;
+    },
+    abortReason?: unknown,
+  ): Promise<void> {
+    if (entry.settled) return;
+    entry.settled = true;
+    if (entry.timeoutTimer) this.clock.clearTimeout(entry.timeoutTimer);
+    if (abortReason !== undefined) entry.controller.abort(abortReason);
+    this.inFlight.delete(entry.run.id);
+    try {
+      const ok = await this.store.finishRun(
+        entry.run.id,
+        this.nodeId,
+        entry.run.attempt,
+        new Date(this.clock.now()),
+        outcome,
+      );
+      if (!ok)
+        this.logger.warn(
+          { runId: entry.run.id },
+          `Run ${entry.run.id} was no longer held by this process; its outcome was not recorded`,
+        );
+    } catch (err) {
+      this.logger.error({ err, runId: entry.run.id }, 'Could not record the outcome of a run');
+    }
+    if (this._state === 'running' && (this.backlog || outcome.retryAt)) this.wakeSoon();
+  }
+
+  private scheduleHeartbeat(): void {
+    this.heartbeatTimer = this.clock.setTimeout(() => {
+      this.heartbeatTimer = null;
+      if (!this.running) return;
+      void this.heartbeat().finally(() => {
+        if (this.running && this._state !== 'stopping') this.scheduleHeartbeat();
+      });
+    }, this.heartbeatInterval);
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    const runs = [...this.inFlight.values()].map((r) => ({ id: r.run.id, attempt: r.run.attempt }));
+    try {
+      const held = new Set(
+        await this.store.heartbeatRuns(this.nodeId, runs, new Date(this.clock.now()), this.leaseDuration),
+      );
+      for (const r of [...this.inFlight.values()]) {
+        if (!held.has(r.run.id) && !r.settled) {
+          r.settled = true;
+          this.inFlight.delete(r.run.id);
+          if (r.timeoutTimer) this.clock.clearTimeout(r.timeoutTimer);
+          r.controller.abort(new TickworkError('STORE_ERROR', 'The run lost its lease'));
+          this.logger.warn({ runId: r.run.id }, `Run ${r.run.id} lost its lease; its signal was aborted`);
+        }
+      }
+    } catch (err) {
+      this.logger.error({ err }, 'Could not renew run leases');
+    }
+  }
+}
+
+/** The first fire time of `trigger` at or after `now`. @throws TickworkError `TRIGGER_NEVER_FIRES`. */
+export function firstFireTime(trigger: Trigger, now: Date): Date {
+  const next = trigger.getNextFireTime(null, now);
+  if (next === null) {
+    throw new TickworkError(
+      'TRIGGER_NEVER_FIRES',
+      `Trigger ${String(trigger)} has no fire time at or after ${now.toISOString()}`,
+      {
+        field: 'trigger',
+        value: trigger.toJSON(),
+      },
+    );
+  }
+  return next;
+}
+
+function jobNotFound(id: string): TickworkError {
+  return new TickworkError('JOB_NOT_FOUND', `No job with id "${id}"`, { field: 'id', value: id });
+}
+
+function assertJson(value: unknown, field: string): void {
+  try {
+    const back = JSON.stringify(value);
+    if (back === undefined) throw new Error('not JSON');
+  } catch {
+    throw invalidOption(field, 'JSON-serialisable (the store is persistent)', value);
+  }
+}
+
+function jsonOrUndefined(value: unknown): unknown {
+  if (value === undefined) return undefined;
+  try {
+    return JSON.parse(JSON.stringify(value)) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Python's `str(datetime)` with the zone's offset: `2024-04-25 07:37:48.123000+00:00`. */
+function pyDatetime(date: Date, zone: string): string {
+  const iso = formatIsoInZone(date, zone).replace('T', ' ');
+  return iso.replace(/\.(\d{3})([+-])/, '.$1000$2');
+}

@@ -1,0 +1,277 @@
+/**
+ * The job store contract. The scheduler talks to stores only through this interface, and this TSDoc is the
+ * protocol every store implements; `test/contract/` checks each store against it on the real server.
+ *
+ * Two things are kept apart:
+ * - **firing**: turning a due fire time of a job into exactly one run record. {@link Store.fireDueJobs}
+ *   does it in one atomic step per batch, so no fire time is lost or doubled, whatever the number of
+ *   processes sharing the store.
+ * - **running**: executing a run. {@link Store.acquireRuns} leases pending runs to one process; the lease is
+ *   renewed by {@link Store.heartbeatRuns}; {@link Store.finishRun} is fenced by (run id, owner, attempt), so
+ *   a process that lost its lease cannot complete the run. Running is at-least-once under leases.
+ *
+ * Time: every method that depends on "now" takes it as `now` from the scheduler's clock. A store that has an
+ * authoritative clock of its own (a database server shared by several machines) uses that instead and
+ * says so in its documentation; the planner callback always receives the `now` the store used.
+ *
+ * @module
+ */
+import type { JobRecord, RunError, RunRecord, RunStatus } from '../core/structures.js';
+
+/** What to do when {@link Store.addJob} finds a job with the same id. */
+export type ConflictPolicy = 'error' | 'replace' | 'keep';
+
+/** Result of {@link Store.addJob}. */
+export interface AddJobResult {
+  /** The job as stored afterwards. */
+  job: JobRecord;
+  /** `added`: new; `replaced`: an existing job was overwritten; `kept`: the existing job was left as it was. */
+  outcome: 'added' | 'replaced' | 'kept';
+}
+
+/** Filter for {@link Store.getJobs}. All given conditions must hold. */
+export interface JobFilter {
+  ids?: string[];
+  taskId?: string;
+  paused?: boolean;
+  /** Page size; unlimited when absent. */
+  limit?: number;
+  /** Return jobs whose id sorts after this one (keyset paging, ordered by id). */
+  afterId?: string;
+}
+
+/** Changes for {@link Store.updateJob}; absent fields are left alone. */
+export type JobChanges = Partial<
+  Pick<
+    JobRecord,
+    | 'name'
+    | 'taskId'
+    | 'trigger'
+    | 'args'
+    | 'maxInstances'
+    | 'misfireGraceTime'
+    | 'coalesce'
+    | 'jitter'
+    | 'timeout'
+    | 'retry'
+    | 'paused'
+    | 'nextRunTime'
+  >
+>;
+
+/** One run the planner wants created. */
+export interface PlannedRun {
+  scheduledFireTime: Date;
+  /** `pending` to run it; `missed` or `skipped` to record that it did not run. */
+  status: 'pending' | 'missed' | 'skipped';
+  /** Earliest start (fire time plus jitter); ignored for `missed` and `skipped`. */
+  notBefore: Date;
+}
+
+/** The planner's decision for one claimed job. */
+export interface FirePlan {
+  /** Runs to insert, in fire-time order. */
+  runs: PlannedRun[];
+  /** The job's new `nextRunTime`. */
+  nextRunTime: Date | null;
+  /** Remove the job (its trigger has no more fire times). Its run records stay. */
+  remove: boolean;
+  /** Pause the job instead (it cannot be planned, e.g. its trigger cannot be decoded); the reason is logged. */
+  quarantine?: string;
+}
+
+/** Facts the store gives the planner about a claimed job. */
+export interface FireContext {
+  /** The time the store uses for this batch. */
+  now: Date;
+  /** Runs of the job that are `pending` or `running` now (for `maxInstances`). */
+  activeRuns: number;
+}
+
+/**
+ * Plans the firing of one claimed job. Synchronous and pure apart from the arguments: the store calls it
+ * inside its atomic step. It must not throw; a job it cannot plan gets `quarantine`.
+ */
+export type FirePlanner = (job: JobRecord, context: FireContext) => FirePlan;
+
+/** One job fired by {@link Store.fireDueJobs}. */
+export interface FiredJob {
+  /** The job as it was when claimed. */
+  job: JobRecord;
+  /** The plan that was applied. */
+  plan: FirePlan;
+  /** The run records created (a planned run whose (job, fire time) existed already is left out). */
+  runs: RunRecord[];
+}
+
+/** Result of {@link Store.fireDueJobs}. */
+export interface FireResult {
+  /** The time the store used. */
+  now: Date;
+  fired: FiredJob[];
+  /** Whether more due jobs remain (the batch limit was reached). */
+  more: boolean;
+}
+
+/** A leased run with its job, from {@link Store.acquireRuns}. */
+export interface AcquiredRun {
+  run: RunRecord;
+  /** The job, or `null` when it was removed after the run was created. */
+  job: JobRecord | null;
+}
+
+/** How a run ended, for {@link Store.finishRun}. */
+export interface RunOutcome {
+  status: Extract<RunStatus, 'succeeded' | 'failed' | 'timed-out' | 'missed' | 'cancelled' | 'abandoned'>;
+  error?: RunError | null;
+  /** JSON-serialisable return value (kept by persistent stores only when it serialises). */
+  result?: unknown;
+  /** Set to try again: the run goes back to `pending` with this `notBefore`, keeping its attempt count. */
+  retryAt?: Date | null;
+}
+
+/** Filter for {@link Store.getRuns}. All given conditions must hold. Newest first (by scheduled fire time). */
+export interface RunFilter {
+  jobId?: string;
+  status?: RunStatus | RunStatus[];
+  /** Scheduled fire time >= this. */
+  from?: Date;
+  /** Scheduled fire time < this. */
+  to?: Date;
+  /** Page size. @defaultValue 100 */
+  limit?: number;
+  /** Skip this many. @defaultValue 0 */
+  offset?: number;
+}
+
+/** A change another process (or this one) made, announced to wake the scheduler early. */
+export interface StoreChange {
+  kind: 'job-added' | 'job-modified' | 'job-removed' | 'run-created' | 'run-finished';
+  jobId?: string;
+}
+
+/** What the scheduler hands a store when it starts. */
+export interface StoreStartContext {
+  /** Id of this process (lease owner). */
+  nodeId: string;
+  /** Current time from the scheduler's clock, in epoch ms. */
+  now(): number;
+}
+
+/**
+ * A job store. Every method may reject with a `TickworkError` `STORE_ERROR` when the backend fails; the
+ * scheduler then backs off and retries. None of them may lose or corrupt stored jobs on failure.
+ */
+export interface Store {
+  /** Short backend name for logs: `memory`, `sqlite`, `postgres`, `redis`. */
+  readonly kind: string;
+  /**
+   * Whether jobs outlive the process. Persistent stores hold only JSON: jobs must refer to tasks by id and
+   * their `args` must be JSON.
+   */
+  readonly persistent: boolean;
+  /** Longest the scheduler should sleep between checks with this store, in milliseconds. */
+  readonly maxWakeInterval: number;
+
+  /** Connects, applies migrations. Called once by `Scheduler.start()`. */
+  start(context: StoreStartContext): Promise<void>;
+  /** Releases what the store opened (never a caller-owned connection pool). */
+  stop(): Promise<void>;
+
+  /**
+   * Adds a job. The record's `version` is set to 1 (`added`, `replaced`) by the store.
+   *
+   * On an id that exists: `error` rejects with `JOB_CONFLICT`; `keep` leaves the stored job untouched;
+   * `replace` overwrites it, except that when the stored trigger is unchanged (deep-equal JSON) and the
+   * stored job is not paused, its `nextRunTime` is kept, so re-adding the same job at every boot does not
+   * erase fire times that are owed.
+   */
+  addJob(job: JobRecord, conflict: ConflictPolicy): Promise<AddJobResult>;
+  /** The job, or `null`. */
+  getJob(id: string): Promise<JobRecord | null>;
+  /** Jobs matching `filter`, ordered by id. */
+  getJobs(filter?: JobFilter): Promise<JobRecord[]>;
+  /**
+   * Applies `changes` and increments `version`. With `expectedVersion`, rejects with `JOB_VERSION_CONFLICT`
+   * when the stored version differs. Rejects with `JOB_NOT_FOUND` for an unknown id.
+   */
+  updateJob(id: string, changes: JobChanges, expectedVersion?: number): Promise<JobRecord>;
+  /** Removes a job; its pending runs become `cancelled`; its history stays. Resolves to the removed job or `null`. */
+  removeJob(id: string): Promise<JobRecord | null>;
+  /** Removes every job; resolves to how many. */
+  removeAllJobs(): Promise<number>;
+
+  /**
+   * The atomic firing step. In one transaction (or an equivalent atomic unit):
+   * 1. claim up to `limit` jobs with `paused = false` and `nextRunTime <= now`, earliest first, skipping jobs
+   *    another process has claimed at this moment (they are not lost: that process fires them);
+   * 2. for each, call `planner(job, { now, activeRuns })`;
+   * 3. insert the planned runs, unique on (job id, scheduled fire time) for scheduled runs: an existing one
+   *    is left as it is and not returned;
+   * 4. set the job's `nextRunTime` (or remove or pause it per the plan) only if its `nextRunTime` and
+   *    `version` are still those that were read (compare-and-set), incrementing `version`.
+   * Either all of a job's runs and its advance are stored, or none.
+   */
+  fireDueJobs(now: Date, limit: number, planner: FirePlanner): Promise<FireResult>;
+
+  /**
+   * Creates a manual run (run now) for `jobId` at `now`, atomically with a `maxInstances` check: when
+   * `activeRuns >= maxInstances`, a `skipped` run is recorded instead. Rejects with `JOB_NOT_FOUND`.
+   */
+  createManualRun(jobId: string, now: Date): Promise<RunRecord>;
+
+  /**
+   * Leases up to `limit` runs to `owner`: `pending` runs with `notBefore <= now` whose task is in `taskIds`
+   * (all tasks when absent), oldest `notBefore` first. Each becomes `running` with `owner`, `attempt + 1`,
+   * `startedAt = now` (the start of this attempt) and
+   * `leaseExpiresAt = now + leaseMs`. A run is leased to one process at a time.
+   */
+  acquireRuns(
+    owner: string,
+    now: Date,
+    limit: number,
+    leaseMs: number,
+    taskIds?: string[],
+  ): Promise<AcquiredRun[]>;
+
+  /**
+   * Renews the leases of `runs` held by `owner` (same run id, owner and attempt, still `running`) to
+   * `now + leaseMs`. Resolves to the ids still held; a run missing from the answer is lost: its task's
+   * signal must be aborted.
+   */
+  heartbeatRuns(
+    owner: string,
+    runs: { id: string; attempt: number }[],
+    now: Date,
+    leaseMs: number,
+  ): Promise<string[]>;
+
+  /**
+   * Records how a run ended, only if it is still `running` under (`owner`, `attempt`): resolves `false`
+   * (changing nothing) when the lease was lost. With `outcome.retryAt`, the run returns to `pending`.
+   */
+  finishRun(runId: string, owner: string, attempt: number, now: Date, outcome: RunOutcome): Promise<boolean>;
+
+  /**
+   * Marks `running` runs whose lease ended before `now` as `abandoned` (the process died or stalled) and
+   * resolves to them, up to `limit`.
+   */
+  reapExpiredRuns(now: Date, limit: number): Promise<RunRecord[]>;
+
+  /** One run, or `null`. */
+  getRun(id: string): Promise<RunRecord | null>;
+  /** Runs matching `filter`, newest scheduled fire time first. */
+  getRuns(filter?: RunFilter): Promise<RunRecord[]>;
+
+  /**
+   * The earliest instant at which something may become due: the smallest `nextRunTime` of an unpaused job,
+   * `notBefore` of a pending run, or `leaseExpiresAt` of a running run. `null` when nothing is scheduled.
+   */
+  getNextWakeTime(): Promise<Date | null>;
+
+  /**
+   * Subscribes to changes made through any process sharing the store (a hint to wake early; correctness
+   * never depends on it). Returns an unsubscribe function.
+   */
+  subscribe(listener: (change: StoreChange) => void): () => void;
+}
