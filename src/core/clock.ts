@@ -18,8 +18,11 @@ export interface TimerHandle {
 export interface Clock {
   /** Current time in epoch milliseconds. */
   now(): number;
-  /** Calls `callback` after `delayMs` milliseconds (clamped to >= 0). */
-  setTimeout(callback: () => unknown, delayMs: number): TimerHandle;
+  /**
+   * Calls `callback` after `delayMs` milliseconds (clamped to >= 0). With `precise`, the clock tries to call
+   * it within the millisecond the delay ends in, rather than a millisecond or two later as Node's timers do.
+   */
+  setTimeout(callback: () => unknown, delayMs: number, options?: { precise?: boolean }): TimerHandle;
   /** Cancels a timer; a no-op for a timer that fired or was cleared. */
   clearTimeout(handle: TimerHandle): void;
   /** Resolves after `delayMs` milliseconds of this clock's time, or rejects when `signal` aborts. */
@@ -33,28 +36,49 @@ export interface Clock {
 export const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 class SystemTimer implements TimerHandle {
-  constructor(
-    readonly dueAt: number,
-    readonly timeout: NodeJS.Timeout,
-  ) {}
+  timeout: NodeJS.Timeout | null = null;
+  immediate: NodeJS.Immediate | null = null;
+  constructor(readonly dueAt: number) {}
 }
 
-/** The real clock: `Date.now()` and Node's timers (each delay capped at {@link MAX_TIMER_DELAY}). */
+/**
+ * The real clock: `Date.now()` and Node's timers (each delay capped at {@link MAX_TIMER_DELAY}).
+ *
+ * A `precise` timer is armed 2 ms early and then polls with `setImmediate` until `Date.now()` reaches the
+ * due time, so the callback runs within the due millisecond; the polling costs at most about 2 ms of CPU per
+ * timer, which is why only the scheduler's wake-up timer asks for it.
+ */
 export class SystemClock implements Clock {
   now(): number {
     return Date.now();
   }
 
-  setTimeout(callback: () => unknown, delayMs: number): TimerHandle {
+  setTimeout(callback: () => unknown, delayMs: number, options?: { precise?: boolean }): TimerHandle {
     const delay = Math.min(Math.max(0, delayMs), MAX_TIMER_DELAY);
-    const t = setTimeout(() => {
-      void callback();
-    }, delay);
-    return new SystemTimer(Date.now() + delay, t);
+    const timer = new SystemTimer(Date.now() + delay);
+    if (!options?.precise || delay <= 2) {
+      timer.timeout = setTimeout(() => void callback(), delay);
+      return timer;
+    }
+    const check = (): void => {
+      timer.timeout = null;
+      timer.immediate = null;
+      const remaining = timer.dueAt - Date.now();
+      if (remaining > 2) timer.timeout = setTimeout(check, remaining - 2);
+      else if (remaining > 0) timer.immediate = setImmediate(check);
+      else void callback();
+    };
+    timer.timeout = setTimeout(check, delay - 2);
+    return timer;
   }
 
   clearTimeout(handle: TimerHandle): void {
-    if (handle instanceof SystemTimer) clearTimeout(handle.timeout);
+    if (handle instanceof SystemTimer) {
+      if (handle.timeout) clearTimeout(handle.timeout);
+      if (handle.immediate) clearImmediate(handle.immediate);
+      handle.timeout = null;
+      handle.immediate = null;
+    }
   }
 
   sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
@@ -79,4 +103,45 @@ export function sleepWith(clock: Clock, delayMs: number, signal?: AbortSignal): 
     }, delayMs);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+class ChainedTimer implements TimerHandle {
+  inner: TimerHandle | null = null;
+  cancelled = false;
+  constructor(readonly dueAt: number) {}
+}
+
+/**
+ * Timers of any length built from timers of at most `cap` ms on `clock`, counted in elapsed time (a wall-clock
+ * step does not move them). The scheduler arms every timer through one of these, so none is longer than its
+ * `maxWakeInterval` and a long run timeout cannot overflow Node's 2^31-1 ms limit and fire at once.
+ */
+export class CappedTimers {
+  constructor(
+    private readonly clock: Clock,
+    private readonly cap: number,
+  ) {}
+
+  setTimeout(callback: () => unknown, delayMs: number): TimerHandle {
+    const total = Math.max(0, Number.isFinite(delayMs) ? delayMs : 0);
+    const timer = new ChainedTimer(this.clock.now() + total);
+    const arm = (remaining: number): void => {
+      const step = Math.min(remaining, this.cap);
+      timer.inner = this.clock.setTimeout(() => {
+        timer.inner = null;
+        if (timer.cancelled) return undefined;
+        if (remaining > step) return arm(remaining - step);
+        return callback();
+      }, step);
+    };
+    arm(total);
+    return timer;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    if (!(handle instanceof ChainedTimer)) return;
+    handle.cancelled = true;
+    if (handle.inner) this.clock.clearTimeout(handle.inner);
+    handle.inner = null;
+  }
 }

@@ -17,6 +17,8 @@ export interface Logger {
   info: LogFn;
   warn: LogFn;
   error: LogFn;
+  /** Whether `level` is logged (pino's); lets callers skip building messages nobody reads. */
+  isLevelEnabled?(level: string): boolean;
 }
 
 /**
@@ -34,4 +36,5 @@ export const silentLogger: Logger = {
   info: () => {},
   warn: () => {},
   error: () => {},
+  isLevelEnabled: () => false,
 };

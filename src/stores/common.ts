@@ -24,11 +24,13 @@ export function sameTrigger(a: TriggerJSON, b: TriggerJSON): boolean {
 
 const copyDate = (d: Date | null): Date | null => (d === null ? null : new Date(d.getTime()));
 
-/** A copy of a job record that shares nothing mutable with the original (args are copied one level deep). */
+/**
+ * A copy of a job record that shares nothing mutable with the original (args are copied one level deep).
+ * The trigger JSON is shared: stores treat it as immutable (see {@link freezeTrigger}).
+ */
 export function cloneJob(job: JobRecord): JobRecord {
   return {
     ...job,
-    trigger: structuredClone(job.trigger),
     args: [...job.args],
     retry: job.retry ? { ...job.retry } : null,
     nextRunTime: copyDate(job.nextRunTime),
@@ -49,4 +51,18 @@ export function cloneRun(run: RunRecord): RunRecord {
     createdAt: new Date(run.createdAt.getTime()),
     error: run.error ? { ...run.error } : null,
   };
+}
+
+/** Deep-freezes trigger JSON so it can be shared between records without copying. */
+export function freezeTrigger(trigger: TriggerJSON): TriggerJSON {
+  if (Object.isFrozen(trigger)) return trigger;
+  const walk = (v: unknown): void => {
+    if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+      Object.freeze(v);
+      for (const x of Object.values(v)) walk(x);
+    }
+  };
+  const copy = structuredClone(trigger);
+  walk(copy);
+  return copy;
 }

@@ -90,13 +90,14 @@ export interface FireContext {
 
 /**
  * Plans the firing of one claimed job. Synchronous and pure apart from the arguments: the store calls it
- * inside its atomic step. It must not throw; a job it cannot plan gets `quarantine`.
+ * inside its atomic step. It must not throw (a job it cannot plan gets `quarantine`) and must not modify
+ * `job`, which a store may share with its own state.
  */
 export type FirePlanner = (job: JobRecord, context: FireContext) => FirePlan;
 
 /** One job fired by {@link Store.fireDueJobs}. */
 export interface FiredJob {
-  /** The job as it was when claimed. */
+  /** The job as it was when claimed (read-only: a store may share it with its own state). */
   job: JobRecord;
   /** The plan that was applied. */
   plan: FirePlan;
@@ -116,7 +117,11 @@ export interface FireResult {
 /** A leased run with its job, from {@link Store.acquireRuns}. */
 export interface AcquiredRun {
   run: RunRecord;
-  /** The job, or `null` when it was removed after the run was created. */
+  /**
+   * The job (read-only), or `null` when it was removed after the run was created. A job that the firing step
+   * removed because its trigger has no more fire times (a date trigger) is still returned, as it was when
+   * fired, for the runs that step created: they need its `args`, `timeout` and `retry`.
+   */
   job: JobRecord | null;
 }
 

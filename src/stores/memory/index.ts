@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TickworkError } from '../../core/errors.js';
-import type { JobRecord, RunRecord } from '../../core/structures.js';
+import type { JobRecord, RunError, RunRecord, RunStatus } from '../../core/structures.js';
 import { integer, optionsObject, rejectUnknownKeys } from '../../core/validate.js';
 import type {
   AcquiredRun,
@@ -21,7 +21,7 @@ import type {
   StoreChange,
   StoreStartContext,
 } from '../store.js';
-import { cloneJob, cloneRun, sameTrigger } from '../common.js';
+import { cloneJob, freezeTrigger, sameTrigger } from '../common.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -39,15 +39,21 @@ export interface MemoryStoreOptions {
  */
 export class MemoryStore implements Store {
   readonly kind = 'memory';
-  readonly persistent = false;
+  readonly persistent: boolean = false;
   readonly maxWakeInterval = 30_000;
 
+  /** Stored jobs. Records are never mutated once stored: a change replaces the record. */
   private readonly jobs = new Map<string, JobRecord>();
-  private readonly runs = new Map<string, RunRecord>();
-  /** Scheduled runs by `${jobId}\u0000${fireTime}` for the uniqueness rule. */
-  private readonly scheduledKeys = new Map<string, string>();
-  /** Active (pending or running) run ids per job. */
-  private readonly active = new Map<string, Set<string>>();
+  /**
+   * Jobs that their own plan removed (the trigger has no more fire times) while runs of them are still active:
+   * those runs need the job's args and policy when they start.
+   */
+  private readonly retired = new Map<string, JobRecord>();
+  private readonly runs = new Map<string, MemRun>();
+  /** Fire times of the retained scheduled runs of each job, for the uniqueness rule. */
+  private readonly scheduledTimes = new Map<string, Set<number>>();
+  /** Active (pending or running) runs per job. */
+  private readonly active = new Map<string, Set<MemRun>>();
   /** Finished run ids per job, oldest first, for retention. */
   private readonly finished = new Map<string, string[]>();
   private readonly listeners = new Set<(change: StoreChange) => void>();
@@ -77,6 +83,7 @@ export class MemoryStore implements Store {
       const keepNext = !existing.paused && !job.paused && sameTrigger(existing.trigger, job.trigger);
       const stored: JobRecord = {
         ...cloneJob(job),
+        trigger: freezeTrigger(job.trigger),
         nextRunTime: keepNext ? existing.nextRunTime : job.nextRunTime,
         version: existing.version + 1,
         createdAt: existing.createdAt,
@@ -85,7 +92,7 @@ export class MemoryStore implements Store {
       this.emit({ kind: 'job-modified', jobId: job.id });
       return { job: cloneJob(stored), outcome: 'replaced' };
     }
-    const stored: JobRecord = { ...cloneJob(job), version: 1 };
+    const stored: JobRecord = { ...cloneJob(job), trigger: freezeTrigger(job.trigger), version: 1 };
     this.jobs.set(job.id, stored);
     this.emit({ kind: 'job-added', jobId: job.id });
     return { job: cloneJob(stored), outcome: 'added' };
@@ -121,6 +128,7 @@ export class MemoryStore implements Store {
       );
     }
     const updated: JobRecord = cloneJob({ ...job, ...changes, version: job.version + 1 });
+    if (changes.trigger) updated.trigger = freezeTrigger(changes.trigger);
     this.jobs.set(id, updated);
     this.emit({ kind: 'job-modified', jobId: id });
     return cloneJob(updated);
@@ -130,14 +138,11 @@ export class MemoryStore implements Store {
     const job = this.jobs.get(id);
     if (!job) return null;
     this.jobs.delete(id);
-    for (const runId of this.active.get(id) ?? []) {
-      const run = this.runs.get(runId);
-      if (run && run.status === 'pending') {
-        this.finalize(run, { ...run, status: 'cancelled', finishedAt: run.createdAt });
-      }
+    for (const run of [...(this.active.get(id) ?? [])]) {
+      if (run.status === 'pending') this.finalize(run, 'cancelled', run.created);
     }
     this.emit({ kind: 'job-removed', jobId: id });
-    return job;
+    return cloneJob(job);
   }
 
   async removeAllJobs(): Promise<number> {
@@ -152,29 +157,39 @@ export class MemoryStore implements Store {
     for (const job of this.jobs.values()) {
       if (!job.paused && job.nextRunTime !== null && job.nextRunTime.getTime() <= t) due.push(job);
     }
-    due.sort((a, b) => a.nextRunTime!.getTime() - b.nextRunTime!.getTime());
-    const batch = due.slice(0, limit);
+    if (due.length > limit) due.sort((a, b) => a.nextRunTime!.getTime() - b.nextRunTime!.getTime());
+    const n = Math.min(limit, due.length);
     const fired: FiredJob[] = [];
-    for (const job of batch) {
-      const snapshot = cloneJob(job);
-      const plan = planner(snapshot, { now: new Date(t), activeRuns: this.active.get(job.id)?.size ?? 0 });
+    for (let i = 0; i < n; i++) {
+      const job = due[i]!;
+      // The stored record is immutable, so the planner and the caller may share it.
+      const plan = planner(job, { now, activeRuns: this.active.get(job.id)?.size ?? 0 });
       const runs: RunRecord[] = [];
       for (const planned of plan.runs) {
-        const key = `${job.id}\u0000${planned.scheduledFireTime.getTime()}`;
-        if (this.scheduledKeys.has(key)) continue;
-        const run = this.newRun(job, planned.scheduledFireTime, planned.notBefore, now, false);
+        const fireTime = planned.scheduledFireTime.getTime();
+        let times = this.scheduledTimes.get(job.id);
+        if (!times) this.scheduledTimes.set(job.id, (times = new Set()));
+        if (times.has(fireTime)) continue;
+        times.add(fireTime);
+        const run = newRun(job, fireTime, planned.notBefore.getTime(), t, false);
         if (planned.status !== 'pending') {
           run.status = planned.status;
-          run.finishedAt = new Date(t);
+          run.finished = t;
         }
-        this.scheduledKeys.set(key, run.id);
         this.insertRun(run);
-        runs.push(cloneRun(run));
+        runs.push(toRecord(run));
       }
       if (plan.quarantine !== undefined) {
-        this.jobs.set(job.id, { ...job, paused: true, nextRunTime: null, version: job.version + 1 });
+        this.jobs.set(job.id, {
+          ...job,
+          paused: true,
+          nextRunTime: null,
+          version: job.version + 1,
+          updatedAt: now,
+        });
       } else if (plan.remove) {
         this.jobs.delete(job.id);
+        if (this.active.has(job.id)) this.retired.set(job.id, job);
       } else {
         this.jobs.set(job.id, {
           ...job,
@@ -183,22 +198,23 @@ export class MemoryStore implements Store {
           updatedAt: now,
         });
       }
-      fired.push({ job: snapshot, plan, runs });
+      fired.push({ job, plan, runs });
     }
-    return { now: new Date(t), fired, more: due.length > limit };
+    return { now, fired, more: due.length > limit };
   }
 
   async createManualRun(jobId: string, now: Date): Promise<RunRecord> {
     const job = this.jobs.get(jobId);
     if (!job) throw notFound(jobId);
-    const run = this.newRun(job, now, now, now, true);
+    const t = now.getTime();
+    const run = newRun(job, t, t, t, true);
     if ((this.active.get(jobId)?.size ?? 0) >= job.maxInstances) {
       run.status = 'skipped';
-      run.finishedAt = new Date(now.getTime());
+      run.finished = t;
     }
     this.insertRun(run);
     this.emit({ kind: 'run-created', jobId });
-    return cloneRun(run);
+    return toRecord(run);
   }
 
   async acquireRuns(
@@ -210,25 +226,25 @@ export class MemoryStore implements Store {
   ): Promise<AcquiredRun[]> {
     const t = now.getTime();
     const tasks = taskIds ? new Set(taskIds) : null;
-    const candidates: RunRecord[] = [];
-    for (const ids of this.active.values()) {
-      for (const id of ids) {
-        const run = this.runs.get(id)!;
-        if (run.status === 'pending' && run.notBefore.getTime() <= t && (!tasks || tasks.has(run.taskId))) {
+    const candidates: MemRun[] = [];
+    for (const set of this.active.values()) {
+      for (const run of set) {
+        if (run.status === 'pending' && run.notBefore <= t && (!tasks || tasks.has(run.taskId)))
           candidates.push(run);
-        }
       }
     }
-    candidates.sort((a, b) => a.notBefore.getTime() - b.notBefore.getTime());
+    if (candidates.length > limit) candidates.sort((a, b) => a.notBefore - b.notBefore);
     const out: AcquiredRun[] = [];
-    for (const run of candidates.slice(0, limit)) {
+    const n = Math.min(limit, candidates.length);
+    for (let i = 0; i < n; i++) {
+      const run = candidates[i]!;
       run.status = 'running';
       run.owner = owner;
       run.attempt += 1;
-      run.startedAt = new Date(t);
-      run.leaseExpiresAt = new Date(t + leaseMs);
-      const job = this.jobs.get(run.jobId);
-      out.push({ run: cloneRun(run), job: job ? cloneJob(job) : null });
+      run.started = t;
+      run.lease = t + leaseMs;
+      // Job records are immutable once stored: share, do not copy.
+      out.push({ run: toRecord(run), job: this.jobs.get(run.jobId) ?? this.retired.get(run.jobId) ?? null });
     }
     return out;
   }
@@ -243,7 +259,7 @@ export class MemoryStore implements Store {
     for (const { id, attempt } of runs) {
       const run = this.runs.get(id);
       if (run && run.status === 'running' && run.owner === owner && run.attempt === attempt) {
-        run.leaseExpiresAt = new Date(now.getTime() + leaseMs);
+        run.lease = now.getTime() + leaseMs;
         held.push(id);
       }
     }
@@ -259,84 +275,72 @@ export class MemoryStore implements Store {
   ): Promise<boolean> {
     const run = this.runs.get(runId);
     if (!run || run.status !== 'running' || run.owner !== owner || run.attempt !== attempt) return false;
+    run.error = outcome.error ?? null;
     if (outcome.retryAt) {
       run.status = 'pending';
-      run.notBefore = new Date(outcome.retryAt.getTime());
+      run.notBefore = outcome.retryAt.getTime();
       run.owner = null;
-      run.leaseExpiresAt = null;
-      run.error = outcome.error ?? null;
+      run.lease = null;
       this.emit({ kind: 'run-created', jobId: run.jobId });
       return true;
     }
-    this.finalize(run, {
-      ...run,
-      status: outcome.status,
-      error: outcome.error ?? null,
-      result: outcome.result,
-      finishedAt: new Date(now.getTime()),
-      leaseExpiresAt: null,
-    });
-    this.emit({ kind: 'run-finished', jobId: run.jobId });
+    run.result = outcome.result;
+    this.finalize(run, outcome.status, now.getTime());
+    if (this.listeners.size > 0) this.emit({ kind: 'run-finished', jobId: run.jobId });
     return true;
   }
 
   async reapExpiredRuns(now: Date, limit: number): Promise<RunRecord[]> {
     const t = now.getTime();
-    const out: RunRecord[] = [];
-    for (const ids of this.active.values()) {
-      for (const id of ids) {
-        const run = this.runs.get(id)!;
-        if (run.status === 'running' && run.leaseExpiresAt !== null && run.leaseExpiresAt.getTime() < t) {
-          out.push(run);
-          if (out.length >= limit) break;
+    const expired: MemRun[] = [];
+    outer: for (const set of this.active.values()) {
+      for (const run of set) {
+        if (run.status === 'running' && run.lease !== null && run.lease < t) {
+          expired.push(run);
+          if (expired.length >= limit) break outer;
         }
       }
-      if (out.length >= limit) break;
     }
-    return out.map((run) => {
-      const done: RunRecord = { ...run, status: 'abandoned', finishedAt: new Date(t), leaseExpiresAt: null };
-      this.finalize(run, done);
-      return cloneRun(done);
+    return expired.map((run) => {
+      this.finalize(run, 'abandoned', t);
+      return toRecord(run);
     });
   }
 
   async getRun(id: string): Promise<RunRecord | null> {
     const run = this.runs.get(id);
-    return run ? cloneRun(run) : null;
+    return run ? toRecord(run) : null;
   }
 
   async getRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
     const statuses = filter.status === undefined ? null : new Set([filter.status].flat());
     const from = filter.from?.getTime();
     const to = filter.to?.getTime();
-    const list: RunRecord[] = [];
+    const list: MemRun[] = [];
     for (const run of this.runs.values()) {
       if (filter.jobId !== undefined && run.jobId !== filter.jobId) continue;
       if (statuses && !statuses.has(run.status)) continue;
-      const s = run.scheduledFireTime.getTime();
-      if (from !== undefined && s < from) continue;
-      if (to !== undefined && s >= to) continue;
+      if (from !== undefined && run.sft < from) continue;
+      if (to !== undefined && run.sft >= to) continue;
       list.push(run);
     }
-    list.sort(
-      (a, b) =>
-        b.scheduledFireTime.getTime() - a.scheduledFireTime.getTime() ||
-        b.createdAt.getTime() - a.createdAt.getTime(),
-    );
+    list.sort((a, b) => b.sft - a.sft || b.created - a.created);
     const offset = filter.offset ?? 0;
-    return list.slice(offset, offset + (filter.limit ?? 100)).map(cloneRun);
+    return list.slice(offset, offset + (filter.limit ?? 100)).map(toRecord);
   }
 
   async getNextWakeTime(): Promise<Date | null> {
     let min = Infinity;
     for (const job of this.jobs.values()) {
-      if (!job.paused && job.nextRunTime !== null) min = Math.min(min, job.nextRunTime.getTime());
+      if (!job.paused && job.nextRunTime !== null) {
+        const t = job.nextRunTime.getTime();
+        if (t < min) min = t;
+      }
     }
-    for (const ids of this.active.values()) {
-      for (const id of ids) {
-        const run = this.runs.get(id)!;
-        if (run.status === 'pending') min = Math.min(min, run.notBefore.getTime());
-        else if (run.leaseExpiresAt) min = Math.min(min, run.leaseExpiresAt.getTime());
+    for (const set of this.active.values()) {
+      for (const run of set) {
+        const t = run.status === 'pending' ? run.notBefore : (run.lease ?? Infinity);
+        if (t < min) min = t;
       }
     }
     return min === Infinity ? null : new Date(min);
@@ -357,60 +361,108 @@ export class MemoryStore implements Store {
     }
   }
 
-  private newRun(job: JobRecord, fireTime: Date, notBefore: Date, now: Date, manual: boolean): RunRecord {
-    return {
-      id: randomUUID(),
-      jobId: job.id,
-      taskId: job.taskId,
-      scheduledFireTime: new Date(fireTime.getTime()),
-      notBefore: new Date(notBefore.getTime()),
-      status: 'pending',
-      manual,
-      attempt: 0,
-      owner: null,
-      leaseExpiresAt: null,
-      startedAt: null,
-      finishedAt: null,
-      error: null,
-      createdAt: new Date(now.getTime()),
-    };
-  }
-
-  private insertRun(run: RunRecord): void {
+  private insertRun(run: MemRun): void {
     this.runs.set(run.id, run);
     if (run.status === 'pending') {
       let set = this.active.get(run.jobId);
       if (!set) this.active.set(run.jobId, (set = new Set()));
-      set.add(run.id);
+      set.add(run);
     } else {
       this.retain(run);
     }
   }
 
   /** Moves a run out of the active set into history, then applies retention. */
-  private finalize(run: RunRecord, done: RunRecord): void {
-    this.runs.set(run.id, done);
+  private finalize(run: MemRun, status: RunStatus, at: number): void {
+    run.status = status;
+    run.finished = at;
+    run.lease = null;
     const set = this.active.get(run.jobId);
     if (set) {
-      set.delete(run.id);
-      if (set.size === 0) this.active.delete(run.jobId);
+      set.delete(run);
+      if (set.size === 0) {
+        this.active.delete(run.jobId);
+        this.retired.delete(run.jobId);
+      }
     }
-    this.retain(done);
+    this.retain(run);
   }
 
-  private retain(run: RunRecord): void {
+  private retain(run: MemRun): void {
     let list = this.finished.get(run.jobId);
     if (!list) this.finished.set(run.jobId, (list = []));
     list.push(run.id);
-    while (list.length > this.maxRunsPerJob) {
-      const old = list.shift()!;
-      const dropped = this.runs.get(old);
-      this.runs.delete(old);
-      if (dropped && !dropped.manual) {
-        this.scheduledKeys.delete(`${dropped.jobId}\u0000${dropped.scheduledFireTime.getTime()}`);
+    if (list.length > this.maxRunsPerJob * 2) {
+      // Drop in chunks: one splice per maxRunsPerJob finishes instead of a shift per finish.
+      for (const old of list.splice(0, list.length - this.maxRunsPerJob)) {
+        const dropped = this.runs.get(old);
+        this.runs.delete(old);
+        if (dropped && !dropped.manual) this.scheduledTimes.get(dropped.jobId)?.delete(dropped.sft);
       }
     }
   }
+}
+
+/** A run as kept in memory: times as epoch ms (fewer objects for the garbage collector). */
+interface MemRun {
+  id: string;
+  jobId: string;
+  taskId: string;
+  sft: number;
+  notBefore: number;
+  status: RunStatus;
+  manual: boolean;
+  attempt: number;
+  owner: string | null;
+  lease: number | null;
+  started: number | null;
+  finished: number | null;
+  error: RunError | null;
+  result: unknown;
+  created: number;
+}
+
+function newRun(job: JobRecord, fireTime: number, notBefore: number, now: number, manual: boolean): MemRun {
+  return {
+    id: randomUUID(),
+    jobId: job.id,
+    taskId: job.taskId,
+    sft: fireTime,
+    notBefore,
+    status: 'pending',
+    manual,
+    attempt: 0,
+    owner: null,
+    lease: null,
+    started: null,
+    finished: null,
+    error: null,
+    result: undefined,
+    created: now,
+  };
+}
+
+const date = (t: number | null): Date | null => (t === null ? null : new Date(t));
+
+function toRecord(run: MemRun): RunRecord {
+  const record: RunRecord = {
+    id: run.id,
+    jobId: run.jobId,
+    taskId: run.taskId,
+    scheduledFireTime: new Date(run.sft),
+    notBefore: new Date(run.notBefore),
+    status: run.status,
+    manual: run.manual,
+    attempt: run.attempt,
+    owner: run.owner,
+    leaseExpiresAt: date(run.lease),
+    startedAt: date(run.started),
+    finishedAt: date(run.finished),
+    error: run.error ? { ...run.error } : null,
+    createdAt: new Date(run.created),
+  };
+  if (run.result !== undefined) record.result = run.result;
+  return record;
 }
 
 function notFound(id: string): TickworkError {

@@ -1,0 +1,146 @@
+/**
+ * Firing lateness (actual start minus scheduled fire time) of 1,000 jobs that fire every second, for
+ * tickwork (memory store), croner and node-cron, run one after another in the same process.
+ *
+ *   node --import tsx bench/lateness.ts [--jobs 1000] [--seconds 6]
+ *
+ * All jobs fire on whole seconds (tickwork: 1 s interval anchored on a whole second; croner and node-cron:
+ * `* * * * * *`), so each second 1,000 runs are due at the same instant: lateness includes the work of
+ * starting the ones before. Times come from `performance.timeOrigin + performance.now()` (sub-ms).
+ */
+import { Cron } from 'croner';
+import nodeCron from 'node-cron';
+import { Scheduler, silentLogger } from '../src/index.js';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    jobs: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '6' },
+    scenario: { type: 'string', default: 'both' },
+  },
+});
+const JOBS = Number(values.jobs);
+const SECONDS = Number(values.seconds);
+/**
+ * `spread`: job i fires every 10 s at second i % 10 (100 jobs due at each second);
+ * `burst`: every job fires every second (all 1,000 due at the same instant).
+ */
+let SPREAD = true;
+const PERIOD = () => (SPREAD ? 10 : 1);
+const cronFor = (i: number) => (SPREAD ? `${i % 10}-59/10 * * * * *` : '* * * * * *');
+
+const preciseNow = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Result {
+  name: string;
+  samples: number[];
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function runTickwork(): Promise<Result> {
+  const samples: number[] = [];
+  const scheduler = new Scheduler({ logger: silentLogger, maxConcurrentRuns: JOBS * 2 });
+  // Anchor on a whole 10 s so the spread matches the cron jobs' `S/10` seconds.
+  const start = new Date(Math.ceil((Date.now() + 1500) / 10_000) * 10_000);
+  for (let i = 0; i < JOBS; i++) {
+    await scheduler.addJob(
+      function job(ctx: { scheduledFireTime: Date }) {
+        samples.push(preciseNow() - ctx.scheduledFireTime.getTime());
+      },
+      'interval',
+      {
+        id: `job-${i}`,
+        seconds: PERIOD(),
+        startDate: new Date(start.getTime() + (SPREAD ? (i % 10) * 1000 : 0)),
+        maxInstances: 1,
+      },
+    );
+  }
+  await scheduler.start();
+  await sleep(Math.max(0, start.getTime() - Date.now()) + SECONDS * 1000);
+  await scheduler.shutdown();
+  return { name: 'tickwork', samples };
+}
+
+async function runCroner(): Promise<Result> {
+  const samples: number[] = [];
+  const jobs: Cron[] = [];
+  await sleep(1000 - (Date.now() % 1000) + 500);
+  for (let i = 0; i < JOBS; i++) {
+    jobs.push(
+      new Cron(cronFor(i), () => {
+        const now = preciseNow();
+        samples.push(now - Math.round(now / 1000) * 1000);
+      }),
+    );
+  }
+  await sleep(SECONDS * 1000);
+  for (const j of jobs) j.stop();
+  return { name: 'croner', samples };
+}
+
+async function runNodeCron(): Promise<Result> {
+  const samples: number[] = [];
+  const tasks: { stop(): unknown }[] = [];
+  await sleep(1000 - (Date.now() % 1000) + 500);
+  for (let i = 0; i < JOBS; i++) {
+    tasks.push(
+      nodeCron.schedule(cronFor(i), () => {
+        const now = preciseNow();
+        samples.push(now - Math.round(now / 1000) * 1000);
+      }),
+    );
+  }
+  await sleep(SECONDS * 1000);
+  for (const t of tasks) await t.stop();
+  return { name: 'node-cron', samples };
+}
+
+async function scenario(spread: boolean): Promise<void> {
+  SPREAD = spread;
+  const results: Result[] = [];
+  for (const run of [runTickwork, runCroner, runNodeCron]) {
+    results.push(await run());
+    await sleep(300);
+  }
+  const rows = results.map((r) => {
+    const s = [...r.samples].sort((a, b) => a - b);
+    return {
+      name: r.name,
+      n: s.length,
+      p50: pct(s, 50),
+      p99: pct(s, 99),
+      max: s[s.length - 1] ?? NaN,
+      min: s[0] ?? NaN,
+    };
+  });
+  const fmt = (x: number) => x.toFixed(2).padStart(8);
+  console.log(
+    spread
+      ? `\nSpread: ${JOBS} jobs, each every 10 s, ${JOBS / 10} due at each whole second; ${SECONDS} s per library (ms)\n`
+      : `\nBurst: ${JOBS} jobs, all due at every whole second; ${SECONDS} s per library (ms)\n`,
+  );
+  console.log('library      runs      min      p50      p99      max');
+  for (const r of rows) {
+    console.log(
+      `${r.name.padEnd(10)} ${String(r.n).padStart(6)} ${fmt(r.min)} ${fmt(r.p50)} ${fmt(r.p99)} ${fmt(r.max)}`,
+    );
+  }
+  const tw = rows[0]!;
+  console.log('ratios (peer lateness / tickwork lateness; > 1 means tickwork starts runs sooner)');
+  for (const r of rows.slice(1)) {
+    console.log(
+      `  ${r.name.padEnd(10)} p50 ${(r.p50 / tw.p50).toFixed(1)}x   p99 ${(r.p99 / tw.p99).toFixed(1)}x`,
+    );
+  }
+}
+
+if (values.scenario !== 'burst') await scenario(true);
+if (values.scenario !== 'spread') await scenario(false);
+process.exit(0);

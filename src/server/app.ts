@@ -1,0 +1,57 @@
+/**
+ * The demo server: Fastify with a `tick` job every second (`maxInstances: 2`) whose body takes 3 s, so
+ * its log shows two runs, then two skipped fire times, repeating, as APScheduler's does.
+ * @module
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { tickwork } from '../plugins/fastify.js';
+import type { Scheduler } from '../core/scheduler.js';
+import type { Clock } from '../core/clock.js';
+
+/** Options of {@link buildServer}. */
+export interface ServerOptions {
+  /** Fastify's logger option. @defaultValue true (pino at level info) */
+  logger?: FastifyServerOptions['logger'];
+  /** How long a tick takes, in ms. @defaultValue 3000 */
+  tickDuration?: number;
+  /** Clock for the scheduler (tests). */
+  clock?: Clock;
+  /** Where ticks print. @defaultValue console.log */
+  print?: (line: string) => void;
+}
+
+/** Builds the demo server (not listening yet). */
+export async function buildServer(options: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: options.logger ?? true });
+  const tickDuration = options.tickDuration ?? 3000;
+  const print = options.print ?? ((line: string) => console.log(line));
+  await app.register(tickwork, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    setup(scheduler: Scheduler) {
+      const clock = scheduler.clock;
+      async function tick(context: { signal: AbortSignal }): Promise<void> {
+        print(`Tick! The async time is ${new Date(clock.now()).toISOString()}`);
+        await clock.sleep(tickDuration, context.signal);
+      }
+      void scheduler.addJob(tick, 'interval', { id: 'tick', seconds: 1, maxInstances: 2 });
+    },
+  });
+  app.get('/', async () => ({
+    name: 'tickwork demo server',
+    scheduler: app.scheduler.state,
+    jobs: '/jobs',
+  }));
+  app.get('/jobs', async () => {
+    const jobs = await app.scheduler.getJobs();
+    return jobs.map((job) => ({
+      id: job.id,
+      name: job.name,
+      trigger: String(job.trigger),
+      description: job.trigger.describe(),
+      maxInstances: job.maxInstances,
+      paused: job.paused,
+      nextRunTime: job.nextRunTime?.toISOString() ?? null,
+    }));
+  });
+  return app;
+}
