@@ -6,13 +6,33 @@ import { TickworkError, show } from '../core/errors.js';
 import { DateTrigger, type DateTriggerOptions } from './date.js';
 import { IntervalTrigger, type IntervalTriggerOptions } from './interval.js';
 import type { Trigger, TriggerJSON } from './trigger.js';
+import { CronTrigger, type CronTriggerInit } from './cron/index.js';
+import { CalendarIntervalTrigger, type CalendarIntervalTriggerOptions } from './calendar-interval.js';
+import { AndTrigger, OrTrigger, type CombiningTriggerOptions } from './combining.js';
 
 export type { Trigger, TriggerJSON } from './trigger.js';
 export { DateTrigger, type DateTriggerOptions } from './date.js';
 export { IntervalTrigger, type IntervalTriggerOptions } from './interval.js';
+export {
+  CronTrigger,
+  type CronDstOptions,
+  type CronFieldName,
+  type CronFieldValue,
+  type CronFieldsOptions,
+  type CronTriggerInit,
+  type CronTriggerOptions,
+  type DstGapPolicy,
+  type DstOverlapPolicy,
+} from './cron/index.js';
+export {
+  CalendarIntervalTrigger,
+  type CalendarIntervalTriggerOptions,
+  type ShortMonthPolicy,
+} from './calendar-interval.js';
+export { AndTrigger, OrTrigger, DEFAULT_MAX_ITERATIONS, type CombiningTriggerOptions } from './combining.js';
 
 /** Trigger kinds accepted by the shorthand `addJob(fn, kind, options)`. */
-export const TRIGGER_KINDS = ['date', 'interval'] as const;
+export const TRIGGER_KINDS = ['date', 'interval', 'cron', 'calendarInterval', 'and', 'or'] as const;
 
 /** A trigger kind for the shorthand form. */
 export type TriggerKind = (typeof TRIGGER_KINDS)[number];
@@ -21,6 +41,12 @@ export type TriggerKind = (typeof TRIGGER_KINDS)[number];
 export interface TriggerOptionsByKind {
   date: DateTriggerOptions;
   interval: IntervalTriggerOptions;
+  /** `{ expression: '0 9 * * 1-5', timezone }` or APScheduler's fields `{ hour: 9, dayOfWeek: 'mon-fri' }`. */
+  cron: CronTriggerInit;
+  calendarInterval: CalendarIntervalTriggerOptions;
+  /** `{ triggers: [t1, t2], maxIterations }`; children are trigger objects or their JSON. */
+  and: CombiningTriggerOptions & { triggers: (Trigger | TriggerJSON)[] };
+  or: CombiningTriggerOptions & { triggers: (Trigger | TriggerJSON)[] };
 }
 
 /**
@@ -33,6 +59,24 @@ export function createTrigger(kind: string, options: Record<string, unknown>): T
       return new DateTrigger(options as unknown as DateTriggerOptions);
     case 'interval':
       return new IntervalTrigger(options as IntervalTriggerOptions);
+    case 'cron':
+      return new CronTrigger(options as CronTriggerInit);
+    case 'calendarInterval':
+      return new CalendarIntervalTrigger(options as CalendarIntervalTriggerOptions);
+    case 'and':
+    case 'or': {
+      const { triggers, ...rest } = options;
+      if (!Array.isArray(triggers)) {
+        throw new TickworkError('INVALID_TRIGGER', `Expected \`triggers\` to be an array of triggers`, {
+          field: 'triggers',
+          value: triggers,
+        });
+      }
+      const children = triggers.map((t: unknown) => (isTrigger(t) ? t : triggerFromJSON(t)));
+      return kind === 'and'
+        ? new AndTrigger(children, rest as CombiningTriggerOptions)
+        : new OrTrigger(children, rest as CombiningTriggerOptions);
+    }
     default:
       throw new TickworkError(
         'INVALID_TRIGGER',
@@ -69,6 +113,14 @@ export function triggerFromJSON(json: unknown): Trigger {
       return DateTrigger.fromJSON(j);
     case 'interval':
       return IntervalTrigger.fromJSON(j);
+    case 'cron':
+      return CronTrigger.fromJSON(j);
+    case 'calendarInterval':
+      return CalendarIntervalTrigger.fromJSON(j);
+    case 'and':
+      return AndTrigger.fromJSON(j, triggerFromJSON);
+    case 'or':
+      return OrTrigger.fromJSON(j, triggerFromJSON);
     default:
       throw new TickworkError('INVALID_TRIGGER', `Unknown trigger type ${show(j.type)}`, {
         field: 'trigger.type',

@@ -12,7 +12,7 @@
  * @module
  */
 import type { DayField, ParsedCron } from './parse.js';
-import { DAY_MS, ZoneRules, daysFromCivil } from './zone.js';
+import { DAY_MS, daysFromCivil, type ZoneRules } from './zone.js';
 
 /** What to do with a matching wall time that a spring-forward gap skips. */
 export type DstGapPolicy = 'transition' | 'shift' | 'skip';
@@ -221,8 +221,8 @@ export class CronSchedule {
           dateChanged = true;
         }
       }
-      if (y - startYear > SEARCH_YEARS) {
-        if (this.yrs === null) this.never = true;
+      if (yrs === null && y - startYear > SEARCH_YEARS) {
+        this.never = true;
         return NaN;
       }
       // Month
@@ -304,7 +304,7 @@ export class CronSchedule {
     const rules = this.rules;
     if (rules.isUtc) return this.nextWall(t);
     let guard = 0;
-    while (t < MAX_TIME && guard++ < 4 * SEARCH_YEARS) {
+    while (t < MAX_TIME && guard++ < 8 * SEARCH_YEARS) {
       const zy = rules.yearOf(t);
       const starts = zy.starts;
       let i = starts.length - 1;
@@ -338,7 +338,9 @@ export class CronSchedule {
         return shifted < r ? shifted : r;
       }
       if (shifted === shifted) return shifted;
-      t = E;
+      // No match in this segment. Offsets differ by less than 2 days, so no instant before
+      // w - off - 2 days can have a matching wall time: jump there.
+      t = Math.max(E, Math.floor((w - off) / 1000) * 1000 - 2 * DAY_MS);
     }
     return NaN;
   }

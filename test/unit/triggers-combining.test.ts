@@ -1,0 +1,138 @@
+/** AndTrigger and OrTrigger (APScheduler 4's combining triggers). */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AndTrigger, OrTrigger } from '../../src/triggers/combining.js';
+import { CronTrigger } from '../../src/triggers/cron/index.js';
+import {
+  DateTrigger,
+  IntervalTrigger,
+  createTrigger,
+  triggerFromJSON,
+  type Trigger,
+} from '../../src/triggers/index.js';
+import { isTickworkError } from '../../src/core/errors.js';
+
+function fires(t: Trigger, after: string, n: number): string[] {
+  const out: string[] = [];
+  let prev = new Date(after);
+  for (let i = 0; i < n; i++) {
+    const next = t.getNextFireTime(prev, prev);
+    if (!next) break;
+    out.push(next.toISOString());
+    prev = next;
+  }
+  return out;
+}
+
+describe('AndTrigger', () => {
+  test('the earliest time all children agree on: Mondays that are the 13th', () => {
+    const t = new AndTrigger([new CronTrigger('0 0 * * 1'), new CronTrigger('0 0 13 * *')]);
+    // 2024-05-13 and 2025-01-13 are Mondays
+    assert.deepEqual(fires(t, '2024-01-01T00:00:00Z', 2), [
+      '2024-05-13T00:00:00.000Z',
+      '2025-01-13T00:00:00.000Z',
+    ]);
+  });
+
+  test('jumps: every minute AND 1 January', () => {
+    const t = new AndTrigger([new CronTrigger('* * * * *'), new CronTrigger('0 0 1 1 *')]);
+    assert.deepEqual(fires(t, '2024-06-01T00:00:00Z', 1), ['2025-01-01T00:00:00.000Z']);
+  });
+
+  test('children that never coincide give null quickly', () => {
+    const t = new AndTrigger([new CronTrigger('0 0 * * 1'), new CronTrigger('0 0 * * 2')]);
+    const started = performance.now();
+    assert.equal(t.getNextFireTime(null, new Date('2024-01-01T00:00:00Z')), null);
+    assert.ok(performance.now() - started < 1000);
+    const hours = new AndTrigger([new CronTrigger('0 * * * *'), new CronTrigger('30 * * * *')], {
+      maxIterations: 100,
+    });
+    assert.equal(hours.getNextFireTime(null, new Date('2024-01-01T00:00:00Z')), null);
+  });
+
+  test('with an interval trigger (grid from its start date) and a date trigger', () => {
+    const every90 = new IntervalTrigger({ minutes: 90, startDate: '2024-01-01T00:00:00Z' });
+    const t = new AndTrigger([every90, new CronTrigger('0 * * * *')]);
+    assert.deepEqual(fires(t, '2024-01-01T00:00:00Z', 2), [
+      '2024-01-01T03:00:00.000Z',
+      '2024-01-01T06:00:00.000Z',
+    ]);
+    const once = new AndTrigger([new DateTrigger('2024-01-01T06:00:00Z'), new CronTrigger('0 */3 * * *')]);
+    assert.equal(
+      once.getNextFireTime(null, new Date('2024-01-01T00:00:00Z'))?.toISOString(),
+      '2024-01-01T06:00:00.000Z',
+    );
+    assert.equal(once.getNextFireTime(new Date('2024-01-01T06:00:00Z'), new Date(0)), null);
+  });
+
+  test('threshold: fire times within it agree, the earliest wins, once', () => {
+    const t = new AndTrigger([new CronTrigger('0 0 * * * *'), new CronTrigger('1 0 * * * *')], {
+      threshold: 1000,
+    });
+    assert.deepEqual(fires(t, '2024-01-01T00:00:00Z', 2), [
+      '2024-01-01T01:00:00.000Z',
+      '2024-01-01T02:00:00.000Z',
+    ]);
+  });
+
+  test('serialises its children; toString', () => {
+    const t = new AndTrigger([new CronTrigger('0 0 * * 1'), new CronTrigger('0 0 13 * *')], {
+      maxIterations: 500,
+    });
+    const json = JSON.parse(JSON.stringify(t.toJSON()));
+    assert.equal(json.type, 'and');
+    assert.equal(json.version, 1);
+    assert.equal(json.maxIterations, 500);
+    const back = triggerFromJSON(json);
+    assert.deepEqual(fires(back, '2024-01-01T00:00:00Z', 2), fires(t, '2024-01-01T00:00:00Z', 2));
+    assert.equal(
+      t.toString(),
+      "and[cron[expression='0 0 * * 1', timezone='UTC'], cron[expression='0 0 13 * *', timezone='UTC']]",
+    );
+    const viaKind = createTrigger('and', {
+      triggers: [json.triggers[0], new CronTrigger('0 0 13 * *')],
+      maxIterations: 500,
+    });
+    assert.deepEqual(viaKind.toJSON(), t.toJSON());
+  });
+
+  test('validation', () => {
+    assert.throws(
+      () => new AndTrigger([]),
+      (e: unknown) => isTickworkError(e, 'INVALID_TRIGGER'),
+    );
+    assert.throws(
+      () => new AndTrigger([{} as Trigger]),
+      (e: unknown) => isTickworkError(e, 'INVALID_TRIGGER'),
+    );
+    assert.throws(
+      () => new AndTrigger([new CronTrigger('* * * * *')], { maxIterations: 0 }),
+      (e: unknown) => isTickworkError(e, 'INVALID_OPTION'),
+    );
+  });
+});
+
+describe('OrTrigger', () => {
+  test('the earliest of the children; a shared time fires once', () => {
+    const t = new OrTrigger([new CronTrigger('0 9 * * *'), new CronTrigger('0 17 * * *')]);
+    assert.deepEqual(fires(t, '2024-01-01T00:00:00Z', 3), [
+      '2024-01-01T09:00:00.000Z',
+      '2024-01-01T17:00:00.000Z',
+      '2024-01-02T09:00:00.000Z',
+    ]);
+    const dup = new OrTrigger([new CronTrigger('0 * * * *'), new CronTrigger('0 */2 * * *')]);
+    assert.deepEqual(fires(dup, '2024-01-01T00:00:00Z', 3), [
+      '2024-01-01T01:00:00.000Z',
+      '2024-01-01T02:00:00.000Z',
+      '2024-01-01T03:00:00.000Z',
+    ]);
+  });
+  test('null when every child is exhausted; serialisation', () => {
+    const t = new OrTrigger([new DateTrigger('2024-01-01T00:00:00Z'), new CronTrigger('0 0 0 1 1 * 2024')]);
+    assert.equal(t.getNextFireTime(new Date('2024-01-01T00:00:00Z'), new Date(0)), null);
+    const back = triggerFromJSON(JSON.parse(JSON.stringify(t.toJSON())));
+    assert.equal(back.type, 'or');
+    assert.equal(back.getNextFireTime(null, new Date(0))?.toISOString(), '2024-01-01T00:00:00.000Z');
+    assert.match(t.describe(), /^Whenever any of these fires/);
+  });
+});
