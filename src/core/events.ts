@@ -46,7 +46,10 @@ export interface SchedulerEvents {
   'job:resumed': JobEventBase & { nextRunTime: string | null };
   /** A run was handed to the executor. */
   'job:submitted': RunEventBase & { manual: boolean };
-  /** A run succeeded. `returnValue` is the task's return value (as given; JSON for persistent stores). */
+  /**
+   * A run succeeded. `returnValue` is the task's return value after a JSON round trip (a `Date` becomes its ISO
+   * string), or `null` when it is `undefined` or cannot be serialised.
+   */
   'job:executed': RunEventBase & {
     returnValue: unknown;
     duration: number;

@@ -5,7 +5,8 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { SystemClock, type Clock, type TimerHandle } from './clock.js';
+import { isDeepStrictEqual } from 'node:util';
+import { CappedTimers, SystemClock, type Clock, type TimerHandle } from './clock.js';
 import { TickworkError, invalidOption, show } from './errors.js';
 import {
   EventHub,
@@ -44,7 +45,10 @@ import type {
 } from '../stores/store.js';
 import { createTrigger, isTrigger, triggerFromJSON, type TriggerOptionsByKind } from '../triggers/index.js';
 import type { Trigger, TriggerJSON } from '../triggers/trigger.js';
-import { stableStringify } from '../stores/common.js';
+import { freezeTrigger, stableStringify } from '../stores/common.js';
+
+/** Trigger kinds whose shorthand options take the scheduler's `timezone` when they give none. */
+const ZONED_KINDS: readonly string[] = ['date', 'cron', 'calendarInterval'];
 
 /** What a task receives after its `args`. */
 export interface TaskContext {
@@ -142,7 +146,8 @@ export type SchedulerState = 'stopped' | 'running' | 'paused' | 'stopping';
 interface RunningRun {
   run: RunRecord;
   job: JobRecord | null;
-  controller: AbortController;
+  /** Created on first use (most tasks never read their signal). */
+  controller: AbortController | null;
   done: Promise<void>;
   /** Set once the run's outcome was recorded (completion, timeout or loss). */
   settled: boolean;
@@ -191,6 +196,8 @@ export class Scheduler implements JobOwner {
   private readonly leaseDuration: number;
   private readonly heartbeatInterval: number;
   private readonly random: () => number;
+  /** Run timeouts, heartbeats and the shutdown wait, in timers no longer than `maxWakeInterval`. */
+  private readonly timers: CappedTimers;
 
   private readonly tasks = new Map<string, TaskDefinition>();
   private readonly taskIdsByFn = new WeakMap<TaskFunction, string>();
@@ -255,6 +262,7 @@ export class Scheduler implements JobOwner {
       throw invalidOption('random', 'a function returning a number in [0, 1)', options.random);
     }
     this.random = options.random ?? Math.random;
+    this.timers = new CappedTimers(this.clock, this.maxWakeInterval);
   }
 
   /** Current state. */
@@ -387,7 +395,8 @@ export class Scheduler implements JobOwner {
         if ((JOB_OPTION_KEYS as readonly string[]).includes(k)) jobOpts[k] = v;
         else triggerOpts[k] = v;
       }
-      if (triggerOpts.timezone === undefined && trigger !== 'interval') triggerOpts.timezone = this.timezone;
+      if (triggerOpts.timezone === undefined && ZONED_KINDS.includes(trigger))
+        triggerOpts.timezone = this.timezone;
       triggerObj = createTrigger(trigger, triggerOpts);
     } else if (isTrigger(trigger)) {
       triggerObj = trigger;
@@ -436,7 +445,7 @@ export class Scheduler implements JobOwner {
       id: resolved.id ?? randomUUID(),
       name: resolved.name ?? taskId.replace(/^anonymous-.*/, '<anonymous>'),
       taskId,
-      trigger: Object.freeze(triggerObj.toJSON()) as TriggerJSON,
+      trigger: freezeTrigger(triggerObj.toJSON()),
       args: resolved.args,
       ...policy,
       paused,
@@ -567,7 +576,7 @@ export class Scheduler implements JobOwner {
     let t: Trigger;
     if (typeof trigger === 'string') {
       const o = { ...triggerOptions };
-      if (o.timezone === undefined && trigger !== 'interval') o.timezone = this.timezone;
+      if (o.timezone === undefined && ZONED_KINDS.includes(trigger)) o.timezone = this.timezone;
       t = createTrigger(trigger, o);
     } else if (isTrigger(trigger)) t = trigger;
     else
@@ -576,7 +585,7 @@ export class Scheduler implements JobOwner {
       });
     const now = new Date(this.clock.now());
     const next = firstFireTime(t, now);
-    const json = Object.freeze(t.toJSON()) as TriggerJSON;
+    const json = freezeTrigger(t.toJSON());
     this.triggerByJson.set(json, t);
     const record = await this.updateRecord(id, { trigger: json, nextRunTime: next, paused: false });
     this.events.emit('job:modified', {
@@ -708,7 +717,6 @@ export class Scheduler implements JobOwner {
       throw err;
     }
     this.unsubscribe = this.store.subscribe(() => this.wakeSoon());
-    this.scheduleHeartbeat();
     this.events.emit('scheduler:started', { nodeId: this.nodeId, store: this.store.kind });
     this.logger.info({ nodeId: this.nodeId }, 'Scheduler started');
     if (this._state === 'running') this.wakeup();
@@ -746,7 +754,7 @@ export class Scheduler implements JobOwner {
     if (this._state === 'stopped' || this._state === 'stopping') return;
     this._state = 'stopping';
     this.clearTimer();
-    if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer);
+    if (this.heartbeatTimer) this.timers.clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = null;
     this.unsubscribe?.();
     this.unsubscribe = null;
@@ -755,10 +763,10 @@ export class Scheduler implements JobOwner {
       const all = Promise.allSettled([...this.inFlight.values()].map((r) => r.done));
       let timer: TimerHandle | null = null;
       const expired = new Promise<void>((resolve) => {
-        timer = this.clock.setTimeout(resolve, timeout);
+        timer = this.timers.setTimeout(resolve, timeout);
       });
       await Promise.race([all, expired]);
-      if (timer) this.clock.clearTimeout(timer);
+      if (timer) this.timers.clearTimeout(timer);
     }
     const aborted = this.inFlight.size;
     if (aborted > 0) {
@@ -776,6 +784,11 @@ export class Scheduler implements JobOwner {
     this._state = 'stopped';
     this.events.emit('scheduler:shutdown', { nodeId: this.nodeId, aborted });
     this.logger.info('Scheduler has been shut down');
+  }
+
+  /** Whether the logger writes `level` (pino's `isLevelEnabled`; true for loggers without it). */
+  private logs(level: 'debug' | 'info'): boolean {
+    return this.logger.isLevelEnabled ? this.logger.isLevelEnabled(level) : true;
   }
 
   private assertRunning(what: string): void {
@@ -848,10 +861,14 @@ export class Scheduler implements JobOwner {
     const delay =
       next === null ? this.maxWakeInterval : Math.min(Math.max(0, next - now), this.maxWakeInterval);
     this.clearTimer();
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = null;
-      this.wakeup();
-    }, delay);
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = null;
+        this.wakeup();
+      },
+      delay,
+      { precise: next !== null && next - now <= this.maxWakeInterval },
+    );
   }
 
   /** The planner the store calls inside its atomic firing step: APScheduler 3's `_process_jobs` per job. */
@@ -870,21 +887,26 @@ export class Scheduler implements JobOwner {
     }
     const runTimes: Date[] = [];
     let t: Date | null = job.nextRunTime;
-    let dropped = 0;
     while (t !== null && t.getTime() <= now.getTime()) {
-      if (runTimes.length < this.maxCatchUp) runTimes.push(t);
-      else if (dropped < this.maxCatchUp * 100) dropped++;
-      else {
+      if (runTimes.length >= this.maxCatchUp) {
+        // More fire times are due than we walk in one wake-up (a clock jump, a long outage): drop the rest and
+        // resume from the trigger's first fire time at or after now, which is the latest one owed when it is
+        // exactly now. Walking on (a year of a 1 s job is 31 million fire times) would stall the loop.
+        const last: Date = t;
         t = trigger.getNextFireTime(null, now);
+        if (t !== null && t.getTime() <= now.getTime() && t.getTime() > last.getTime()) {
+          runTimes.push(t);
+          t = trigger.getNextFireTime(t, now);
+        }
+        this.logger.warn(
+          { jobId: job.id, from: last.toISOString(), resumeAt: t?.toISOString() ?? null },
+          `More than ${this.maxCatchUp} fire times of job "${job.name}" were due at once; those from ` +
+            `${last.toISOString()} on were dropped and the schedule resumes at ${t?.toISOString() ?? 'its end'}`,
+        );
         break;
       }
+      runTimes.push(t);
       t = trigger.getNextFireTime(t, now);
-    }
-    if (dropped > 0) {
-      this.logger.warn(
-        { jobId: job.id, dropped },
-        `More than ${this.maxCatchUp} fire times of job "${job.name}" were due at once; ${dropped}+ of them were dropped`,
-      );
     }
     const due = job.coalesce && runTimes.length > 1 ? runTimes.slice(-1) : runTimes;
     const runs: PlannedRun[] = [];
@@ -1019,33 +1041,33 @@ export class Scheduler implements JobOwner {
 
   private execute({ run, job }: AcquiredRun): void {
     const task = this.tasks.get(run.taskId);
-    const controller = new AbortController();
     const entry: RunningRun = {
       run,
       job,
-      controller,
+      controller: null,
       done: Promise.resolve(),
       settled: false,
       timeoutTimer: null,
     };
     this.inFlight.set(run.id, entry);
+    if (!this.heartbeatTimer) this.scheduleHeartbeat();
     entry.done = this.executeRun(entry, task).catch((err: unknown) => {
       this.logger.error({ err, runId: run.id }, 'Unexpected error while recording a run');
     });
   }
 
   private async executeRun(entry: RunningRun, task: TaskDefinition | undefined): Promise<void> {
-    const { run, job, controller } = entry;
+    const { run, job } = entry;
     const name = job?.name ?? run.jobId;
-    const base = {
+    const base = () => ({
       jobId: run.jobId,
       name,
       runId: run.id,
       scheduledFireTime: run.scheduledFireTime.toISOString(),
       attempt: run.attempt,
-    };
+    });
     const startedAt = this.clock.now();
-    const jobText = job ? this.jobText(job) : name;
+    const jobText = (): string => (job ? this.jobText(job) : name);
     // Misfire check at start (APScheduler checks in the executor): a run that waited for a free slot too long.
     if (job && job.misfireGraceTime !== null && !run.manual && run.attempt === 1) {
       const lateBy = startedAt - run.notBefore.getTime();
@@ -1054,13 +1076,13 @@ export class Scheduler implements JobOwner {
         this.events.emit('job:missed', {
           jobId: run.jobId,
           name,
-          scheduledFireTime: base.scheduledFireTime,
+          scheduledFireTime: run.scheduledFireTime.toISOString(),
           lateBy,
           misfireGraceTime: job.misfireGraceTime,
         });
         this.logger.warn(
           { jobId: run.jobId },
-          `Run time of job "${jobText}" was missed by ${formatTimedelta(lateBy)}`,
+          `Run time of job "${jobText()}" was missed by ${formatTimedelta(lateBy)}`,
         );
         return;
       }
@@ -1078,7 +1100,7 @@ export class Scheduler implements JobOwner {
     }
     const timeout = job?.timeout ?? null;
     if (timeout !== null) {
-      entry.timeoutTimer = this.clock.setTimeout(() => {
+      entry.timeoutTimer = this.timers.setTimeout(() => {
         entry.timeoutTimer = null;
         const err = new TickworkError('RUN_TIMED_OUT', `Run of job "${name}" timed out after ${timeout} ms`, {
           timeout,
@@ -1086,18 +1108,25 @@ export class Scheduler implements JobOwner {
         void this.fail(entry, err, 'timed-out', startedAt);
       }, timeout);
     }
-    this.events.emit('job:submitted', { ...base, manual: run.manual });
-    this.logger.info(
-      { jobId: run.jobId, runId: run.id },
-      `Running job "${jobText}" (scheduled at ${pyDatetime(run.scheduledFireTime, this.timezone)})`,
-    );
+    if (this.events.has('job:submitted'))
+      this.events.emit('job:submitted', { ...base(), manual: run.manual });
+    if (this.logs('info')) {
+      this.logger.info(
+        { jobId: run.jobId, runId: run.id },
+        `Running job "${jobText()}" (scheduled at ${pyDatetime(run.scheduledFireTime, this.timezone)})`,
+      );
+    }
     const context: TaskContext = {
       jobId: run.jobId,
       runId: run.id,
       scheduledFireTime: new Date(run.scheduledFireTime.getTime()),
-      signal: controller.signal,
+      get signal() {
+        return (entry.controller ??= new AbortController()).signal;
+      },
       attempt: run.attempt,
-      idempotencyKey: `${run.jobId}@${run.scheduledFireTime.toISOString()}`,
+      get idempotencyKey() {
+        return `${run.jobId}@${run.scheduledFireTime.toISOString()}`;
+      },
       manual: run.manual,
     };
     let value: unknown;
@@ -1113,14 +1142,19 @@ export class Scheduler implements JobOwner {
       status: 'succeeded',
       result: this.store.persistent ? jsonOrUndefined(value) : value,
     });
-    this.events.emit('job:executed', {
-      ...base,
-      returnValue: value,
-      duration: finishedAt - startedAt,
-      startedAt: new Date(startedAt).toISOString(),
-      finishedAt: new Date(finishedAt).toISOString(),
-    });
-    this.logger.info({ jobId: run.jobId, runId: run.id }, `Job "${jobText}" executed successfully`);
+    if (this.events.has('job:executed')) {
+      this.events.emit('job:executed', {
+        ...base(),
+        // Payloads are plain JSON (they may cross processes): undefined and non-JSON values become null.
+        returnValue: jsonOrUndefined(value) ?? null,
+        duration: finishedAt - startedAt,
+        startedAt: new Date(startedAt).toISOString(),
+        finishedAt: new Date(finishedAt).toISOString(),
+      });
+    }
+    if (this.logs('info')) {
+      this.logger.info({ jobId: run.jobId, runId: run.id }, `Job "${jobText()}" executed successfully`);
+    }
   }
 
   private async fail(
@@ -1137,7 +1171,7 @@ export class Scheduler implements JobOwner {
     const retryAt = willRetry
       ? new Date(this.clock.now() + retryDelay(retry, run.attempt, this.random))
       : null;
-    if (status === 'timed-out') entry.controller.abort(err);
+    if (status === 'timed-out') abortRun(entry, err);
     const error = errorToJSON(err);
     await this.settle(entry, { status, error, retryAt });
     this.events.emit('job:error', {
@@ -1173,8 +1207,8 @@ export class Scheduler implements JobOwner {
   ): Promise<void> {
     if (entry.settled) return;
     entry.settled = true;
-    if (entry.timeoutTimer) this.clock.clearTimeout(entry.timeoutTimer);
-    if (abortReason !== undefined) entry.controller.abort(abortReason);
+    if (entry.timeoutTimer) this.timers.clearTimeout(entry.timeoutTimer);
+    if (abortReason !== undefined) abortRun(entry, abortReason);
     this.inFlight.delete(entry.run.id);
     try {
       const ok = await this.store.finishRun(
@@ -1195,12 +1229,13 @@ export class Scheduler implements JobOwner {
     if (this._state === 'running' && (this.backlog || outcome.retryAt)) this.wakeSoon();
   }
 
+  /** Renews leases every `heartbeatInterval` while runs are in flight (an idle scheduler arms no timer for it). */
   private scheduleHeartbeat(): void {
-    this.heartbeatTimer = this.clock.setTimeout(() => {
+    this.heartbeatTimer = this.timers.setTimeout(() => {
       this.heartbeatTimer = null;
       if (!this.running) return;
       void this.heartbeat().finally(() => {
-        if (this.running && this._state !== 'stopping') this.scheduleHeartbeat();
+        if (this.running && this.inFlight.size > 0 && !this.heartbeatTimer) this.scheduleHeartbeat();
       });
     }, this.heartbeatInterval);
   }
@@ -1216,8 +1251,8 @@ export class Scheduler implements JobOwner {
         if (!held.has(r.run.id) && !r.settled) {
           r.settled = true;
           this.inFlight.delete(r.run.id);
-          if (r.timeoutTimer) this.clock.clearTimeout(r.timeoutTimer);
-          r.controller.abort(new TickworkError('STORE_ERROR', 'The run lost its lease'));
+          if (r.timeoutTimer) this.timers.clearTimeout(r.timeoutTimer);
+          abortRun(r, new TickworkError('STORE_ERROR', 'The run lost its lease'));
           this.logger.warn({ runId: r.run.id }, `Run ${r.run.id} lost its lease; its signal was aborted`);
         }
       }
@@ -1243,17 +1278,25 @@ export function firstFireTime(trigger: Trigger, now: Date): Date {
   return next;
 }
 
+/** Aborts a run's signal, creating it if the task has not read it yet (so it reads as aborted later). */
+function abortRun(entry: RunningRun, reason: unknown): void {
+  (entry.controller ??= new AbortController()).abort(reason);
+}
+
 function jobNotFound(id: string): TickworkError {
   return new TickworkError('JOB_NOT_FOUND', `No job with id "${id}"`, { field: 'id', value: id });
 }
 
+/** Asserts `value` survives a JSON round trip unchanged (a function, `Date` or `undefined` inside does not). */
 function assertJson(value: unknown, field: string): void {
+  let same = false;
   try {
-    const back = JSON.stringify(value);
-    if (back === undefined) throw new Error('not JSON');
+    const text = JSON.stringify(value);
+    same = text !== undefined && isDeepStrictEqual(JSON.parse(text), value);
   } catch {
-    throw invalidOption(field, 'JSON-serialisable (the store is persistent)', value);
+    // circular or BigInt: not JSON
   }
+  if (!same) throw invalidOption(field, 'plain JSON values (the store is persistent)', value);
 }
 
 function jsonOrUndefined(value: unknown): unknown {

@@ -171,13 +171,45 @@ export function resolveWallTime(zone: string, local: number): number {
   return hi;
 }
 
-/** Short zone name at an instant: `UTC`, `EST`, `CEST` where `Intl` knows one, else `GMT+2`. */
+/**
+ * English locales tried in turn for a zone's short name: `en-US` knows only North American names (it says
+ * `GMT+2` for Berlin), the others add their region's (`CEST`, `BST`, `IST`, `AEST`, `NZST`, `SAST`).
+ */
+const ABBREVIATION_LOCALES = ['en-US', 'en-GB', 'en-IN', 'en-AU', 'en-NZ', 'en-ZA', 'en-IE'];
+const abbreviationFormatters = new Map<string, Intl.DateTimeFormat>();
+const abbreviations = new Map<string, string>();
+
+/**
+ * Short zone name at an instant, as Python's `%Z` prints it with zoneinfo: `UTC`, `EST`, `CEST`, `BST` where
+ * `Intl` knows the name in some English locale, else tzdata's numeric form (`-03`, `+0530`).
+ */
 export function zoneAbbreviation(zone: string, epochMs: number): string {
   if (zone === 'UTC' || zone === 'Etc/UTC') return 'UTC';
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'short' }).formatToParts(
-    new Date(epochMs),
-  );
-  return parts.find((p) => p.type === 'timeZoneName')?.value ?? zone;
+  const offset = offsetAt(zone, epochMs);
+  const key = `${zone}|${offset}|${Math.floor(epochMs / 86_400_000 / 366)}`;
+  const cached = abbreviations.get(key);
+  if (cached !== undefined) return cached;
+  let name: string | undefined;
+  for (const locale of ABBREVIATION_LOCALES) {
+    const fkey = `${locale}|${zone}`;
+    let f = abbreviationFormatters.get(fkey);
+    if (!f) {
+      f = new Intl.DateTimeFormat(locale, { timeZone: zone, timeZoneName: 'short' });
+      abbreviationFormatters.set(fkey, f);
+    }
+    const value = f.formatToParts(new Date(epochMs)).find((p) => p.type === 'timeZoneName')?.value;
+    if (value && (value === 'GMT' || !/^(?:GMT|UTC)[+\-\u2212]/.test(value))) {
+      name = value;
+      break;
+    }
+  }
+  if (name === undefined) {
+    const minutes = Math.round(offset / 60_000);
+    const abs = Math.abs(minutes);
+    name = `${minutes < 0 ? '-' : '+'}${pad(Math.floor(abs / 60))}${abs % 60 ? pad(abs % 60) : ''}`;
+  }
+  abbreviations.set(key, name);
+  return name;
 }
 
 function pad(n: number, width = 2): string {

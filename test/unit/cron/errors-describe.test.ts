@@ -96,7 +96,10 @@ describe('never-firing expressions are valid and answer null promptly', () => {
   });
   test('the first fire time at or after now includes now itself', () => {
     const t = new CronTrigger('0 0 * * *');
-    assert.equal(t.getNextFireTime(null, new Date('2024-01-01T00:00:00Z'))?.toISOString(), '2024-01-01T00:00:00.000Z');
+    assert.equal(
+      t.getNextFireTime(null, new Date('2024-01-01T00:00:00Z'))?.toISOString(),
+      '2024-01-01T00:00:00.000Z',
+    );
   });
 });
 

@@ -1,0 +1,86 @@
+// Wake-ups at the wrong moment: early timers, the wall clock stepping back, a jump of a year forward.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { IntervalTrigger, Scheduler, type TaskContext } from '../../src/index.js';
+import { ManualClock } from '../../src/testing.js';
+import { captureLogger } from '../helpers/logger.js';
+import { at, WrappedClock } from '../helpers/time.js';
+
+const T = at('2024-01-01T00:00:00Z');
+
+test('timers that fire 5 ms early never run a job early or twice', async () => {
+  const clock = new ManualClock(T - 1000);
+  const early = new WrappedClock(clock, 5);
+  const scheduler = new Scheduler({ clock: early, logger: captureLogger() });
+  const starts: { at: number; slot: number }[] = [];
+  await scheduler.addJob(
+    (ctx: TaskContext) => void starts.push({ at: clock.now(), slot: ctx.scheduledFireTime.getTime() }),
+    new IntervalTrigger({ seconds: 1, startDate: new Date(T) }),
+    { maxInstances: 3 },
+  );
+  await scheduler.start();
+  await clock.advance(1000 + 9_500);
+  assert.deepEqual(
+    starts.map((s) => s.slot - T),
+    [0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000],
+  );
+  for (const s of starts) assert.equal(s.at, s.slot, 'started exactly at its slot, not before');
+  assert.ok(early.delays.length > 0 && early.maxDelay <= 30_000);
+  await scheduler.shutdown();
+});
+
+test('the wall clock stepping back after a run does not run the slot again', async () => {
+  const clock = new ManualClock(T - 1000);
+  const scheduler = new Scheduler({ clock, logger: captureLogger() });
+  const slots: number[] = [];
+  await scheduler.addJob(
+    (ctx: TaskContext) => void slots.push(ctx.scheduledFireTime.getTime() - T),
+    new IntervalTrigger({ seconds: 10, startDate: new Date(T) }),
+  );
+  await scheduler.start();
+  await clock.advance(1000 + 500);
+  assert.deepEqual(slots, [0]);
+  clock.jump(-60_000); // NTP steps the clock back a minute
+  await clock.advance(65_000);
+  assert.deepEqual(slots, [0], 'nothing runs again before the wall clock is back past 10 s');
+  await clock.advance(5_000);
+  assert.deepEqual(slots, [0, 10_000]);
+  await scheduler.shutdown();
+});
+
+test(
+  'a clock jump of a year forward with a 1 s job runs once (coalesced, capped) and goes on',
+  { timeout: 10_000 },
+  async () => {
+    const clock = new ManualClock(T - 1000);
+    const logger = captureLogger();
+    const scheduler = new Scheduler({ clock, logger });
+    const slots: number[] = [];
+    await scheduler.addJob(
+      (ctx: TaskContext) => void slots.push(ctx.scheduledFireTime.getTime()),
+      new IntervalTrigger({ seconds: 1, startDate: new Date(T) }),
+      { id: 'tick' },
+    );
+    await scheduler.start();
+    await clock.advance(1000);
+    assert.deepEqual(slots, [T]);
+    const year = 366 * 86_400_000;
+    clock.jump(year);
+    const jumped = clock.now();
+    await clock.advance(1000);
+    assert.equal(slots.length, 2, 'one coalesced run for a year of missed fire times');
+    assert.equal(
+      slots[1],
+      jumped + 1000,
+      'for the latest fire time owed (the wake-up lands on the 1 s grid)',
+    );
+    assert.equal(logger.messages('warn').filter((m) => m.includes('were due at once; those from')).length, 1);
+    const next = (await scheduler.getJob('tick'))!.nextRunTime!.getTime();
+    assert.ok(next > jumped && next <= clock.now() + 1000, 'the schedule continues from now');
+    await clock.advance(3000);
+    assert.equal(slots.length, 5, 'then one run per second again');
+    const runs = await scheduler.getRuns({ jobId: 'tick', limit: 1000 });
+    assert.equal(runs.length, 5, 'no run records for the skipped year');
+    await scheduler.shutdown();
+  },
+);

@@ -1,0 +1,393 @@
+// Scheduler job API: addJob forms, option validation, job management, runJob, Job.toString().
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { IntervalTrigger, MemoryStore, Scheduler, TickworkError, type TaskContext } from '../../src/index.js';
+import { ManualClock } from '../../src/testing.js';
+import { captureLogger } from '../helpers/logger.js';
+import { at } from '../helpers/time.js';
+
+const T0 = '2024-04-25T07:37:47Z';
+
+function setup(start = T0) {
+  const clock = new ManualClock(start);
+  const logger = captureLogger();
+  const scheduler = new Scheduler({ clock, logger });
+  return { clock, logger, scheduler };
+}
+
+/** Asserts `fn` throws (or rejects with) a TickworkError with `code` and, when given, `details.field`. */
+async function rejectsWith(fn: () => unknown, code: string, field?: string, message?: string): Promise<void> {
+  await assert.rejects(
+    async () => {
+      await fn();
+    },
+    (err: unknown) => {
+      assert.ok(err instanceof TickworkError, `expected a TickworkError, got ${String(err)}`);
+      assert.equal(err.code, code);
+      if (field !== undefined) assert.equal(err.details.field, field);
+      if (message !== undefined) assert.equal(err.message, message);
+      return true;
+    },
+  );
+}
+
+test('addJob shorthand: job keys configure the job, the others the trigger', async () => {
+  const { clock, scheduler } = setup();
+  async function tick() {}
+  const job = await scheduler.addJob(tick, 'interval', {
+    seconds: 5,
+    maxInstances: 2,
+    id: 'a',
+    coalesce: false,
+  });
+  assert.equal(job.id, 'a');
+  assert.equal(job.name, 'tick');
+  assert.equal(job.taskId, 'tick');
+  assert.equal(job.maxInstances, 2);
+  assert.equal(job.coalesce, false);
+  assert.equal(String(job.trigger), 'interval[0:00:05]');
+  assert.equal(job.nextRunTime!.getTime(), clock.now() + 5000);
+  assert.equal(job.pending, true);
+});
+
+test('addJob with a trigger object, and with the id of a defined task', async () => {
+  const { clock, scheduler } = setup();
+  const calls: unknown[][] = [];
+  scheduler.defineTask('send-report', (...args: unknown[]) => void calls.push(args.slice(0, -1)));
+  const byObject = await scheduler.addJob(
+    function other() {},
+    new IntervalTrigger({ minutes: 1, startDate: '2024-04-25T07:38:00Z' }),
+    { id: 'obj' },
+  );
+  assert.equal(byObject.nextRunTime!.toISOString(), '2024-04-25T07:38:00.000Z');
+  const byId = await scheduler.addJob('send-report', new IntervalTrigger({ seconds: 10 }), {
+    id: 'report',
+    args: ['weekly', 3],
+  });
+  assert.equal(byId.taskId, 'send-report');
+  assert.equal(byId.name, 'send-report');
+  await scheduler.start();
+  await clock.advance(10_000);
+  assert.deepEqual(calls, [['weekly', 3]]);
+  assert.deepEqual(scheduler.getTaskIds().sort(), ['other', 'send-report']);
+  await rejectsWith(
+    () => scheduler.addJob('nope', new IntervalTrigger({ seconds: 1 })),
+    'TASK_NOT_FOUND',
+    'task',
+  );
+  await scheduler.shutdown();
+});
+
+test('job options are validated: unknown keys, bad values, one message shape', async () => {
+  const { scheduler } = setup();
+  const fn = function tick() {};
+  const every = new IntervalTrigger({ seconds: 1 });
+  await rejectsWith(
+    () => scheduler.addJob(fn, every, { maxInstance: 2 } as never),
+    'UNKNOWN_OPTION',
+    'maxInstance',
+  );
+  await rejectsWith(
+    () => scheduler.addJob(fn, 'interval', { seconds: 1, bogus: 1 } as never),
+    'UNKNOWN_OPTION',
+    'bogus',
+  );
+  await rejectsWith(
+    () => scheduler.addJob(fn, every, { maxInstances: 0 }),
+    'INVALID_OPTION',
+    'maxInstances',
+    'Expected `maxInstances` to be an integer >= 1, got `0`',
+  );
+  await rejectsWith(
+    () => scheduler.addJob(fn, every, { maxInstances: 1.5 }),
+    'INVALID_OPTION',
+    'maxInstances',
+  );
+  await rejectsWith(
+    () => scheduler.addJob(fn, every, { misfireGraceTime: -1 }),
+    'INVALID_OPTION',
+    'misfireGraceTime',
+  );
+  await rejectsWith(
+    () => scheduler.addJob(fn, every, { coalesce: 'yes' as never }),
+    'INVALID_OPTION',
+    'coalesce',
+  );
+  await rejectsWith(() => scheduler.addJob(fn, every, { timeout: 0 }), 'INVALID_OPTION', 'timeout');
+  await rejectsWith(() => scheduler.addJob(fn, every, { jitter: -5 }), 'INVALID_OPTION', 'jitter');
+  await rejectsWith(
+    () => scheduler.addJob(fn, every, { retry: { attempts: 0 } }),
+    'INVALID_OPTION',
+    'retry.attempts',
+  );
+  await rejectsWith(
+    () => scheduler.addJob(fn, every, { retry: { tries: 2 } as never }),
+    'UNKNOWN_OPTION',
+    'retry.tries',
+  );
+  await rejectsWith(() => scheduler.addJob(fn, every, { args: 'x' as never }), 'INVALID_OPTION', 'args');
+  await rejectsWith(() => scheduler.addJob(fn, every, { id: '' }), 'INVALID_OPTION', 'id');
+  await rejectsWith(
+    () => scheduler.addJob(fn, every, { conflict: 'merge' as never }),
+    'INVALID_OPTION',
+    'conflict',
+  );
+  await rejectsWith(() => scheduler.addJob(fn, 'weekly' as never, {}), 'INVALID_TRIGGER', 'trigger');
+  await rejectsWith(() => scheduler.addJob(fn, 42 as never), 'INVALID_TRIGGER', 'trigger');
+  assert.throws(
+    () => new Scheduler({ bogus: true } as never),
+    (e: TickworkError) => e.code === 'UNKNOWN_OPTION',
+  );
+  assert.throws(
+    () => new Scheduler({ jobDefaults: { maxInstances: 0 } }),
+    (e: TickworkError) => e.code === 'INVALID_OPTION' && e.details.field === 'jobDefaults.maxInstances',
+  );
+  assert.deepEqual(await scheduler.getJobs(), [], 'nothing was added by the failed calls');
+});
+
+test('jobDefaults, then the task options, then the job options set the policy', async () => {
+  const clock = new ManualClock(T0);
+  const scheduler = new Scheduler({
+    clock,
+    logger: captureLogger(),
+    jobDefaults: { maxInstances: 4, coalesce: false },
+  });
+  scheduler.defineTask('t', () => {}, { maxInstances: 3 });
+  const a = await scheduler.addJob('t', new IntervalTrigger({ seconds: 1 }));
+  const b = await scheduler.addJob('t', new IntervalTrigger({ seconds: 1 }), { maxInstances: 2 });
+  const c = await scheduler.addJob(function u() {}, new IntervalTrigger({ seconds: 1 }));
+  assert.deepEqual([a.maxInstances, b.maxInstances, c.maxInstances], [3, 2, 4]);
+  assert.deepEqual([a.coalesce, c.coalesce], [false, false]);
+});
+
+test('getJob, getJobs, modifyJob, rescheduleJob, removeJob, removeAllJobs', async () => {
+  const { clock, scheduler } = setup();
+  const ran: string[] = [];
+  const mk = (id: string) =>
+    scheduler.addJob((ctx: TaskContext) => void ran.push(ctx.jobId), new IntervalTrigger({ seconds: 10 }), {
+      id,
+      taskId: `t-${id}`,
+    });
+  await mk('b');
+  await mk('a');
+  await scheduler.start();
+  await mk('c');
+  assert.deepEqual(
+    (await scheduler.getJobs()).map((j) => j.id),
+    ['a', 'b', 'c'],
+  );
+  assert.deepEqual(
+    (await scheduler.getJobs({ ids: ['c'] })).map((j) => j.id),
+    ['c'],
+  );
+  assert.equal(await scheduler.getJob('zzz'), null);
+
+  const modified = await scheduler.modifyJob('a', { name: 'renamed', maxInstances: 3, args: [1] });
+  assert.equal(modified.name, 'renamed');
+  assert.equal(modified.maxInstances, 3);
+  assert.deepEqual(modified.args, [1]);
+  assert.equal((await scheduler.getJob('a'))!.name, 'renamed');
+  await rejectsWith(() => scheduler.modifyJob('a', { trigger: 'x' } as never), 'UNKNOWN_OPTION', 'trigger');
+  await rejectsWith(() => scheduler.modifyJob('a', { maxInstances: 0 }), 'INVALID_OPTION', 'maxInstances');
+  await rejectsWith(() => scheduler.modifyJob('zzz', { name: 'x' }), 'JOB_NOT_FOUND', 'id');
+
+  await clock.advance(3000);
+  const rescheduled = await scheduler.rescheduleJob('b', 'interval', { seconds: 2 });
+  assert.equal(String(rescheduled.trigger), 'interval[0:00:02]');
+  assert.equal(rescheduled.nextRunTime!.getTime(), clock.now() + 2000);
+  await clock.advance(2000);
+  assert.deepEqual(ran, ['b']);
+  await rejectsWith(
+    () => scheduler.rescheduleJob('zzz', new IntervalTrigger({ seconds: 1 })),
+    'JOB_NOT_FOUND',
+  );
+
+  await scheduler.removeJob('b');
+  assert.equal(await scheduler.getJob('b'), null);
+  await rejectsWith(() => scheduler.removeJob('b'), 'JOB_NOT_FOUND', 'id');
+  await clock.advance(5000);
+  assert.deepEqual(
+    ran.filter((id) => id === 'b'),
+    ['b'],
+    'a removed job does not run',
+  );
+  assert.equal(await scheduler.removeAllJobs(), 2);
+  assert.deepEqual(await scheduler.getJobs(), []);
+  await clock.advance(60_000);
+  assert.equal(ran.length, 3, 'a and c ran once at 10 s, nothing after removal');
+  await scheduler.shutdown();
+});
+
+test('pauseJob stops firing; resumeJob resumes from now without owing the paused fire times', async () => {
+  const { clock, scheduler } = setup();
+  const ran: number[] = [];
+  const job = await scheduler.addJob(
+    (ctx: TaskContext) => void ran.push(ctx.scheduledFireTime.getTime()),
+    'interval',
+    {
+      seconds: 1,
+      id: 'p',
+    },
+  );
+  await scheduler.start();
+  await clock.advance(1000);
+  assert.equal(ran.length, 1);
+  const paused = await job.pause();
+  assert.equal(paused.paused, true);
+  assert.equal(paused.nextRunTime, null);
+  assert.match(String(paused), /, paused\)$/);
+  await clock.advance(5000);
+  assert.equal(ran.length, 1, 'nothing runs while paused');
+  const resumed = await scheduler.resumeJob('p');
+  assert.equal(resumed!.paused, false);
+  assert.equal(resumed!.nextRunTime!.getTime(), clock.now() + 1000);
+  await clock.advance(1000);
+  assert.equal(ran.length, 2, 'one run after resuming, no catch-up of the paused period');
+  await scheduler.shutdown();
+});
+
+test('runJob runs now, counts against maxInstances, and reports a skip when full', async () => {
+  const { clock, scheduler } = setup();
+  const contexts: TaskContext[] = [];
+  const skipped: { jobId: string; maxInstances: number }[] = [];
+  scheduler.on('job:max-instances', (e) => skipped.push({ jobId: e.jobId, maxInstances: e.maxInstances }));
+  await assert.rejects(scheduler.runJob('x'), (e: TickworkError) => e.code === 'SCHEDULER_NOT_RUNNING');
+  await scheduler.addJob(
+    async (ctx: TaskContext) => {
+      contexts.push(ctx);
+      await clock.sleep(10_000);
+    },
+    'interval',
+    { hours: 1, id: 'long' },
+  );
+  await scheduler.start();
+  const first = await scheduler.runJob('long');
+  assert.equal(first.status, 'pending');
+  assert.equal(first.manual, true);
+  await clock.advance(1);
+  assert.equal(contexts.length, 1);
+  assert.equal(contexts[0]!.manual, true);
+  assert.equal(contexts[0]!.scheduledFireTime.getTime(), at(T0));
+  const second = await scheduler.runJob('long');
+  assert.equal(second.status, 'skipped');
+  assert.deepEqual(skipped, [{ jobId: 'long', maxInstances: 1 }]);
+  await clock.advance(10_000);
+  assert.equal(contexts.length, 1, 'the skipped manual run never ran');
+  assert.equal((await scheduler.runJob('long')).status, 'pending', 'a slot is free again');
+  await rejectsWith(() => scheduler.runJob('zzz'), 'JOB_NOT_FOUND');
+  await scheduler.shutdown({ wait: false });
+});
+
+test('Job.toString() in APScheduler format: next run at / paused / pending', async () => {
+  const { clock, scheduler } = setup();
+  async function tick() {}
+  const job = await scheduler.addJob(tick, 'interval', { seconds: 1, id: 'tick' });
+  assert.equal(String(job), 'tick (trigger: interval[0:00:01], pending)');
+  await scheduler.start();
+  assert.equal(
+    String(await scheduler.getJob('tick')),
+    'tick (trigger: interval[0:00:01], next run at: 2024-04-25 07:37:48 UTC)',
+  );
+  await clock.advance(500);
+  assert.equal(String(await scheduler.pauseJob('tick')), 'tick (trigger: interval[0:00:01], paused)');
+  const berlin = new Scheduler({ clock, logger: captureLogger(), timezone: 'Europe/Berlin' });
+  const j2 = await berlin.addJob(tick, 'date', { runDate: '2024-04-25T12:00:00' });
+  await berlin.start();
+  assert.equal(
+    String(await berlin.getJob(j2.id)),
+    'tick (trigger: date[2024-04-25 12:00:00 CEST], next run at: 2024-04-25 12:00:00 CEST)',
+  );
+  await berlin.shutdown();
+  await scheduler.shutdown();
+});
+
+test('a date job runs once with its args and is removed after it fires', async () => {
+  const { clock, scheduler } = setup();
+  const seen: unknown[][] = [];
+  const removed: string[] = [];
+  scheduler.on('job:removed', (e) => removed.push(e.jobId));
+  await scheduler.addJob((...args: unknown[]) => void seen.push(args.slice(0, -1)), 'date', {
+    runDate: '2024-04-25T07:38:00Z',
+    id: 'once',
+    args: ['a', { n: 1 }],
+  });
+  await scheduler.start();
+  await clock.advance(60_000);
+  assert.deepEqual(seen, [['a', { n: 1 }]]);
+  assert.equal(await scheduler.getJob('once'), null);
+  assert.deepEqual(removed, ['once']);
+  await scheduler.shutdown();
+});
+
+test('a date job keeps its timeout after its trigger is exhausted', async () => {
+  const { clock, scheduler } = setup();
+  const statuses: string[] = [];
+  scheduler.on('job:error', (e) => statuses.push(e.status));
+  await scheduler.addJob(
+    async (ctx: TaskContext) => {
+      await clock.sleep(60_000, ctx.signal).catch(() => {});
+    },
+    'date',
+    { runDate: '2024-04-25T07:38:00Z', id: 'once', timeout: 1000 },
+  );
+  await scheduler.start();
+  await clock.advance(13_000 + 1000);
+  assert.deepEqual(statuses, ['timed-out']);
+  await scheduler.shutdown();
+});
+
+test('the same id twice rejects with JOB_CONFLICT; keep and replace do not', async () => {
+  const { scheduler } = setup();
+  const fn = function tick() {};
+  await scheduler.addJob(fn, new IntervalTrigger({ seconds: 1 }), { id: 'x' });
+  await rejectsWith(
+    () => scheduler.addJob(fn, new IntervalTrigger({ seconds: 1 }), { id: 'x' }),
+    'JOB_CONFLICT',
+    'id',
+  );
+  await scheduler.start();
+  await rejectsWith(
+    () => scheduler.addJob(fn, new IntervalTrigger({ seconds: 2 }), { id: 'x' }),
+    'JOB_CONFLICT',
+    'id',
+  );
+  const kept = await scheduler.addJob(fn, new IntervalTrigger({ seconds: 2 }), { id: 'x', conflict: 'keep' });
+  assert.equal(String(kept.trigger), 'interval[0:00:01]');
+  const replaced = await scheduler.addJob(fn, new IntervalTrigger({ seconds: 2 }), {
+    id: 'x',
+    replaceExisting: true,
+  });
+  assert.equal(String(replaced.trigger), 'interval[0:00:02]');
+  assert.equal((await scheduler.getJobs()).length, 1);
+  await scheduler.shutdown();
+});
+
+class FakePersistentStore extends MemoryStore {
+  override readonly persistent = true;
+}
+
+test('an anonymous function on a persistent store is refused with ANONYMOUS_TASK', async () => {
+  const scheduler = new Scheduler({
+    clock: new ManualClock(T0),
+    logger: captureLogger(),
+    store: new FakePersistentStore(),
+  });
+  await rejectsWith(() => scheduler.addJob(() => {}, 'interval', { seconds: 1 }), 'ANONYMOUS_TASK', 'fn');
+  await rejectsWith(
+    () => scheduler.addJob(function () {}, new IntervalTrigger({ seconds: 1 })),
+    'ANONYMOUS_TASK',
+    'fn',
+  );
+  // A named function, or an explicit task id, is fine.
+  const named = await scheduler.addJob(() => {}, new IntervalTrigger({ seconds: 1 }), { taskId: 'cleanup' });
+  assert.equal(named.taskId, 'cleanup');
+  await rejectsWith(
+    () => scheduler.addJob(function named2() {}, new IntervalTrigger({ seconds: 1 }), { args: [() => 1] }),
+    'INVALID_OPTION',
+    'args',
+  );
+  // On the memory store an anonymous function gets a generated task id.
+  const { scheduler: mem } = setup();
+  const anon = await mem.addJob(() => {}, new IntervalTrigger({ seconds: 1 }));
+  assert.equal(anon.name, '<anonymous>');
+});

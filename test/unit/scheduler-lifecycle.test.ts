@@ -1,0 +1,139 @@
+// Scheduler lifecycle: start (paused), pause/resume with the misfire rules, bounded shutdown.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { TickworkError } from '../../src/index.js';
+import { IntervalTrigger, Scheduler, type TaskContext } from '../../src/index.js';
+import { ManualClock } from '../../src/testing.js';
+import { captureLogger } from '../helpers/logger.js';
+import { at } from '../helpers/time.js';
+
+const T = at('2024-01-01T00:00:00Z');
+const iso = (t: number) => new Date(t).toISOString();
+
+function setup() {
+  const clock = new ManualClock(T - 1000);
+  const logger = captureLogger();
+  const scheduler = new Scheduler({ clock, logger });
+  return { clock, logger, scheduler };
+}
+
+test('start({ paused: true }) fires nothing until resume(); then the owed fire times coalesce to one run', async () => {
+  const { clock, scheduler } = setup();
+  const ran: string[] = [];
+  await scheduler.addJob(
+    (ctx: TaskContext) => void ran.push(ctx.scheduledFireTime.toISOString()),
+    new IntervalTrigger({ seconds: 1, startDate: new Date(T) }),
+  );
+  await scheduler.start({ paused: true });
+  assert.equal(scheduler.state, 'paused');
+  assert.equal(scheduler.running, true);
+  await clock.advance(1000 + 5500);
+  assert.deepEqual(ran, []);
+  scheduler.resume();
+  assert.equal(scheduler.state, 'running');
+  await clock.advance(0);
+  assert.deepEqual(ran, [iso(T + 5000)], 'fire times 0..5 s coalesce to the latest');
+  await clock.advance(500);
+  assert.deepEqual(ran, [iso(T + 5000), iso(T + 6000)]);
+  await assert.rejects(scheduler.start(), (e: TickworkError) => e.code === 'SCHEDULER_ALREADY_RUNNING');
+  await scheduler.shutdown();
+  assert.equal(scheduler.state, 'stopped');
+});
+
+test('pause() stops firing; resume() applies misfireGraceTime to what came due meanwhile', async () => {
+  const { clock, scheduler, logger } = setup();
+  const ran: string[] = [];
+  const missed: string[] = [];
+  const events: string[] = [];
+  scheduler.on('job:missed', (e) => missed.push(e.scheduledFireTime));
+  scheduler.on('scheduler:paused', () => events.push('paused'));
+  scheduler.on('scheduler:resumed', () => events.push('resumed'));
+  await scheduler.addJob(
+    (ctx: TaskContext) => void ran.push(ctx.scheduledFireTime.toISOString()),
+    new IntervalTrigger({ seconds: 10, startDate: new Date(T) }),
+    {
+      id: 'ten',
+      coalesce: false,
+      misfireGraceTime: 3000,
+      maxInstances: 3,
+    },
+  );
+  await scheduler.start();
+  await clock.advance(1000);
+  assert.deepEqual(ran, [iso(T)]);
+  scheduler.pause();
+  assert.equal(scheduler.state, 'paused');
+  await clock.advance(22_000); // now T + 22 s: 10 s (late 12 s) and 20 s (late 2 s) came due
+  assert.deepEqual(ran, [iso(T)]);
+  scheduler.resume();
+  await clock.advance(0);
+  assert.deepEqual(ran, [iso(T), iso(T + 20_000)]);
+  assert.deepEqual(missed, [iso(T + 10_000)]);
+  assert.ok(logger.messages('warn').some((m) => m.endsWith('was missed by 0:00:12')));
+  assert.deepEqual(events, ['paused', 'resumed']);
+  await scheduler.shutdown();
+  assert.throws(
+    () => scheduler.pause(),
+    (e: TickworkError) => e.code === 'SCHEDULER_NOT_RUNNING',
+  );
+});
+
+test('shutdown({ timeout }) is bounded: a task that never ends is aborted at the timeout and recorded cancelled', async () => {
+  const { clock, scheduler } = setup();
+  let signal = null as AbortSignal | null;
+  let abortedAt: number | null = null;
+  const shutdownEvents: number[] = [];
+  scheduler.on('scheduler:shutdown', (e) => shutdownEvents.push(e.aborted));
+  await scheduler.addJob(
+    (ctx: TaskContext) => {
+      signal = ctx.signal;
+      ctx.signal.addEventListener('abort', () => (abortedAt = clock.now()));
+      return new Promise(() => {}); // never settles, ignores its signal
+    },
+    new IntervalTrigger({ hours: 1, startDate: new Date(T) }),
+    { id: 'forever' },
+  );
+  await scheduler.start();
+  await clock.advance(1000);
+  assert.ok(signal, 'the run started');
+  const stopAt = clock.now();
+  let resolvedAt: number | null = null;
+  const done = scheduler.shutdown({ wait: true, timeout: 5000 }).then(() => (resolvedAt = clock.now()));
+  await clock.advance(4999);
+  assert.equal(resolvedAt, null, 'still waiting before the timeout');
+  assert.equal(signal!.aborted, false);
+  await clock.advance(1);
+  await done;
+  assert.equal(resolvedAt, stopAt + 5000);
+  assert.equal(abortedAt, stopAt + 5000);
+  assert.equal((signal!.reason as TickworkError).code, 'SHUTDOWN_TIMEOUT');
+  const runs = await scheduler.store.getRuns({ jobId: 'forever' });
+  assert.equal(runs.length, 1);
+  assert.equal(runs[0]!.status, 'cancelled');
+  assert.equal(runs[0]!.error!.code, 'SHUTDOWN_TIMEOUT');
+  assert.deepEqual(shutdownEvents, [1]);
+  assert.equal(scheduler.state, 'stopped');
+  await scheduler.shutdown(); // idempotent
+  assert.deepEqual(shutdownEvents, [1]);
+});
+
+test('shutdown({ wait: false }) aborts running runs at once; nothing fires afterwards', async () => {
+  const { clock, scheduler } = setup();
+  const starts: number[] = [];
+  let reason: unknown = null;
+  await scheduler.addJob(
+    async (ctx: TaskContext) => {
+      starts.push(clock.now());
+      await clock.sleep(10_000, ctx.signal).catch((e: unknown) => (reason = e));
+    },
+    new IntervalTrigger({ seconds: 1, startDate: new Date(T) }),
+  );
+  await scheduler.start();
+  await clock.advance(1000);
+  await scheduler.shutdown({ wait: false });
+  await clock.advance(0);
+  assert.equal((reason as TickworkError).code, 'SHUTDOWN_TIMEOUT');
+  await clock.advance(60_000);
+  assert.deepEqual(starts, [T]);
+  assert.equal(clock.pendingTimers, 0, 'no timer left armed after shutdown');
+});
