@@ -71,6 +71,11 @@ export interface SchedulerEvents {
   'job:abandoned': RunEventBase;
   /** A job could not be planned (unknown task, undecodable trigger) and was paused. */
   'job:quarantined': JobEventBase & { reason: string };
+  /**
+   * A job fired whose task is not defined in this process. Its runs wait (pending) for a process that has
+   * the task; the job is never deleted or run blind. Emitted once per job and process.
+   */
+  'job:task-missing': JobEventBase & { taskId: string };
 }
 
 /** An event name. */

@@ -202,6 +202,8 @@ export class Scheduler implements JobOwner {
   private readonly tasks = new Map<string, TaskDefinition>();
   private readonly taskIdsByFn = new WeakMap<TaskFunction, string>();
   private readonly pendingJobs = new Map<string, PendingJob>();
+  /** Jobs whose missing task was reported already (once per job and process). */
+  private readonly missingTaskReported = new Set<string>();
   private readonly inFlight = new Map<string, RunningRun>();
   private readonly triggerCache = new Map<string, { key: string; trigger: Trigger }>();
   private readonly triggerByJson = new WeakMap<TriggerJSON, Trigger>();
@@ -937,6 +939,15 @@ export class Scheduler implements JobOwner {
       this.events.emit('job:quarantined', { jobId: job.id, name: job.name, reason: plan.quarantine });
       this.logger.error({ jobId: job.id }, `Job "${job.name}" was paused: ${plan.quarantine}`);
       return;
+    }
+    if (!this.tasks.has(job.taskId) && !this.missingTaskReported.has(job.id)) {
+      this.missingTaskReported.add(job.id);
+      this.events.emit('job:task-missing', { jobId: job.id, name: job.name, taskId: job.taskId });
+      this.logger.warn(
+        { jobId: job.id, taskId: job.taskId },
+        `Job "${job.name}" runs task "${job.taskId}", which is not defined in this process; its runs wait for a ` +
+          'process that defines it (call scheduler.defineTask)',
+      );
     }
     const after = { ...job, nextRunTime: plan.nextRunTime };
     for (const run of plan.runs) {

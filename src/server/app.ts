@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { tickwork } from '../plugins/fastify.js';
 import type { Scheduler } from '../core/scheduler.js';
 import type { Clock } from '../core/clock.js';
+import type { Store } from '../stores/store.js';
 
 /** Options of {@link buildServer}. */
 export interface ServerOptions {
@@ -18,6 +19,8 @@ export interface ServerOptions {
   clock?: Clock;
   /** Where ticks print. @defaultValue console.log */
   print?: (line: string) => void;
+  /** The job store. @defaultValue a new `MemoryStore` */
+  store?: Store;
 }
 
 /** Builds the demo server (not listening yet). */
@@ -27,13 +30,21 @@ export async function buildServer(options: ServerOptions = {}): Promise<FastifyI
   const print = options.print ?? ((line: string) => console.log(line));
   await app.register(tickwork, {
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.store ? { store: options.store } : {}),
     setup(scheduler: Scheduler) {
       const clock = scheduler.clock;
       async function tick(context: { signal: AbortSignal }): Promise<void> {
         print(`Tick! The async time is ${new Date(clock.now()).toISOString()}`);
         await clock.sleep(tickDuration, context.signal);
       }
-      void scheduler.addJob(tick, 'interval', { id: 'tick', seconds: 1, maxInstances: 2 });
+      // `replaceExisting`: with a persistent store the job is there from the last start; an unchanged
+      // trigger keeps its next run time, so the misfire rules apply to the fire times missed meanwhile.
+      void scheduler.addJob(tick, 'interval', {
+        id: 'tick',
+        seconds: 1,
+        maxInstances: 2,
+        replaceExisting: true,
+      });
     },
   });
   app.get('/', async () => ({

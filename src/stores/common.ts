@@ -2,7 +2,8 @@
  * Helpers shared by the store implementations.
  * @module
  */
-import type { JobRecord, RunRecord } from '../core/structures.js';
+import { TickworkError } from '../core/errors.js';
+import type { JobRecord, RunRecord, RunStatus } from '../core/structures.js';
 import type { TriggerJSON } from '../triggers/trigger.js';
 
 /** JSON with object keys sorted, so equal values give equal strings. */
@@ -65,4 +66,240 @@ export function freezeTrigger(trigger: TriggerJSON): TriggerJSON {
   const copy = structuredClone(trigger);
   walk(copy);
   return copy;
+}
+
+/**
+ * `type` of the placeholder trigger a persistent store returns for a stored job it cannot decode (see
+ * {@link invalidTrigger}).
+ */
+export const INVALID_TRIGGER_TYPE = '__invalid__';
+
+/**
+ * The placeholder trigger of a stored job whose JSON columns cannot be decoded (a row written by hand or by a
+ * newer version): `{ type: '__invalid__', version: 0, raw, field, error }`, where `raw` is the stored trigger
+ * text, `field` the column that failed (`trigger`, `args` or `retry`) and `error` the parser's message.
+ * `triggerFromJSON` rejects it (format version 0), so the scheduler's planner quarantines the job (pauses
+ * it) instead of the whole batch failing; the stored row itself is never rewritten or deleted by a read.
+ */
+export function invalidTrigger(raw: string, field: string, error: string): TriggerJSON {
+  return { type: INVALID_TRIGGER_TYPE, version: 0, raw, field, error };
+}
+
+/** Whether `trigger` is the placeholder of an undecodable stored job. */
+export function isInvalidTrigger(trigger: TriggerJSON): boolean {
+  return trigger.type === INVALID_TRIGGER_TYPE;
+}
+
+/** Parses one stored JSON column; `{ ok: false }` with the parser's message instead of throwing. */
+export function parseJsonColumn(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+/** JSON text of a run's return value, or `null` when it has none or it does not serialise. */
+export function resultToJson(result: unknown): string | null {
+  if (result === undefined) return null;
+  try {
+    return JSON.stringify(result) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Columns of a stored job, as both persistent stores name them. */
+export interface JobColumns {
+  id: string;
+  name: string;
+  task_id: string;
+  trigger: string;
+  args: string;
+  max_instances: number;
+  misfire_grace_time: number | null;
+  coalesce: boolean | number;
+  jitter: number | null;
+  timeout: number | null;
+  retry: string | null;
+  paused: boolean | number;
+  next_run_time: Date | number | null;
+  version: number;
+  created_at: Date | number;
+  updated_at: Date | number;
+}
+
+const toDate = (v: Date | number): Date => (v instanceof Date ? v : new Date(Number(v)));
+
+/**
+ * Decodes a stored job row. Never throws for bad JSON: a row whose `trigger`, `args` or `retry` cannot be
+ * parsed (or whose trigger is not an object with a string `type`) gets an {@link invalidTrigger} placeholder,
+ * `args` `[]` and `retry` `null`, so one bad row cannot break a listing or a firing batch.
+ */
+export function decodeJob(row: JobColumns): JobRecord {
+  let trigger: TriggerJSON | null = null;
+  let args: unknown[] = [];
+  let retry: JobRecord['retry'] = null;
+  let bad: { field: string; error: string } | null = null;
+  const t = parseJsonColumn(row.trigger);
+  if (!t.ok) bad = { field: 'trigger', error: t.error };
+  else if (
+    t.value === null ||
+    typeof t.value !== 'object' ||
+    Array.isArray(t.value) ||
+    typeof (t.value as TriggerJSON).type !== 'string'
+  ) {
+    bad = { field: 'trigger', error: 'not an object with a string `type`' };
+  } else trigger = t.value as TriggerJSON;
+  const a = parseJsonColumn(row.args);
+  if (!a.ok) bad ??= { field: 'args', error: a.error };
+  else if (!Array.isArray(a.value)) bad ??= { field: 'args', error: 'not an array' };
+  else args = a.value;
+  if (row.retry !== null) {
+    const r = parseJsonColumn(row.retry);
+    if (!r.ok) bad ??= { field: 'retry', error: r.error };
+    else if (r.value !== null && (typeof r.value !== 'object' || Array.isArray(r.value)))
+      bad ??= { field: 'retry', error: 'not an object' };
+    else retry = r.value as JobRecord['retry'];
+  }
+  if (bad) trigger = invalidTrigger(row.trigger, bad.field, bad.error);
+  return {
+    id: row.id,
+    name: row.name,
+    taskId: row.task_id,
+    trigger: trigger!,
+    args: bad ? [] : args,
+    maxInstances: Number(row.max_instances),
+    misfireGraceTime: row.misfire_grace_time === null ? null : Number(row.misfire_grace_time),
+    coalesce: Boolean(row.coalesce),
+    jitter: row.jitter === null ? null : Number(row.jitter),
+    timeout: row.timeout === null ? null : Number(row.timeout),
+    retry: bad ? null : retry,
+    paused: Boolean(row.paused),
+    nextRunTime: row.next_run_time === null ? null : toDate(row.next_run_time),
+    version: Number(row.version),
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+  };
+}
+
+/** Columns of a stored run, as both persistent stores name them. */
+export interface RunColumns {
+  id: string;
+  job_id: string;
+  task_id: string;
+  scheduled_fire_time: Date | number;
+  not_before: Date | number;
+  status: string;
+  manual: boolean | number;
+  attempt: number;
+  owner: string | null;
+  lease_expires_at: Date | number | null;
+  started_at: Date | number | null;
+  finished_at: Date | number | null;
+  error: string | null;
+  result: string | null;
+  created_at: Date | number;
+}
+
+const toDateOrNull = (v: Date | number | null): Date | null => (v === null ? null : toDate(v));
+
+/** Decodes a stored run row; bad `error` or `result` JSON never throws (the raw text is kept as the message). */
+export function decodeRun(row: RunColumns): RunRecord {
+  let error: RunRecord['error'] = null;
+  if (row.error !== null) {
+    const e = parseJsonColumn(row.error);
+    error =
+      e.ok && e.value !== null && typeof e.value === 'object'
+        ? (e.value as RunRecord['error'])
+        : { name: 'Error', message: row.error };
+  }
+  const record: RunRecord = {
+    id: row.id,
+    jobId: row.job_id,
+    taskId: row.task_id,
+    scheduledFireTime: toDate(row.scheduled_fire_time),
+    notBefore: toDate(row.not_before),
+    status: row.status as RunRecord['status'],
+    manual: Boolean(row.manual),
+    attempt: Number(row.attempt),
+    owner: row.owner,
+    leaseExpiresAt: toDateOrNull(row.lease_expires_at),
+    startedAt: toDateOrNull(row.started_at),
+    finishedAt: toDateOrNull(row.finished_at),
+    error,
+    createdAt: toDate(row.created_at),
+  };
+  if (row.result !== null) {
+    const r = parseJsonColumn(row.result);
+    if (r.ok) record.result = r.value;
+  }
+  return record;
+}
+
+/** Statuses of runs still counting against `maxInstances`, as an SQL list. */
+export const ACTIVE_SQL = `('pending', 'running')`;
+
+/** `JOB_CONFLICT` for `addJob` with the `error` policy. */
+export function conflictError(id: string): TickworkError {
+  return new TickworkError('JOB_CONFLICT', `A job with id "${id}" exists already`, {
+    field: 'id',
+    value: id,
+  });
+}
+
+/** `JOB_NOT_FOUND`. */
+export function notFound(id: string): TickworkError {
+  return new TickworkError('JOB_NOT_FOUND', `No job with id "${id}"`, { field: 'id', value: id });
+}
+
+/** `JOB_VERSION_CONFLICT` for `updateJob` with an `expectedVersion`. */
+export function versionConflict(id: string, actual: number, expected: number): TickworkError {
+  return new TickworkError(
+    'JOB_VERSION_CONFLICT',
+    `Job "${id}" changed meanwhile (version ${actual}, expected ${expected})`,
+    { field: 'version', value: expected },
+  );
+}
+
+/** A deep copy of a job record (trigger and args included), for records handed back to callers. */
+export function copyJob(job: JobRecord): JobRecord {
+  return {
+    ...job,
+    trigger: structuredClone(job.trigger),
+    args: structuredClone(job.args),
+    retry: job.retry ? { ...job.retry } : null,
+    nextRunTime: job.nextRunTime && new Date(job.nextRunTime.getTime()),
+    createdAt: new Date(job.createdAt.getTime()),
+    updatedAt: new Date(job.updatedAt.getTime()),
+  };
+}
+
+/** A new run record as the firing step or a manual run creates it (times in epoch ms). */
+export function newRunRecord(
+  id: string,
+  job: { id: string; taskId: string },
+  sft: number,
+  notBefore: number,
+  status: RunStatus,
+  manual: boolean,
+  finished: number | null,
+  now: number,
+): RunRecord {
+  return {
+    id,
+    jobId: job.id,
+    taskId: job.taskId,
+    scheduledFireTime: new Date(sft),
+    notBefore: new Date(notBefore),
+    status,
+    manual,
+    attempt: 0,
+    owner: null,
+    leaseExpiresAt: null,
+    startedAt: null,
+    finishedAt: finished === null ? null : new Date(finished),
+    error: null,
+    createdAt: new Date(now),
+  };
 }

@@ -166,6 +166,13 @@ export interface StoreStartContext {
 /**
  * A job store. Every method may reject with a `TickworkError` `STORE_ERROR` when the backend fails; the
  * scheduler then backs off and retries. None of them may lose or corrupt stored jobs on failure.
+ *
+ * Undecodable rows: a persistent store never throws for a whole listing or firing batch because one stored
+ * job's JSON (trigger, args, retry) cannot be parsed, and never deletes or rewrites such a row when reading
+ * it. It returns the job with the placeholder trigger
+ * `{ type: '__invalid__', version: 0, raw, field, error }` (see `invalidTrigger` in `stores/common.ts`), which
+ * `triggerFromJSON` rejects, so the planner quarantines the job (`plan.quarantine`: the store pauses it). An
+ * `updateJob` writes only the changed columns, so repairing the trigger brings the job back.
  */
 export interface Store {
   /** Short backend name for logs: `memory`, `sqlite`, `postgres`, `redis`. */

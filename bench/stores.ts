@@ -1,0 +1,186 @@
+/**
+ * Firing throughput of the persistent stores: 10,000 interval jobs all due at once, fired with
+ * `fireDueJobs` in batches of 1,000 by a simple planner (one pending run per job, next fire time an hour
+ * later), then the runs leased with `acquireRuns` and completed with `finishRun`.
+ * `node --import tsx bench/stores.ts` (PostgreSQL at TICKWORK_BENCH_PG or postgres://postgres@127.0.0.1:5432/test).
+ *
+ * Statements are counted by wrapping the driver: `pg.Client.prototype.query` (one call = one round trip; a
+ * `BEGIN; SET LOCAL ...` string counts once) and better-sqlite3's `Statement#run/get/all/iterate` (one call =
+ * one statement execution; SQLite has no round trips).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { PostgresStore, quoteIdent } from '../src/stores/postgres/index.js';
+import { SqliteStore } from '../src/stores/sqlite/index.js';
+import type { FirePlanner, Store } from '../src/stores/store.js';
+
+const JOBS = 10_000;
+const BATCH = 1_000;
+const HOUR = 3_600_000;
+const PG_URL = process.env.TICKWORK_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+let statements = 0;
+
+const planner: FirePlanner = (job) => {
+  const t = job.nextRunTime!;
+  return {
+    runs: [{ scheduledFireTime: t, status: 'pending', notBefore: t }],
+    nextRunTime: new Date(t.getTime() + HOUR),
+    remove: false,
+  };
+};
+
+interface Row {
+  store: string;
+  fires: number;
+  fireMs: number;
+  fireStatements: number;
+  runMs: number;
+  runStatements: number;
+}
+
+async function measure(name: string, store: Store, now: () => Date): Promise<Row> {
+  statements = 0;
+  let fires = 0;
+  const t0 = performance.now();
+  for (;;) {
+    const r = await store.fireDueJobs(now(), BATCH, planner);
+    for (const f of r.fired) fires += f.runs.length;
+    if (!r.more) break;
+  }
+  const fireMs = performance.now() - t0;
+  const fireStatements = statements;
+  statements = 0;
+  const t1 = performance.now();
+  let finished = 0;
+  for (;;) {
+    const acquired = await store.acquireRuns('bench', now(), BATCH, 30_000);
+    if (acquired.length === 0) break;
+    for (const a of acquired) {
+      if (await store.finishRun(a.run.id, 'bench', a.run.attempt, now(), { status: 'succeeded' })) finished++;
+    }
+  }
+  const runMs = performance.now() - t1;
+  if (fires !== JOBS || finished !== JOBS) throw new Error(`${name}: fired ${fires}, finished ${finished}`);
+  return { store: name, fires, fireMs, fireStatements, runMs, runStatements: statements };
+}
+
+function jobRow(i: number, due: number) {
+  return {
+    id: `job-${String(i).padStart(5, '0')}`,
+    trigger: JSON.stringify({ type: 'interval', version: 1, milliseconds: HOUR }),
+    due,
+  };
+}
+
+async function benchPostgres(): Promise<Row> {
+  const schema = `tw_bench_${randomBytes(4).toString('hex')}`;
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+  const query = pg.Client.prototype.query;
+  // Count every query any pool client sends.
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    statements++;
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query;
+  const store = new PostgresStore({ pool }, { schema, listen: false, pruneEvery: 100_000 });
+  try {
+    await store.start({ nodeId: 'bench', now: Date.now });
+    const due = Date.now() - 1000;
+    const rows = Array.from({ length: JOBS }, (_, i) => jobRow(i, due));
+    await pool.query(
+      `INSERT INTO ${quoteIdent(schema)}.jobs (id, name, task_id, trigger, args, max_instances, misfire_grace_time,
+         coalesce, jitter, timeout, retry, paused, next_run_time, version, created_at, updated_at)
+       SELECT id, id, 'task', trg, '[]', 1, 1000, true, NULL, NULL, NULL, false, to_timestamp($3 / 1000.0), 1, now(), now()
+       FROM unnest($1::text[], $2::text[]) AS t(id, trg)`,
+      [rows.map((r) => r.id), rows.map((r) => r.trigger), due],
+    );
+    await pool.query(`VACUUM ANALYZE ${quoteIdent(schema)}.jobs`);
+    return await measure('PostgreSQL', store, () => new Date());
+  } finally {
+    pg.Client.prototype.query = query;
+    await store.stop();
+    await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+    await pool.end();
+  }
+}
+
+async function benchSqlite(): Promise<Row> {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-bench-'));
+  const file = join(dir, 'bench.db');
+  const store = new SqliteStore({ path: file, pruneEvery: 100_000 });
+  const proto = Object.getPrototypeOf(new Database(':memory:').prepare('SELECT 1')) as Record<
+    string,
+    unknown
+  >;
+  const originals = new Map<string, unknown>();
+  try {
+    const now = Date.now();
+    await store.start({ nodeId: 'bench', now: () => now });
+    const db = new Database(file);
+    const insert = db.prepare(
+      `INSERT INTO jobs (id, name, task_id, trigger, args, max_instances, misfire_grace_time, coalesce, jitter,
+         timeout, retry, paused, next_run_time, version, created_at, updated_at)
+       VALUES (?, ?, 'task', ?, '[]', 1, 1000, 1, NULL, NULL, NULL, 0, ?, 1, ?, ?)`,
+    );
+    db.transaction(() => {
+      for (let i = 0; i < JOBS; i++) {
+        const r = jobRow(i, now - 1000);
+        insert.run(r.id, r.id, r.trigger, r.due, now, now);
+      }
+    })();
+    db.close();
+    for (const m of ['run', 'get', 'all', 'iterate']) {
+      const original = proto[m] as (...a: unknown[]) => unknown;
+      originals.set(m, original);
+      proto[m] = function (this: unknown, ...args: unknown[]) {
+        statements++;
+        return original.apply(this, args);
+      };
+    }
+    return await measure('SQLite', store, () => new Date(now));
+  } finally {
+    for (const [m, f] of originals) proto[m] = f;
+    await store.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function print(rows: Row[], notMeasured: string[]): void {
+  const head = [
+    'store',
+    'fires',
+    'fire s',
+    'fires/s',
+    'stmts/fire',
+    'acquire+finish s',
+    'runs/s',
+    'stmts/run',
+  ];
+  const body = rows.map((r) => [
+    r.store,
+    String(r.fires),
+    (r.fireMs / 1000).toFixed(3),
+    Math.round(r.fires / (r.fireMs / 1000)).toLocaleString('en-US'),
+    (r.fireStatements / r.fires).toFixed(4),
+    (r.runMs / 1000).toFixed(3),
+    Math.round(r.fires / (r.runMs / 1000)).toLocaleString('en-US'),
+    (r.runStatements / r.fires).toFixed(3),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
+  console.log(line(head));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const b of body) console.log(line(b));
+  for (const n of notMeasured) console.log(`${n}: not measured by this benchmark.`);
+}
+
+const rows: Row[] = [];
+rows.push(await benchPostgres());
+rows.push(await benchSqlite());
+console.log(`${JOBS.toLocaleString('en-US')} interval jobs due at once; fireDueJobs in batches of ${BATCH}.`);
+print(rows, ['pg-boss', 'BullMQ']);

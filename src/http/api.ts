@@ -1,0 +1,865 @@
+/**
+ * The HTTP API, written once on Web-standard `Request`/`Response`: every framework plugin (`tickwork/fastify`,
+ * `tickwork/express`, `tickwork/hono`) mounts the same handler under a prefix.
+ *
+ * @example
+ * ```ts
+ * const api = createApi(scheduler, { auth: { tokens: [{ token: process.env.ADMIN_TOKEN!, role: 'admin' }] } });
+ * const response = await api.handle(new Request('http://localhost/scheduler/jobs'));
+ * ```
+ * @module
+ */
+import { performance } from 'node:perf_hooks';
+import { z, type ZodType } from 'zod';
+import type { Clock } from '../core/clock.js';
+import { TickworkError, invalidOption } from '../core/errors.js';
+import type { Job } from '../core/job.js';
+import type { Logger } from '../core/logger.js';
+import type { Scheduler } from '../core/scheduler.js';
+import { runToJSON, type RunRecord } from '../core/structures.js';
+import { duration, integer, optionsObject, rejectUnknownKeys } from '../core/validate.js';
+import type { JobFilter, RunFilter } from '../stores/store.js';
+import { createTrigger, triggerFromJSON, type Trigger } from '../triggers/index.js';
+import { TokenAuth, allows, type ApiAuthOptions, type ApiRole } from './auth.js';
+import { ApiError, errorResponse, json, validationError } from './errors.js';
+import { createMetrics, type MetricsOptions, type SchedulerMetrics } from './metrics.js';
+import { buildOpenApi, type OpenApiDocument } from './openapi.js';
+import { matchRoute, type Route, type RouteContext } from './router.js';
+import {
+  CreateJobBody,
+  EmptyQuery,
+  EventsQuery,
+  GetJobQuery,
+  IdParams,
+  JobDetail,
+  JobList,
+  JobView,
+  ListJobsQuery,
+  ListRunsQuery,
+  PatchJobBody,
+  RemovedJob,
+  RunList,
+  RunView,
+  StatusView,
+  TriggerJson,
+  TriggerShorthand,
+} from './schemas.js';
+import { EventStreams } from './sse.js';
+
+/** Cross-origin requests from browsers. */
+export interface CorsOptions {
+  /** Origins allowed to call the API (`https://ops.example.com`), or `['*']` for any. */
+  origins: string[];
+  /** How long browsers may cache a preflight answer, in seconds. @defaultValue 600 */
+  maxAge?: number;
+}
+
+/**
+ * Serves static files under the prefix (the dashboard's hook): called for `GET`/`HEAD` requests that match
+ * no API route, with the path below the prefix (`/`, `/app.js`). Return `null` for "not found". Assets
+ * are served WITHOUT authentication (a static page holds no data; it calls the API with a token).
+ */
+export type AssetHandler = (path: string, request: Request) => Response | null | Promise<Response | null>;
+
+/** Options of {@link createApi}. Durations are milliseconds. */
+export interface ApiOptions {
+  /**
+   * Path prefix the API answers under; `''` for the root. Requests outside it get 404.
+   * @defaultValue `"/scheduler"`
+   */
+  prefix?: string;
+  /**
+   * Bearer tokens and their roles, or `false` for no authentication at all (a warning is logged once).
+   * Required: there is no unauthenticated default.
+   */
+  auth: ApiAuthOptions;
+  /** Cross-origin access; off unless given. @defaultValue false */
+  cors?: CorsOptions | false;
+  /** Largest request body in bytes; a larger one is answered 413 `PAYLOAD_TOO_LARGE`. @defaultValue 65,536 */
+  bodyLimit?: number;
+  /** Milliseconds between heartbeat comments on `GET /events`. @defaultValue 15,000 */
+  heartbeatInterval?: number;
+  /** Most `GET /events` streams open at once; more get 503 `TOO_MANY_STREAMS`. @defaultValue 100 */
+  maxEventStreams?: number;
+  /** Prometheus metrics at `GET /metrics`, or `false` to leave the route out. @defaultValue `{}` */
+  metrics?: MetricsOptions | false;
+  /** Static files under the prefix (see {@link AssetHandler}). @defaultValue none */
+  assets?: AssetHandler;
+  /** Logger for unexpected errors and warnings. @defaultValue the scheduler's */
+  logger?: Logger;
+  /** Clock for the event-stream heartbeat. @defaultValue the scheduler's */
+  clock?: Clock;
+}
+
+/** Options of {@link TickworkApi.handle}. */
+export interface HandleOptions {
+  /** The prefix for this request, when the framework mounted the API elsewhere than `options.prefix`. */
+  prefix?: string;
+}
+
+/** The API: a `Request` → `Response` function, its route table and resources. */
+export interface TickworkApi {
+  /** Answers one request. Never rejects: every error becomes an error response. */
+  handle(request: Request, options?: HandleOptions): Promise<Response>;
+  /** Ends open event streams and stops updating metrics. Idempotent. */
+  close(): void;
+  /** The configured prefix (`/scheduler`). */
+  readonly prefix: string;
+  /** The route table (paths below the prefix). */
+  readonly routes: readonly Route[];
+  /** The metrics, or `null` when disabled. */
+  readonly metrics: SchedulerMetrics | null;
+  /** The OpenAPI 3.1 document, for `prefix` (default: the configured one). */
+  openapi(prefix?: string): OpenApiDocument;
+}
+
+const API_OPTION_KEYS = [
+  'prefix',
+  'auth',
+  'cors',
+  'bodyLimit',
+  'heartbeatInterval',
+  'maxEventStreams',
+  'metrics',
+  'assets',
+  'logger',
+  'clock',
+];
+
+/** The bodies as validated at run time: the trigger is checked by {@link triggerFromInput}, field by field. */
+const CreateJobRuntime = CreateJobBody.extend({ trigger: z.unknown() });
+const PatchJobRuntime = PatchJobBody.extend({ trigger: z.unknown().optional() });
+
+/** Trigger kinds whose short form takes the scheduler's zone when it gives none. */
+const ZONED_KINDS = new Set(['date', 'cron', 'calendarInterval']);
+
+/** Validates a prefix: `''` or `/a/b` (a trailing slash is dropped). */
+function checkPrefix(value: unknown): string {
+  if (value === undefined) return '/scheduler';
+  if (typeof value !== 'string' || (value !== '' && !/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(value))) {
+    throw invalidOption('prefix', 'a path starting with "/" (or "" for the root)', value);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/** Validates {@link ApiOptions}; used by the framework plugins too. */
+function resolveOptions(options: ApiOptions) {
+  const opts = optionsObject(options, 'options');
+  rejectUnknownKeys(opts, API_OPTION_KEYS);
+  if (opts.auth === undefined) {
+    throw new TickworkError(
+      'INVALID_OPTION',
+      'Expected `auth` to be `{ tokens: [{ token, role }] }`, or `false` to serve the API without ' +
+        'authentication; there is no unauthenticated default',
+      { field: 'auth' },
+    );
+  }
+  let cors: Required<CorsOptions> | null = null;
+  if (opts.cors !== undefined && opts.cors !== false) {
+    const c = optionsObject(opts.cors, 'cors');
+    rejectUnknownKeys(c, ['origins', 'maxAge'], 'cors.');
+    if (!Array.isArray(c.origins) || !c.origins.every((o) => typeof o === 'string' && o.length > 0)) {
+      throw invalidOption('cors.origins', 'an array of origins (or ["*"])', c.origins);
+    }
+    cors = {
+      origins: c.origins as string[],
+      maxAge: c.maxAge === undefined ? 600 : integer(c.maxAge, 'cors.maxAge', 0),
+    };
+  }
+  if (opts.assets !== undefined && typeof opts.assets !== 'function') {
+    throw invalidOption('assets', 'a function (path, request) => Response | null', opts.assets);
+  }
+  return {
+    prefix: checkPrefix(opts.prefix),
+    auth: opts.auth === false ? null : new TokenAuth(opts.auth as { tokens: [] }),
+    cors,
+    bodyLimit: opts.bodyLimit === undefined ? 65_536 : integer(opts.bodyLimit, 'bodyLimit', 1),
+    heartbeatInterval:
+      opts.heartbeatInterval === undefined
+        ? 15_000
+        : duration(opts.heartbeatInterval, 'heartbeatInterval', 1),
+    maxEventStreams:
+      opts.maxEventStreams === undefined ? 100 : integer(opts.maxEventStreams, 'maxEventStreams', 1),
+    metrics: opts.metrics === false ? null : (optionsObject(opts.metrics, 'metrics') as MetricsOptions),
+    assets: (opts.assets as AssetHandler | undefined) ?? null,
+  };
+}
+
+/** Parses `value` with `schema`, turning the first problem into a 400 naming the field. */
+function parse<S extends ZodType>(schema: S, value: unknown, prefix = '', query = false): z.output<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw validationError(r.error, prefix, query);
+  return r.data;
+}
+
+/** Re-prefixes the field of a trigger error (`seconds` → `trigger.seconds`). */
+function prefixField(err: unknown, path: string): unknown {
+  if (!(err instanceof TickworkError)) return err;
+  const field = err.details.field;
+  const full =
+    field === undefined || field === 'trigger' ? path : field.startsWith(path) ? field : `${path}.${field}`;
+  return new TickworkError(err.code, err.message, { ...err.details, field: full }, { cause: err });
+}
+
+/**
+ * Builds a trigger from either input form: its JSON (recognised by `version`) or the short form
+ * `{ type, ...options }`; short forms of zoned kinds take `timezone` when they give none.
+ * @throws ApiError/TickworkError 400 naming the field under `path`.
+ */
+export function triggerFromInput(value: unknown, path: string, timezone: string): Trigger {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ApiError('INVALID_OPTION', `Expected \`${path}\` to be a trigger object`, { field: path }, 400);
+  }
+  try {
+    if ('version' in value) return triggerFromJSON(parse(TriggerJson, value, path));
+    const { type, ...options } = parse(TriggerShorthand, value, path) as { type: string } & Record<
+      string,
+      unknown
+    >;
+    if (ZONED_KINDS.has(type) && options.timezone === undefined) options.timezone = timezone;
+    if (type === 'and' || type === 'or') {
+      const children = options.triggers as unknown[];
+      options.triggers = children.map((c, i) => triggerFromInput(c, `${path}.triggers.${i}`, timezone));
+    }
+    return createTrigger(type, options);
+  } catch (err) {
+    throw prefixField(err, path);
+  }
+}
+
+/** A run in summary. */
+function runSummary(run: RunRecord) {
+  return {
+    id: run.id,
+    status: run.status,
+    manual: run.manual,
+    scheduledFireTime: run.scheduledFireTime.toISOString(),
+    startedAt: run.startedAt?.toISOString() ?? null,
+    finishedAt: run.finishedAt?.toISOString() ?? null,
+    duration: run.startedAt && run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
+  };
+}
+
+/** A run in full, with its duration and lateness. */
+function runView(run: RunRecord) {
+  return {
+    ...runToJSON(run),
+    duration: run.startedAt && run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
+    lateness: run.startedAt ? run.startedAt.getTime() - run.scheduledFireTime.getTime() : null,
+  };
+}
+
+function jobView(job: Job, lastRun: RunRecord | null | undefined) {
+  return { ...job.toJSON(), pending: job.pending, lastRun: lastRun ? runSummary(lastRun) : null };
+}
+
+function jobNotFound(id: string): TickworkError {
+  return new TickworkError('JOB_NOT_FOUND', `No job with id "${id}"`, { field: 'id', value: id });
+}
+
+function encodeCursor(value: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string, sort: string): { after?: string; offset?: number } {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+    if (v.s === sort && typeof v.a === 'string') return { after: v.a };
+    if (v.s === sort && typeof v.o === 'number' && Number.isInteger(v.o) && v.o >= 0) return { offset: v.o };
+  } catch {
+    // fall through
+  }
+  throw new ApiError(
+    'INVALID_OPTION',
+    'Expected `cursor` to be the `nextCursor` of a previous page with the same `sort`',
+    { field: 'cursor' },
+    400,
+  );
+}
+
+const byId = (a: Job, b: Job): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const SORTS: Record<string, (a: Job, b: Job) => number> = {
+  id: byId,
+  name: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : byId(a, b)),
+  nextRunTime: (a, b) => {
+    const x = a.nextRunTime?.getTime() ?? Infinity;
+    const y = b.nextRunTime?.getTime() ?? Infinity;
+    return x !== y ? (x < y ? -1 : 1) : byId(a, b);
+  },
+};
+
+/** Calls `fn` over `items`, at most `limit` at a time. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/**
+ * Creates the API for `scheduler`. Routes (below `prefix`): `GET /jobs`, `POST /jobs`, `GET|PATCH|DELETE
+ * /jobs/:id`, `POST /jobs/:id/pause|resume|run`, `GET /runs`, `GET /runs/:id`, `GET /status`,
+ * `GET /events`, `GET /metrics`, `GET /openapi.json`; see `docs/http.md`.
+ *
+ * @throws TickworkError `INVALID_OPTION` (naming the option; `auth` when it is missing), `UNKNOWN_OPTION`.
+ */
+export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkApi {
+  const o = resolveOptions(options);
+  const logger = options.logger ?? scheduler.logger;
+  const clock = options.clock ?? scheduler.clock;
+  if (!o.auth) {
+    logger.warn(
+      { prefix: o.prefix },
+      'The tickwork HTTP API is served WITHOUT authentication (auth: false): anyone who can reach it can ' +
+        'create, run and remove jobs',
+    );
+  }
+  const metrics = o.metrics ? createMetrics(scheduler, o.metrics) : null;
+  const streams = new EventStreams(scheduler, clock, {
+    heartbeatInterval: o.heartbeatInterval,
+    maxStreams: o.maxEventStreams,
+    maxQueued: 1000,
+  });
+  let closed = false;
+
+  const getJob = async (id: string): Promise<Job> => {
+    const job = await scheduler.getJob(id);
+    if (!job) throw jobNotFound(id);
+    return job;
+  };
+  const lastRunOf = async (jobId: string): Promise<RunRecord | null> =>
+    scheduler.running ? ((await scheduler.getRuns({ jobId, limit: 1 }))[0] ?? null) : null;
+  const jobLocation = (prefix: string, id: string) => ({
+    location: `${prefix}/jobs/${encodeURIComponent(id)}`,
+  });
+
+  const errors = {
+    notFound: { description: 'No job with this id (`JOB_NOT_FOUND`)' },
+    notRunning: { description: 'The scheduler is not running (`SCHEDULER_NOT_RUNNING`)' },
+  };
+
+  const routes: Route[] = [
+    {
+      method: 'GET',
+      path: '/jobs',
+      operationId: 'listJobs',
+      summary: 'List jobs',
+      tag: 'jobs',
+      role: 'read',
+      query: ListJobsQuery,
+      responses: { 200: { description: 'A page of jobs', schema: JobList } },
+      async handler({ query: q }: RouteContext<z.output<typeof ListJobsQuery>>) {
+        const filter: JobFilter = {};
+        if (q.taskId !== undefined) filter.taskId = q.taskId;
+        if (q.paused !== undefined) filter.paused = q.paused;
+        const cursor = q.cursor !== undefined ? decodeCursor(q.cursor, q.sort) : {};
+        const keyset = q.sort === 'id' && q.offset === undefined && cursor.offset === undefined;
+        let jobs: Job[];
+        let offset = 0;
+        if (keyset) {
+          const after = cursor.after;
+          jobs = await scheduler.getJobs({
+            ...filter,
+            ...(after !== undefined ? { afterId: after } : {}),
+            limit: q.limit + 1,
+          });
+          // Jobs waiting for start() are not filtered by the store: filter them here.
+          jobs = jobs.filter((j) => after === undefined || j.id > after);
+        } else {
+          jobs = await scheduler.getJobs(filter);
+          offset = cursor.offset ?? q.offset ?? 0;
+        }
+        jobs = jobs
+          .filter((j) => filter.paused === undefined || j.paused === filter.paused)
+          .sort(SORTS[q.sort]);
+        if (!keyset) jobs = jobs.slice(offset);
+        const page = jobs.slice(0, q.limit);
+        const more = jobs.length > q.limit;
+        const last = page[page.length - 1];
+        const nextCursor =
+          more && last
+            ? encodeCursor(keyset ? { s: q.sort, a: last.id } : { s: q.sort, o: offset + q.limit })
+            : null;
+        const runs = await mapLimit(page, 16, (j) => lastRunOf(j.id));
+        return json({ items: page.map((j, i) => jobView(j, runs[i])), nextCursor });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/jobs',
+      operationId: 'createJob',
+      summary: 'Create a job for a registered task',
+      tag: 'jobs',
+      role: 'admin',
+      body: CreateJobBody,
+      responses: {
+        201: { description: 'The job', schema: JobView },
+        400: { description: 'Invalid input, or a task that is not registered (`TASK_NOT_FOUND`)' },
+        409: { description: 'A job with this id exists (`JOB_CONFLICT`)' },
+      },
+      async handler({ body, prefix }: RouteContext) {
+        const raw = await body();
+        const { trigger: triggerInput, taskId, ...jobOptions } = parse(CreateJobRuntime, raw);
+        if (triggerInput === undefined) {
+          throw new ApiError('INVALID_OPTION', 'Expected `trigger` to be given', { field: 'trigger' }, 400);
+        }
+        if (!scheduler.getTaskIds().includes(taskId)) {
+          throw new ApiError(
+            'TASK_NOT_FOUND',
+            `No task "${taskId}" is registered; a job can only run a task the server defined`,
+            { field: 'taskId', value: taskId },
+            400,
+          );
+        }
+        const trigger = triggerFromInput(triggerInput, 'trigger', scheduler.timezone);
+        const job = await scheduler.addJob(taskId, trigger, jobOptions);
+        return json(jobView(job, null), 201, jobLocation(prefix, job.id));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/jobs/:id',
+      operationId: 'getJob',
+      summary: 'A job with its next fire times and recent runs',
+      tag: 'jobs',
+      role: 'read',
+      query: GetJobQuery,
+      responses: { 200: { description: 'The job', schema: JobDetail }, 404: errors.notFound },
+      async handler({ params, query }: RouteContext<z.output<typeof GetJobQuery>>) {
+        const job = await getJob(params.id!);
+        const now = new Date(clock.now());
+        const nextFireTimes: string[] = [];
+        let t = job.nextRunTime ?? (job.paused ? job.trigger.getNextFireTime(null, now) : null);
+        while (t && nextFireTimes.length < query.n) {
+          nextFireTimes.push(t.toISOString());
+          t = job.trigger.getNextFireTime(t, now);
+        }
+        const runs = scheduler.running ? await scheduler.getRuns({ jobId: job.id, limit: 100 }) : [];
+        const recentRunCounts: Record<string, number> = {};
+        for (const r of runs) recentRunCounts[r.status] = (recentRunCounts[r.status] ?? 0) + 1;
+        return json({
+          ...jobView(job, runs[0]),
+          nextFireTimes,
+          recentRuns: runs.slice(0, 10).map(runSummary),
+          recentRunCounts,
+        });
+      },
+    },
+    {
+      method: 'PATCH',
+      path: '/jobs/:id',
+      operationId: 'modifyJob',
+      summary: 'Change a job (name, args, policy) and/or its trigger',
+      tag: 'jobs',
+      role: 'admin',
+      body: PatchJobBody,
+      responses: { 200: { description: 'The job', schema: JobView }, 404: errors.notFound },
+      async handler({ params, body }: RouteContext) {
+        const id = params.id!;
+        const raw = await body();
+        const { trigger: triggerInput, ...changes } = parse(PatchJobRuntime, raw ?? {});
+        if (triggerInput === undefined && Object.keys(changes).length === 0) {
+          throw new ApiError(
+            'INVALID_OPTION',
+            `Expected at least one of ${Object.keys(PatchJobBody.shape).join(', ')}`,
+            { field: 'body' },
+            400,
+          );
+        }
+        // Build the trigger first (pure) so that a bad one changes nothing.
+        const trigger =
+          triggerInput === undefined ? null : triggerFromInput(triggerInput, 'trigger', scheduler.timezone);
+        let job = await getJob(id);
+        const wasPaused = job.paused;
+        if (Object.keys(changes).length > 0) job = await scheduler.modifyJob(id, changes);
+        if (trigger) {
+          job = await scheduler.rescheduleJob(id, trigger);
+          if (wasPaused) job = await scheduler.pauseJob(id); // a paused job stays paused
+        }
+        return json(jobView(job, await lastRunOf(id)));
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/jobs/:id',
+      operationId: 'removeJob',
+      summary: 'Remove a job (its pending runs are cancelled; history stays)',
+      tag: 'jobs',
+      role: 'admin',
+      responses: { 204: { description: 'Removed' }, 404: errors.notFound },
+      async handler({ params }: RouteContext) {
+        await scheduler.removeJob(params.id!);
+        return new Response(null, { status: 204 });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/jobs/:id/pause',
+      operationId: 'pauseJob',
+      summary: 'Pause a job',
+      tag: 'jobs',
+      role: 'admin',
+      responses: { 200: { description: 'The job', schema: JobView }, 404: errors.notFound },
+      async handler({ params }: RouteContext) {
+        const job = await scheduler.pauseJob(params.id!);
+        return json(jobView(job, await lastRunOf(job.id)));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/jobs/:id/resume',
+      operationId: 'resumeJob',
+      summary: 'Resume a job from now (fire times missed while paused are not owed)',
+      tag: 'jobs',
+      role: 'admin',
+      responses: {
+        200: {
+          description: 'The job, or `{ id, removed: true }` when its trigger has no fire time left',
+          schema: JobView.or(RemovedJob),
+        },
+        404: errors.notFound,
+      },
+      async handler({ params }: RouteContext) {
+        const id = params.id!;
+        const job = await scheduler.resumeJob(id);
+        return json(job ? jobView(job, await lastRunOf(id)) : { id, removed: true });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/jobs/:id/run',
+      operationId: 'runJob',
+      summary: 'Run a job now, outside its schedule (counts against maxInstances)',
+      tag: 'jobs',
+      role: 'admin',
+      responses: {
+        202: { description: 'The run, created pending', schema: RunView },
+        404: errors.notFound,
+        409: {
+          description:
+            'Skipped: `maxInstances` runs are going (`MAX_INSTANCES_REACHED`), or the scheduler is not running',
+        },
+      },
+      async handler({ params, prefix }: RouteContext) {
+        const run = await scheduler.runJob(params.id!);
+        if (run.status === 'skipped') {
+          throw new ApiError(
+            'MAX_INSTANCES_REACHED',
+            `Job "${run.jobId}" has reached its maximum number of running instances; the run was skipped`,
+            { field: 'id', value: run.jobId, run: runView(run) },
+            409,
+          );
+        }
+        return json(runView(run), 202, { location: `${prefix}/runs/${encodeURIComponent(run.id)}` });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/runs',
+      operationId: 'listRuns',
+      summary: 'Run history, newest scheduled fire time first',
+      tag: 'runs',
+      role: 'read',
+      query: ListRunsQuery,
+      responses: { 200: { description: 'A page of runs', schema: RunList }, 409: errors.notRunning },
+      async handler({ query: q }: RouteContext<z.output<typeof ListRunsQuery>>) {
+        const filter: RunFilter = { limit: q.limit + 1, offset: q.offset };
+        if (q.jobId !== undefined) filter.jobId = q.jobId;
+        if (q.status !== undefined) filter.status = q.status;
+        if (q.from !== undefined) filter.from = new Date(q.from);
+        if (q.to !== undefined) filter.to = new Date(q.to);
+        const runs = await scheduler.getRuns(filter);
+        const more = runs.length > q.limit;
+        return json({
+          items: runs.slice(0, q.limit).map(runView),
+          nextOffset: more ? q.offset + q.limit : null,
+        });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/runs/:id',
+      operationId: 'getRun',
+      summary: 'A run, with its error',
+      tag: 'runs',
+      role: 'read',
+      responses: {
+        200: { description: 'The run', schema: RunView },
+        404: { description: 'No run with this id (`RUN_NOT_FOUND`)' },
+        409: errors.notRunning,
+      },
+      async handler({ params }: RouteContext) {
+        const run = await scheduler.getRun(params.id!);
+        if (!run) {
+          throw new ApiError('RUN_NOT_FOUND', `No run with id "${params.id}"`, {
+            field: 'id',
+            value: params.id,
+          });
+        }
+        return json(runView(run));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/status',
+      operationId: 'getStatus',
+      summary: 'Scheduler state and store health (503 when the store does not answer)',
+      tag: 'status',
+      role: 'read',
+      query: EmptyQuery,
+      responses: {
+        200: { description: 'Status', schema: StatusView },
+        503: { description: 'The store failed its health check', schema: StatusView },
+      },
+      async handler() {
+        let health: { ok: boolean; latency: number; error?: string } | null = null;
+        if (scheduler.running) {
+          const t0 = performance.now();
+          try {
+            await scheduler.store.getNextWakeTime();
+            health = { ok: true, latency: performance.now() - t0 };
+          } catch (err) {
+            health = {
+              ok: false,
+              latency: performance.now() - t0,
+              error: String((err as Error)?.message ?? err),
+            };
+          }
+        }
+        let jobs = 0;
+        if (health?.ok !== false) jobs = (await scheduler.getJobs()).length;
+        const body = {
+          state: scheduler.state,
+          nodeId: scheduler.nodeId,
+          timezone: scheduler.timezone,
+          time: new Date(scheduler.clock.now()).toISOString(),
+          store: { kind: scheduler.store.kind, persistent: scheduler.store.persistent, health },
+          jobs,
+          tasks: scheduler.getTaskIds(),
+          runningRuns: scheduler.getRunningRuns().map((r) => ({ jobId: r.jobId, ...runSummary(r) })),
+        };
+        return json(body, health?.ok === false ? 503 : 200);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/events',
+      operationId: 'streamEvents',
+      summary: 'Server-sent events of the scheduler (`event: job:executed`, `data: {...}`)',
+      tag: 'status',
+      role: 'read',
+      query: EventsQuery,
+      responses: {
+        200: {
+          description: 'An endless event stream with heartbeat comments',
+          contentType: 'text/event-stream',
+        },
+        503: { description: 'Too many streams are open (`TOO_MANY_STREAMS`)' },
+      },
+      async handler({ request, query }: RouteContext<z.output<typeof EventsQuery>>) {
+        if (closed || streams.full) {
+          throw new ApiError('TOO_MANY_STREAMS', 'Too many event streams are open', {}, undefined, {
+            'retry-after': '10',
+          });
+        }
+        const names = query.events ? new Set(query.events.split(',').map((s) => s.trim())) : null;
+        return streams.response(request.signal, names);
+      },
+    },
+    ...(metrics
+      ? [
+          {
+            method: 'GET',
+            path: '/metrics',
+            operationId: 'getMetrics',
+            summary: 'Prometheus metrics (text exposition format)',
+            tag: 'status',
+            role: 'read',
+            query: EmptyQuery,
+            responses: { 200: { description: 'Metrics', contentType: 'text/plain' } },
+            async handler() {
+              return new Response(await metrics.render(), {
+                headers: { 'content-type': metrics.registry.contentType },
+              });
+            },
+          } satisfies Route,
+        ]
+      : []),
+    {
+      method: 'GET',
+      path: '/openapi.json',
+      operationId: 'getOpenApi',
+      summary: 'This OpenAPI 3.1 document',
+      tag: 'status',
+      role: 'read',
+      query: EmptyQuery,
+      responses: { 200: { description: 'The document' } },
+      async handler({ prefix }: RouteContext) {
+        return json(openapi(prefix));
+      },
+    },
+  ];
+
+  const docs = new Map<string, OpenApiDocument>();
+  const openapi = (prefix = o.prefix): OpenApiDocument => {
+    let doc = docs.get(prefix);
+    if (!doc) docs.set(prefix, (doc = buildOpenApi(routes, { prefix, auth: o.auth !== null })));
+    return doc;
+  };
+
+  const corsHeaders = (request: Request): Record<string, string> => {
+    const origin = request.headers.get('origin');
+    if (!o.cors || !origin) return {};
+    const any = o.cors.origins.includes('*');
+    if (!any && !o.cors.origins.includes(origin)) return {};
+    return { 'access-control-allow-origin': any ? '*' : origin, vary: 'Origin' };
+  };
+
+  const readBody = async (request: Request): Promise<unknown> => {
+    const declared = request.headers.get('content-length');
+    const tooLarge = () =>
+      new ApiError('PAYLOAD_TOO_LARGE', `The request body is larger than ${o.bodyLimit} bytes`, {
+        limit: o.bodyLimit,
+      });
+    if (declared !== null && Number(declared) > o.bodyLimit) {
+      await request.body?.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    if (!request.body) return undefined;
+    const reader = request.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > o.bodyLimit) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    if (text.trim() === '') return undefined;
+    const type = request.headers.get('content-type') ?? '';
+    if (!/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(type)) {
+      throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Expected a request body of type application/json', {
+        field: 'content-type',
+        value: type,
+      });
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new ApiError('INVALID_JSON', `The request body is not valid JSON: ${(err as Error).message}`, {
+        field: 'body',
+      });
+    }
+  };
+
+  const dispatch = async (request: Request, prefix: string): Promise<Response> => {
+    const url = new URL(request.url);
+    const pathname = url.pathname;
+    if (!(pathname === prefix || pathname.startsWith(prefix + '/') || prefix === '')) {
+      throw new ApiError('ROUTE_NOT_FOUND', `No route ${request.method} ${pathname}`);
+    }
+    const rest = pathname.slice(prefix.length) || '/';
+    const path = rest.length > 1 ? rest.replace(/\/+$/, '') : rest;
+    let method = request.method.toUpperCase();
+    if (method === 'OPTIONS' && o.cors && request.headers.get('access-control-request-method')) {
+      const allow = corsHeaders(request);
+      if (!allow['access-control-allow-origin']) return new Response(null, { status: 403 });
+      return new Response(null, {
+        status: 204,
+        headers: {
+          ...allow,
+          'access-control-allow-methods': 'GET, POST, PATCH, DELETE',
+          'access-control-allow-headers': 'authorization, content-type, last-event-id',
+          'access-control-max-age': String(o.cors.maxAge),
+        },
+      });
+    }
+    const head = method === 'HEAD';
+    if (head) method = 'GET';
+    const match = matchRoute(routes, method, path);
+    if (!match.route) {
+      if (method === 'GET' && o.assets) {
+        const asset = await o.assets(path, request);
+        if (asset) return asset;
+      }
+      if (match.allowed.length > 0) {
+        throw new ApiError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${pathname}`, {}, 405, {
+          allow: match.allowed.join(', '),
+        });
+      }
+      throw new ApiError('ROUTE_NOT_FOUND', `No route ${request.method} ${pathname}`);
+    }
+    const route = match.route;
+    if (o.auth) {
+      const role: ApiRole | null = o.auth.authenticate(request.headers.get('authorization'));
+      if (!role) {
+        throw new ApiError('UNAUTHORIZED', 'A valid bearer token is required', {}, 401, {
+          'www-authenticate': 'Bearer realm="tickwork"',
+        });
+      }
+      if (!allows(role, route.role)) {
+        throw new ApiError('FORBIDDEN', `This needs a token with role "${route.role}"`, { role });
+      }
+    }
+    parse(IdParams.partial(), match.params);
+    const query = route.query ? parse(route.query, Object.fromEntries(url.searchParams), '', true) : {};
+    const context: RouteContext = {
+      request,
+      url,
+      params: match.params,
+      query: query as Record<string, unknown>,
+      body: () => readBody(request),
+      prefix,
+    };
+    const response = await route.handler(context as RouteContext<never>);
+    if (head) {
+      await response.body?.cancel().catch(() => {});
+      return new Response(null, { status: response.status, headers: response.headers });
+    }
+    return response;
+  };
+
+  return {
+    prefix: o.prefix,
+    routes,
+    metrics,
+    openapi,
+    async handle(request: Request, handleOptions: HandleOptions = {}): Promise<Response> {
+      const prefix = handleOptions.prefix === undefined ? o.prefix : checkPrefix(handleOptions.prefix);
+      let response: Response;
+      try {
+        response = await dispatch(request, prefix);
+      } catch (err) {
+        response = errorResponse(err, (e) =>
+          logger.error(
+            { err: e, method: request.method, url: request.url },
+            'Unexpected error in the HTTP API',
+          ),
+        );
+      }
+      const cors = corsHeaders(request);
+      for (const [k, v] of Object.entries(cors)) {
+        if (k === 'vary') response.headers.append('vary', v);
+        else response.headers.set(k, v);
+      }
+      return response;
+    },
+    close(): void {
+      if (closed) return;
+      closed = true;
+      streams.closeAll();
+      metrics?.close();
+    },
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * Error responses of the HTTP API. Scheduler errors keep their `TickworkError` code and status
+ * (`ERROR_CODES`); the codes below exist only at the HTTP layer. `docs/http.md` lists both, and a test
+ * keeps that table and {@link HTTP_ERROR_CODES} in step.
+ * @module
+ */
+import type { ZodError } from 'zod';
+import { TickworkError, type ErrorDetails } from '../core/errors.js';
+
+/** Codes that only the HTTP API answers with, with their HTTP status. */
+export const HTTP_ERROR_CODES = {
+  UNAUTHORIZED: { status: 401, description: 'No bearer token, or one that is not configured.' },
+  FORBIDDEN: { status: 403, description: 'The token’s role may not do this (mutations need `admin`).' },
+  ROUTE_NOT_FOUND: { status: 404, description: 'No route has this path.' },
+  RUN_NOT_FOUND: { status: 404, description: 'No run has the given id.' },
+  METHOD_NOT_ALLOWED: { status: 405, description: 'The path exists but not with this method.' },
+  PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is larger than `bodyLimit`.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'A request body that is not `application/json`.' },
+  INVALID_JSON: { status: 400, description: 'The request body is not valid JSON.' },
+  TOO_MANY_STREAMS: { status: 503, description: 'Too many `GET /events` streams are open.' },
+  INTERNAL_ERROR: { status: 500, description: 'An unexpected error; the server logged it.' },
+} as const;
+
+/** A code of {@link HTTP_ERROR_CODES}. */
+export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES;
+
+/** An HTTP-layer error: a code of {@link HTTP_ERROR_CODES}, or a scheduler code with another status. */
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details: ErrorDetails = {},
+    status?: number,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status ?? HTTP_ERROR_CODES[code as HttpErrorCode]?.status ?? 500;
+  }
+}
+
+/** A JSON response (`undefined` → no body). BigInts become strings; other non-JSON values are dropped. */
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  if (body === undefined) return new Response(null, { status, headers });
+  const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  return new Response(text, {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+  });
+}
+
+/** The error response for `err`: its code, message and details; unexpected errors become 500. */
+export function errorResponse(err: unknown, log: (err: unknown) => void): Response {
+  if (err instanceof ApiError) {
+    return json({ code: err.code, message: err.message, details: err.details }, err.status, err.headers);
+  }
+  if (err instanceof TickworkError) return json(err.toJSON(), err.status);
+  log(err);
+  return json({ code: 'INTERNAL_ERROR', message: 'Internal error', details: {} }, 500);
+}
+
+/**
+ * The first problem of a zod error as an error in the house shape, naming the field (`trigger.seconds`,
+ * `maxInstances`, the query parameter): `UNKNOWN_OPTION` for an unknown key, `INVALID_OPTION` otherwise.
+ * `prefix` is prepended to field names (`trigger`); for a `query`, the field is the parameter's name.
+ */
+export function validationError(error: ZodError, prefix = '', query = false): ApiError {
+  const issue = error.issues[0];
+  if (!issue) return new ApiError('INVALID_OPTION', 'Invalid request', {}, 400);
+  const join = (path: readonly PropertyKey[]): string =>
+    [prefix, ...(query ? path.slice(0, 1) : path).map(String)].filter((p) => p !== '').join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const field = join([...issue.path, issue.keys[0] ?? '']);
+    return new ApiError('UNKNOWN_OPTION', `Unknown option \`${field}\``, { field }, 400);
+  }
+  const field = join(issue.path) || 'body';
+  const value = (issue as { input?: unknown }).input;
+  return new ApiError(
+    'INVALID_OPTION',
+    `Invalid \`${field}\`: ${issue.message}`,
+    value === undefined ? { field } : { field, value },
+    400,
+  );
+}

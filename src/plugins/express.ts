@@ -1,0 +1,54 @@
+/**
+ * Express adapter: `tickwork/express`. Mounts the HTTP API (`tickwork/http`) as an Express router and ties
+ * the scheduler to the server's lifecycle.
+ *
+ * @example
+ * ```ts
+ * const app = express();
+ * const router = tickworkRouter(scheduler, { auth: { tokens: [{ token, role: 'admin' }] } });
+ * app.use(router);                        // answers under /scheduler
+ * const server = app.listen(8000);
+ * bindLifecycle(scheduler, server, { api: router.api });
+ * ```
+ * @module
+ */
+import express, { type Router } from 'express';
+import type { Scheduler } from '../core/scheduler.js';
+import { createApi, type ApiOptions, type TickworkApi } from '../http/api.js';
+import { clientGone, toWebRequest, writeWebResponse } from '../http/node.js';
+
+export { bindLifecycle, type Lifecycle, type LifecycleOptions } from './lifecycle.js';
+
+/** The router, with the API it serves. */
+export type TickworkRouter = Router & { api: TickworkApi };
+
+/**
+ * An Express router answering the API under `options.prefix` (default `/scheduler`). Mount it at the root
+ * (`app.use(router)`): it matches the prefix itself. A body that `express.json()` parsed already is
+ * re-serialised; otherwise the request stream is read (size-limited) by the API.
+ *
+ * @throws TickworkError `INVALID_OPTION` / `UNKNOWN_OPTION` for bad options (see `createApi`).
+ */
+export function tickworkRouter(scheduler: Scheduler, options: ApiOptions): TickworkRouter {
+  const api = createApi(scheduler, options);
+  const router = express.Router() as TickworkRouter;
+  router.api = api;
+  router.use(api.prefix || '/', (req, res, next) => {
+    // A body parser (express.json()) may have read the stream already.
+    const parsed =
+      (req as { _body?: boolean })._body === true || (req.readableEnded && req.body !== undefined);
+    const request = toWebRequest(req, {
+      url: req.originalUrl,
+      signal: clientGone(res),
+      ...(parsed ? { body: JSON.stringify(req.body) } : {}),
+    });
+    api
+      .handle(request)
+      .then((response) => writeWebResponse(res, response))
+      .catch((err: unknown) => {
+        if (res.headersSent) res.destroy(err as Error);
+        else next(err);
+      });
+  });
+  return router;
+}

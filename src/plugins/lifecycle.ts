@@ -1,0 +1,135 @@
+/**
+ * Ties a scheduler to a Node HTTP server: start when it listens, shut down (waiting for running jobs,
+ * bounded) when it closes or the process gets SIGINT/SIGTERM. Shared by `tickwork/express` and
+ * `tickwork/hono`.
+ * @module
+ */
+import type { Server } from 'node:http';
+import type { Scheduler, ShutdownOptions } from '../core/scheduler.js';
+
+/** Options of {@link bindLifecycle}. Durations are milliseconds. */
+export interface LifecycleOptions {
+  /** Signals that shut down gracefully; `[]` for none. @defaultValue `['SIGINT', 'SIGTERM']` */
+  signals?: NodeJS.Signals[];
+  /** How to shut the scheduler down. @defaultValue `{ wait: true, timeout: 30_000 }` */
+  shutdown?: ShutdownOptions;
+  /** Start the scheduler paused. @defaultValue false */
+  startPaused?: boolean;
+  /** Closed first at shutdown, so open event streams do not hold the server open (the API). */
+  api?: { close(): void };
+  /**
+   * After a signal-triggered shutdown, how long open connections may finish before they are closed, in ms.
+   * @defaultValue 5,000
+   */
+  connectionGrace?: number;
+  /** Exit the process after a signal-triggered shutdown (code 0, or 1 when shutting down failed). @defaultValue true */
+  exit?: boolean;
+}
+
+/** What {@link bindLifecycle} returns. */
+export interface Lifecycle {
+  /** Settles once the scheduler started (rejects if starting failed). */
+  readonly started: Promise<void>;
+  /**
+   * Shuts down: closes `api`, shuts the scheduler down (waiting per `shutdown`), then closes the server.
+   * Idempotent; does not exit the process.
+   */
+  shutdown(): Promise<void>;
+  /** Removes the signal and server listeners. */
+  dispose(): void;
+}
+
+/**
+ * Starts `scheduler` when `server` listens (now, if it does already) and shuts it down when the server
+ * closes or one of `signals` arrives.
+ *
+ * @example
+ * ```ts
+ * const server = app.listen(8000);
+ * bindLifecycle(scheduler, server, { api: router.api });
+ * ```
+ */
+export function bindLifecycle(
+  scheduler: Scheduler,
+  server: Server,
+  options: LifecycleOptions = {},
+): Lifecycle {
+  const signals = options.signals ?? ['SIGINT', 'SIGTERM'];
+  const shutdownOptions: ShutdownOptions = { wait: true, timeout: 30_000, ...options.shutdown };
+  const grace = options.connectionGrace ?? 5000;
+  let resolveStarted!: () => void;
+  let rejectStarted!: (err: unknown) => void;
+  const started = new Promise<void>((resolve, reject) => {
+    resolveStarted = resolve;
+    rejectStarted = reject;
+  });
+  started.catch(() => {}); // reported through the logger; callers may still await it
+  let starting = false;
+  const start = (): void => {
+    if (starting) return;
+    starting = true;
+    scheduler.start({ paused: options.startPaused ?? false }).then(resolveStarted, (err: unknown) => {
+      scheduler.logger.error({ err }, 'Could not start the scheduler');
+      rejectStarted(err);
+    });
+  };
+
+  let stopping: Promise<void> | null = null;
+  const stopScheduler = async (): Promise<void> => {
+    options.api?.close();
+    if (starting) await started.catch(() => {});
+    await scheduler.shutdown(shutdownOptions);
+  };
+  const shutdown = (): Promise<void> =>
+    (stopping ??= (async () => {
+      dispose();
+      try {
+        await stopScheduler();
+      } finally {
+        if (server.listening) {
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeIdleConnections();
+          const timer = setTimeout(() => server.closeAllConnections(), grace);
+          timer.unref();
+          await closed;
+          clearTimeout(timer);
+        }
+      }
+    })());
+
+  const onListening = (): void => start();
+  const onClose = (): void => {
+    void (stopping ?? stopScheduler()).catch((err: unknown) =>
+      scheduler.logger.error({ err }, 'Error while shutting the scheduler down'),
+    );
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    scheduler.logger.info(`${signal} received; waiting for running jobs, then closing`);
+    shutdown().then(
+      () => {
+        if (options.exit ?? true) process.exit(0);
+      },
+      (err: unknown) => {
+        scheduler.logger.error({ err }, 'Error while shutting down');
+        if (options.exit ?? true) process.exit(1);
+      },
+    );
+  };
+  function dispose(): void {
+    server.off('listening', onListening);
+    for (const s of signals) process.off(s, onSignal);
+  }
+
+  server.on('listening', onListening);
+  server.once('close', onClose);
+  for (const s of signals) process.on(s, onSignal);
+  if (server.listening) start();
+  return {
+    started,
+    shutdown,
+    dispose() {
+      dispose();
+      server.off('close', onClose);
+    },
+  };
+}

@@ -1,0 +1,1012 @@
+/**
+ * A store in PostgreSQL (`tickwork/stores/postgres`), shared by any number of processes on any number of
+ * machines.
+ *
+ * Needs the optional peer dependency `pg` (8 or later); only this module imports it.
+ *
+ * - **The database clock.** Every due check, lease and timestamp the store decides uses the server's time
+ *   (`statement_timestamp()`, the start of the current statement), never the `now` arguments of
+ *   {@link Store} methods, which this store ignores: machines with skewed clocks still agree on what is
+ *   due. The planner receives the database time as `context.now`, and {@link FireResult.now} reports it.
+ *   Values the caller computes (`nextRunTime`, a retry's `retryAt`, a run's `notBefore`) are stored as given.
+ * - **Firing** is one transaction per batch of five round trips whatever the batch size: `BEGIN`; claim up
+ *   to `limit` due jobs `FOR UPDATE SKIP LOCKED`; count their active runs; (the planner runs in this
+ *   process) one statement that advances the jobs (compare-and-set on `version`), removes or pauses those
+ *   the plan says, and bulk-inserts the runs from `unnest` arrays `ON CONFLICT DO NOTHING` on the unique
+ *   index (job id, scheduled fire time); `COMMIT` (with a `NOTIFY` when pending runs were created).
+ * - **Notifications.** {@link PostgresStore.subscribe} opens one dedicated connection that `LISTEN`s on a
+ *   channel named after the schema; writes `NOTIFY` it. A dropped listener reconnects with backoff and
+ *   announces a resync. Correctness never depends on a notification.
+ * - **Connections**: the pool (own: `poolSize`, default 4) plus one listening connection while subscribed.
+ * - **Sessions**: every transaction sets `statement_timeout` and `idle_in_transaction_session_timeout`
+ *   locally (`SET LOCAL`), so a stalled process cannot hold locks for long, even on a caller-owned pool;
+ *   an own pool also sets them for every session.
+ * - JSON (trigger, args, retry, error, result) is stored as `text`, so a row written badly by hand is still
+ *   read (and quarantined by the scheduler) instead of failing a whole query.
+ *
+ * @module
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { TickworkError } from '../../core/errors.js';
+import type { JobRecord, RunRecord } from '../../core/structures.js';
+import {
+  boolean,
+  duration,
+  integer,
+  nonEmptyString,
+  optionsObject,
+  rejectUnknownKeys,
+} from '../../core/validate.js';
+import {
+  ACTIVE_SQL,
+  conflictError,
+  decodeJob,
+  decodeRun,
+  notFound,
+  copyJob,
+  newRunRecord,
+  resultToJson,
+  sameTrigger,
+  versionConflict,
+  type JobColumns,
+  type RunColumns,
+} from '../common.js';
+import type {
+  AcquiredRun,
+  AddJobResult,
+  ConflictPolicy,
+  FiredJob,
+  FirePlanner,
+  FireResult,
+  JobChanges,
+  JobFilter,
+  RunFilter,
+  RunOutcome,
+  Store,
+  StoreChange,
+  StoreStartContext,
+} from '../store.js';
+import { MIGRATIONS } from './migrations.js';
+
+export { MIGRATIONS, type Migration } from './migrations.js';
+
+/** Where the store connects: a connection string (the store opens and closes its own pool) or your pool. */
+export type PostgresConnection = { connectionString: string } | { pool: pg.Pool };
+
+/** Options of {@link PostgresStore}. */
+export interface PostgresStoreOptions {
+  /**
+   * Schema holding the store's tables (created when missing). Any name; it is quoted.
+   * @defaultValue 'tickwork'
+   */
+  schema?: string;
+  /**
+   * Connections of the pool the store opens (ignored with a caller-owned `pool`).
+   * @defaultValue 4
+   */
+  poolSize?: number;
+  /**
+   * `statement_timeout` of the store's statements, in milliseconds (0 = none).
+   * @defaultValue 30000
+   */
+  statementTimeout?: number;
+  /**
+   * `idle_in_transaction_session_timeout` of the store's transactions, in milliseconds (0 = none): the server
+   * ends a session that stalls inside a transaction, releasing its locks.
+   * @defaultValue 60000
+   */
+  idleInTransactionTimeout?: number;
+  /**
+   * How many finished runs to keep per job (the newest, by scheduled fire time).
+   * @defaultValue 100
+   */
+  maxRunsPerJob?: number;
+  /**
+   * Finished runs older than this (by `finishedAt`), in milliseconds, are deleted by
+   * {@link PostgresStore.prune}; `null` keeps them (subject to `maxRunsPerJob`).
+   * @defaultValue null
+   */
+  maxRunAge?: number | null;
+  /**
+   * After how many finished runs (in this process) the store applies retention ({@link PostgresStore.prune}).
+   * @defaultValue 500
+   */
+  pruneEvery?: number;
+  /**
+   * Longest the scheduler sleeps between checks, in milliseconds.
+   * @defaultValue 5000
+   */
+  maxWakeInterval?: number;
+  /**
+   * Whether {@link PostgresStore.subscribe} opens a `LISTEN` connection (false: listeners only hear this
+   * process's own changes).
+   * @defaultValue true
+   */
+  listen?: boolean;
+}
+
+const OPTION_KEYS = [
+  'schema',
+  'poolSize',
+  'statementTimeout',
+  'idleInTransactionTimeout',
+  'maxRunsPerJob',
+  'maxRunAge',
+  'pruneEvery',
+  'maxWakeInterval',
+  'listen',
+] as const;
+
+const JOB_COLUMN_LIST = [
+  'id',
+  'name',
+  'task_id',
+  'trigger',
+  'args',
+  'max_instances',
+  'misfire_grace_time',
+  'coalesce',
+  'jitter',
+  'timeout',
+  'retry',
+  'paused',
+  'next_run_time',
+  'version',
+  'created_at',
+  'updated_at',
+];
+const JOB_COLUMNS = JOB_COLUMN_LIST.join(', ');
+const FINAL_SQL = `('succeeded', 'failed', 'timed-out', 'missed', 'skipped', 'abandoned', 'cancelled')`;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Quotes an SQL identifier. */
+export function quoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}
+
+type Row = JobColumns & { active?: number };
+type Queryable = pg.Pool | pg.PoolClient;
+
+/**
+ * A persistent store in PostgreSQL. See the module documentation for the clock, the firing transaction and
+ * the connection budget.
+ *
+ * ```ts
+ * const store = new PostgresStore({ connectionString: process.env.DATABASE_URL! }, { schema: 'jobs' });
+ * const scheduler = new Scheduler({ store });
+ * ```
+ *
+ * Methods reject with `TickworkError` `STORE_ERROR` (the `pg` error as `cause`) when the database fails.
+ */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres';
+  readonly persistent = true;
+  readonly maxWakeInterval: number;
+  /** The schema holding the tables. */
+  readonly schema: string;
+  /** The `LISTEN`/`NOTIFY` channel of this schema. */
+  readonly channel: string;
+
+  private readonly connectionString: string | null;
+  private readonly ownPool: boolean;
+  private pool: pg.Pool | null;
+  private readonly poolSize: number;
+  private readonly statementTimeout: number;
+  private readonly idleTimeout: number;
+  private readonly maxRunsPerJob: number;
+  private readonly maxRunAge: number | null;
+  private readonly pruneEvery: number;
+  private readonly listen: boolean;
+  private readonly s: string;
+  private readonly prefix: string;
+  private readonly begin: string;
+  /** Identifies this store instance in notifications, so it ignores its own. */
+  private readonly source = randomBytes(8).toString('hex');
+  private started = false;
+  private readonly listeners = new Set<(change: StoreChange) => void>();
+  private listener: pg.Client | null = null;
+  private listenerState: 'off' | 'connecting' | 'on' = 'off';
+  private listenerWaiters: (() => void)[] = [];
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private reconnectDelay = 100;
+  private readonly dirtyJobs = new Set<string>();
+  private finishedSincePrune = 0;
+
+  /**
+   * @param connection a `connectionString`, or a caller-owned `pool` (never closed by the store). Options may
+   *   also be given here, beside the connection (`{ connectionString, schema }`).
+   * @param options see {@link PostgresStoreOptions}.
+   * @throws TickworkError `INVALID_OPTION` / `UNKNOWN_OPTION` for bad options.
+   */
+  constructor(connection: PostgresConnection & PostgresStoreOptions, options: PostgresStoreOptions = {}) {
+    const conn = optionsObject(connection, 'connection');
+    const { connectionString, pool, ...inline } = conn;
+    const opts = { ...inline, ...optionsObject(options, 'options') };
+    rejectUnknownKeys(opts, OPTION_KEYS);
+    if (pool !== undefined) {
+      if (!(pool instanceof pg.Pool) && typeof (pool as { connect?: unknown }).connect !== 'function')
+        throw new TickworkError('INVALID_OPTION', 'Expected `pool` to be a pg.Pool', { field: 'pool' });
+      if (connectionString !== undefined)
+        throw new TickworkError('INVALID_OPTION', 'Give either `connectionString` or `pool`, not both', {
+          field: 'pool',
+        });
+      this.pool = pool as pg.Pool;
+      this.ownPool = false;
+      this.connectionString = null;
+    } else {
+      this.connectionString = nonEmptyString(connectionString, 'connectionString', 4096);
+      this.pool = null;
+      this.ownPool = true;
+    }
+    this.schema = opts.schema === undefined ? 'tickwork' : nonEmptyString(opts.schema, 'schema', 63);
+    this.poolSize = opts.poolSize === undefined ? 4 : integer(opts.poolSize, 'poolSize', 1);
+    this.statementTimeout =
+      opts.statementTimeout === undefined ? 30_000 : integer(opts.statementTimeout, 'statementTimeout', 0);
+    this.idleTimeout =
+      opts.idleInTransactionTimeout === undefined
+        ? 60_000
+        : integer(opts.idleInTransactionTimeout, 'idleInTransactionTimeout', 0);
+    this.maxRunsPerJob =
+      opts.maxRunsPerJob === undefined ? 100 : integer(opts.maxRunsPerJob, 'maxRunsPerJob', 0);
+    this.maxRunAge =
+      opts.maxRunAge === undefined || opts.maxRunAge === null ? null : duration(opts.maxRunAge, 'maxRunAge');
+    this.pruneEvery = opts.pruneEvery === undefined ? 500 : integer(opts.pruneEvery, 'pruneEvery', 1);
+    this.maxWakeInterval =
+      opts.maxWakeInterval === undefined ? 5000 : integer(opts.maxWakeInterval, 'maxWakeInterval', 1);
+    this.listen = opts.listen === undefined ? true : boolean(opts.listen, 'listen');
+    this.s = quoteIdent(this.schema);
+    const hash = createHash('sha1').update(this.schema).digest('hex').slice(0, 10);
+    this.channel = this.schema.length <= 50 ? `tickwork.${this.schema}` : `tickwork.${hash}`;
+    this.prefix = `tw_${hash}_`;
+    this.begin =
+      `BEGIN; SET LOCAL statement_timeout = ${this.statementTimeout}; ` +
+      `SET LOCAL idle_in_transaction_session_timeout = ${this.idleTimeout}`;
+  }
+
+  /**
+   * Opens the pool (when given a connection string), creates the schema and applies the missing migrations
+   * in one transaction under `pg_advisory_xact_lock`, so concurrent starts are safe.
+   * @throws TickworkError `STORE_ERROR` when the database is unreachable or its schema is newer than this
+   *   version of tickwork knows.
+   */
+  async start(_context: StoreStartContext): Promise<void> {
+    if (this.started) return;
+    if (!this.pool) {
+      this.pool = new pg.Pool({
+        connectionString: this.connectionString!,
+        max: this.poolSize,
+        options:
+          `-c statement_timeout=${this.statementTimeout} ` +
+          `-c idle_in_transaction_session_timeout=${this.idleTimeout}`,
+      });
+      // An idle connection that breaks is dropped by the pool; without a handler, it would crash the process.
+      this.pool.on('error', () => {});
+    }
+    await this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tickwork:${this.schema}`]);
+      await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.s}`);
+      await c.query(`SET LOCAL search_path TO ${this.s}, pg_catalog`);
+      await c.query(`CREATE TABLE IF NOT EXISTS migrations (
+        version integer PRIMARY KEY,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now())`);
+      const done = await c.query<{ version: number }>('SELECT version FROM migrations');
+      const applied = new Set(done.rows.map((r) => r.version));
+      const known = MIGRATIONS.at(-1)?.version ?? 0;
+      const newest = Math.max(0, ...applied);
+      if (newest > known) {
+        throw new TickworkError(
+          'STORE_ERROR',
+          `The schema ${this.s} is at migration ${newest}, newer than this tickwork knows (${known})`,
+        );
+      }
+      for (const m of MIGRATIONS) {
+        if (applied.has(m.version)) continue;
+        await c.query(m.sql);
+        await c.query('INSERT INTO migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      }
+    });
+    this.started = true;
+    if (this.listeners.size > 0) this.connectListener();
+  }
+
+  /** Closes the listening connection and the pool the store opened (never a caller-owned pool). */
+  async stop(): Promise<void> {
+    this.started = false;
+    await this.closeListener();
+    if (this.ownPool && this.pool) {
+      const pool = this.pool;
+      this.pool = null;
+      await pool.end();
+    }
+  }
+
+  async addJob(job: JobRecord, conflict: ConflictPolicy): Promise<AddJobResult> {
+    const result = await this.tx(async (c) => {
+      for (;;) {
+        const inserted = await c.query(
+          `INSERT INTO ${this.s}.jobs (${JOB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+             $13, 1, $14, $15) ON CONFLICT (id) DO NOTHING`,
+          jobValues(job),
+        );
+        if (inserted.rowCount === 1) return { job: { ...job, version: 1 }, outcome: 'added' as const };
+        if (conflict === 'error') throw conflictError(job.id);
+        const found = await c.query<Row>(
+          `SELECT ${JOB_COLUMNS} FROM ${this.s}.jobs WHERE id = $1 FOR UPDATE`,
+          [job.id],
+        );
+        const row = found.rows[0];
+        if (!row) continue; // removed in between: insert again
+        const existing = decodeJob(row);
+        if (conflict === 'keep') return { job: existing, outcome: 'kept' as const };
+        const keepNext = !existing.paused && !job.paused && sameTrigger(existing.trigger, job.trigger);
+        const stored: JobRecord = {
+          ...job,
+          nextRunTime: keepNext ? existing.nextRunTime : job.nextRunTime,
+          version: existing.version + 1,
+          createdAt: existing.createdAt,
+        };
+        const v = jobValues(stored);
+        await c.query(
+          `UPDATE ${this.s}.jobs SET name = $2, task_id = $3, trigger = $4, args = $5, max_instances = $6,
+             misfire_grace_time = $7, coalesce = $8, jitter = $9, timeout = $10, retry = $11, paused = $12,
+             next_run_time = $13, version = $14, updated_at = $15 WHERE id = $1`,
+          [...v.slice(0, 13), stored.version, v[14]],
+        );
+        return { job: stored, outcome: 'replaced' as const };
+      }
+    });
+    if (result.outcome !== 'kept')
+      await this.announce({ kind: result.outcome === 'added' ? 'job-added' : 'job-modified', jobId: job.id });
+    return { job: copyJob(result.job), outcome: result.outcome };
+  }
+
+  async getJob(id: string): Promise<JobRecord | null> {
+    const r = await this.query<Row>('get-job', `SELECT ${JOB_COLUMNS} FROM ${this.s}.jobs WHERE id = $1`, [
+      id,
+    ]);
+    return r.rows[0] ? decodeJob(r.rows[0]) : null;
+  }
+
+  async getJobs(filter: JobFilter = {}): Promise<JobRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (v: unknown) => `$${params.push(v)}`;
+    if (filter.ids) where.push(`id = ANY(${p(filter.ids)}::text[])`);
+    if (filter.taskId !== undefined) where.push(`task_id = ${p(filter.taskId)}`);
+    if (filter.paused !== undefined) where.push(`paused = ${p(filter.paused)}`);
+    if (filter.afterId !== undefined) where.push(`id > ${p(filter.afterId)} COLLATE "C"`);
+    let sql = `SELECT ${JOB_COLUMNS} FROM ${this.s}.jobs`;
+    if (where.length) sql += ` WHERE ${where.join(' AND ')}`;
+    sql += ' ORDER BY id COLLATE "C"';
+    if (filter.limit !== undefined) sql += ` LIMIT ${p(filter.limit)}`;
+    const r = await this.query<Row>(null, sql, params);
+    return r.rows.map(decodeJob);
+  }
+
+  async updateJob(id: string, changes: JobChanges, expectedVersion?: number): Promise<JobRecord> {
+    const job = await this.tx(async (c) => {
+      const found = await c.query<{ version: number }>(
+        `SELECT version FROM ${this.s}.jobs WHERE id = $1 FOR UPDATE`,
+        [id],
+      );
+      const row = found.rows[0];
+      if (!row) throw notFound(id);
+      if (expectedVersion !== undefined && row.version !== expectedVersion)
+        throw versionConflict(id, row.version, expectedVersion);
+      // Only the changed columns are written, so an undecodable column of the row is never overwritten.
+      const params: unknown[] = [id];
+      const sets: string[] = [];
+      for (const [key, value] of Object.entries(changes)) {
+        if (value === undefined) continue;
+        const column = CHANGE_COLUMNS[key as keyof JobChanges];
+        if (!column) continue;
+        params.push(encodeChange(key as keyof JobChanges, value));
+        sets.push(`${column} = $${params.length}`);
+      }
+      sets.push('version = version + 1', 'updated_at = statement_timestamp()');
+      const updated = await c.query<Row>(
+        `UPDATE ${this.s}.jobs SET ${sets.join(', ')} WHERE id = $1 RETURNING ${JOB_COLUMNS}`,
+        params,
+      );
+      return decodeJob(updated.rows[0]!);
+    });
+    await this.announce({ kind: 'job-modified', jobId: id });
+    return job;
+  }
+
+  async removeJob(id: string): Promise<JobRecord | null> {
+    const job = await this.tx(async (c) => {
+      const r = await c.query<Row>(`DELETE FROM ${this.s}.jobs WHERE id = $1 RETURNING ${JOB_COLUMNS}`, [id]);
+      if (!r.rows[0]) return null;
+      await c.query(
+        `UPDATE ${this.s}.runs SET status = 'cancelled', finished_at = statement_timestamp()
+         WHERE job_id = $1 AND status = 'pending'`,
+        [id],
+      );
+      return decodeJob(r.rows[0]);
+    });
+    if (job) await this.announce({ kind: 'job-removed', jobId: id });
+    return job;
+  }
+
+  async removeAllJobs(): Promise<number> {
+    const n = await this.tx(async (c) => {
+      const r = await c.query<{ id: string }>(`DELETE FROM ${this.s}.jobs RETURNING id`);
+      const ids = r.rows.map((x) => x.id);
+      if (ids.length > 0)
+        await c.query(
+          `UPDATE ${this.s}.runs SET status = 'cancelled', finished_at = statement_timestamp()
+           WHERE job_id = ANY($1::text[]) AND status = 'pending'`,
+          [ids],
+        );
+      return ids.length;
+    });
+    if (n > 0) await this.announce({ kind: 'job-removed' });
+    return n;
+  }
+
+  /**
+   * The firing step: one transaction of five round trips per batch (see the module documentation). `now` is
+   * ignored: the database's `statement_timestamp()` of the claim decides what is due and is passed to the
+   * planner and returned as {@link FireResult.now}.
+   */
+  async fireDueJobs(_now: Date, limit: number, planner: FirePlanner): Promise<FireResult> {
+    let created = false;
+    const result = await this.tx(
+      async (c) => {
+        const claimed = await c.query<Row & { db_now: Date }>({
+          name: this.prefix + 'claim',
+          text: `WITH c AS (
+                 SELECT ${JOB_COLUMNS} FROM ${this.s}.jobs
+                 WHERE NOT paused AND next_run_time <= statement_timestamp()
+                 ORDER BY next_run_time LIMIT $1 FOR UPDATE SKIP LOCKED)
+               SELECT statement_timestamp() AS db_now, c.* FROM (SELECT 1) AS one LEFT JOIN c ON true
+               ORDER BY c.next_run_time`,
+          values: [limit + 1],
+        });
+        const now = claimed.rows[0]!.db_now;
+        const rows = claimed.rows.filter((r) => r.id !== null);
+        const n = Math.min(limit, rows.length);
+        const fired: FiredJob[] = [];
+        if (n === 0) return { now, fired, more: false };
+        const ids = rows.slice(0, n).map((r) => r.id);
+        // Counted after the claim took the row locks, so runs that a concurrent firing or manual run committed
+        // before releasing the job's lock are included.
+        const counts = await c.query<{ job_id: string; n: number }>({
+          name: this.prefix + 'active',
+          text: `SELECT job_id, count(*)::int AS n FROM ${this.s}.runs
+               WHERE job_id = ANY($1::text[]) AND status IN ${ACTIVE_SQL} GROUP BY job_id`,
+          values: [ids],
+        });
+        const active = new Map(counts.rows.map((r) => [r.job_id, r.n]));
+        const t = now.getTime();
+        const jobIds: string[] = [];
+        const versions: number[] = [];
+        const nexts: (number | null)[] = [];
+        const actions: string[] = [];
+        const runJobs: string[] = [];
+        const runTasks: string[] = [];
+        const sfts: number[] = [];
+        const nbs: number[] = [];
+        const statuses: string[] = [];
+        for (let i = 0; i < n; i++) {
+          const job = decodeJob(rows[i]!);
+          const plan = planner(job, { now, activeRuns: active.get(job.id) ?? 0 });
+          fired.push({ job, plan, runs: [] });
+          jobIds.push(job.id);
+          versions.push(job.version);
+          nexts.push(plan.nextRunTime === null ? null : plan.nextRunTime.getTime());
+          actions.push(plan.quarantine !== undefined ? 'q' : plan.remove ? 'r' : 'a');
+          for (const p of plan.runs) {
+            runJobs.push(job.id);
+            runTasks.push(job.taskId);
+            sfts.push(p.scheduledFireTime.getTime());
+            nbs.push(p.notBefore.getTime());
+            statuses.push(p.status);
+          }
+        }
+        const applied = await c.query<{ ok: string[] | null; runs: [string, string, number][] | null }>({
+          name: this.prefix + 'apply',
+          text: `WITH p AS (
+                 SELECT * FROM unnest($1::text[], $2::int[], $3::float8[], $4::text[]) AS p(id, version, next_ms, action)),
+               adv AS (
+                 UPDATE ${this.s}.jobs j SET
+                   next_run_time = CASE WHEN p.action = 'a' THEN to_timestamp(p.next_ms / 1000.0) END,
+                   paused = j.paused OR p.action = 'q',
+                   version = j.version + 1,
+                   updated_at = to_timestamp($5::float8 / 1000.0)
+                 FROM p WHERE j.id = p.id AND j.version = p.version AND p.action <> 'r'
+                 RETURNING j.id),
+               del AS (
+                 DELETE FROM ${this.s}.jobs j USING p WHERE j.id = p.id AND j.version = p.version AND p.action = 'r'
+                 RETURNING j.*),
+               ret AS (
+                 INSERT INTO ${this.s}.retired_jobs SELECT * FROM del
+                 ON CONFLICT (id) DO UPDATE SET (${JOB_COLUMNS}) = (${JOB_COLUMN_LIST.map((c) => 'EXCLUDED.' + c).join(', ')})),
+               ok AS (SELECT id FROM adv UNION ALL SELECT id FROM del),
+               ins AS (
+                 INSERT INTO ${this.s}.runs (job_id, task_id, scheduled_fire_time, not_before, status, manual,
+                   finished_at, created_at)
+                 SELECT r.job_id, r.task_id, to_timestamp(r.sft / 1000.0), to_timestamp(r.nb / 1000.0), r.status, false,
+                   CASE WHEN r.status = 'pending' THEN NULL ELSE to_timestamp($5::float8 / 1000.0) END,
+                   to_timestamp($5::float8 / 1000.0)
+                 FROM unnest($6::text[], $7::text[], $8::float8[], $9::float8[], $10::text[])
+                   AS r(job_id, task_id, sft, nb, status)
+                 WHERE r.job_id IN (SELECT id FROM ok)
+                 ON CONFLICT (job_id, scheduled_fire_time) WHERE NOT manual DO NOTHING
+                 RETURNING id, job_id, scheduled_fire_time)
+               SELECT (SELECT array_agg(id) FROM ok) AS ok,
+                 (SELECT json_agg(json_build_array(id, job_id,
+                    (extract(epoch FROM scheduled_fire_time) * 1000)::float8)) FROM ins) AS runs`,
+          values: [jobIds, versions, nexts, actions, t, runJobs, runTasks, sfts, nbs, statuses],
+        });
+        const out = applied.rows[0]!;
+        const ok = new Set(out.ok ?? []);
+        const createdIds = new Map<string, string>();
+        for (const [id, jobId, sft] of out.runs ?? []) createdIds.set(`${jobId}\u0000${Math.round(sft)}`, id);
+        const done: FiredJob[] = [];
+        for (const f of fired) {
+          // Under the row locks a compare-and-set cannot fail; a job that did is left out, with nothing stored.
+          if (!ok.has(f.job.id)) continue;
+          for (const p of f.plan.runs) {
+            const sft = p.scheduledFireTime.getTime();
+            const id = createdIds.get(`${f.job.id}\u0000${sft}`);
+            if (id === undefined) continue;
+            createdIds.delete(`${f.job.id}\u0000${sft}`);
+            const finished = p.status === 'pending' ? null : t;
+            if (p.status === 'pending') created = true;
+            else this.dirtyJobs.add(f.job.id);
+            f.runs.push(newRunRecord(id, f.job, sft, p.notBefore.getTime(), p.status, false, finished, t));
+          }
+          done.push(f);
+        }
+        return { now, fired: done, more: rows.length > limit };
+      },
+      () => (created ? this.notifySql({ kind: 'run-created' }) : ''),
+    );
+    if (created) this.emit({ kind: 'run-created' });
+    return result;
+  }
+
+  /** Creates a manual run at the database's time (`now` is ignored), holding the job's row lock. */
+  async createManualRun(jobId: string, _now: Date): Promise<RunRecord> {
+    const run = await this.tx(
+      async (c) => {
+        const locked = await c.query(`SELECT 1 FROM ${this.s}.jobs WHERE id = $1 FOR UPDATE`, [jobId]);
+        if (locked.rowCount === 0) throw notFound(jobId);
+        const r = await c.query<RunColumns>(
+          `WITH a AS (SELECT count(*)::int AS n FROM ${this.s}.runs WHERE job_id = $1 AND status IN ${ACTIVE_SQL})
+         INSERT INTO ${this.s}.runs (job_id, task_id, scheduled_fire_time, not_before, status, manual, finished_at,
+           created_at)
+         SELECT j.id, j.task_id, statement_timestamp(), statement_timestamp(),
+           CASE WHEN a.n >= j.max_instances THEN 'skipped' ELSE 'pending' END, true,
+           CASE WHEN a.n >= j.max_instances THEN statement_timestamp() END, statement_timestamp()
+         FROM ${this.s}.jobs j, a WHERE j.id = $1
+         RETURNING *`,
+          [jobId],
+        );
+        return decodeRun(r.rows[0]!);
+      },
+      () => this.notifySql({ kind: 'run-created', jobId }),
+    );
+    if (run.status !== 'pending') this.dirtyJobs.add(jobId);
+    this.emit({ kind: 'run-created', jobId });
+    return run;
+  }
+
+  /** Leases runs at the database's time (`now` is ignored): `FOR UPDATE SKIP LOCKED`, then the jobs. */
+  async acquireRuns(
+    owner: string,
+    _now: Date,
+    limit: number,
+    leaseMs: number,
+    taskIds?: string[],
+  ): Promise<AcquiredRun[]> {
+    if (limit <= 0 || (taskIds && taskIds.length === 0)) return [];
+    const r = await this.query<RunColumns>(
+      'acquire',
+      `WITH c AS (
+         SELECT id FROM ${this.s}.runs
+         WHERE status = 'pending' AND not_before <= statement_timestamp()
+           AND ($4::text[] IS NULL OR task_id = ANY($4::text[]))
+         ORDER BY not_before LIMIT $3 FOR UPDATE SKIP LOCKED)
+       UPDATE ${this.s}.runs r SET status = 'running', owner = $1, attempt = r.attempt + 1,
+         started_at = statement_timestamp(), lease_expires_at = statement_timestamp() + $2 * interval '1 millisecond'
+       FROM c WHERE r.id = c.id
+       RETURNING r.*`,
+      [owner, leaseMs, limit, taskIds ?? null],
+    );
+    if (r.rows.length === 0) return [];
+    const runs = r.rows.map(decodeRun).sort((a, b) => a.notBefore.getTime() - b.notBefore.getTime());
+    const ids = [...new Set(runs.map((x) => x.jobId))];
+    const j = await this.query<Row & { retired: boolean }>(
+      'acquire-jobs',
+      `SELECT ${JOB_COLUMNS}, true AS retired FROM ${this.s}.retired_jobs WHERE id = ANY($1::text[])
+       UNION ALL
+       SELECT ${JOB_COLUMNS}, false FROM ${this.s}.jobs WHERE id = ANY($1::text[])`,
+      [ids],
+    );
+    const jobs = new Map<string, JobRecord>();
+    for (const row of j.rows.sort((a, b) => Number(b.retired) - Number(a.retired)))
+      jobs.set(row.id, decodeJob(row));
+    return runs.map((run) => ({ run, job: jobs.get(run.jobId) ?? null }));
+  }
+
+  /** Renews leases to the database's time plus `leaseMs` (`now` is ignored). */
+  async heartbeatRuns(
+    owner: string,
+    runs: { id: string; attempt: number }[],
+    _now: Date,
+    leaseMs: number,
+  ): Promise<string[]> {
+    const valid = runs.filter((r) => UUID.test(r.id));
+    if (valid.length === 0) return [];
+    const r = await this.query<{ id: string }>(
+      'heartbeat',
+      `UPDATE ${this.s}.runs r SET lease_expires_at = statement_timestamp() + $3 * interval '1 millisecond'
+       FROM unnest($1::uuid[], $2::int[]) AS h(id, attempt)
+       WHERE r.id = h.id AND r.attempt = h.attempt AND r.owner = $4 AND r.status = 'running'
+       RETURNING r.id::text AS id`,
+      [valid.map((x) => x.id), valid.map((x) => x.attempt), leaseMs, owner],
+    );
+    const held = new Set(r.rows.map((x) => x.id.toLowerCase()));
+    return valid.filter((x) => held.has(x.id.toLowerCase())).map((x) => x.id);
+  }
+
+  /** Records a run's end at the database's time (`now` is ignored); `retryAt` is stored as given. */
+  async finishRun(
+    runId: string,
+    owner: string,
+    attempt: number,
+    _now: Date,
+    outcome: RunOutcome,
+  ): Promise<boolean> {
+    if (!UUID.test(runId)) return false;
+    const error = outcome.error ? JSON.stringify(outcome.error) : null;
+    const fence = `WHERE id = $1 AND owner = $2 AND attempt = $3 AND status = 'running' RETURNING job_id`;
+    const r = outcome.retryAt
+      ? await this.query<{ job_id: string }>(
+          'retry',
+          `UPDATE ${this.s}.runs SET status = 'pending', not_before = $4, owner = NULL, lease_expires_at = NULL,
+             error = $5 ${fence}`,
+          [runId, owner, attempt, outcome.retryAt, error],
+        )
+      : await this.query<{ job_id: string }>(
+          'finish',
+          `UPDATE ${this.s}.runs SET status = $4, finished_at = statement_timestamp(), lease_expires_at = NULL,
+             error = $5, result = $6 ${fence}`,
+          [runId, owner, attempt, outcome.status, error, resultToJson(outcome.result)],
+        );
+    const row = r.rows[0];
+    if (!row) return false;
+    if (outcome.retryAt) {
+      await this.announce({ kind: 'run-created', jobId: row.job_id });
+    } else {
+      this.dirtyJobs.add(row.job_id);
+      if (++this.finishedSincePrune >= this.pruneEvery) await this.prune();
+      if (this.listeners.size > 0) this.emit({ kind: 'run-finished', jobId: row.job_id });
+    }
+    return true;
+  }
+
+  /** Abandons runs whose lease ended before the database's time (`now` is ignored). */
+  async reapExpiredRuns(_now: Date, limit: number): Promise<RunRecord[]> {
+    const r = await this.query<RunColumns>(
+      'reap',
+      `WITH c AS (
+         SELECT id FROM ${this.s}.runs WHERE status = 'running' AND lease_expires_at < statement_timestamp()
+         LIMIT $1 FOR UPDATE SKIP LOCKED)
+       UPDATE ${this.s}.runs r SET status = 'abandoned', finished_at = statement_timestamp(), lease_expires_at = NULL
+       FROM c WHERE r.id = c.id RETURNING r.*`,
+      [limit],
+    );
+    for (const row of r.rows) this.dirtyJobs.add(row.job_id);
+    return r.rows.map(decodeRun);
+  }
+
+  async getRun(id: string): Promise<RunRecord | null> {
+    if (!UUID.test(id)) return null;
+    const r = await this.query<RunColumns>('get-run', `SELECT * FROM ${this.s}.runs WHERE id = $1`, [id]);
+    return r.rows[0] ? decodeRun(r.rows[0]) : null;
+  }
+
+  async getRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (v: unknown) => `$${params.push(v)}`;
+    if (filter.jobId !== undefined) where.push(`job_id = ${p(filter.jobId)}`);
+    if (filter.status !== undefined) where.push(`status = ANY(${p([filter.status].flat())}::text[])`);
+    if (filter.from !== undefined) where.push(`scheduled_fire_time >= ${p(filter.from)}`);
+    if (filter.to !== undefined) where.push(`scheduled_fire_time < ${p(filter.to)}`);
+    let sql = `SELECT * FROM ${this.s}.runs`;
+    if (where.length) sql += ` WHERE ${where.join(' AND ')}`;
+    sql += ` ORDER BY scheduled_fire_time DESC, created_at DESC, id LIMIT ${p(filter.limit ?? 100)} OFFSET ${p(filter.offset ?? 0)}`;
+    const r = await this.query<RunColumns>(null, sql, params);
+    return r.rows.map(decodeRun);
+  }
+
+  async getNextWakeTime(): Promise<Date | null> {
+    const r = await this.query<{ t: Date | null }>(
+      'wake',
+      `SELECT least(
+         (SELECT min(next_run_time) FROM ${this.s}.jobs WHERE NOT paused),
+         (SELECT min(not_before) FROM ${this.s}.runs WHERE status = 'pending'),
+         (SELECT min(lease_expires_at) FROM ${this.s}.runs WHERE status = 'running')) AS t`,
+      [],
+    );
+    return r.rows[0]?.t ?? null;
+  }
+
+  /**
+   * Listens for changes made through any store instance on this schema (this one's are delivered directly).
+   * The first listener opens a dedicated `LISTEN` connection (after `start()`), the last unsubscribe closes it.
+   */
+  subscribe(listener: (change: StoreChange) => void): () => void {
+    this.listeners.add(listener);
+    if (this.started && this.listenerState === 'off') this.connectListener();
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) void this.closeListener();
+    };
+  }
+
+  /**
+   * Resolves once the `LISTEN` connection is established (immediately when it is, or when nobody listens or
+   * `listen` is off). Useful in tests and before relying on prompt wake-ups.
+   */
+  listening(): Promise<void> {
+    if (this.listenerState !== 'connecting' || !this.listen) return Promise.resolve();
+    return new Promise((resolve) => this.listenerWaiters.push(resolve));
+  }
+
+  /**
+   * Applies retention in one statement per rule: deletes the finished runs beyond the newest `maxRunsPerJob` of
+   * each job that finished runs in this process since the last call, finished runs older than `maxRunAge` (up
+   * to 10,000 per call, by the database's time), and kept copies of self-removed jobs none of whose runs is
+   * active. Called by the store every `pruneEvery` finished runs; call it on a timer for more. Resolves to the
+   * number of runs deleted.
+   */
+  async prune(): Promise<number> {
+    const jobs = [...this.dirtyJobs];
+    this.dirtyJobs.clear();
+    this.finishedSincePrune = 0;
+    let deleted = 0;
+    if (jobs.length > 0) {
+      const r = await this.query(
+        'prune-jobs',
+        `WITH ranked AS (
+           SELECT id, row_number() OVER (PARTITION BY job_id ORDER BY scheduled_fire_time DESC, created_at DESC) AS rn
+           FROM ${this.s}.runs WHERE job_id = ANY($1::text[]) AND status IN ${FINAL_SQL})
+         DELETE FROM ${this.s}.runs r USING ranked WHERE r.id = ranked.id AND ranked.rn > $2`,
+        [jobs, this.maxRunsPerJob],
+      );
+      deleted += r.rowCount ?? 0;
+    }
+    if (this.maxRunAge !== null) {
+      const r = await this.query(
+        'prune-age',
+        `DELETE FROM ${this.s}.runs WHERE id IN (
+           SELECT id FROM ${this.s}.runs WHERE status IN ${FINAL_SQL}
+             AND finished_at < statement_timestamp() - $1 * interval '1 millisecond' LIMIT 10000)`,
+        [this.maxRunAge],
+      );
+      deleted += r.rowCount ?? 0;
+    }
+    await this.query(
+      'prune-retired',
+      `DELETE FROM ${this.s}.retired_jobs rj WHERE NOT EXISTS (
+         SELECT 1 FROM ${this.s}.runs r WHERE r.job_id = rj.id AND r.status IN ${ACTIVE_SQL})`,
+      [],
+    );
+    return deleted;
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private get db(): pg.Pool {
+    if (!this.pool) throw new TickworkError('STORE_ERROR', 'The PostgreSQL store is not started');
+    return this.pool;
+  }
+
+  /** One statement outside a transaction; named statements are prepared once per connection. */
+  private async query<T extends pg.QueryResultRow>(
+    name: string | null,
+    text: string,
+    values: unknown[],
+    client: Queryable = this.db,
+  ): Promise<pg.QueryResult<T>> {
+    try {
+      return await client.query<T>(
+        name === null ? { text, values } : { name: this.prefix + name, text, values },
+      );
+    } catch (err) {
+      throw mapError(err);
+    }
+  }
+
+  /**
+   * Runs `fn` in a transaction (READ COMMITTED, with local timeouts). `beforeCommit` may return SQL (a
+   * `NOTIFY`) sent with the `COMMIT` in the same round trip.
+   */
+  private async tx<T>(fn: (client: pg.PoolClient) => Promise<T>, beforeCommit?: () => string): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.db.connect();
+    } catch (err) {
+      throw mapError(err);
+    }
+    let broken: unknown = undefined;
+    try {
+      await client.query(this.begin);
+      const result = await fn(client);
+      const extra = beforeCommit?.() ?? '';
+      await client.query(extra ? `${extra}; COMMIT` : 'COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackError) {
+        broken = rollbackError;
+      }
+      throw mapError(err);
+    } finally {
+      client.release(broken === undefined ? undefined : (broken as Error));
+    }
+  }
+
+  private notifySql(change: StoreChange): string {
+    const payload = JSON.stringify({ ...change, source: this.source });
+    return `NOTIFY ${quoteIdent(this.channel)}, ${pg.escapeLiteral(payload)}`;
+  }
+
+  /** Tells this process's listeners at once and the other processes through `NOTIFY`. */
+  private async announce(change: StoreChange): Promise<void> {
+    this.emit(change);
+    const payload = JSON.stringify({ ...change, source: this.source });
+    if (Buffer.byteLength(payload) > 7900) return;
+    try {
+      await this.db.query('SELECT pg_notify($1, $2)', [this.channel, payload]);
+    } catch {
+      // a hint only: correctness never depends on it
+    }
+  }
+
+  private emit(change: StoreChange): void {
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch {
+        // listeners are hints; a failing one must not break the store
+      }
+    }
+  }
+
+  private connectListener(): void {
+    if (!this.listen || this.listenerState !== 'off') return;
+    this.listenerState = 'connecting';
+    const config: pg.ClientConfig = this.connectionString
+      ? { connectionString: this.connectionString }
+      : { ...(this.pool as unknown as { options: pg.ClientConfig }).options };
+    const client = new pg.Client(config);
+    this.listener = client;
+    const fail = () => {
+      if (this.listener !== client) return;
+      this.listener = null;
+      this.listenerState = 'off';
+      client.removeAllListeners('notification');
+      void client.end().catch(() => {});
+      if (!this.started || this.listeners.size === 0) return;
+      const delay = this.reconnectDelay;
+      this.reconnectDelay = Math.min(this.reconnectDelay * 2, 30_000);
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = null;
+        this.connectListener();
+      }, delay);
+      this.reconnectTimer.unref();
+    };
+    client.on('error', fail);
+    client.on('end', fail);
+    client.on('notification', (msg) => {
+      if (!msg.payload) return;
+      try {
+        const change = JSON.parse(msg.payload) as StoreChange & { source?: string };
+        if (change.source === this.source) return;
+        const out: StoreChange = { kind: change.kind };
+        if (change.jobId !== undefined) out.jobId = change.jobId;
+        this.emit(out);
+      } catch {
+        this.emit({ kind: 'job-modified' });
+      }
+    });
+    client
+      .connect()
+      .then(() => client.query(`LISTEN ${quoteIdent(this.channel)}`))
+      .then(() => {
+        if (this.listener !== client) return;
+        const resync = this.reconnectDelay > 100;
+        this.listenerState = 'on';
+        this.reconnectDelay = 100;
+        for (const w of this.listenerWaiters.splice(0)) w();
+        // After a reconnect, changes may have been missed while the connection was down.
+        if (resync) this.emit({ kind: 'job-modified' });
+      })
+      .catch(fail);
+  }
+
+  private async closeListener(): Promise<void> {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    const client = this.listener;
+    this.listener = null;
+    this.listenerState = 'off';
+    for (const w of this.listenerWaiters.splice(0)) w();
+    if (client) {
+      client.removeAllListeners('notification');
+      await client.end().catch(() => {});
+    }
+  }
+}
+
+/** Maps a driver error to `STORE_ERROR` (or `JOB_CONFLICT` for a duplicate job id), keeping it as `cause`. */
+function mapError(err: unknown): Error {
+  if (err instanceof TickworkError) return err;
+  const e = err as { code?: string; constraint?: string; message?: string };
+  if (e.code === '23505' && (e.constraint === 'jobs_pkey' || e.constraint === 'retired_jobs_pkey'))
+    return new TickworkError('JOB_CONFLICT', `A job with that id exists already`, {}, { cause: err });
+  return new TickworkError(
+    'STORE_ERROR',
+    `PostgreSQL store failed: ${e.message ?? String(err)}`,
+    e.code ? { pgCode: e.code } : {},
+    { cause: err },
+  );
+}
+
+const CHANGE_COLUMNS: Record<keyof JobChanges, string> = {
+  name: 'name',
+  taskId: 'task_id',
+  trigger: 'trigger',
+  args: 'args',
+  maxInstances: 'max_instances',
+  misfireGraceTime: 'misfire_grace_time',
+  coalesce: 'coalesce',
+  jitter: 'jitter',
+  timeout: 'timeout',
+  retry: 'retry',
+  paused: 'paused',
+  nextRunTime: 'next_run_time',
+};
+
+function encodeChange(key: keyof JobChanges, value: unknown): unknown {
+  switch (key) {
+    case 'trigger':
+    case 'args':
+      return JSON.stringify(value);
+    case 'retry':
+      return value === null ? null : JSON.stringify(value);
+    default:
+      return value;
+  }
+}
+
+/** The 15 column values of a job in column order, without `version`. */
+function jobValues(job: JobRecord): unknown[] {
+  return [
+    job.id,
+    job.name,
+    job.taskId,
+    JSON.stringify(job.trigger),
+    JSON.stringify(job.args),
+    job.maxInstances,
+    job.misfireGraceTime,
+    job.coalesce,
+    job.jitter,
+    job.timeout,
+    job.retry ? JSON.stringify(job.retry) : null,
+    job.paused,
+    job.nextRunTime,
+    job.createdAt,
+    job.updatedAt,
+  ];
+}

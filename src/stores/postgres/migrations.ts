@@ -1,0 +1,80 @@
+/**
+ * Numbered migrations of the PostgreSQL schema. `PostgresStore.start()` applies the missing ones, in order,
+ * in one transaction under `pg_advisory_xact_lock`, with `search_path` set to the store's schema (so the SQL
+ * here names no schema), and records each in the schema's `migrations` table. A migration, once released,
+ * never changes: fix mistakes with a new one. `schema.sql` beside this file is the resulting schema, checked
+ * by `test/contract/postgres-schema.test.ts`.
+ * @module
+ */
+
+/** One migration. */
+export interface Migration {
+  /** 1, 2, 3, ... without gaps. */
+  version: number;
+  /** What it does, for the `migrations` table and logs. */
+  name: string;
+  /** The SQL, unqualified (run with `search_path` set to the store's schema). */
+  sql: string;
+}
+
+/** Every migration, oldest first. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'jobs and runs',
+    sql: `
+CREATE TABLE jobs (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  task_id text NOT NULL,
+  trigger text NOT NULL,
+  args text NOT NULL,
+  max_instances integer NOT NULL,
+  misfire_grace_time double precision,
+  coalesce boolean NOT NULL,
+  jitter double precision,
+  timeout double precision,
+  retry text,
+  paused boolean NOT NULL,
+  next_run_time timestamptz,
+  version integer NOT NULL,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+CREATE INDEX jobs_due ON jobs (next_run_time) WHERE NOT paused;
+CREATE INDEX jobs_task ON jobs (task_id);
+
+-- Jobs that their own firing step removed (no more fire times) while runs of them may still be pending:
+-- those runs need the job's args and policy when they start. Pruned once none of their runs is active.
+CREATE TABLE retired_jobs (LIKE jobs INCLUDING DEFAULTS);
+ALTER TABLE retired_jobs ADD PRIMARY KEY (id);
+
+CREATE TABLE runs (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  job_id text NOT NULL,
+  task_id text NOT NULL,
+  scheduled_fire_time timestamptz NOT NULL,
+  not_before timestamptz NOT NULL,
+  status text NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'timed-out', 'missed',
+    'skipped', 'abandoned', 'cancelled')),
+  manual boolean NOT NULL,
+  attempt integer NOT NULL DEFAULT 0,
+  owner text,
+  lease_expires_at timestamptz,
+  started_at timestamptz,
+  finished_at timestamptz,
+  error text,
+  result text,
+  created_at timestamptz NOT NULL
+);
+-- Firing is exactly-once: one scheduled run per (job, fire time).
+CREATE UNIQUE INDEX runs_fire_time ON runs (job_id, scheduled_fire_time) WHERE NOT manual;
+CREATE INDEX runs_job ON runs (job_id, scheduled_fire_time DESC);
+CREATE INDEX runs_time ON runs (scheduled_fire_time DESC);
+CREATE INDEX runs_status ON runs (status, scheduled_fire_time DESC);
+CREATE INDEX runs_active ON runs (job_id) WHERE status IN ('pending', 'running');
+CREATE INDEX runs_pending ON runs (not_before) WHERE status = 'pending';
+CREATE INDEX runs_lease ON runs (lease_expires_at) WHERE status = 'running';
+`,
+  },
+];

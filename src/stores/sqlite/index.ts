@@ -1,0 +1,803 @@
+/**
+ * A store in one SQLite file (`tickwork/stores/sqlite`), shared safely by several processes on one host.
+ *
+ * Needs the optional peer dependency `better-sqlite3` (12 or later); only this module imports it.
+ *
+ * - Every write is one transaction; the firing step and leasing use `BEGIN IMMEDIATE`, which takes SQLite's
+ *   single write lock at once, so two processes can never claim the same due job or lease the same run
+ *   (a process that finds the lock taken waits up to `busyTimeout`).
+ * - The file uses WAL journaling, so readers never block the writer.
+ * - "Now" is the scheduler's injected clock (the `now` arguments), as for the memory store: the processes
+ *   share one host and so one clock.
+ * - Times are stored as integer epoch milliseconds; JSON (trigger, args, retry, error, result) as text.
+ * - Retention is applied by {@link SqliteStore.prune}, which the store calls itself every `pruneEvery`
+ *   finished runs.
+ * - Changes made by other processes are announced to {@link SqliteStore.subscribe} listeners by polling
+ *   `PRAGMA data_version` (a cheap counter SQLite bumps when another connection commits) every
+ *   `changePollInterval` while someone listens.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { TickworkError } from '../../core/errors.js';
+import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
+import { duration, integer, nonEmptyString, optionsObject, rejectUnknownKeys } from '../../core/validate.js';
+import {
+  ACTIVE_SQL,
+  conflictError,
+  decodeJob,
+  notFound,
+  versionConflict,
+  decodeRun,
+  copyJob,
+  newRunRecord,
+  resultToJson,
+  sameTrigger,
+  type JobColumns,
+  type RunColumns,
+} from '../common.js';
+import type {
+  AcquiredRun,
+  AddJobResult,
+  ConflictPolicy,
+  FiredJob,
+  FirePlanner,
+  FireResult,
+  JobChanges,
+  JobFilter,
+  RunFilter,
+  RunOutcome,
+  Store,
+  StoreChange,
+  StoreStartContext,
+} from '../store.js';
+
+/** Options of {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Path of the database file (created when missing), or `':memory:'` for a private in-memory database. */
+  path: string;
+  /**
+   * How long a statement waits for another process's write lock before failing with `STORE_ERROR`, in
+   * milliseconds.
+   * @defaultValue 5000
+   */
+  busyTimeout?: number;
+  /**
+   * How many finished runs to keep per job (the newest, by scheduled fire time).
+   * @defaultValue 100
+   */
+  maxRunsPerJob?: number;
+  /**
+   * Finished runs older than this (by `finishedAt`), in milliseconds, are deleted by {@link SqliteStore.prune};
+   * `null` keeps them (subject to `maxRunsPerJob`).
+   * @defaultValue null
+   */
+  maxRunAge?: number | null;
+  /**
+   * After how many finished runs (in this process) the store applies retention by calling
+   * {@link SqliteStore.prune}.
+   * @defaultValue 500
+   */
+  pruneEvery?: number;
+  /**
+   * Longest the scheduler sleeps between checks, in milliseconds (other processes may add jobs, and SQLite
+   * has no notifications between processes).
+   * @defaultValue 5000
+   */
+  maxWakeInterval?: number;
+  /**
+   * How often to poll `PRAGMA data_version` for commits by other connections while listeners are
+   * subscribed, in milliseconds; `0` disables polling.
+   * @defaultValue 1000
+   */
+  changePollInterval?: number;
+}
+
+const FINAL_SQL = `('succeeded', 'failed', 'timed-out', 'missed', 'skipped', 'abandoned', 'cancelled')`;
+
+const JOB_COLUMNS =
+  'id, name, task_id, trigger, args, max_instances, misfire_grace_time, coalesce, jitter, timeout, retry, ' +
+  'paused, next_run_time, version, created_at, updated_at';
+
+/**
+ * Numbered migrations of the SQLite schema; `PRAGMA user_version` records the last one applied. Each is
+ * applied once, in order, in one `BEGIN IMMEDIATE` transaction at {@link SqliteStore.start}.
+ */
+export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'jobs and runs',
+    sql: `
+CREATE TABLE jobs (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  args TEXT NOT NULL,
+  max_instances INTEGER NOT NULL,
+  misfire_grace_time REAL,
+  coalesce INTEGER NOT NULL,
+  jitter REAL,
+  timeout REAL,
+  retry TEXT,
+  paused INTEGER NOT NULL,
+  next_run_time INTEGER,
+  version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX jobs_due ON jobs (next_run_time) WHERE paused = 0;
+CREATE INDEX jobs_task ON jobs (task_id);
+CREATE TABLE retired_jobs (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  args TEXT NOT NULL,
+  max_instances INTEGER NOT NULL,
+  misfire_grace_time REAL,
+  coalesce INTEGER NOT NULL,
+  jitter REAL,
+  timeout REAL,
+  retry TEXT,
+  paused INTEGER NOT NULL,
+  next_run_time INTEGER,
+  version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  job_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  scheduled_fire_time INTEGER NOT NULL,
+  not_before INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  manual INTEGER NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  owner TEXT,
+  lease_expires_at INTEGER,
+  started_at INTEGER,
+  finished_at INTEGER,
+  error TEXT,
+  result TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX runs_fire_time ON runs (job_id, scheduled_fire_time) WHERE manual = 0;
+CREATE INDEX runs_job ON runs (job_id, scheduled_fire_time DESC);
+CREATE INDEX runs_time ON runs (scheduled_fire_time DESC);
+CREATE INDEX runs_status ON runs (status, scheduled_fire_time DESC);
+CREATE INDEX runs_active ON runs (job_id) WHERE status IN ('pending', 'running');
+CREATE INDEX runs_pending ON runs (not_before) WHERE status = 'pending';
+CREATE INDEX runs_lease ON runs (lease_expires_at) WHERE status = 'running';
+`,
+  },
+];
+
+type Row = JobColumns & { active?: number };
+
+/**
+ * A persistent store in an SQLite file. See the module documentation for the locking and clock model.
+ *
+ * ```ts
+ * const scheduler = new Scheduler({ store: new SqliteStore({ path: 'data/jobs.db' }) });
+ * ```
+ *
+ * Methods reject with `TickworkError` `STORE_ERROR` (the SQLite error as `cause`) when the database fails,
+ * for example when another process holds the write lock longer than `busyTimeout`.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly persistent = true;
+  readonly maxWakeInterval: number;
+
+  private readonly path: string;
+  private readonly busyTimeout: number;
+  private readonly maxRunsPerJob: number;
+  private readonly maxRunAge: number | null;
+  private readonly pruneEvery: number;
+  private readonly pollInterval: number;
+  private db: Database.Database | null = null;
+  private now: () => number = Date.now;
+  private readonly listeners = new Set<(change: StoreChange) => void>();
+  private pollTimer: NodeJS.Timeout | null = null;
+  private dataVersion = 0;
+  private readonly dirtyJobs = new Set<string>();
+  private finishedSincePrune = 0;
+  private readonly cache = new Map<string, Database.Statement>();
+
+  /** @throws TickworkError `INVALID_OPTION` / `UNKNOWN_OPTION` for bad options. */
+  constructor(options: SqliteStoreOptions) {
+    const opts = optionsObject(options, 'options');
+    rejectUnknownKeys(opts, [
+      'path',
+      'busyTimeout',
+      'maxRunsPerJob',
+      'maxRunAge',
+      'pruneEvery',
+      'maxWakeInterval',
+      'changePollInterval',
+    ]);
+    this.path = nonEmptyString(opts.path, 'path', 4096);
+    this.busyTimeout = opts.busyTimeout === undefined ? 5000 : integer(opts.busyTimeout, 'busyTimeout', 0);
+    this.maxRunsPerJob =
+      opts.maxRunsPerJob === undefined ? 100 : integer(opts.maxRunsPerJob, 'maxRunsPerJob', 0);
+    this.maxRunAge =
+      opts.maxRunAge === undefined || opts.maxRunAge === null ? null : duration(opts.maxRunAge, 'maxRunAge');
+    this.pruneEvery = opts.pruneEvery === undefined ? 500 : integer(opts.pruneEvery, 'pruneEvery', 1);
+    this.maxWakeInterval =
+      opts.maxWakeInterval === undefined ? 5000 : integer(opts.maxWakeInterval, 'maxWakeInterval', 1);
+    this.pollInterval =
+      opts.changePollInterval === undefined
+        ? 1000
+        : integer(opts.changePollInterval, 'changePollInterval', 0);
+  }
+
+  /** Opens the file (WAL, busy timeout) and applies pending migrations. */
+  async start(context: StoreStartContext): Promise<void> {
+    if (this.db) return;
+    this.now = context.now;
+    this.wrap(() => {
+      const db = new Database(this.path, { timeout: this.busyTimeout });
+      try {
+        db.pragma(`busy_timeout = ${this.busyTimeout}`);
+        if (this.path !== ':memory:') db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        db.transaction(() => {
+          const current = db.pragma('user_version', { simple: true }) as number;
+          const known = SQLITE_MIGRATIONS.at(-1)?.version ?? 0;
+          if (current > known) {
+            throw new TickworkError(
+              'STORE_ERROR',
+              `The SQLite database ${this.path} has schema version ${current}, newer than this tickwork knows (${known})`,
+            );
+          }
+          for (const m of SQLITE_MIGRATIONS) {
+            if (m.version > current) db.exec(m.sql);
+          }
+          db.pragma(`user_version = ${known}`);
+        }).immediate();
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+      this.db = db;
+      this.dataVersion = db.pragma('data_version', { simple: true }) as number;
+    });
+    if (this.listeners.size > 0) this.startPolling();
+  }
+
+  /** Closes the database. */
+  async stop(): Promise<void> {
+    this.stopPolling();
+    this.cache.clear();
+    this.db?.close();
+    this.db = null;
+  }
+
+  async addJob(job: JobRecord, conflict: ConflictPolicy): Promise<AddJobResult> {
+    const result = this.tx(() => {
+      const row = this.stmt(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).get(job.id) as Row | undefined;
+      if (!row) {
+        this.stmt(
+          `INSERT INTO jobs (${JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+        ).run(...jobValues(job));
+        return { job: { ...job, version: 1 }, outcome: 'added' as const };
+      }
+      if (conflict === 'error') throw conflictError(job.id);
+      const existing = decodeJob(row);
+      if (conflict === 'keep') return { job: existing, outcome: 'kept' as const };
+      const keepNext = !existing.paused && !job.paused && sameTrigger(existing.trigger, job.trigger);
+      const stored: JobRecord = {
+        ...job,
+        nextRunTime: keepNext ? existing.nextRunTime : job.nextRunTime,
+        version: existing.version + 1,
+        createdAt: existing.createdAt,
+      };
+      this.stmt(
+        `UPDATE jobs SET name = ?, task_id = ?, trigger = ?, args = ?, max_instances = ?, misfire_grace_time = ?,
+           coalesce = ?, jitter = ?, timeout = ?, retry = ?, paused = ?, next_run_time = ?, version = ?, updated_at = ?
+         WHERE id = ?`,
+      ).run(...jobValues(stored).slice(1, 13), stored.version, ms(stored.updatedAt), job.id);
+      return { job: stored, outcome: 'replaced' as const };
+    });
+    if (result.outcome !== 'kept')
+      this.emit({ kind: result.outcome === 'added' ? 'job-added' : 'job-modified', jobId: job.id });
+    return { job: copyJob(result.job), outcome: result.outcome };
+  }
+
+  async getJob(id: string): Promise<JobRecord | null> {
+    const row = this.read(() => this.stmt(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).get(id)) as
+      Row | undefined;
+    return row ? decodeJob(row) : null;
+  }
+
+  async getJobs(filter: JobFilter = {}): Promise<JobRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.ids) {
+      where.push('id IN (SELECT value FROM json_each(?))');
+      params.push(JSON.stringify(filter.ids));
+    }
+    if (filter.taskId !== undefined) {
+      where.push('task_id = ?');
+      params.push(filter.taskId);
+    }
+    if (filter.paused !== undefined) {
+      where.push('paused = ?');
+      params.push(filter.paused ? 1 : 0);
+    }
+    if (filter.afterId !== undefined) {
+      where.push('id > ?');
+      params.push(filter.afterId);
+    }
+    let sql = `SELECT ${JOB_COLUMNS} FROM jobs`;
+    if (where.length) sql += ` WHERE ${where.join(' AND ')}`;
+    sql += ' ORDER BY id';
+    if (filter.limit !== undefined) {
+      sql += ' LIMIT ?';
+      params.push(filter.limit);
+    }
+    const rows = this.read(() => this.stmt(sql).all(...params)) as Row[];
+    return rows.map(decodeJob);
+  }
+
+  async updateJob(id: string, changes: JobChanges, expectedVersion?: number): Promise<JobRecord> {
+    const job = this.tx(() => {
+      const row = this.stmt(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).get(id) as Row | undefined;
+      if (!row) throw notFound(id);
+      if (expectedVersion !== undefined && row.version !== expectedVersion)
+        throw versionConflict(id, row.version, expectedVersion);
+      // Only the changed columns are written, so an undecodable column of the row is never overwritten.
+      const sets: string[] = [];
+      const values: unknown[] = [];
+      for (const [key, value] of Object.entries(changes)) {
+        if (value === undefined) continue;
+        const column = CHANGE_COLUMNS[key as keyof JobChanges];
+        if (!column) continue;
+        sets.push(`${column} = ?`);
+        values.push(encodeChange(key as keyof JobChanges, value));
+      }
+      sets.push('version = version + 1', 'updated_at = ?');
+      values.push(this.now());
+      this.stmt(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+      return decodeJob(this.stmt(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).get(id) as Row);
+    });
+    this.emit({ kind: 'job-modified', jobId: id });
+    return job;
+  }
+
+  async removeJob(id: string): Promise<JobRecord | null> {
+    const job = this.tx(() => {
+      const row = this.stmt(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).get(id) as Row | undefined;
+      if (!row) return null;
+      this.stmt('DELETE FROM jobs WHERE id = ?').run(id);
+      this.stmt(
+        `UPDATE runs SET status = 'cancelled', finished_at = ? WHERE job_id = ? AND status = 'pending'`,
+      ).run(this.now(), id);
+      return decodeJob(row);
+    });
+    if (job) this.emit({ kind: 'job-removed', jobId: id });
+    return job;
+  }
+
+  async removeAllJobs(): Promise<number> {
+    const n = this.tx(() => {
+      this.stmt(
+        `UPDATE runs SET status = 'cancelled', finished_at = ?
+         WHERE status = 'pending' AND job_id IN (SELECT id FROM jobs)`,
+      ).run(this.now());
+      return this.stmt('DELETE FROM jobs').run().changes;
+    });
+    if (n > 0) this.emit({ kind: 'job-removed' });
+    return n;
+  }
+
+  /**
+   * The firing step, in one `BEGIN IMMEDIATE` transaction: one `SELECT` of the due jobs with their active
+   * run counts, then per job one compare-and-set `UPDATE` (or `DELETE`) and one `INSERT OR IGNORE` per
+   * planned run (unique on job id and scheduled fire time). Uses the caller's `now`.
+   */
+  async fireDueJobs(now: Date, limit: number, planner: FirePlanner): Promise<FireResult> {
+    const t = now.getTime();
+    const result = this.tx(() => {
+      const rows = this.stmt(
+        `SELECT ${JOB_COLUMNS},
+           (SELECT count(*) FROM runs r WHERE r.job_id = j.id AND r.status IN ${ACTIVE_SQL}) AS active
+         FROM jobs j WHERE paused = 0 AND next_run_time <= ? ORDER BY next_run_time LIMIT ?`,
+      ).all(t, limit + 1) as Row[];
+      const advance = this.stmt(
+        'UPDATE jobs SET next_run_time = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?',
+      );
+      const quarantine = this.stmt(
+        `UPDATE jobs SET paused = 1, next_run_time = NULL, version = version + 1, updated_at = ?
+         WHERE id = ? AND version = ?`,
+      );
+      const retire = this.stmt(
+        `INSERT OR REPLACE INTO retired_jobs (${JOB_COLUMNS}) SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`,
+      );
+      const remove = this.stmt('DELETE FROM jobs WHERE id = ? AND version = ?');
+      const insert = this.stmt(
+        `INSERT OR IGNORE INTO runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, attempt,
+           finished_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?, ?)`,
+      );
+      const fired: FiredJob[] = [];
+      let created = false;
+      const n = Math.min(limit, rows.length);
+      for (let i = 0; i < n; i++) {
+        const row = rows[i]!;
+        const job = decodeJob(row);
+        const plan = planner(job, { now, activeRuns: Number(row.active ?? 0) });
+        let ok: boolean;
+        if (plan.quarantine !== undefined) {
+          ok = quarantine.run(t, job.id, job.version).changes === 1;
+        } else if (plan.remove) {
+          retire.run(job.id);
+          ok = remove.run(job.id, job.version).changes === 1;
+        } else {
+          ok = advance.run(ms(plan.nextRunTime), t, job.id, job.version).changes === 1;
+        }
+        if (!ok) throw new Error(`compare-and-set of job ${job.id} failed under the write lock`);
+        const runs: RunRecord[] = [];
+        for (const p of plan.runs) {
+          const id = randomUUID();
+          const finished = p.status === 'pending' ? null : t;
+          const sft = p.scheduledFireTime.getTime();
+          const nb = p.notBefore.getTime();
+          if (insert.run(id, job.id, job.taskId, sft, nb, p.status, finished, t).changes === 0) continue;
+          if (p.status === 'pending') created = true;
+          else this.dirtyJobs.add(job.id);
+          runs.push(newRunRecord(id, job, sft, nb, p.status, false, finished, t));
+        }
+        fired.push({ job, plan, runs });
+      }
+      return { fired, more: rows.length > limit, created };
+    });
+    if (result.created) this.emit({ kind: 'run-created' });
+    return { now, fired: result.fired, more: result.more };
+  }
+
+  async createManualRun(jobId: string, now: Date): Promise<RunRecord> {
+    const t = now.getTime();
+    const run = this.tx(() => {
+      const row = this.stmt(
+        `SELECT id, task_id, max_instances,
+           (SELECT count(*) FROM runs r WHERE r.job_id = j.id AND r.status IN ${ACTIVE_SQL}) AS active
+         FROM jobs j WHERE id = ?`,
+      ).get(jobId) as { id: string; task_id: string; max_instances: number; active: number } | undefined;
+      if (!row) throw notFound(jobId);
+      const status: RunStatus = row.active >= row.max_instances ? 'skipped' : 'pending';
+      const id = randomUUID();
+      const finished = status === 'pending' ? null : t;
+      this.stmt(
+        `INSERT INTO runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, attempt,
+           finished_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, 0, ?, ?)`,
+      ).run(id, jobId, row.task_id, t, t, status, finished, t);
+      if (status !== 'pending') this.dirtyJobs.add(jobId);
+      return newRunRecord(id, { id: jobId, taskId: row.task_id }, t, t, status, true, finished, t);
+    });
+    this.emit({ kind: 'run-created', jobId });
+    return run;
+  }
+
+  async acquireRuns(
+    owner: string,
+    now: Date,
+    limit: number,
+    leaseMs: number,
+    taskIds?: string[],
+  ): Promise<AcquiredRun[]> {
+    if (limit <= 0 || (taskIds && taskIds.length === 0)) return [];
+    const t = now.getTime();
+    return this.tx(() => {
+      const filter = taskIds ? 'AND task_id IN (SELECT value FROM json_each(?))' : '';
+      const params: unknown[] = [owner, t, t + leaseMs, t];
+      if (taskIds) params.push(JSON.stringify(taskIds));
+      params.push(limit);
+      const rows = this.stmt(
+        `UPDATE runs SET status = 'running', owner = ?, attempt = attempt + 1, started_at = ?, lease_expires_at = ?
+         WHERE id IN (SELECT id FROM runs WHERE status = 'pending' AND not_before <= ? ${filter}
+                      ORDER BY not_before LIMIT ?)
+         RETURNING *`,
+      ).all(...params) as RunColumns[];
+      if (rows.length === 0) return [];
+      const runs = rows.map(decodeRun).sort((a, b) => a.notBefore.getTime() - b.notBefore.getTime());
+      const jobs = this.jobsFor([...new Set(runs.map((r) => r.jobId))]);
+      return runs.map((run) => ({ run, job: jobs.get(run.jobId) ?? null }));
+    });
+  }
+
+  async heartbeatRuns(
+    owner: string,
+    runs: { id: string; attempt: number }[],
+    now: Date,
+    leaseMs: number,
+  ): Promise<string[]> {
+    if (runs.length === 0) return [];
+    const lease = now.getTime() + leaseMs;
+    return this.tx(() => {
+      const renew = this.stmt(
+        `UPDATE runs SET lease_expires_at = ? WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running'`,
+      );
+      return runs.filter((r) => renew.run(lease, r.id, owner, r.attempt).changes === 1).map((r) => r.id);
+    });
+  }
+
+  async finishRun(
+    runId: string,
+    owner: string,
+    attempt: number,
+    now: Date,
+    outcome: RunOutcome,
+  ): Promise<boolean> {
+    const error = outcome.error ? JSON.stringify(outcome.error) : null;
+    const fence = `WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running' RETURNING job_id`;
+    const row = this.write(() =>
+      outcome.retryAt
+        ? this.stmt(
+            `UPDATE runs SET status = 'pending', not_before = ?, owner = NULL, lease_expires_at = NULL, error = ? ${fence}`,
+          ).get(outcome.retryAt.getTime(), error, runId, owner, attempt)
+        : this.stmt(
+            `UPDATE runs SET status = ?, finished_at = ?, lease_expires_at = NULL, error = ?, result = ? ${fence}`,
+          ).get(outcome.status, now.getTime(), error, resultToJson(outcome.result), runId, owner, attempt),
+    ) as { job_id: string } | undefined;
+    if (!row) return false;
+    if (outcome.retryAt) {
+      this.emit({ kind: 'run-created', jobId: row.job_id });
+    } else {
+      this.dirtyJobs.add(row.job_id);
+      if (++this.finishedSincePrune >= this.pruneEvery) await this.prune();
+      if (this.listeners.size > 0) this.emit({ kind: 'run-finished', jobId: row.job_id });
+    }
+    return true;
+  }
+
+  async reapExpiredRuns(now: Date, limit: number): Promise<RunRecord[]> {
+    const t = now.getTime();
+    const rows = this.write(() =>
+      this.stmt(
+        `UPDATE runs SET status = 'abandoned', finished_at = ?, lease_expires_at = NULL
+         WHERE id IN (SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < ? LIMIT ?)
+         RETURNING *`,
+      ).all(t, t, limit),
+    ) as RunColumns[];
+    for (const r of rows) this.dirtyJobs.add(r.job_id);
+    return rows.map(decodeRun);
+  }
+
+  async getRun(id: string): Promise<RunRecord | null> {
+    const row = this.read(() => this.stmt('SELECT * FROM runs WHERE id = ?').get(id)) as
+      RunColumns | undefined;
+    return row ? decodeRun(row) : null;
+  }
+
+  async getRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.jobId !== undefined) {
+      where.push('job_id = ?');
+      params.push(filter.jobId);
+    }
+    if (filter.status !== undefined) {
+      const statuses = [filter.status].flat();
+      where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
+      params.push(...statuses);
+    }
+    if (filter.from !== undefined) {
+      where.push('scheduled_fire_time >= ?');
+      params.push(filter.from.getTime());
+    }
+    if (filter.to !== undefined) {
+      where.push('scheduled_fire_time < ?');
+      params.push(filter.to.getTime());
+    }
+    let sql = 'SELECT * FROM runs';
+    if (where.length) sql += ` WHERE ${where.join(' AND ')}`;
+    sql += ' ORDER BY scheduled_fire_time DESC, created_at DESC, id LIMIT ? OFFSET ?';
+    params.push(filter.limit ?? 100, filter.offset ?? 0);
+    const rows = this.read(() => this.stmt(sql).all(...params)) as RunColumns[];
+    return rows.map(decodeRun);
+  }
+
+  async getNextWakeTime(): Promise<Date | null> {
+    const row = this.read(() =>
+      this.stmt(
+        `SELECT min(t) AS t FROM (
+           SELECT min(next_run_time) AS t FROM jobs WHERE paused = 0
+           UNION ALL SELECT min(not_before) FROM runs WHERE status = 'pending'
+           UNION ALL SELECT min(lease_expires_at) FROM runs WHERE status = 'running')`,
+      ).get(),
+    ) as { t: number | null };
+    return row.t === null ? null : new Date(row.t);
+  }
+
+  subscribe(listener: (change: StoreChange) => void): () => void {
+    this.listeners.add(listener);
+    if (this.db && !this.pollTimer) this.startPolling();
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.stopPolling();
+    };
+  }
+
+  /**
+   * Applies retention: deletes the finished runs beyond the newest `maxRunsPerJob` of each job that finished
+   * runs since the last call, finished runs older than `maxRunAge` (up to 10,000 per call), and the kept
+   * copies of jobs that removed themselves (date triggers) once none of their runs is active. The store
+   * calls it every `pruneEvery` finished runs; call it yourself to prune on a timer. Resolves to the number
+   * of runs deleted.
+   */
+  async prune(): Promise<number> {
+    const jobs = [...this.dirtyJobs];
+    this.dirtyJobs.clear();
+    this.finishedSincePrune = 0;
+    return this.tx(() => {
+      let deleted = 0;
+      const perJob = this.stmt(
+        `DELETE FROM runs WHERE job_id = ? AND status IN ${FINAL_SQL} AND id NOT IN (
+           SELECT id FROM runs WHERE job_id = ? AND status IN ${FINAL_SQL}
+           ORDER BY scheduled_fire_time DESC, created_at DESC LIMIT ?)`,
+      );
+      for (const id of jobs) deleted += perJob.run(id, id, this.maxRunsPerJob).changes;
+      if (this.maxRunAge !== null) {
+        deleted += this.stmt(
+          `DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE status IN ${FINAL_SQL} AND finished_at < ? LIMIT 10000)`,
+        ).run(this.now() - this.maxRunAge).changes;
+      }
+      this.stmt(
+        `DELETE FROM retired_jobs WHERE NOT EXISTS (
+           SELECT 1 FROM runs r WHERE r.job_id = retired_jobs.id AND r.status IN ${ACTIVE_SQL})`,
+      ).run();
+      return deleted;
+    });
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private jobsFor(ids: string[]): Map<string, JobRecord> {
+    const json = JSON.stringify(ids);
+    const rows = this.stmt(
+      `SELECT ${JOB_COLUMNS}, 0 AS retired FROM jobs WHERE id IN (SELECT value FROM json_each(?))
+       UNION ALL
+       SELECT ${JOB_COLUMNS}, 1 AS retired FROM retired_jobs WHERE id IN (SELECT value FROM json_each(?))
+       ORDER BY retired DESC`,
+    ).all(json, json) as Row[];
+    // Retired copies first, so that a live job with the same id overwrites them.
+    const out = new Map<string, JobRecord>();
+    for (const row of rows) out.set(row.id, decodeJob(row));
+    return out;
+  }
+
+  private get database(): Database.Database {
+    if (!this.db) throw new TickworkError('STORE_ERROR', 'The SQLite store is not started');
+    return this.db;
+  }
+
+  /** A prepared statement, cached by its text. */
+  private stmt(sql: string): Database.Statement {
+    let s = this.cache.get(sql);
+    if (!s) {
+      s = this.database.prepare(sql);
+      this.cache.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction, mapping database errors to `STORE_ERROR`. */
+  private tx<T>(fn: () => T): T {
+    return this.wrap(() => this.database.transaction(fn).immediate());
+  }
+
+  /** A single write statement (atomic on its own). */
+  private write<T>(fn: () => T): T {
+    return this.wrap(fn);
+  }
+
+  private read<T>(fn: () => T): T {
+    return this.wrap(fn);
+  }
+
+  private wrap<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof TickworkError) throw err;
+      throw new TickworkError(
+        'STORE_ERROR',
+        `SQLite store failed: ${(err as Error).message}`,
+        {},
+        { cause: err },
+      );
+    }
+  }
+
+  private emit(change: StoreChange): void {
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch {
+        // listeners are hints; a failing one must not break the store
+      }
+    }
+    // Our own commit bumps no data_version for this connection; nothing to resync.
+  }
+
+  private startPolling(): void {
+    if (this.pollInterval === 0 || this.pollTimer) return;
+    this.pollTimer = setInterval(() => {
+      if (!this.db) return;
+      let v: number;
+      try {
+        v = this.db.pragma('data_version', { simple: true }) as number;
+      } catch {
+        return;
+      }
+      if (v !== this.dataVersion) {
+        this.dataVersion = v;
+        this.emit({ kind: 'job-modified' });
+      }
+    }, this.pollInterval);
+    this.pollTimer.unref();
+  }
+
+  private stopPolling(): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+  }
+}
+
+const CHANGE_COLUMNS: Record<keyof JobChanges, string> = {
+  name: 'name',
+  taskId: 'task_id',
+  trigger: 'trigger',
+  args: 'args',
+  maxInstances: 'max_instances',
+  misfireGraceTime: 'misfire_grace_time',
+  coalesce: 'coalesce',
+  jitter: 'jitter',
+  timeout: 'timeout',
+  retry: 'retry',
+  paused: 'paused',
+  nextRunTime: 'next_run_time',
+};
+
+function encodeChange(key: keyof JobChanges, value: unknown): unknown {
+  switch (key) {
+    case 'trigger':
+    case 'args':
+      return JSON.stringify(value);
+    case 'retry':
+      return value === null ? null : JSON.stringify(value);
+    case 'coalesce':
+    case 'paused':
+      return value ? 1 : 0;
+    case 'nextRunTime':
+      return value === null ? null : (value as Date).getTime();
+    default:
+      return value;
+  }
+}
+
+const ms = (d: Date | null): number | null => (d === null ? null : d.getTime());
+
+/** The 15 column values of a job in {@link JOB_COLUMNS} order, without `version`. */
+function jobValues(job: JobRecord): unknown[] {
+  return [
+    job.id,
+    job.name,
+    job.taskId,
+    JSON.stringify(job.trigger),
+    JSON.stringify(job.args),
+    job.maxInstances,
+    job.misfireGraceTime,
+    job.coalesce ? 1 : 0,
+    job.jitter,
+    job.timeout,
+    job.retry ? JSON.stringify(job.retry) : null,
+    job.paused ? 1 : 0,
+    ms(job.nextRunTime),
+    ms(job.createdAt),
+    ms(job.updatedAt),
+  ];
+}

@@ -1,0 +1,105 @@
+// Harnesses for the contract suite: each test gets a fresh store (a temp file, a new PostgreSQL schema) and
+// removes it afterwards.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { MemoryStore } from '../../src/stores/memory/index.js';
+import { PostgresStore, quoteIdent, type PostgresStoreOptions } from '../../src/stores/postgres/index.js';
+import { SqliteStore, type SqliteStoreOptions } from '../../src/stores/sqlite/index.js';
+import type { Store } from '../../src/stores/store.js';
+import type { Harness } from './store-contract.js';
+
+/** The test server: trust auth on 127.0.0.1, database `test`. */
+export const PG_URL = process.env.TICKWORK_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export const startContext = { nodeId: 'test-node', now: () => Date.now() };
+
+export async function memoryHarness(options: { maxRunsPerJob?: number }): Promise<Harness> {
+  const store = new MemoryStore(options);
+  await store.start(startContext);
+  return { store, cleanup: () => store.stop() };
+}
+
+/** A temp directory with one database file; removed by `cleanup`. */
+export function tempDbFile(): { dir: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-sqlite-'));
+  return { dir, file: join(dir, 'jobs.db') };
+}
+
+export async function sqliteHarness(options: Partial<SqliteStoreOptions>): Promise<Harness> {
+  const { dir, file } = tempDbFile();
+  const extra: Partial<SqliteStoreOptions> = options.maxRunsPerJob !== undefined ? { pruneEvery: 1000 } : {};
+  const make = async (): Promise<SqliteStore> => {
+    const s = new SqliteStore({ path: file, changePollInterval: 20, ...extra, ...options });
+    await s.start(startContext);
+    stores.push(s);
+    return s;
+  };
+  const stores: SqliteStore[] = [];
+  const store = await make();
+  return {
+    store,
+    another: make,
+    prune: () => store.prune(),
+    async corrupt(jobId, column, text) {
+      const db = new Database(file);
+      db.prepare(`UPDATE jobs SET ${column} = ? WHERE id = ?`).run(text, jobId);
+      db.close();
+    },
+    async cleanup() {
+      for (const s of stores) await s.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh schema name `tw_test_<random>`. */
+export function testSchema(): string {
+  return `tw_test_${randomBytes(6).toString('hex')}`;
+}
+
+export async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function postgresHarness(options: Partial<PostgresStoreOptions>): Promise<Harness> {
+  const schema = testSchema();
+  const stores: Store[] = [];
+  const make = async (): Promise<PostgresStore> => {
+    const s = new PostgresStore({ connectionString: PG_URL }, { schema, poolSize: 2, ...options });
+    stores.push(s);
+    await s.start(startContext);
+    return s;
+  };
+  const store = await make();
+  return {
+    store,
+    another: make,
+    prune: () => store.prune(),
+    async corrupt(jobId, column, text) {
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      try {
+        await client.query(`UPDATE ${quoteIdent(schema)}.jobs SET ${column} = $1 WHERE id = $2`, [
+          text,
+          jobId,
+        ]);
+      } finally {
+        await client.end();
+      }
+    },
+    async cleanup() {
+      for (const s of stores) await s.stop();
+      await dropSchema(schema);
+    },
+  };
+}

@@ -1,0 +1,26 @@
+// A worker thread for the SQLite concurrency test: its own connection to the shared file, firing until
+// nothing is due at the given `now`. Posts the (job, fire time) pairs it planned and inserted.
+import { parentPort, workerData } from 'node:worker_threads';
+import { SqliteStore } from '../../src/stores/sqlite/index.js';
+
+const { file, now, limit } = workerData as { file: string; now: number; limit: number };
+const store = new SqliteStore({ path: file, busyTimeout: 20_000 });
+await store.start({ nodeId: 'worker', now: () => now });
+const planned: string[] = [];
+const inserted: string[] = [];
+for (;;) {
+  const r = await store.fireDueJobs(new Date(now), limit, (job) => {
+    const t = job.nextRunTime!;
+    planned.push(`${job.id}@${t.getTime()}`);
+    return {
+      runs: [{ scheduledFireTime: t, status: 'pending', notBefore: t }],
+      nextRunTime: new Date(t.getTime() + 1000),
+      remove: false,
+    };
+  });
+  for (const f of r.fired)
+    for (const run of f.runs) inserted.push(`${run.jobId}@${run.scheduledFireTime.getTime()}`);
+  if (r.fired.length === 0 && !r.more) break;
+}
+await store.stop();
+parentPort!.postMessage({ planned, inserted });

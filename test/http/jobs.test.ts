@@ -1,0 +1,378 @@
+// The job endpoints of the HTTP API, through api.handle (no sockets), on a ManualClock.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { harness } from './helpers.js';
+
+const interval = { type: 'interval', seconds: 10 };
+
+test('POST /jobs creates a job for a registered task: 201 with the job view and Location', async () => {
+  const h = await harness();
+  const res = await h.json('POST', '/scheduler/jobs', {
+    body: { id: 'j1', name: 'Job one', taskId: 'tick', trigger: interval, args: [1, 'a'], maxInstances: 2 },
+  });
+  assert.equal(res.status, 201);
+  assert.equal(res.headers.get('location'), '/scheduler/jobs/j1');
+  assert.equal(res.body.id, 'j1');
+  assert.equal(res.body.name, 'Job one');
+  assert.equal(res.body.taskId, 'tick');
+  assert.deepEqual(res.body.args, [1, 'a']);
+  assert.equal(res.body.maxInstances, 2);
+  assert.equal(res.body.description, 'Every 10 seconds');
+  assert.equal(res.body.triggerText, 'interval[0:00:10]');
+  assert.equal(res.body.trigger.type, 'interval');
+  assert.equal(res.body.nextRunTime, '2024-01-01T00:00:10.000Z');
+  assert.equal(res.body.lastRun, null);
+  assert.equal(res.body.pending, false);
+  await h.close();
+});
+
+test('POST /jobs accepts every trigger form: cron, date, calendarInterval, and/or, full JSON', async () => {
+  const h = await harness({ scheduler: { timezone: 'Europe/Paris' } });
+  const forms: [unknown, string][] = [
+    [{ type: 'cron', expression: '0 9 * * *', timezone: 'America/New_York' }, '2024-01-01T14:00:00.000Z'],
+    [{ type: 'cron', expression: '0 9 * * *' }, '2024-01-01T08:00:00.000Z'], // the scheduler's zone
+    [{ type: 'cron', hour: 9, minute: 30 }, '2024-01-01T08:30:00.000Z'],
+    [{ type: 'date', runDate: '2024-02-01T12:00:00Z' }, '2024-02-01T12:00:00.000Z'],
+    [{ type: 'calendarInterval', months: 1, hour: 6 }, '2024-01-01T05:00:00.000Z'],
+    [{ type: 'interval', minutes: 1, startDate: '2024-01-01T00:00:30Z' }, '2024-01-01T00:00:30.000Z'],
+    [
+      {
+        type: 'or',
+        triggers: [
+          { type: 'date', runDate: '2024-03-01T00:00:00Z' },
+          { type: 'interval', hours: 1 },
+        ],
+      },
+      '2024-01-01T01:00:00.000Z',
+    ],
+  ];
+  for (const [i, [trigger, next]] of forms.entries()) {
+    const res = await h.json('POST', '/scheduler/jobs', { body: { id: `f${i}`, taskId: 'tick', trigger } });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    if (next) assert.equal(res.body.nextRunTime, next, JSON.stringify(trigger));
+  }
+  // The full JSON form round-trips: the API's own `trigger` output is accepted as input.
+  const one = await h.json('GET', '/scheduler/jobs/f0');
+  const copy = await h.json('POST', '/scheduler/jobs', {
+    body: { id: 'copy', taskId: 'tick', trigger: one.body.trigger },
+  });
+  assert.equal(copy.status, 201);
+  assert.equal(copy.body.nextRunTime, one.body.nextRunTime);
+  await h.close();
+});
+
+test('POST /jobs refuses a task that is not registered (400 TASK_NOT_FOUND) and any field but a task id', async () => {
+  const h = await harness();
+  const res = await h.json('POST', '/scheduler/jobs', { body: { taskId: 'rm -rf /', trigger: interval } });
+  assert.equal(res.status, 400);
+  assert.equal(res.body.code, 'TASK_NOT_FOUND');
+  assert.equal(res.body.details.field, 'taskId');
+  assert.equal((await h.json('GET', '/scheduler/jobs')).body.items.length, 0);
+  // Nothing but a task id: a function or command in the body is an unknown field.
+  const code = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', trigger: interval, command: 'echo hi' },
+  });
+  assert.equal(code.status, 400);
+  assert.equal(code.body.code, 'UNKNOWN_OPTION');
+  assert.equal(code.body.details.field, 'command');
+  await h.close();
+});
+
+test('validation errors are 400 with a stable code and the field', async () => {
+  const h = await harness();
+  const cases: [unknown, string, string][] = [
+    [{ trigger: interval }, 'INVALID_OPTION', 'taskId'],
+    [{ taskId: 'tick' }, 'INVALID_OPTION', 'trigger'],
+    [{ taskId: 'tick', trigger: interval, maxInstances: 0 }, 'INVALID_OPTION', 'maxInstances'],
+    [{ taskId: 'tick', trigger: interval, coalesce: 'yes' }, 'INVALID_OPTION', 'coalesce'],
+    [{ taskId: 'tick', trigger: interval, args: 'x' }, 'INVALID_OPTION', 'args'],
+    [{ taskId: 'tick', trigger: { type: 'interval', seconds: -1 } }, 'INVALID_OPTION', 'trigger.seconds'],
+    [{ taskId: 'tick', trigger: { type: 'interval', secs: 1 } }, 'UNKNOWN_OPTION', 'trigger.secs'],
+    [{ taskId: 'tick', trigger: { type: 'interval' } }, 'INVALID_TRIGGER', 'trigger.seconds'],
+    [{ taskId: 'tick', trigger: { type: 'weekly' } }, 'INVALID_OPTION', 'trigger.type'],
+    [
+      { taskId: 'tick', trigger: { type: 'cron', expression: '61 * * * *' } },
+      'INVALID_CRON',
+      'trigger.minute',
+    ],
+    [
+      { taskId: 'tick', trigger: { type: 'cron', expression: '0 9 * * *', timezone: 'Mars/Base' } },
+      'INVALID_TIMEZONE',
+      'trigger.timezone',
+    ],
+    [{ taskId: 'tick', trigger: { type: 'date', runDate: 'soon' } }, 'INVALID_OPTION', 'trigger.runDate'],
+    [{ taskId: 'tick', trigger: { type: 'interval', version: 9 } }, 'INVALID_TRIGGER', 'trigger.version'],
+    [
+      { taskId: 'tick', trigger: { type: 'or', triggers: [{ type: 'interval', seconds: 'x' }] } },
+      'INVALID_OPTION',
+      'trigger.triggers.0.seconds',
+    ],
+    [[1, 2], 'INVALID_OPTION', 'body'],
+  ];
+  for (const [body, code, field] of cases) {
+    const res = await h.json('POST', '/scheduler/jobs', { body });
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.equal(res.body.code, code, JSON.stringify(res.body));
+    assert.equal(res.body.details.field, field, JSON.stringify(res.body));
+    assert.equal(typeof res.body.message, 'string');
+  }
+  const bad = await h.json('POST', '/scheduler/jobs', { body: '{"taskId": ' });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.code, 'INVALID_JSON');
+  const text = await h.json('POST', '/scheduler/jobs', {
+    body: 'taskId=tick',
+    headers: { 'content-type': 'text/plain' },
+  });
+  assert.equal(text.status, 415);
+  assert.equal(text.body.code, 'UNSUPPORTED_MEDIA_TYPE');
+  const q = await h.json('GET', '/scheduler/jobs?limit=501');
+  assert.equal(q.status, 400);
+  assert.equal(q.body.details.field, 'limit');
+  const unknownParam = await h.json('GET', '/scheduler/jobs?sortt=id');
+  assert.equal(unknownParam.body.code, 'UNKNOWN_OPTION');
+  assert.equal(unknownParam.body.details.field, 'sortt');
+  await h.close();
+});
+
+test('a duplicate id is 409 JOB_CONFLICT; replaceExisting replaces', async () => {
+  const h = await harness();
+  const body = { id: 'dup', taskId: 'tick', trigger: interval };
+  assert.equal((await h.call('POST', '/scheduler/jobs', { body })).status, 201);
+  const again = await h.json('POST', '/scheduler/jobs', { body });
+  assert.equal(again.status, 409);
+  assert.equal(again.body.code, 'JOB_CONFLICT');
+  assert.equal(again.body.details.field, 'id');
+  const replaced = await h.json('POST', '/scheduler/jobs', {
+    body: { ...body, name: 'renamed', replaceExisting: true },
+  });
+  assert.equal(replaced.status, 201);
+  assert.equal(replaced.body.name, 'renamed');
+  await h.close();
+});
+
+test('GET /jobs/:id shows the next fire times (n) and recent runs; unknown id is 404 JOB_NOT_FOUND', async () => {
+  const h = await harness();
+  await h.call('POST', '/scheduler/jobs', { body: { id: 'j', taskId: 'tick', trigger: interval } });
+  await h.clock.advance(25_000); // runs at 10 s and 20 s
+  const res = await h.json('GET', '/scheduler/jobs/j');
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body.nextFireTimes, [
+    '2024-01-01T00:00:30.000Z',
+    '2024-01-01T00:00:40.000Z',
+    '2024-01-01T00:00:50.000Z',
+    '2024-01-01T00:01:00.000Z',
+    '2024-01-01T00:01:10.000Z',
+  ]);
+  assert.equal(res.body.recentRuns.length, 2);
+  assert.equal(res.body.recentRuns[0].status, 'succeeded');
+  assert.equal(res.body.recentRuns[0].scheduledFireTime, '2024-01-01T00:00:20.000Z');
+  assert.deepEqual(res.body.recentRunCounts, { succeeded: 2 });
+  assert.equal(res.body.lastRun.status, 'succeeded');
+  assert.equal(res.body.lastRun.duration, 0);
+  const two = await h.json('GET', '/scheduler/jobs/j?n=2');
+  assert.equal(two.body.nextFireTimes.length, 2);
+  const missing = await h.json('GET', '/scheduler/jobs/nope');
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body.code, 'JOB_NOT_FOUND');
+  assert.equal(missing.body.details.field, 'id');
+  await h.close();
+});
+
+test('GET /jobs lists with filters, sorts and pages (cursor and offset)', async () => {
+  const h = await harness();
+  const names = ['delta', 'alpha', 'charlie', 'bravo', 'echo'];
+  for (const [i, name] of names.entries()) {
+    await h.call('POST', '/scheduler/jobs', {
+      body: {
+        id: `job-${i}`,
+        name,
+        taskId: i % 2 ? 'slow' : 'tick',
+        trigger: { type: 'interval', seconds: 100 - i },
+      },
+    });
+  }
+  await h.call('POST', '/scheduler/jobs/job-4/pause');
+  const all = await h.json('GET', '/scheduler/jobs');
+  assert.deepEqual(
+    all.body.items.map((j: { id: string }) => j.id),
+    ['job-0', 'job-1', 'job-2', 'job-3', 'job-4'],
+  );
+  assert.equal(all.body.nextCursor, null);
+  assert.ok('lastRun' in all.body.items[0]);
+  const slow = await h.json('GET', '/scheduler/jobs?taskId=slow');
+  assert.deepEqual(
+    slow.body.items.map((j: { id: string }) => j.id),
+    ['job-1', 'job-3'],
+  );
+  const paused = await h.json('GET', '/scheduler/jobs?paused=true');
+  assert.deepEqual(
+    paused.body.items.map((j: { id: string }) => j.id),
+    ['job-4'],
+  );
+  const active = await h.json('GET', '/scheduler/jobs?paused=false');
+  assert.equal(active.body.items.length, 4);
+  const byName = await h.json('GET', '/scheduler/jobs?sort=name');
+  assert.deepEqual(
+    byName.body.items.map((j: { name: string }) => j.name),
+    ['alpha', 'bravo', 'charlie', 'delta', 'echo'],
+  );
+  const byNext = await h.json('GET', '/scheduler/jobs?sort=nextRunTime');
+  // job-3 fires first (97 s), ..., job-0 last; the paused job-4 (no next run time) comes last.
+  assert.deepEqual(
+    byNext.body.items.map((j: { id: string }) => j.id),
+    ['job-3', 'job-2', 'job-1', 'job-0', 'job-4'],
+  );
+
+  // Keyset paging by id.
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { body: { items: { id: string }[]; nextCursor: string | null } } = await h.json(
+      'GET',
+      `/scheduler/jobs?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+    );
+    assert.ok(page.body.items.length <= 2);
+    seen.push(...page.body.items.map((j) => j.id));
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  assert.deepEqual(seen, ['job-0', 'job-1', 'job-2', 'job-3', 'job-4']);
+  // Cursor paging on another sort, and plain offsets.
+  const p1 = await h.json('GET', '/scheduler/jobs?sort=name&limit=3');
+  const p2 = await h.json('GET', `/scheduler/jobs?sort=name&limit=3&cursor=${p1.body.nextCursor}`);
+  assert.deepEqual(
+    p2.body.items.map((j: { name: string }) => j.name),
+    ['delta', 'echo'],
+  );
+  assert.equal(p2.body.nextCursor, null);
+  const off = await h.json('GET', '/scheduler/jobs?offset=3&limit=1');
+  assert.deepEqual(
+    off.body.items.map((j: { id: string }) => j.id),
+    ['job-3'],
+  );
+  const mixed = await h.json('GET', `/scheduler/jobs?sort=id&cursor=${p1.body.nextCursor}`);
+  assert.equal(mixed.status, 400);
+  assert.equal(mixed.body.details.field, 'cursor');
+  await h.close();
+});
+
+test('PATCH modifies options and/or reschedules; a paused job stays paused', async () => {
+  const h = await harness();
+  await h.call('POST', '/scheduler/jobs', { body: { id: 'p', taskId: 'tick', trigger: interval } });
+  const renamed = await h.json('PATCH', '/scheduler/jobs/p', {
+    body: { name: 'new', args: [42], maxInstances: 3 },
+  });
+  assert.equal(renamed.status, 200);
+  assert.equal(renamed.body.name, 'new');
+  assert.deepEqual(renamed.body.args, [42]);
+  assert.equal(renamed.body.maxInstances, 3);
+  const resched = await h.json('PATCH', '/scheduler/jobs/p', {
+    body: { trigger: { type: 'interval', minutes: 5 } },
+  });
+  assert.equal(resched.body.description, 'Every 5 minutes');
+  assert.equal(resched.body.nextRunTime, '2024-01-01T00:05:00.000Z');
+  await h.call('POST', '/scheduler/jobs/p/pause');
+  const both = await h.json('PATCH', '/scheduler/jobs/p', {
+    body: { name: 'both', trigger: { type: 'cron', expression: '0 * * * *' } },
+  });
+  assert.equal(both.body.name, 'both');
+  assert.equal(both.body.trigger.type, 'cron');
+  assert.equal(both.body.paused, true);
+  // A bad trigger changes nothing (not even the other fields).
+  const bad = await h.json('PATCH', '/scheduler/jobs/p', {
+    body: { name: 'x', trigger: { type: 'cron', expression: 'nope' } },
+  });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.code, 'INVALID_CRON');
+  assert.equal((await h.json('GET', '/scheduler/jobs/p')).body.name, 'both');
+  const empty = await h.json('PATCH', '/scheduler/jobs/p', { body: {} });
+  assert.equal(empty.status, 400);
+  assert.equal(empty.body.details.field, 'body');
+  const unknown = await h.json('PATCH', '/scheduler/jobs/p', { body: { taskId: 'slow' } });
+  assert.equal(unknown.body.code, 'UNKNOWN_OPTION');
+  assert.equal(unknown.body.details.field, 'taskId');
+  const missing = await h.json('PATCH', '/scheduler/jobs/zzz', { body: { name: 'x' } });
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body.code, 'JOB_NOT_FOUND');
+  await h.close();
+});
+
+test('pause, resume, run now (202, then 409 MAX_INSTANCES_REACHED) and DELETE (204, then 404)', async () => {
+  const h = await harness();
+  await h.call('POST', '/scheduler/jobs', {
+    body: { id: 's', taskId: 'slow', trigger: { type: 'interval', hours: 1 } },
+  });
+  const paused = await h.json('POST', '/scheduler/jobs/s/pause');
+  assert.equal(paused.status, 200);
+  assert.equal(paused.body.paused, true);
+  assert.equal(paused.body.nextRunTime, null);
+  await h.clock.advance(1000);
+  const resumed = await h.json('POST', '/scheduler/jobs/s/resume');
+  assert.equal(resumed.body.paused, false);
+  assert.equal(resumed.body.nextRunTime, '2024-01-01T01:00:01.000Z');
+
+  const run = await h.json('POST', '/scheduler/jobs/s/run');
+  assert.equal(run.status, 202);
+  assert.equal(run.body.jobId, 's');
+  assert.equal(run.body.manual, true);
+  assert.equal(run.headers.get('location'), `/scheduler/runs/${run.body.id}`);
+  await h.clock.advance(0); // the run starts and sleeps 5 s
+  assert.deepEqual(h.calls, ['slow']);
+  const skipped = await h.json('POST', '/scheduler/jobs/s/run');
+  assert.equal(skipped.status, 409);
+  assert.equal(skipped.body.code, 'MAX_INSTANCES_REACHED');
+  assert.equal(skipped.body.details.run.status, 'skipped');
+  await h.clock.advance(5000);
+
+  const gone = await h.call('DELETE', '/scheduler/jobs/s');
+  assert.equal(gone.status, 204);
+  assert.equal(await gone.text(), '');
+  for (const [method, path] of [
+    ['DELETE', '/scheduler/jobs/s'],
+    ['POST', '/scheduler/jobs/s/pause'],
+    ['POST', '/scheduler/jobs/s/resume'],
+    ['POST', '/scheduler/jobs/s/run'],
+  ] as const) {
+    const res = await h.json(method, path);
+    assert.equal(res.status, 404, `${method} ${path}`);
+    assert.equal(res.body.code, 'JOB_NOT_FOUND');
+  }
+  await h.close();
+});
+
+test('resuming a job whose trigger has no fire time left removes it: 200 { id, removed: true }', async () => {
+  const h = await harness();
+  await h.call('POST', '/scheduler/jobs', {
+    body: {
+      id: 'ending',
+      taskId: 'tick',
+      trigger: { type: 'interval', seconds: 1, endDate: '2024-01-01T00:00:05Z' },
+      paused: true,
+    },
+  });
+  await h.clock.advance(10_000);
+  const res = await h.json('POST', '/scheduler/jobs/ending/resume');
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, { id: 'ending', removed: true });
+  assert.equal((await h.call('GET', '/scheduler/jobs/ending')).status, 404);
+  await h.close();
+});
+
+test('before start, jobs wait (pending); run history needs a started scheduler (409)', async () => {
+  const h = await harness({ start: false });
+  const created = await h.json('POST', '/scheduler/jobs', {
+    body: { id: 'early', taskId: 'tick', trigger: interval },
+  });
+  assert.equal(created.status, 201);
+  assert.equal(created.body.pending, true);
+  const list = await h.json('GET', '/scheduler/jobs');
+  assert.deepEqual(
+    list.body.items.map((j: { id: string }) => j.id),
+    ['early'],
+  );
+  const runs = await h.json('GET', '/scheduler/runs');
+  assert.equal(runs.status, 409);
+  assert.equal(runs.body.code, 'SCHEDULER_NOT_RUNNING');
+  const run = await h.json('POST', '/scheduler/jobs/early/run');
+  assert.equal(run.body.code, 'SCHEDULER_NOT_RUNNING');
+  await h.close();
+});

@@ -1,0 +1,223 @@
+// The API mounted by each framework plugin: Fastify (inject), Hono (app.request), Express (ephemeral port).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import express from 'express';
+import { Scheduler, silentLogger } from '../../src/index.js';
+import { ManualClock } from '../../src/testing.js';
+import { tickwork } from '../../src/plugins/fastify.js';
+import { tickworkApp } from '../../src/plugins/hono.js';
+import { tickworkRouter, bindLifecycle } from '../../src/plugins/express.js';
+import { ADMIN, AUTH, READER } from './helpers.js';
+
+const auth = (token = ADMIN) => ({ authorization: `Bearer ${token}` });
+const job = { id: 'j', taskId: 'tick', trigger: { type: 'interval', seconds: 10 } };
+
+function makeScheduler(clock: ManualClock): Scheduler {
+  const scheduler = new Scheduler({ clock, logger: silentLogger });
+  scheduler.defineTask('tick', () => {});
+  return scheduler;
+}
+
+test('fastify: the api option mounts the API under /scheduler, keeps the body unread, streams SSE', async () => {
+  const clock = new ManualClock('2024-01-01T00:00:00Z');
+  const app = Fastify({ logger: false });
+  await app.register(tickwork, { scheduler: makeScheduler(clock), api: { auth: AUTH, bodyLimit: 2048 } });
+  await app.ready();
+  assert.ok(app.schedulerApi);
+  const created = await app.inject({ method: 'POST', url: '/scheduler/jobs', headers: auth(), payload: job });
+  assert.equal(created.statusCode, 201, created.body);
+  assert.equal(created.headers.location, '/scheduler/jobs/j');
+  const list = await app.inject({ method: 'GET', url: '/scheduler/jobs?limit=1', headers: auth(READER) });
+  assert.equal(list.json().items[0].id, 'j');
+  const forbidden = await app.inject({ method: 'DELETE', url: '/scheduler/jobs/j', headers: auth(READER) });
+  assert.equal(forbidden.statusCode, 403);
+  assert.equal(forbidden.json().code, 'FORBIDDEN');
+  const unauthorized = await app.inject({ method: 'GET', url: '/scheduler/status' });
+  assert.equal(unauthorized.statusCode, 401);
+  const invalid = await app.inject({
+    method: 'POST',
+    url: '/scheduler/jobs',
+    headers: auth(),
+    payload: { ...job, id: 'k', maxInstances: -1 },
+  });
+  assert.equal(invalid.statusCode, 400);
+  assert.equal(invalid.json().details.field, 'maxInstances');
+  const big = await app.inject({
+    method: 'POST',
+    url: '/scheduler/jobs',
+    headers: auth(),
+    payload: { ...job, args: ['x'.repeat(5000)] },
+  });
+  assert.equal(big.statusCode, 413);
+  assert.equal(big.json().code, 'PAYLOAD_TOO_LARGE');
+  const text = await app.inject({
+    method: 'POST',
+    url: '/scheduler/jobs',
+    headers: { ...auth(), 'content-type': 'text/plain' },
+    payload: 'hello',
+  });
+  assert.equal(text.statusCode, 415);
+  const deleted = await app.inject({ method: 'DELETE', url: '/scheduler/jobs/j', headers: auth() });
+  assert.equal(deleted.statusCode, 204);
+  const unknown = await app.inject({ method: 'GET', url: '/scheduler/nope', headers: auth() });
+  assert.equal(unknown.statusCode, 404);
+  assert.equal(unknown.json().code, 'ROUTE_NOT_FOUND');
+
+  const sse = await app.inject({
+    method: 'GET',
+    url: '/scheduler/events',
+    headers: auth(),
+    payloadAsStream: true,
+  });
+  assert.equal(sse.statusCode, 200);
+  assert.equal(sse.headers['content-type'], 'text/event-stream; charset=utf-8');
+  const stream = sse.stream() as Readable;
+  const chunks: string[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c.toString()));
+  await app.inject({ method: 'POST', url: '/scheduler/jobs', headers: auth(), payload: job });
+  await clock.advance(10_000);
+  assert.match(chunks.join(''), /event: job:executed\ndata: \{"jobId":"j"/);
+  await app.close(); // ends the stream (preClose) and stops the scheduler
+  assert.equal(app.scheduler.state, 'stopped');
+});
+
+test('fastify: without the api option nothing is mounted (the existing behaviour)', async () => {
+  const app = Fastify({ logger: false });
+  await app.register(tickwork, { clock: new ManualClock(0) });
+  await app.ready();
+  assert.equal(app.schedulerApi, null);
+  assert.equal((await app.inject({ method: 'GET', url: '/scheduler/jobs' })).statusCode, 404);
+  await app.close();
+});
+
+test('fastify: a custom prefix', async () => {
+  const app = Fastify({ logger: false });
+  await app.register(tickwork, {
+    scheduler: makeScheduler(new ManualClock(0)),
+    api: { auth: AUTH, prefix: '/ops/cron' },
+  });
+  await app.ready();
+  const res = await app.inject({ method: 'GET', url: '/ops/cron/status', headers: auth() });
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.json().state, 'running');
+  const doc = await app.inject({ method: 'GET', url: '/ops/cron/openapi.json', headers: auth() });
+  assert.deepEqual(doc.json().servers, [{ url: '/ops/cron' }]);
+  await app.close();
+});
+
+test('hono: app.route(prefix, tickworkApp(...)) serves the API at that prefix (app.request, no sockets)', async () => {
+  const clock = new ManualClock('2024-01-01T00:00:00Z');
+  const scheduler = makeScheduler(clock);
+  await scheduler.start();
+  const app = new Hono();
+  const sub = tickworkApp(scheduler, { auth: AUTH });
+  app.route('/scheduler', sub);
+  app.get('/', (c) => c.text('home'));
+  const created = await app.request('/scheduler/jobs', {
+    method: 'POST',
+    headers: { ...auth(), 'content-type': 'application/json' },
+    body: JSON.stringify(job),
+  });
+  assert.equal(created.status, 201);
+  const got = await app.request('/scheduler/jobs/j', { headers: auth(READER) });
+  assert.equal(((await got.json()) as { nextFireTimes: string[] }).nextFireTimes.length, 5);
+  assert.equal((await app.request('/scheduler/jobs')).status, 401);
+  assert.equal(await (await app.request('/')).text(), 'home');
+  // Mounted elsewhere, the prefix follows the mount path.
+  const other = new Hono();
+  other.route('/admin/scheduler', tickworkApp(scheduler, { auth: AUTH }));
+  const status = await other.request('/admin/scheduler/status', { headers: auth() });
+  assert.equal(status.status, 200);
+  const doc = (await (await other.request('/admin/scheduler/openapi.json', { headers: auth() })).json()) as {
+    servers: unknown;
+  };
+  assert.deepEqual(doc.servers, [{ url: '/admin/scheduler' }]);
+  // On its own, the sub-app answers under options.prefix.
+  assert.equal((await sub.request('/scheduler/status', { headers: auth() })).status, 200);
+  sub.api.close();
+  await scheduler.shutdown();
+});
+
+test('express: tickworkRouter serves the API; bindLifecycle starts on listen and stops on close', async () => {
+  const clock = new ManualClock('2024-01-01T00:00:00Z');
+  const scheduler = makeScheduler(clock);
+  const app = express();
+  app.use(express.json()); // a body parsed before the router is re-serialised
+  const router = tickworkRouter(scheduler, { auth: AUTH });
+  app.use(router);
+  app.get('/', (_req, res) => void res.send('home'));
+  const server = app.listen(0, '127.0.0.1');
+  const lifecycle = bindLifecycle(scheduler, server, { signals: [], api: router.api, exit: false });
+  await lifecycle.started;
+  assert.equal(scheduler.state, 'running');
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const created = await fetch(`${base}/scheduler/jobs`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: JSON.stringify(job),
+    });
+    assert.equal(created.status, 201);
+    const list = (await (await fetch(`${base}/scheduler/jobs`, { headers: auth(READER) })).json()) as {
+      items: { id: string }[];
+    };
+    assert.equal(list.items[0]?.id, 'j');
+    assert.equal((await fetch(`${base}/scheduler/jobs`)).status, 401);
+    assert.equal(await (await fetch(`${base}/`)).text(), 'home');
+    const invalid = await fetch(`${base}/scheduler/jobs`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: JSON.stringify({ ...job, trigger: { type: 'interval', seconds: 'x' } }),
+    });
+    assert.equal(invalid.status, 400);
+    assert.equal(((await invalid.json()) as { details: { field: string } }).details.field, 'trigger.seconds');
+
+    // SSE through a real socket: the first events, then the client disconnects.
+    const controller = new AbortController();
+    const sse = await fetch(`${base}/scheduler/events`, { headers: auth(), signal: controller.signal });
+    assert.equal(sse.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+    const reader = sse.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes(': connected')) text += decoder.decode((await reader.read()).value);
+    await clock.advance(10_000);
+    while (!text.includes('event: job:executed')) text += decoder.decode((await reader.read()).value);
+    assert.match(text, /event: job:submitted/);
+    controller.abort();
+  } finally {
+    await lifecycle.shutdown();
+  }
+  assert.equal(scheduler.state, 'stopped');
+  assert.equal(server.listening, false);
+});
+
+test('express: a SIGTERM shuts down gracefully, waiting for a running job', async () => {
+  const clock = new ManualClock('2024-01-01T00:00:00Z');
+  const scheduler = new Scheduler({ clock, logger: silentLogger });
+  let finished = false;
+  scheduler.defineTask('slow', async () => {
+    await clock.sleep(5000);
+    finished = true;
+  });
+  await scheduler.addJob('slow', 'date', { runDate: '2024-01-01T00:00:01Z' });
+  const app = express();
+  const server = app.listen(0, '127.0.0.1');
+  const lifecycle = bindLifecycle(scheduler, server, { signals: ['SIGTERM'], exit: false });
+  await lifecycle.started;
+  await clock.advance(1000);
+  assert.equal(scheduler.getRunningRuns().length, 1);
+  process.emit('SIGTERM', 'SIGTERM');
+  const done = lifecycle.shutdown(); // the same shutdown the signal started
+  await clock.advance(4000);
+  assert.equal(scheduler.state, 'stopping');
+  await clock.advance(1000);
+  await done;
+  assert.equal(finished, true);
+  assert.equal(scheduler.state, 'stopped');
+  assert.equal(server.listening, false);
+  assert.equal(process.listenerCount('SIGTERM'), 0);
+});
