@@ -68,7 +68,7 @@ export interface SchedulerEvents {
   /** `maxInstances` runs were going; the fire time was skipped. */
   'job:max-instances': JobEventBase & { scheduledFireTime: string; maxInstances: number; running: number };
   /** A run's lease expired (its process died or stalled). */
-  'job:abandoned': RunEventBase;
+  'job:abandoned': RunEventBase & { owner: string | null; willRetry: boolean };
   /** A job could not be planned (unknown task, undecodable trigger) and was paused. */
   'job:quarantined': JobEventBase & { reason: string };
   /**

@@ -41,10 +41,12 @@ import type {
   JobFilter,
   PlannedRun,
   RunFilter,
+  RunOutcome,
   Store,
 } from '../stores/store.js';
 import { createTrigger, isTrigger, triggerFromJSON, type TriggerOptionsByKind } from '../triggers/index.js';
 import type { Trigger, TriggerJSON } from '../triggers/trigger.js';
+import { InvalidTrigger } from '../triggers/invalid.js';
 import { freezeTrigger, stableStringify } from '../stores/common.js';
 
 /** Trigger kinds whose shorthand options take the scheduler's `timezone` when they give none. */
@@ -152,6 +154,15 @@ interface RunningRun {
   /** Set once the run's outcome was recorded (completion, timeout or loss). */
   settled: boolean;
   timeoutTimer: TimerHandle | null;
+  /** Clock time of the last successful lease renewal (or of the acquisition). */
+  renewedAt: number;
+  /** Set once the signal was aborted because the lease could not be renewed in time. */
+  leaseLost: boolean;
+}
+
+interface UnrecordedOutcome {
+  entry: RunningRun;
+  outcome: RunOutcome;
 }
 
 interface PendingJob {
@@ -205,6 +216,8 @@ export class Scheduler implements JobOwner {
   /** Jobs whose missing task was reported already (once per job and process). */
   private readonly missingTaskReported = new Set<string>();
   private readonly inFlight = new Map<string, RunningRun>();
+  /** Outcomes the store could not record yet (an outage); retried, and their leases kept, until it can. */
+  private readonly unrecorded = new Map<string, UnrecordedOutcome>();
   private readonly triggerCache = new Map<string, { key: string; trigger: Trigger }>();
   private readonly triggerByJson = new WeakMap<TriggerJSON, Trigger>();
 
@@ -483,7 +496,7 @@ export class Scheduler implements JobOwner {
     conflict: 'error' | 'replace' | 'keep',
   ): Promise<Job> {
     const { job, outcome } = await this.store.addJob(record, conflict);
-    const stored = outcome === 'kept' ? this.triggerFor(job) : trigger;
+    const stored = outcome === 'kept' ? this.viewTrigger(job) : trigger;
     this.events.emit('job:added', {
       jobId: job.id,
       name: job.name,
@@ -512,7 +525,7 @@ export class Scheduler implements JobOwner {
     if (pending) return new Job(this, pending.record, pending.trigger, true);
     if (!this.running) return null;
     const record = await this.store.getJob(id);
-    return record ? new Job(this, record, this.triggerFor(record)) : null;
+    return record ? new Job(this, record, this.viewTrigger(record)) : null;
   }
 
   /** Jobs, ordered by id (pending ones first before `start()`). */
@@ -526,7 +539,7 @@ export class Scheduler implements JobOwner {
       .map((p) => new Job(this, p.record, p.trigger, true));
     if (!this.running) return pending;
     const records = await this.store.getJobs(filter);
-    return [...pending, ...records.map((r) => new Job(this, r, this.triggerFor(r)))];
+    return [...pending, ...records.map((r) => new Job(this, r, this.viewTrigger(r)))];
   }
 
   /**
@@ -562,7 +575,7 @@ export class Scheduler implements JobOwner {
       changes: Object.keys(patch),
       nextRunTime: record.nextRunTime?.toISOString() ?? null,
     });
-    return new Job(this, record, this.triggerFor(record), this.pendingJobs.has(id));
+    return new Job(this, record, this.viewTrigger(record), this.pendingJobs.has(id));
   }
 
   /**
@@ -604,7 +617,7 @@ export class Scheduler implements JobOwner {
     const record = await this.updateRecord(id, { paused: true, nextRunTime: null });
     this.events.emit('job:paused', { jobId: id, name: record.name });
     this.logger.info({ jobId: id }, `Paused job "${record.name}"`);
-    return new Job(this, record, this.triggerFor(record), this.pendingJobs.has(id));
+    return new Job(this, record, this.viewTrigger(record), this.pendingJobs.has(id));
   }
 
   /**
@@ -780,6 +793,7 @@ export class Scheduler implements JobOwner {
         ),
       );
     }
+    if (this.unrecorded.size > 0) await this.recordPending();
     // Let an in-flight wake-up finish its store call before the store closes.
     while (this.wakeInProgress) await new Promise<void>((resolve) => setImmediate(resolve));
     await this.store.stop();
@@ -843,6 +857,7 @@ export class Scheduler implements JobOwner {
         for (const fired of result.fired) this.reportFired(fired.job, fired.plan, result.now);
         if (!result.more) break;
       }
+      if (this.unrecorded.size > 0) await this.recordPending();
       await this.acquire();
       await this.reap();
       const wake = await this.store.getNextWakeTime();
@@ -999,6 +1014,15 @@ export class Scheduler implements JobOwner {
     return describeJob(job.name, trigger, job.nextRunTime, this.timezone);
   }
 
+  /** Like {@link Scheduler.triggerFor}, but a trigger that cannot be read becomes an {@link InvalidTrigger}. */
+  private viewTrigger(job: JobRecord): Trigger {
+    try {
+      return this.triggerFor(job);
+    } catch (err) {
+      return new InvalidTrigger(job.trigger, err instanceof Error ? err.message : String(err));
+    }
+  }
+
   /** The trigger object of a stored job, cached per job while its trigger JSON is unchanged. */
   private triggerFor(job: JobRecord): Trigger {
     const byRef = this.triggerByJson.get(job.trigger);
@@ -1036,16 +1060,26 @@ export class Scheduler implements JobOwner {
     this.lastReap = now;
     const reaped = await this.store.reapExpiredRuns(new Date(now), 100);
     for (const run of reaped) {
+      const job = await this.store.getJob(run.jobId);
+      const retry = job?.retry ?? null;
+      let willRetry = false;
+      if (retry !== null && run.attempt < retry.attempts) {
+        const at = new Date(this.clock.now() + retryDelay(retry, run.attempt, this.random));
+        willRetry = await this.store.requeueRun(run.id, run.attempt, at);
+      }
       this.events.emit('job:abandoned', {
         jobId: run.jobId,
-        name: run.jobId,
+        name: job?.name ?? run.jobId,
         runId: run.id,
         scheduledFireTime: run.scheduledFireTime.toISOString(),
         attempt: run.attempt,
+        owner: run.owner,
+        willRetry,
       });
       this.logger.warn(
-        { runId: run.id, jobId: run.jobId },
-        `Run ${run.id} of job "${run.jobId}" was abandoned: its lease expired`,
+        { runId: run.id, jobId: run.jobId, owner: run.owner, attempt: run.attempt, willRetry },
+        `Run ${run.id} of job "${job?.name ?? run.jobId}" was abandoned: the lease of ${run.owner ?? 'its process'} ` +
+          `expired${willRetry ? '; it will be retried' : ''}`,
       );
     }
   }
@@ -1059,6 +1093,8 @@ export class Scheduler implements JobOwner {
       done: Promise.resolve(),
       settled: false,
       timeoutTimer: null,
+      renewedAt: this.clock.now(),
+      leaseLost: false,
     };
     this.inFlight.set(run.id, entry);
     if (!this.heartbeatTimer) this.scheduleHeartbeat();
@@ -1235,7 +1271,12 @@ export class Scheduler implements JobOwner {
           `Run ${entry.run.id} was no longer held by this process; its outcome was not recorded`,
         );
     } catch (err) {
-      this.logger.error({ err, runId: entry.run.id }, 'Could not record the outcome of a run');
+      this.unrecorded.set(entry.run.id, { entry, outcome });
+      this.logger.error(
+        { err, runId: entry.run.id },
+        'Could not record the outcome of a run; keeping its lease and trying again',
+      );
+      if (!this.heartbeatTimer) this.scheduleHeartbeat();
     }
     if (this._state === 'running' && (this.backlog || outcome.retryAt)) this.wakeSoon();
   }
@@ -1246,18 +1287,34 @@ export class Scheduler implements JobOwner {
       this.heartbeatTimer = null;
       if (!this.running) return;
       void this.heartbeat().finally(() => {
-        if (this.running && this.inFlight.size > 0 && !this.heartbeatTimer) this.scheduleHeartbeat();
+        if (this.running && this.inFlight.size + this.unrecorded.size > 0 && !this.heartbeatTimer) {
+          this.scheduleHeartbeat();
+        }
       });
     }, this.heartbeatInterval);
   }
 
   private async heartbeat(): Promise<void> {
-    if (this.inFlight.size === 0) return;
-    const runs = [...this.inFlight.values()].map((r) => ({ id: r.run.id, attempt: r.run.attempt }));
+    if (this.inFlight.size === 0 && this.unrecorded.size === 0) return;
+    const runs = [...this.inFlight.values(), ...[...this.unrecorded.values()].map((u) => u.entry)].map(
+      (r) => ({
+        id: r.run.id,
+        attempt: r.run.attempt,
+      }),
+    );
+    const now = this.clock.now();
     try {
       const held = new Set(
-        await this.store.heartbeatRuns(this.nodeId, runs, new Date(this.clock.now()), this.leaseDuration),
+        await this.store.heartbeatRuns(this.nodeId, runs, new Date(now), this.leaseDuration),
       );
+      for (const r of this.inFlight.values()) if (held.has(r.run.id)) r.renewedAt = now;
+      for (const [id, u] of this.unrecorded) {
+        if (!held.has(id)) {
+          this.unrecorded.delete(id);
+          this.logger.warn({ runId: id }, `Run ${id} lost its lease before its outcome could be recorded`);
+        }
+      }
+      if (this.unrecorded.size > 0) await this.recordPending();
       for (const r of [...this.inFlight.values()]) {
         if (!held.has(r.run.id) && !r.settled) {
           r.settled = true;
@@ -1269,6 +1326,41 @@ export class Scheduler implements JobOwner {
       }
     } catch (err) {
       this.logger.error({ err }, 'Could not renew run leases');
+      // Abort a task before its lease runs out: after that, another process may start the run again.
+      for (const r of this.inFlight.values()) {
+        if (!r.leaseLost && now >= r.renewedAt + this.leaseDuration - this.heartbeatInterval) {
+          r.leaseLost = true;
+          abortRun(r, new TickworkError('STORE_ERROR', 'The lease of the run could not be renewed'));
+          this.logger.warn(
+            { runId: r.run.id },
+            `Run ${r.run.id}: its lease could not be renewed and ends soon; its signal was aborted`,
+          );
+        }
+      }
+    }
+  }
+
+  /** Tries again to record outcomes the store failed to take. */
+  private async recordPending(): Promise<void> {
+    for (const [id, { entry, outcome }] of [...this.unrecorded]) {
+      try {
+        const ok = await this.store.finishRun(
+          id,
+          this.nodeId,
+          entry.run.attempt,
+          new Date(this.clock.now()),
+          outcome,
+        );
+        this.unrecorded.delete(id);
+        if (!ok)
+          this.logger.warn(
+            { runId: id },
+            `Run ${id} was no longer held by this process; its outcome was lost`,
+          );
+        else this.logger.info({ runId: id }, `Recorded the outcome of run ${id} after a store failure`);
+      } catch {
+        return; // still failing: try again at the next heartbeat or wake-up
+      }
     }
   }
 }

@@ -270,6 +270,13 @@ export interface Store {
    */
   reapExpiredRuns(now: Date, limit: number): Promise<RunRecord[]>;
 
+  /**
+   * Gives an `abandoned` run another attempt (its job's retry policy allows one): when the run is still
+   * `abandoned` with this `attempt`, it goes back to `pending` with `notBefore`, keeping its attempt count
+   * (the next lease makes it `attempt + 1`). Resolves `false`, changing nothing, otherwise.
+   */
+  requeueRun(runId: string, attempt: number, notBefore: Date): Promise<boolean>;
+
   /** One run, or `null`. */
   getRun(id: string): Promise<RunRecord | null>;
   /** Runs matching `filter`, newest scheduled fire time first. */

@@ -624,6 +624,29 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
       assert.deepEqual(await store.reapExpiredRuns(reapAt, 10), []);
     });
 
+    it('requeueRun gives an abandoned run another attempt, once, fenced by attempt', async ({ store }) => {
+      await fireOne(store, job('a', { nextRunTime: new Date(Date.now() - MIN) }));
+      const now = Date.now();
+      const [a] = await store.acquireRuns('n1', new Date(now), 1, 0);
+      if (dbClock) await delay(5);
+      const [reaped] = await store.reapExpiredRuns(new Date(now + 1), 10);
+      assert.equal(reaped?.id, a!.run.id);
+      const retryAt = new Date(Date.now() - 1000);
+      assert.equal(await store.requeueRun(a!.run.id, 2, retryAt), false, 'wrong attempt');
+      assert.equal((await store.getRun(a!.run.id))!.status, 'abandoned');
+      assert.equal(await store.requeueRun(a!.run.id, 1, retryAt), true);
+      assert.equal(await store.requeueRun(a!.run.id, 1, retryAt), false, 'only once');
+      const pending = (await store.getRun(a!.run.id))!;
+      assert.equal(pending.status, 'pending');
+      assert.equal(pending.owner, null);
+      assert.equal(pending.finishedAt, null);
+      assert.equal(ms(pending.notBefore), retryAt.getTime());
+      const [again] = await store.acquireRuns('n2', new Date(), 1, 30_000);
+      assert.equal(again?.run.id, a!.run.id);
+      assert.equal(again?.run.attempt, 2);
+      assert.equal(await store.requeueRun('00000000-0000-4000-8000-000000000000', 1, retryAt), false);
+    });
+
     it('getRun and getRuns: filters by job, status, from/to; newest first; limit and offset', async ({
       store,
     }) => {

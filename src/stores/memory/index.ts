@@ -302,6 +302,24 @@ export class MemoryStore implements Store {
     });
   }
 
+  async requeueRun(runId: string, attempt: number, notBefore: Date): Promise<boolean> {
+    const run = this.runs.get(runId);
+    if (!run || run.status !== 'abandoned' || run.attempt !== attempt) return false;
+    const list = this.finished.get(run.jobId);
+    const i = list ? list.indexOf(run.id) : -1;
+    if (list && i >= 0) list.splice(i, 1);
+    run.status = 'pending';
+    run.notBefore = notBefore.getTime();
+    run.owner = null;
+    run.lease = null;
+    run.finished = null;
+    let set = this.active.get(run.jobId);
+    if (!set) this.active.set(run.jobId, (set = new Set()));
+    set.add(run);
+    this.emit({ kind: 'run-created', jobId: run.jobId });
+    return true;
+  }
+
   async getRun(id: string): Promise<RunRecord | null> {
     const run = this.runs.get(id);
     return run ? toRecord(run) : null;

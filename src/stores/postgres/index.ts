@@ -275,6 +275,8 @@ export class PostgresStore implements Store {
     if (!this.pool) {
       this.pool = new pg.Pool({
         connectionString: this.connectionString!,
+        // Our sessions show up as `tickwork` in pg_stat_activity (an `application_name` in the URL wins).
+        application_name: 'tickwork',
         max: this.poolSize,
         options:
           `-c statement_timeout=${this.statementTimeout} ` +
@@ -535,7 +537,7 @@ export class PostgresStore implements Store {
                  FROM unnest($6::text[], $7::text[], $8::float8[], $9::float8[], $10::text[])
                    AS r(job_id, task_id, sft, nb, status)
                  WHERE r.job_id IN (SELECT id FROM ok)
-                 ON CONFLICT (job_id, scheduled_fire_time) WHERE NOT manual DO NOTHING
+                 ON CONFLICT (job_id, scheduled_fire_time, manual) DO NOTHING
                  RETURNING id, job_id, scheduled_fire_time)
                SELECT (SELECT array_agg(id) FROM ok) AS ok,
                  (SELECT json_agg(json_build_array(id, job_id,
@@ -706,6 +708,21 @@ export class PostgresStore implements Store {
     return r.rows.map(decodeRun);
   }
 
+  async requeueRun(runId: string, attempt: number, notBefore: Date): Promise<boolean> {
+    if (!UUID.test(runId)) return false;
+    const r = await this.query<{ job_id: string }>(
+      'requeue',
+      `UPDATE ${this.s}.runs SET status = 'pending', not_before = $3, owner = NULL, lease_expires_at = NULL,
+         finished_at = NULL
+       WHERE id = $1 AND attempt = $2 AND status = 'abandoned' RETURNING job_id`,
+      [runId, attempt, notBefore],
+    );
+    const row = r.rows[0];
+    if (!row) return false;
+    await this.announce({ kind: 'run-created', jobId: row.job_id });
+    return true;
+  }
+
   async getRun(id: string): Promise<RunRecord | null> {
     if (!UUID.test(id)) return null;
     const r = await this.query<RunColumns>('get-run', `SELECT * FROM ${this.s}.runs WHERE id = $1`, [id]);
@@ -838,6 +855,12 @@ export class PostgresStore implements Store {
       throw mapError(err);
     }
     let broken: unknown = undefined;
+    // A connection that breaks while checked out (between two statements) emits `error` on the client;
+    // unhandled, that would crash the process. Remember it and let the pool discard the client.
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
     try {
       await client.query(this.begin);
       const result = await fn(client);
@@ -852,6 +875,7 @@ export class PostgresStore implements Store {
       }
       throw mapError(err);
     } finally {
+      client.removeListener('error', onError);
       client.release(broken === undefined ? undefined : (broken as Error));
     }
   }

@@ -70,9 +70,7 @@ CREATE TABLE runs (
   CONSTRAINT runs_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'timed-out'::text, 'missed'::text, 'skipped'::text, 'abandoned'::text, 'cancelled'::text])))
 );
 CREATE INDEX runs_active ON runs USING btree (job_id) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text]));
-CREATE UNIQUE INDEX runs_fire_time ON runs USING btree (job_id, scheduled_fire_time) WHERE (NOT manual);
-CREATE INDEX runs_job ON runs USING btree (job_id, scheduled_fire_time DESC);
+CREATE UNIQUE INDEX runs_job ON runs USING btree (job_id, scheduled_fire_time DESC, manual);
 CREATE INDEX runs_lease ON runs USING btree (lease_expires_at) WHERE (status = 'running'::text);
 CREATE INDEX runs_pending ON runs USING btree (not_before) WHERE (status = 'pending'::text);
-CREATE INDEX runs_status ON runs USING btree (status, scheduled_fire_time DESC);
 CREATE INDEX runs_time ON runs USING btree (scheduled_fire_time DESC);

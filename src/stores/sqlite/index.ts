@@ -566,6 +566,16 @@ export class SqliteStore implements Store {
     return rows.map(decodeRun);
   }
 
+  async requeueRun(runId: string, attempt: number, notBefore: Date): Promise<boolean> {
+    const info = this.write(() =>
+      this.stmt(
+        `UPDATE runs SET status = 'pending', not_before = ?, owner = NULL, lease_expires_at = NULL, finished_at = NULL
+         WHERE id = ? AND status = 'abandoned' AND attempt = ?`,
+      ).run(notBefore.getTime(), runId, attempt),
+    );
+    return info.changes === 1;
+  }
+
   async getRun(id: string): Promise<RunRecord | null> {
     const row = this.read(() => this.stmt('SELECT * FROM runs WHERE id = ?').get(id)) as
       RunColumns | undefined;
