@@ -3,7 +3,9 @@
  * @module
  */
 import { Command, CommanderError } from 'commander';
+import { registerJobs } from './commands/jobs.js';
 import { registerNext } from './commands/next.js';
+import { registerServe } from './commands/serve.js';
 
 /** Where a program writes; tests capture these instead of spawning a process. */
 export interface CliIO {
@@ -13,8 +15,32 @@ export interface CliIO {
   err(line: string): void;
 }
 
-/** The exit code for invalid input (a bad expression, zone or option). */
+/** The exit code for a server or API error (unreachable server, 5xx, a refused token, a conflict). */
+export const EXIT_ERROR = 1;
+/** The exit code for invalid input (a bad expression, zone, option, config or request). */
 export const EXIT_USAGE = 2;
+/** The exit code when the job (or run) asked for does not exist. */
+export const EXIT_NOT_FOUND = 3;
+
+/** What the commands read from their surroundings; tests pass their own instead of the process's. */
+export interface ProgramOptions {
+  /** Environment variables (`TICKWORK_URL`, `TICKWORK_TOKEN`, ...). @defaultValue `process.env` */
+  env?: Record<string, string | undefined>;
+  /** Directory that relative paths (`--config`, the default SQLite file) are read from. @defaultValue `process.cwd()` */
+  cwd?: string;
+  /**
+   * Stops `tickwork serve` (gracefully) when it aborts. @defaultValue none: `serve` stops on SIGINT/SIGTERM
+   */
+  signal?: AbortSignal;
+}
+
+/** {@link ProgramOptions} with the defaults filled in. */
+export interface CliContext {
+  io: CliIO;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  signal: AbortSignal | null;
+}
 
 /** A failure that the CLI reports as a message and an exit code, without a stack trace. */
 export class CliError extends Error {
@@ -33,11 +59,18 @@ const processIO: CliIO = {
 };
 
 /**
- * Builds the `tickwork` program. Nothing runs until `parseAsync` is called; `exitOverride()` is set, so
- * errors surface as exceptions (`CommanderError` with an `exitCode`, or {@link CliError}) rather than
- * `process.exit`. More subcommands (`serve`, `jobs`) register here the way `next` does.
+ * Builds the `tickwork` program: `next`, `serve`, `jobs list|pause|resume|run|remove`. Nothing runs until
+ * `parseAsync` is called; `exitOverride()` is set, so errors surface as exceptions (`CommanderError` with
+ * an `exitCode`, or {@link CliError} with {@link EXIT_ERROR}, {@link EXIT_USAGE} or {@link EXIT_NOT_FOUND})
+ * rather than `process.exit`.
  */
-export function buildProgram(io: CliIO = processIO): Command {
+export function buildProgram(io: CliIO = processIO, options: ProgramOptions = {}): Command {
+  const context: CliContext = {
+    io,
+    env: options.env ?? process.env,
+    cwd: options.cwd ?? process.cwd(),
+    signal: options.signal ?? null,
+  };
   const program = new Command('tickwork')
     .description("tickwork: a job scheduler for Node.js (APScheduler's model). Tools for schedules and jobs.")
     .exitOverride()
@@ -55,15 +88,23 @@ export function buildProgram(io: CliIO = processIO): Command {
     })
     .showHelpAfterError('(run with --help for usage)');
   registerNext(program, io);
+  registerServe(program, context);
+  registerJobs(program, context);
+  // Subcommands inherit exitOverride, the output and showHelpAfterError (commander copies them).
   return program;
 }
 
 /**
  * Runs the program on `argv` (user arguments only, without `node` and the script) and returns the exit
- * code: 0 on success, 2 for invalid input, commander's code for `--help` (0) and usage errors.
+ * code: 0 on success, 1 for a server or API error, 2 for invalid input (and commander's usage errors),
+ * 3 when the job asked for does not exist; `--help` is 0.
  */
-export async function runCli(argv: string[], io: CliIO = processIO): Promise<number> {
-  const program = buildProgram(io);
+export async function runCli(
+  argv: string[],
+  io: CliIO = processIO,
+  options: ProgramOptions = {},
+): Promise<number> {
+  const program = buildProgram(io, options);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -1308,7 +1308,7 @@ export class Scheduler implements JobOwner {
         await this.store.heartbeatRuns(this.nodeId, runs, new Date(now), this.leaseDuration),
       );
       for (const r of this.inFlight.values()) if (held.has(r.run.id)) r.renewedAt = now;
-      for (const [id, u] of this.unrecorded) {
+      for (const [id] of this.unrecorded) {
         if (!held.has(id)) {
           this.unrecorded.delete(id);
           this.logger.warn({ runId: id }, `Run ${id} lost its lease before its outcome could be recorded`);

@@ -17,6 +17,7 @@ import type { Job } from '../core/job.js';
 import type { Logger } from '../core/logger.js';
 import type { Scheduler } from '../core/scheduler.js';
 import { runToJSON, type RunRecord } from '../core/structures.js';
+import { dashboardAssets } from '../dashboard/index.js';
 import { duration, integer, optionsObject, rejectUnknownKeys } from '../core/validate.js';
 import type { JobFilter, RunFilter } from '../stores/store.js';
 import { createTrigger, triggerFromJSON, type Trigger } from '../triggers/index.js';
@@ -83,8 +84,13 @@ export interface ApiOptions {
   maxEventStreams?: number;
   /** Prometheus metrics at `GET /metrics`, or `false` to leave the route out. @defaultValue `{}` */
   metrics?: MetricsOptions | false;
-  /** Static files under the prefix (see {@link AssetHandler}). @defaultValue none */
+  /** Static files under the prefix (see {@link AssetHandler}); asked before the dashboard. @defaultValue none */
   assets?: AssetHandler;
+  /**
+   * Serve the dashboard (`src/dashboard`) at `GET <prefix>/`: a static page that calls this API with the
+   * token the user types in. Its files are public; the data is not. @defaultValue true
+   */
+  dashboard?: boolean;
   /** Logger for unexpected errors and warnings. @defaultValue the scheduler's */
   logger?: Logger;
   /** Clock for the event-stream heartbeat. @defaultValue the scheduler's */
@@ -122,6 +128,7 @@ const API_OPTION_KEYS = [
   'maxEventStreams',
   'metrics',
   'assets',
+  'dashboard',
   'logger',
   'clock',
 ];
@@ -169,6 +176,15 @@ function resolveOptions(options: ApiOptions) {
   if (opts.assets !== undefined && typeof opts.assets !== 'function') {
     throw invalidOption('assets', 'a function (path, request) => Response | null', opts.assets);
   }
+  if (opts.dashboard !== undefined && typeof opts.dashboard !== 'boolean') {
+    throw invalidOption('dashboard', 'a boolean', opts.dashboard);
+  }
+  const own = (opts.assets as AssetHandler | undefined) ?? null;
+  const dashboard = opts.dashboard === false ? null : dashboardAssets();
+  const assets: AssetHandler | null =
+    own && dashboard
+      ? async (path, request) => (await own(path, request)) ?? dashboard(path, request)
+      : (own ?? dashboard);
   return {
     prefix: checkPrefix(opts.prefix),
     auth: opts.auth === false ? null : new TokenAuth(opts.auth as { tokens: [] }),
@@ -181,7 +197,7 @@ function resolveOptions(options: ApiOptions) {
     maxEventStreams:
       opts.maxEventStreams === undefined ? 100 : integer(opts.maxEventStreams, 'maxEventStreams', 1),
     metrics: opts.metrics === false ? null : (optionsObject(opts.metrics, 'metrics') as MetricsOptions),
-    assets: (opts.assets as AssetHandler | undefined) ?? null,
+    assets,
   };
 }
 

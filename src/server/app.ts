@@ -1,6 +1,7 @@
 /**
  * The demo server: Fastify with a `tick` job every second (`maxInstances: 2`) whose body takes 3 s, so
- * its log shows two runs, then two skipped fire times, repeating, as APScheduler's does.
+ * its log shows two runs, then two skipped fire times, repeating, as APScheduler's does. With the `api`
+ * option, the HTTP API and the dashboard are served under `/scheduler`.
  * @module
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -8,6 +9,7 @@ import { tickwork } from '../plugins/fastify.js';
 import type { Scheduler } from '../core/scheduler.js';
 import type { Clock } from '../core/clock.js';
 import type { Store } from '../stores/store.js';
+import type { ApiOptions } from '../http/api.js';
 
 /** Options of {@link buildServer}. */
 export interface ServerOptions {
@@ -21,6 +23,11 @@ export interface ServerOptions {
   print?: (line: string) => void;
   /** The job store. @defaultValue a new `MemoryStore` */
   store?: Store;
+  /**
+   * The HTTP API and the dashboard under `/scheduler` (the plugin's `api` option; `auth` is required).
+   * @defaultValue false (not mounted)
+   */
+  api?: ApiOptions | false;
 }
 
 /** Builds the demo server (not listening yet). */
@@ -31,6 +38,7 @@ export async function buildServer(options: ServerOptions = {}): Promise<FastifyI
   await app.register(tickwork, {
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.store ? { store: options.store } : {}),
+    ...(options.api ? { api: options.api } : {}),
     setup(scheduler: Scheduler) {
       const clock = scheduler.clock;
       async function tick(context: { signal: AbortSignal }): Promise<void> {
