@@ -179,8 +179,112 @@ function print(rows: Row[], notMeasured: string[]): void {
   for (const n of notMeasured) console.log(`${n}: not measured by this benchmark.`);
 }
 
+/** End to end: due work items turned into completed runs, per second. */
+interface Peer {
+  name: string;
+  items: number;
+  ms: number;
+  how: string;
+}
+
+/**
+ * pg-boss 10 (the last line that runs on Node 20): 10,000 jobs inserted already due (`startAfter` in the
+ * past), then fetched in batches of 1,000 (its claim: `FOR UPDATE SKIP LOCKED`) and completed in batches.
+ */
+async function benchPgBoss(): Promise<Peer> {
+  const { default: PgBoss } = await import('pg-boss');
+  const schema = `bench_pgboss_${randomBytes(4).toString('hex')}`;
+  const boss = new PgBoss({ connectionString: PG_URL, schema, supervise: false, schedule: false, max: 4 });
+  boss.on('error', () => {});
+  await boss.start();
+  try {
+    await boss.createQueue('bench');
+    const past = new Date(Date.now() - 1000);
+    for (let i = 0; i < JOBS; i += BATCH) {
+      await boss.insert(
+        Array.from({ length: BATCH }, (_, k) => ({ name: 'bench', data: { i: i + k }, startAfter: past })),
+      );
+    }
+    const t0 = performance.now();
+    let done = 0;
+    for (;;) {
+      const jobs = await boss.fetch('bench', { batchSize: BATCH });
+      if (jobs.length === 0) break;
+      await boss.complete(
+        'bench',
+        jobs.map((j) => j.id),
+      );
+      done += jobs.length;
+    }
+    const ms = performance.now() - t0;
+    if (done !== JOBS) throw new Error(`pg-boss: completed ${done}`);
+    return { name: 'pg-boss 10 (PostgreSQL)', items: done, ms, how: 'fetch 1,000 + complete 1,000 per round' };
+  } finally {
+    await boss.stop({ graceful: false, wait: true }).catch(() => {});
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+    await c.end();
+  }
+}
+
+/** BullMQ (Redis): 10,000 jobs added ready, processed by a Worker with concurrency 100 and a no-op processor. */
+async function benchBullMQ(): Promise<Peer> {
+  const { Queue, Worker } = await import('bullmq');
+  const connection = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null };
+  const name = `tickwork-bench-${randomBytes(4).toString('hex')}`;
+  const queue = new Queue(name, { connection });
+  try {
+    for (let i = 0; i < JOBS; i += BATCH) {
+      await queue.addBulk(Array.from({ length: BATCH }, (_, k) => ({ name: 'j', data: { i: i + k } })));
+    }
+    let done = 0;
+    const t0 = performance.now();
+    const finished = new Promise<void>((resolve) => {
+      worker.on('completed', () => {
+        if (++done === JOBS) resolve();
+      });
+    });
+    const worker = new Worker(name, async () => {}, { connection, concurrency: 100 });
+    await finished;
+    const ms = performance.now() - t0;
+    await worker.close();
+    return { name: 'BullMQ (Redis)', items: done, ms, how: 'Worker, concurrency 100, no-op processor' };
+  } finally {
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+  }
+}
+
 const rows: Row[] = [];
 rows.push(await benchPostgres());
 rows.push(await benchSqlite());
 console.log(`${JOBS.toLocaleString('en-US')} interval jobs due at once; fireDueJobs in batches of ${BATCH}.`);
-print(rows, ['pg-boss', 'BullMQ']);
+print(rows, []);
+
+const peers: Peer[] = [];
+for (const [label, run] of [
+  ['pg-boss', benchPgBoss],
+  ['BullMQ', benchBullMQ],
+] as const) {
+  try {
+    peers.push(await run());
+  } catch (err) {
+    console.log(`${label}: not measured (${(err as Error).message})`);
+  }
+}
+console.log('\nEnd to end, due item -> completed run (items/s; higher is better):');
+const e2e = [
+  ...rows.map((r) => ({
+    name: `tickwork ${r.store}`,
+    rate: r.fires / ((r.fireMs + r.runMs) / 1000),
+    how: 'fire (batches of 1,000) + acquire 1,000 + finish one by one',
+  })),
+  ...peers.map((p) => ({ name: p.name, rate: p.items / (p.ms / 1000), how: p.how })),
+];
+for (const e of e2e) {
+  console.log(`  ${e.name.padEnd(26)} ${Math.round(e.rate).toLocaleString('en-US').padStart(9)}   ${e.how}`);
+}
+const twPg = e2e[0]!.rate;
+for (const p of e2e.slice(2)) console.log(`  tickwork PostgreSQL / ${p.name}: ${(twPg / p.rate).toFixed(2)}x`);
+process.exit(0);
