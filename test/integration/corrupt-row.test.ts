@@ -1,0 +1,61 @@
+// A stored job whose row cannot be decoded (its trigger written by hand, or by a newer version) is
+// quarantined: paused and reported, never deleted; the other jobs go on firing, and listing still works.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Scheduler, silentLogger } from '../../src/index.js';
+import { ManualClock } from '../../src/testing.js';
+import { SqliteStore } from '../../src/stores/sqlite/index.js';
+
+test('a corrupt job row is quarantined (paused, event), never deleted; other jobs keep firing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-corrupt-'));
+  const path = join(dir, 'jobs.db');
+  try {
+    const clock = new ManualClock('2024-01-01T00:00:00Z');
+    const scheduler = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
+    const ran: string[] = [];
+    scheduler.defineTask('work', (name: string) => void ran.push(name));
+    await scheduler.start();
+    await scheduler.addJob('work', 'interval', { id: 'good', args: ['good'], seconds: 10 });
+    await scheduler.addJob('work', 'interval', { id: 'bad', args: ['bad'], seconds: 10 });
+
+    // Damage the stored trigger of `bad` behind the store's back.
+    const db = new Database(path);
+    db.prepare(
+      'UPDATE jobs SET trigger = \'{"type": "interval", "milliseconds": \' WHERE id = \'bad\'',
+    ).run();
+    db.close();
+
+    const quarantined: string[] = [];
+    scheduler.on('job:quarantined', (e) => quarantined.push(e.jobId));
+    await clock.advance(25_000);
+
+    assert.deepEqual(ran, ['good', 'good']);
+    assert.deepEqual(quarantined, ['bad']);
+    const jobs = await scheduler.getJobs();
+    assert.deepEqual(
+      jobs.map((j) => j.id),
+      ['bad', 'good'],
+    );
+    const bad = jobs.find((j) => j.id === 'bad')!;
+    assert.equal(bad.paused, true);
+    assert.equal(bad.nextRunTime, null);
+    assert.match(bad.trigger.describe(), /^Cannot be read: /);
+    await scheduler.shutdown();
+
+    // Still there after a restart, with its damaged text kept for a human to repair.
+    const check = new Database(path, { readonly: true });
+    const row = check.prepare("SELECT trigger, paused FROM jobs WHERE id = 'bad'").get() as {
+      trigger: string;
+      paused: number;
+    };
+    check.close();
+    assert.equal(row.trigger, '{"type": "interval", "milliseconds": ');
+    assert.equal(row.paused, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
