@@ -8,9 +8,9 @@ export function at(iso: string): number {
   return t;
 }
 
-/** A reference vector file from `../shared/vectors/` (beside the repository). */
+/** A reference vector file from `test/vectors/` (verbatim copies of `../shared/vectors/`). */
 export function loadVectors<T = Record<string, unknown>>(file: string): T[] {
-  const url = new URL(`../../../shared/vectors/${file}`, import.meta.url);
+  const url = new URL(`../vectors/${file}`, import.meta.url);
   return JSON.parse(readFileSync(url, 'utf8')) as T[];
 }
 

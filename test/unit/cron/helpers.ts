@@ -1,9 +1,9 @@
 /** Shared helpers of the cron tests. */
 import { readFileSync } from 'node:fs';
 
-/** Reads a file of the shared vectors (`../shared/vectors/` beside the repository). */
+/** Reads a reference vector file from `test/vectors/` (verbatim copies of `../shared/vectors/`). */
 export function readVectors<T>(name: string): T {
-  const url = new URL(`../../../../shared/vectors/${name}`, import.meta.url);
+  const url = new URL(`../../vectors/${name}`, import.meta.url);
   return JSON.parse(readFileSync(url, 'utf8')) as T;
 }
 
