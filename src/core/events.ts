@@ -158,12 +158,34 @@ export class EventHub {
 
 /** An error as a plain object for events and run records. */
 export function errorToJSON(err: unknown): EventError {
-  if (err instanceof Error) {
-    const out: EventError = { name: err.name, message: err.message };
-    if (err.stack) out.stack = err.stack;
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string') out.code = code;
-    return out;
+  // Whatever a task rejects with (a circular object, a BigInt, an Error whose getters throw), this must
+  // not throw: the run has to be recorded.
+  const text = (read: () => unknown, fallback: string): string => {
+    try {
+      const v = read();
+      return typeof v === 'string' ? v : v === undefined ? fallback : String(v);
+    } catch {
+      return fallback;
+    }
+  };
+  try {
+    if (err instanceof Error) {
+      const out: EventError = { name: text(() => err.name, 'Error'), message: text(() => err.message, '') };
+      const stack = text(() => err.stack, '');
+      if (stack) out.stack = stack;
+      const code = text(() => (err as { code?: unknown }).code, '');
+      if (code && typeof (err as { code?: unknown }).code === 'string') out.code = code;
+      return out;
+    }
+    if (typeof err === 'string') return { name: 'Error', message: err };
+    let message: string;
+    try {
+      message = JSON.stringify(err) ?? String(err);
+    } catch {
+      message = text(() => String(err), Object.prototype.toString.call(err));
+    }
+    return { name: 'Error', message };
+  } catch {
+    return { name: 'Error', message: 'unreadable error value' };
   }
-  return { name: 'Error', message: typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err)) };
 }

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { CappedTimers, SystemClock, type Clock, type TimerHandle } from './clock.js';
+import { CappedTimers, MAX_TIMER_DELAY, SystemClock, type Clock, type TimerHandle } from './clock.js';
 import { TickworkError, invalidOption, show } from './errors.js';
 import {
   EventHub,
@@ -32,13 +32,14 @@ import {
 import { defaultLogger, type Logger } from './logger.js';
 import type { JobRecord, RunRecord } from './structures.js';
 import { checkTimeZone, formatTimedelta, formatIsoInZone } from './timezone.js';
-import { duration, integer, nonEmptyString, optionsObject, rejectUnknownKeys } from './validate.js';
+import { boolean, duration, integer, nonEmptyString, optionsObject, rejectUnknownKeys } from './validate.js';
 import { MemoryStore } from '../stores/memory/index.js';
 import type {
   AcquiredRun,
   FirePlan,
   FireContext,
   JobFilter,
+  NodeInfo,
   PlannedRun,
   RunFilter,
   RunOutcome,
@@ -51,6 +52,12 @@ import { freezeTrigger, stableStringify } from '../stores/common.js';
 
 /** Trigger kinds whose shorthand options take the scheduler's `timezone` when they give none. */
 const ZONED_KINDS: readonly string[] = ['date', 'cron', 'calendarInterval'];
+
+/**
+ * How often, in ms, a scheduler re-measures its clock against the store's and reports itself in the store's
+ * `nodes` table (from its loop, which wakes at least every `maxWakeInterval`).
+ */
+export const NODE_REPORT_INTERVAL = 10_000;
 
 /** What a task receives after its `args`. */
 export interface TaskContext {
@@ -106,7 +113,7 @@ export interface SchedulerOptions {
   maxWakeInterval?: number;
   /** Most fire times enumerated for one job in one wake-up (a clock jump of a year cannot explode). @defaultValue 1000 */
   maxCatchUp?: number;
-  /** Most jobs fired in one store call. @defaultValue 500 */
+  /** Most jobs fired in one store call. @defaultValue the store's `fireBatchSize`, else 500 */
   batchSize?: number;
   /** Lease of a running run, in ms. @defaultValue 30,000 */
   leaseDuration?: number;
@@ -222,6 +229,8 @@ export class Scheduler implements JobOwner {
   private readonly triggerByJson = new WeakMap<TriggerJSON, Trigger>();
 
   private _state: SchedulerState = 'stopped';
+  /** The shutdown under way, so a second `shutdown()` waits for the same one. */
+  private stopping: Promise<void> | null = null;
   private timer: TimerHandle | null = null;
   private heartbeatTimer: TimerHandle | null = null;
   private wakeInProgress = false;
@@ -230,6 +239,14 @@ export class Scheduler implements JobOwner {
   private failures = 0;
   private lastReap = 0;
   private unsubscribe: (() => void) | null = null;
+  /** The store's clock minus `clock`, in ms (0 for stores that use our clock). */
+  private offset = 0;
+  /** Store time of the last claim and the local clock time its answer arrived (see `process()`). */
+  private anchor: { store: number; local: number } | null = null;
+  /** Local clock time of the last node report (and clock measurement); -Infinity before the first. */
+  private lastNodeReport = -Infinity;
+  /** When `start()` was called, in the store's time frame. */
+  private startedAt = 0;
 
   constructor(options: SchedulerOptions = {}) {
     const opts = optionsObject(options, 'options');
@@ -254,8 +271,18 @@ export class Scheduler implements JobOwner {
       options.maxWakeInterval === undefined
         ? this.store.maxWakeInterval
         : duration(options.maxWakeInterval, 'maxWakeInterval', 1);
+    if (this.maxWakeInterval > MAX_TIMER_DELAY) {
+      throw invalidOption(
+        'maxWakeInterval',
+        `at most ${MAX_TIMER_DELAY} ms (Node's longest timer)`,
+        this.maxWakeInterval,
+      );
+    }
     this.maxCatchUp = options.maxCatchUp === undefined ? 1000 : integer(options.maxCatchUp, 'maxCatchUp', 1);
-    this.batchSize = options.batchSize === undefined ? 500 : integer(options.batchSize, 'batchSize', 1);
+    this.batchSize =
+      options.batchSize === undefined
+        ? (this.store.fireBatchSize ?? 500)
+        : integer(options.batchSize, 'batchSize', 1);
     this.leaseDuration =
       options.leaseDuration === undefined ? 30_000 : duration(options.leaseDuration, 'leaseDuration', 1000);
     this.heartbeatInterval =
@@ -288,6 +315,80 @@ export class Scheduler implements JobOwner {
   /** Whether the scheduler was started and not shut down (it may be paused). */
   get running(): boolean {
     return this._state === 'running' || this._state === 'paused';
+  }
+
+  /**
+   * The store's clock minus this process's `clock`, in milliseconds, as last measured (at start, then every
+   * {@link NODE_REPORT_INTERVAL} ms). 0 for stores that use the scheduler's clock (memory, SQLite). Fire
+   * times, retry times and misfire checks are computed in the store's time frame with it; the store still
+   * decides alone what is due.
+   */
+  get clockOffset(): number {
+    return this.offset;
+  }
+
+  /**
+   * The processes sharing the store (id, host, pid, start, last report, clock offset, running runs), from
+   * the store's `nodes` table; with a store that keeps none (memory), this process alone. Observability
+   * only: nodes report themselves every {@link NODE_REPORT_INTERVAL} ms from their loop.
+   */
+  async getNodes(): Promise<NodeInfo[]> {
+    this.assertRunning('getNodes');
+    if (this.store.getNodes) return this.store.getNodes();
+    return [
+      {
+        id: this.nodeId,
+        host: hostname(),
+        pid: process.pid,
+        startedAt: new Date(this.startedAt),
+        lastSeenAt: new Date(this.now()),
+        clockOffset: this.offset,
+        runningRuns: this.inFlight.size,
+      },
+    ];
+  }
+
+  /** Current time in the store's time frame: the clock corrected by the measured offset. */
+  private now(): number {
+    return this.clock.now() + this.offset;
+  }
+
+  /** Measures the clock offset against the store (when it has a clock of its own). Never throws. */
+  private async syncClock(): Promise<void> {
+    if (!this.store.measureClockOffset) return;
+    try {
+      const sample = await this.store.measureClockOffset(() => this.clock.now());
+      if (Math.abs(sample.offset - this.offset) > 1000) {
+        this.logger.warn(
+          { offset: sample.offset, roundTrip: sample.roundTrip },
+          `This process's clock is ${Math.abs(sample.offset)} ms ${sample.offset > 0 ? 'behind' : 'ahead of'} ` +
+            `the ${this.store.kind} store's; timers are armed in the store's time frame`,
+        );
+      }
+      this.offset = sample.offset;
+    } catch (err) {
+      this.logger.debug({ err }, 'Could not measure the clock offset against the store');
+    }
+  }
+
+  /** Re-measures the clock and reports this node to the store, every NODE_REPORT_INTERVAL. Never throws. */
+  private async reportNode(force = false): Promise<void> {
+    const local = this.clock.now();
+    if (!force && local - this.lastNodeReport < NODE_REPORT_INTERVAL) return;
+    this.lastNodeReport = local;
+    await this.syncClock();
+    if (!this.store.registerNode) return;
+    try {
+      await this.store.registerNode({
+        id: this.nodeId,
+        host: hostname(),
+        pid: process.pid,
+        startedAt: new Date(this.startedAt),
+        clockOffset: this.offset,
+      });
+    } catch (err) {
+      this.logger.debug({ err }, 'Could not report this node to the store');
+    }
   }
 
   // ------------------------------------------------------------------ events
@@ -407,6 +508,9 @@ export class Scheduler implements JobOwner {
       jobOpts = {};
       const triggerOpts: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(opts)) {
+        if (k === '__proto__' || k === 'constructor' || k === 'prototype') {
+          throw new TickworkError('UNKNOWN_OPTION', `Unknown option \`${k}\``, { field: k });
+        }
         if ((JOB_OPTION_KEYS as readonly string[]).includes(k)) jobOpts[k] = v;
         else triggerOpts[k] = v;
       }
@@ -450,7 +554,7 @@ export class Scheduler implements JobOwner {
     }
     if (this.store.persistent) assertJson(resolved.args, 'args');
     const policy = this.policyFor(taskId, resolved.policy);
-    const now = new Date(this.clock.now());
+    const now = new Date(this.now());
     let nextRunTime: Date | null;
     if (resolved.paused || resolved.nextRunTime === null) nextRunTime = null;
     else if (resolved.nextRunTime !== undefined) nextRunTime = resolved.nextRunTime;
@@ -530,6 +634,7 @@ export class Scheduler implements JobOwner {
 
   /** Jobs, ordered by id (pending ones first before `start()`). */
   async getJobs(filter: JobFilter = {}): Promise<Job[]> {
+    filter = optionsObject(filter, 'filter') as JobFilter;
     const pending = [...this.pendingJobs.values()]
       .filter(
         (p) =>
@@ -598,7 +703,7 @@ export class Scheduler implements JobOwner {
       throw new TickworkError('INVALID_TRIGGER', `Expected a trigger, got ${show(trigger)}`, {
         field: 'trigger',
       });
-    const now = new Date(this.clock.now());
+    const now = new Date(this.now());
     const next = firstFireTime(t, now);
     const json = freezeTrigger(t.toJSON());
     this.triggerByJson.set(json, t);
@@ -628,7 +733,7 @@ export class Scheduler implements JobOwner {
     const current = this.pendingJobs.get(id)?.record ?? (this.running ? await this.store.getJob(id) : null);
     if (!current) throw jobNotFound(id);
     const trigger = this.triggerFor(current);
-    const next = trigger.getNextFireTime(null, new Date(this.clock.now()));
+    const next = trigger.getNextFireTime(null, new Date(this.now()));
     if (next === null) {
       await this.removeJob(id);
       return null;
@@ -676,6 +781,7 @@ export class Scheduler implements JobOwner {
 
   /** Runs, newest first. */
   getRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    filter = optionsObject(filter, 'filter') as RunFilter;
     this.assertRunning('getRuns');
     return this.store.getRuns(filter);
   }
@@ -719,7 +825,10 @@ export class Scheduler implements JobOwner {
     this._state = options.paused ? 'paused' : 'running';
     try {
       await this.store.start({ nodeId: this.nodeId, now: () => this.clock.now() });
-      const now = new Date(this.clock.now());
+      await this.syncClock();
+      this.startedAt = this.now();
+      await this.reportNode(true);
+      const now = new Date(this.now());
       for (const pending of [...this.pendingJobs.values()]) {
         const record = { ...pending.record };
         if (!pending.explicitNextRunTime && !record.paused)
@@ -764,10 +873,20 @@ export class Scheduler implements JobOwner {
   async shutdown(options: ShutdownOptions = {}): Promise<void> {
     const opts = optionsObject(options, 'options');
     rejectUnknownKeys(opts, ['wait', 'timeout']);
-    const wait = options.wait ?? true;
+    const wait = options.wait === undefined ? true : boolean(options.wait, 'wait');
     const timeout = options.timeout === undefined ? 30_000 : duration(options.timeout, 'timeout');
-    if (this._state === 'stopped' || this._state === 'stopping') return;
+    if (this._state === 'stopping') return this.stopping ?? undefined;
+    if (this._state === 'stopped') return;
     this._state = 'stopping';
+    this.stopping = this.stop(wait, timeout);
+    try {
+      await this.stopping;
+    } finally {
+      this.stopping = null;
+    }
+  }
+
+  private async stop(wait: boolean, timeout: number): Promise<void> {
     this.clearTimer();
     if (this.heartbeatTimer) this.timers.clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = null;
@@ -796,6 +915,12 @@ export class Scheduler implements JobOwner {
     if (this.unrecorded.size > 0) await this.recordPending();
     // Let an in-flight wake-up finish its store call before the store closes.
     while (this.wakeInProgress) await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      await this.store.unregisterNode?.(this.nodeId);
+    } catch {
+      // observability only
+    }
+    this.lastNodeReport = -Infinity;
     await this.store.stop();
     this._state = 'stopped';
     this.events.emit('scheduler:shutdown', { nodeId: this.nodeId, aborted });
@@ -850,16 +975,23 @@ export class Scheduler implements JobOwner {
 
   private async process(): Promise<void> {
     let next: number | null = null;
+    /** Jobs fired plus runs started in this pass. */
+    let progress = 0;
     try {
       for (;;) {
         if (this._state !== 'running') return;
-        const result = await this.store.fireDueJobs(new Date(this.clock.now()), this.batchSize, this.planner);
+        const result = await this.store.fireDueJobs(new Date(this.now()), this.batchSize, this.planner);
+        this.anchor = { store: result.now.getTime(), local: this.clock.now() };
         for (const fired of result.fired) this.reportFired(fired.job, fired.plan, result.now);
+        progress += result.fired.length;
         if (!result.more) break;
+        // Start this batch's runs before firing the next batch, so a burst of due jobs starts sooner.
+        progress += await this.acquire();
       }
       if (this.unrecorded.size > 0) await this.recordPending();
-      await this.acquire();
+      progress += await this.acquire();
       await this.reap();
+      await this.reportNode();
       const wake = await this.store.getNextWakeTime();
       next = wake ? wake.getTime() : null;
       this.failures = 0;
@@ -871,12 +1003,26 @@ export class Scheduler implements JobOwner {
         `Job store "${this.store.kind}" failed; retrying in ${backoff} ms`,
       );
       this.events.emit('scheduler:error', { message: 'store failure', error: errorToJSON(err) });
-      next = this.clock.now() + backoff;
+      next = this.now() + backoff;
+      this.anchor = null;
     }
     if (this._state !== 'running') return;
-    const now = this.clock.now();
-    const delay =
-      next === null ? this.maxWakeInterval : Math.min(Math.max(0, next - now), this.maxWakeInterval);
+    // `next` is in the store's time frame. A store with a clock of its own told us its time at the last claim
+    // (`FireResult.now`): advance that by the local time elapsed since its answer arrived, which can only
+    // underestimate the store's time (never wake early, never spin) and ignores steps of the wall clock.
+    // Otherwise the measured offset (0 for stores on our clock) converts.
+    const now =
+      this.anchor !== null && this.store.measureClockOffset
+        ? this.anchor.store + (this.clock.now() - this.anchor.local)
+        : this.now();
+    // A shared store: nodes that are idle do not all poll at the same instant (a small jitter on the cap).
+    const cap = this.store.persistent
+      ? this.maxWakeInterval - Math.floor(this.random() * Math.min(500, this.maxWakeInterval / 10))
+      : this.maxWakeInterval;
+    let delay = next === null ? cap : Math.min(Math.max(0, next - now), cap);
+    // Something is due that this process cannot start (a pending run of a task defined elsewhere, or no free
+    // slot: a finishing run wakes us then): do not spin on it; look again in a second.
+    if (next !== null && next <= now && progress === 0) delay = Math.max(delay, Math.min(1000, cap));
     this.clearTimer();
     this.timer = this.clock.setTimeout(
       () => {
@@ -888,8 +1034,37 @@ export class Scheduler implements JobOwner {
     );
   }
 
-  /** The planner the store calls inside its atomic firing step: APScheduler 3's `_process_jobs` per job. */
+  /**
+   * The planner the store calls inside its atomic firing step. It never throws: a job whose plan cannot be
+   * made (its trigger throws, or answers a date outside the `Date` range) is quarantined, so one bad row can
+   * never stop the batch, nor the other jobs.
+   */
   private readonly planner = (job: JobRecord, context: FireContext): FirePlan => {
+    let plan: FirePlan;
+    try {
+      plan = this.planJob(job, context);
+    } catch (err) {
+      return {
+        runs: [],
+        nextRunTime: null,
+        remove: false,
+        quarantine: `its plan failed: ${errorToJSON(err).message}`,
+      };
+    }
+    const bad = (d: Date | null) => d !== null && !Number.isFinite(d.getTime());
+    if (bad(plan.nextRunTime) || plan.runs.some((r) => bad(r.scheduledFireTime) || bad(r.notBefore))) {
+      return {
+        runs: [],
+        nextRunTime: null,
+        remove: false,
+        quarantine: 'its trigger gave a time outside the Date range',
+      };
+    }
+    return plan;
+  };
+
+  /** APScheduler 3's `_process_jobs` for one claimed job. */
+  private planJob(job: JobRecord, context: FireContext): FirePlan {
     const now = context.now;
     let trigger: Trigger;
     try {
@@ -947,7 +1122,7 @@ export class Scheduler implements JobOwner {
       }
     }
     return { runs, nextRunTime: t, remove: t === null };
-  };
+  }
 
   private reportFired(job: JobRecord, plan: FirePlan, now: Date): void {
     if (plan.quarantine !== undefined) {
@@ -1037,11 +1212,12 @@ export class Scheduler implements JobOwner {
 
   // ------------------------------------------------------------------ executor
 
-  private async acquire(): Promise<void> {
+  /** Leases and starts due pending runs, up to the free slots; resolves to how many started. */
+  private async acquire(): Promise<number> {
     const free = this.maxConcurrentRuns - this.inFlight.size;
     if (free <= 0 || this._state !== 'running') {
       this.backlog = free <= 0;
-      return;
+      return 0;
     }
     const acquired = await this.store.acquireRuns(
       this.nodeId,
@@ -1052,6 +1228,7 @@ export class Scheduler implements JobOwner {
     );
     this.backlog = acquired.length >= free;
     for (const a of acquired) this.execute(a);
+    return acquired.length;
   }
 
   private async reap(): Promise<void> {
@@ -1064,7 +1241,7 @@ export class Scheduler implements JobOwner {
       const retry = job?.retry ?? null;
       let willRetry = false;
       if (retry !== null && run.attempt < retry.attempts) {
-        const at = new Date(this.clock.now() + retryDelay(retry, run.attempt, this.random));
+        const at = new Date(this.now() + retryDelay(retry, run.attempt, this.random));
         willRetry = await this.store.requeueRun(run.id, run.attempt, at);
       }
       this.events.emit('job:abandoned', {
@@ -1117,7 +1294,7 @@ export class Scheduler implements JobOwner {
     const jobText = (): string => (job ? this.jobText(job) : name);
     // Misfire check at start (APScheduler checks in the executor): a run that waited for a free slot too long.
     if (job && job.misfireGraceTime !== null && !run.manual && run.attempt === 1) {
-      const lateBy = startedAt - run.notBefore.getTime();
+      const lateBy = this.now() - run.notBefore.getTime();
       if (lateBy > job.misfireGraceTime) {
         await this.settle(entry, { status: 'missed' });
         this.events.emit('job:missed', {
@@ -1133,6 +1310,14 @@ export class Scheduler implements JobOwner {
         );
         return;
       }
+    }
+    if (!job) {
+      // The job was removed after this run was created (a retry of a removed job): nothing to run it with.
+      await this.settle(entry, {
+        status: 'cancelled',
+        error: { name: 'TickworkError', message: `Job "${run.jobId}" was removed`, code: 'JOB_NOT_FOUND' },
+      });
+      return;
     }
     if (!task) {
       await this.settle(entry, {
@@ -1215,9 +1400,7 @@ export class Scheduler implements JobOwner {
     const name = job?.name ?? run.jobId;
     const retry = job?.retry ?? null;
     const willRetry = retry !== null && run.attempt < retry.attempts && this._state === 'running';
-    const retryAt = willRetry
-      ? new Date(this.clock.now() + retryDelay(retry, run.attempt, this.random))
-      : null;
+    const retryAt = willRetry ? new Date(this.now() + retryDelay(retry, run.attempt, this.random)) : null;
     if (status === 'timed-out') abortRun(entry, err);
     const error = errorToJSON(err);
     await this.settle(entry, { status, error, retryAt });

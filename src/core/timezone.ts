@@ -279,8 +279,15 @@ export function toInstant(value: unknown, field: string, zone = 'UTC'): Date {
         Number((ms ?? '0').padEnd(3, '0')),
       );
       const check = new Date(local);
-      if (check.getUTCDate() !== Number(d) || check.getUTCMonth() !== Number(mo) - 1) {
-        throw invalidOption(field, 'a valid calendar date', value);
+      if (
+        check.getUTCDate() !== Number(d) ||
+        check.getUTCMonth() !== Number(mo) - 1 ||
+        Number(y) < 100 ||
+        Number(h ?? 0) > 23 ||
+        Number(mi ?? 0) > 59 ||
+        Number(s ?? 0) > 59
+      ) {
+        throw invalidOption(field, 'a valid date and time', value);
       }
       return new Date(resolveWallTime(zone, local));
     }

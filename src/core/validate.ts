@@ -76,7 +76,7 @@ export function instant(value: unknown, field: string): Date {
   let d: Date | undefined;
   if (value instanceof Date) d = new Date(value.getTime());
   else if (typeof value === 'number' && Number.isFinite(value)) d = new Date(value);
-  else if (typeof value === 'string' && /(?:Z|[+-]\d\d:?\d\d)$/i.test(value.trim())) d = new Date(value);
+  else if (typeof value === 'string') d = parseIsoWithOffset(value.trim());
   if (!d || Number.isNaN(d.getTime())) {
     throw invalidOption(field, 'a Date, epoch milliseconds or an ISO 8601 string with an offset', value);
   }
@@ -89,4 +89,42 @@ export function oneOf<T extends string>(value: unknown, field: string, choices: 
     throw invalidOption(field, `one of ${choices.map((c) => show(c)).join(', ')}`, value);
   }
   return value as T;
+}
+
+const ISO_WITH_OFFSET =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)$/i;
+
+/**
+ * A strict ISO 8601 date-time with `Z` or an offset. Fields out of range (`2024-02-30`, `10:60`) are
+ * refused rather than rolled over, as `Date.parse` would.
+ */
+function parseIsoWithOffset(text: string): Date | undefined {
+  const m = ISO_WITH_OFFSET.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, sec, frac, zone] = m;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(sec ?? 0);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) {
+    return undefined;
+  }
+  let offset = 0;
+  if (zone!.toUpperCase() !== 'Z') {
+    const sign = zone![0] === '-' ? -1 : 1;
+    const digits = zone!.slice(1).replace(':', '');
+    const oh = Number(digits.slice(0, 2));
+    const om = Number(digits.slice(2) || 0);
+    if (oh > 23 || om > 59) return undefined;
+    offset = sign * (oh * 60 + om) * 60_000;
+  }
+  const ms = Number((frac ?? '0').slice(0, 3).padEnd(3, '0'));
+  const t = Date.UTC(year, month - 1, day, hour, minute, second, ms) - offset;
+  // Date.UTC maps years 0-99 to 1900-1999: set the year explicitly.
+  const date = new Date(t);
+  if (year < 100) date.setUTCFullYear(date.getUTCFullYear() - 1900);
+  return date;
 }

@@ -43,6 +43,9 @@ const UNITS = {
 
 const KEYS = [...Object.keys(UNITS), 'startDate', 'endDate', 'timezone', 'jitter'];
 
+/** The largest epoch millisecond a `Date` holds (8.64e15, year 275760). */
+const MAX_TIME = 8.64e15;
+
 /**
  * Fires every `interval` milliseconds of elapsed time.
  *
@@ -72,6 +75,13 @@ export class IntervalTrigger implements Trigger {
       if (v !== undefined) interval += finiteNumber(v, unit, 0) * factor;
     }
     interval = Math.round(interval);
+    if (interval > MAX_TIME) {
+      throw new TickworkError(
+        'INVALID_TRIGGER',
+        `Expected the interval to be at most ${MAX_TIME} ms (the range of a Date), got ${interval}`,
+        { field: 'milliseconds', value: interval },
+      );
+    }
     if (!(interval > 0)) {
       throw new TickworkError(
         'INVALID_TRIGGER',
@@ -111,6 +121,7 @@ export class IntervalTrigger implements Trigger {
       next = start + Math.ceil((now.getTime() - start) / this.interval) * this.interval;
     }
     if (this.endDate && next > this.endDate.getTime()) return null;
+    if (!(next <= MAX_TIME)) return null; // past the end of time as a Date can hold it
     return new Date(next);
   }
 

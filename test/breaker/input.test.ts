@@ -1,0 +1,90 @@
+// Breaker: bad input that is accepted, or rejected with something other than a TickworkError.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { IntervalTrigger, Scheduler, TickworkError, silentLogger } from '../../src/index.js';
+import { ManualClock } from '../../src/testing.js';
+
+const isTw = (code?: string) => (err: unknown) =>
+  err instanceof TickworkError && (code === undefined || err.code === code);
+
+test('an interval beyond the Date range is rejected at construction (not an Invalid Date fire time)', () => {
+  for (const opts of [{ milliseconds: 1e300 }, { weeks: 1e300 }, { seconds: 1e15 }]) {
+    assert.throws(() => new IntervalTrigger(opts), isTw(), JSON.stringify(opts));
+  }
+});
+
+test('addJob with an interval of 1e300 ms rejects with a TickworkError and stores nothing', async () => {
+  const clock = new ManualClock('2024-01-01T00:00:00Z');
+  const scheduler = new Scheduler({ clock, logger: silentLogger });
+  await scheduler.start();
+  try {
+    await assert.rejects(
+      async () => scheduler.addJob(async function huge() {}, 'interval', { milliseconds: 1e300, id: 'huge' }),
+      isTw(),
+    );
+    assert.equal(await scheduler.getJob('huge'), null);
+  } finally {
+    await scheduler.shutdown();
+  }
+});
+
+test('a rejected rescheduleJob (interval of 1e300 ms) leaves the job firing on its old schedule', async () => {
+  const clock = new ManualClock('2024-01-01T00:00:00Z');
+  const scheduler = new Scheduler({ clock, logger: silentLogger });
+  let runs = 0;
+  await scheduler.addJob(
+    async function good() {
+      runs++;
+    },
+    'interval',
+    { seconds: 1, id: 'good' },
+  );
+  await scheduler.start();
+  try {
+    await assert.rejects(
+      async () => scheduler.rescheduleJob('good', 'interval', { milliseconds: 1e300 }),
+      isTw(),
+    );
+    await clock.advance(3000);
+    assert.equal(runs, 3);
+  } finally {
+    await scheduler.shutdown();
+  }
+});
+
+test('a `__proto__` key in shorthand options is rejected, as the trigger constructor rejects it', async () => {
+  const clock = new ManualClock('2024-01-01T00:00:00Z');
+  const scheduler = new Scheduler({ clock, logger: silentLogger });
+  assert.throws(() => new IntervalTrigger(JSON.parse('{"__proto__":{"seconds":5}}')), isTw('UNKNOWN_OPTION'));
+  assert.throws(
+    () => scheduler.addJob(async function p() {}, 'interval', JSON.parse('{"__proto__":{"seconds":5}}')),
+    isTw('UNKNOWN_OPTION'),
+  );
+});
+
+test('impossible calendar dates are rejected in every input form, not rolled over', () => {
+  for (const startDate of ['2024-02-30T00:00:00Z', '2024-01-01T10:60', '2024-01-01T10:59:60', '0024-01-01']) {
+    assert.throws(() => new IntervalTrigger({ seconds: 1, startDate }), isTw('INVALID_OPTION'), startDate);
+  }
+});
+
+test('shutdown({ wait }) validates its type', async () => {
+  const scheduler = new Scheduler({ clock: new ManualClock(0), logger: silentLogger });
+  await scheduler.start();
+  await assert.rejects(
+    async () => scheduler.shutdown({ wait: 'no' as unknown as boolean }),
+    isTw('INVALID_OPTION'),
+  );
+  await scheduler.shutdown();
+});
+
+test('getJobs(null) and getRuns(null) reject with INVALID_OPTION, not a TypeError', async () => {
+  const scheduler = new Scheduler({ clock: new ManualClock(0), logger: silentLogger });
+  await scheduler.start();
+  try {
+    await assert.rejects(async () => scheduler.getJobs(null as never), isTw('INVALID_OPTION'));
+    await assert.rejects(async () => scheduler.getRuns(null as never), isTw('INVALID_OPTION'));
+  } finally {
+    await scheduler.shutdown();
+  }
+});
