@@ -26,7 +26,7 @@ test('postgres: one job row with an out-of-range trigger does not stop the other
     t.skip('PostgreSQL not reachable');
     return;
   }
-  const schema = 'breaker_' + Math.random().toString(36).slice(2, 10);
+  const schema = 'tw_test_garbage_' + Math.random().toString(36).slice(2, 10);
   try {
     let good = 0;
     const make = () => {
@@ -63,7 +63,7 @@ test('postgres: one job row with an out-of-range trigger does not stop the other
 });
 
 test('sqlite: a job row with an out-of-range trigger is quarantined (paused and reported), not left dead', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'breaker-'));
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-garbage-'));
   const file = join(dir, 'jobs.db');
   try {
     const clock = new ManualClock('2024-01-01T00:00:00Z');
