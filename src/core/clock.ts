@@ -145,3 +145,39 @@ export class CappedTimers {
     handle.inner = null;
   }
 }
+
+class SkewedTimer implements TimerHandle {
+  constructor(
+    readonly inner: TimerHandle,
+    readonly dueAt: number,
+  ) {}
+}
+
+/**
+ * A clock whose `now()` is another clock's plus a fixed `skew` in ms (timers unchanged, as delays are
+ * elapsed time): a machine whose wall clock is wrong. For tests and the chaos harness; with a store that has
+ * a clock of its own (PostgreSQL) such a node must still never fire early or twice.
+ */
+export class SkewedClock implements Clock {
+  constructor(
+    readonly skew: number,
+    private readonly base: Clock = new SystemClock(),
+  ) {}
+
+  now(): number {
+    return this.base.now() + this.skew;
+  }
+
+  setTimeout(callback: () => unknown, delayMs: number, options?: { precise?: boolean }): TimerHandle {
+    const inner = this.base.setTimeout(callback, delayMs, options);
+    return new SkewedTimer(inner, inner.dueAt + this.skew);
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    if (handle instanceof SkewedTimer) this.base.clearTimeout(handle.inner);
+  }
+
+  sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
+    return sleepWith(this, delayMs, signal);
+  }
+}

@@ -155,6 +155,38 @@ export interface StoreChange {
   jobId?: string;
 }
 
+/**
+ * One scheduler process as seen through the store, for {@link Store.registerNode} and {@link Store.getNodes}.
+ * Observability only: no decision of any store or scheduler depends on it.
+ */
+export interface NodeInfo {
+  /** The scheduler's `nodeId` (the lease owner of its runs). */
+  id: string;
+  /** Host name of the machine. */
+  host: string;
+  /** Process id on that host. */
+  pid: number;
+  /** When the scheduler started, in the store's time frame. */
+  startedAt: Date;
+  /** When the node last reported itself (set by the store, in its own time frame). */
+  lastSeenAt: Date;
+  /**
+   * The store's clock minus this node's clock, in milliseconds, as last measured (0 for stores that use
+   * the node's clock).
+   */
+  clockOffset: number;
+  /** Runs leased to this node and `running` now (from the runs themselves where the store can count them). */
+  runningRuns: number;
+}
+
+/** A measurement of {@link Store.measureClockOffset}. */
+export interface ClockSample {
+  /** The store's clock minus the node's clock, in milliseconds (positive: the node is slow). */
+  offset: number;
+  /** Round trip of the best sample, in milliseconds: the offset is exact within half of it. */
+  roundTrip: number;
+}
+
 /** What the scheduler hands a store when it starts. */
 export interface StoreStartContext {
   /** Id of this process (lease owner). */
@@ -182,6 +214,11 @@ export interface Store {
    * their `args` must be JSON.
    */
   readonly persistent: boolean;
+  /**
+   * How many jobs the scheduler should fire per {@link Store.fireDueJobs} call when not told otherwise:
+   * large for a database (fewer transactions), small for memory (the first runs of a burst start sooner).
+   */
+  readonly fireBatchSize?: number;
   /** Longest the scheduler should sleep between checks with this store, in milliseconds. */
   readonly maxWakeInterval: number;
 
@@ -293,4 +330,24 @@ export interface Store {
    * never depends on it). Returns an unsubscribe function.
    */
   subscribe(listener: (change: StoreChange) => void): () => void;
+
+  /**
+   * Optional, for stores whose clock is not the node's (a database server): measures the store's clock
+   * against `localNow` (the scheduler's clock, epoch ms) from the midpoint of a round trip, keeping the
+   * sample with the shortest round trip. The scheduler arms its wake-up timers in the store's time frame
+   * with it; correctness never depends on it (the store still decides what is due with its own clock).
+   */
+  measureClockOffset?(localNow: () => number): Promise<ClockSample>;
+
+  /**
+   * Optional: records (upserts) this node, its `lastSeenAt` set to the store's time. Called at start and
+   * then periodically by the scheduler's loop. Observability only.
+   */
+  registerNode?(info: Omit<NodeInfo, 'lastSeenAt' | 'runningRuns'>): Promise<void>;
+
+  /** Optional: forgets a node (clean shutdown). */
+  unregisterNode?(id: string): Promise<void>;
+
+  /** Optional: the nodes registered with {@link Store.registerNode}, by id, with their running runs. */
+  getNodes?(): Promise<NodeInfo[]>;
 }

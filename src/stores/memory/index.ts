@@ -41,6 +41,7 @@ export class MemoryStore implements Store {
   readonly kind = 'memory';
   readonly persistent: boolean = false;
   readonly maxWakeInterval = 30_000;
+  readonly fireBatchSize = 50;
 
   /** Stored jobs. Records are never mutated once stored: a change replaces the record. */
   private readonly jobs = new Map<string, JobRecord>();

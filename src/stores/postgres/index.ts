@@ -55,12 +55,14 @@ import {
 import type {
   AcquiredRun,
   AddJobResult,
+  ClockSample,
   ConflictPolicy,
   FiredJob,
   FirePlanner,
   FireResult,
   JobChanges,
   JobFilter,
+  NodeInfo,
   RunFilter,
   RunOutcome,
   Store,
@@ -754,6 +756,71 @@ export class PostgresStore implements Store {
       [],
     );
     return r.rows[0]?.t ?? null;
+  }
+
+  /**
+   * Measures the database clock (`clock_timestamp()`) against `localNow` from the midpoint of each of three
+   * round trips and keeps the one with the shortest round trip.
+   */
+  async measureClockOffset(localNow: () => number): Promise<ClockSample> {
+    let best: ClockSample | null = null;
+    for (let i = 0; i < 3; i++) {
+      const t0 = localNow();
+      const r = await this.query<{ t: number }>(
+        'clock',
+        `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS t`,
+        [],
+      );
+      const t1 = localNow();
+      const sample = { offset: Math.round(r.rows[0]!.t - (t0 + t1) / 2), roundTrip: t1 - t0 };
+      if (best === null || sample.roundTrip < best.roundTrip) best = sample;
+    }
+    return best!;
+  }
+
+  /** Upserts this node in the `nodes` table (`last_seen_at` by the database clock); prunes nodes unseen for an hour. */
+  async registerNode(info: Omit<NodeInfo, 'lastSeenAt' | 'runningRuns'>): Promise<void> {
+    await this.query(
+      'node',
+      `WITH up AS (
+         INSERT INTO ${this.s}.nodes (id, host, pid, started_at, last_seen_at, clock_offset)
+         VALUES ($1, $2, $3, $4, statement_timestamp(), $5)
+         ON CONFLICT (id) DO UPDATE SET last_seen_at = statement_timestamp(), clock_offset = EXCLUDED.clock_offset)
+       DELETE FROM ${this.s}.nodes WHERE id <> $1 AND last_seen_at < statement_timestamp() - interval '1 hour'`,
+      [info.id, info.host, info.pid, info.startedAt, info.clockOffset],
+    );
+  }
+
+  async unregisterNode(id: string): Promise<void> {
+    await this.query('node-remove', `DELETE FROM ${this.s}.nodes WHERE id = $1`, [id]);
+  }
+
+  /** The registered nodes, with their `running` runs counted from the runs table (by owner). */
+  async getNodes(): Promise<NodeInfo[]> {
+    const r = await this.query<{
+      id: string;
+      host: string;
+      pid: number;
+      started_at: Date;
+      last_seen_at: Date;
+      clock_offset: number;
+      running: number;
+    }>(
+      'nodes',
+      `SELECT n.*, (SELECT count(*)::int FROM ${this.s}.runs r WHERE r.status = 'running' AND r.owner = n.id)
+         AS running
+       FROM ${this.s}.nodes n ORDER BY n.id`,
+      [],
+    );
+    return r.rows.map((n) => ({
+      id: n.id,
+      host: n.host,
+      pid: n.pid,
+      startedAt: n.started_at,
+      lastSeenAt: n.last_seen_at,
+      clockOffset: n.clock_offset,
+      runningRuns: n.running,
+    }));
   }
 
   /**

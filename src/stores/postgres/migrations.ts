@@ -76,4 +76,20 @@ CREATE INDEX runs_pending ON runs (not_before) WHERE status = 'pending';
 CREATE INDEX runs_lease ON runs (lease_expires_at) WHERE status = 'running';
 `,
   },
+  {
+    version: 2,
+    name: 'nodes',
+    sql: `
+-- The scheduler processes sharing the schema, for observability only (no decision reads this table).
+-- Each node upserts its row from its loop; rows unseen for an hour are pruned by the others.
+CREATE TABLE nodes (
+  id text PRIMARY KEY,
+  host text NOT NULL,
+  pid integer NOT NULL,
+  started_at timestamptz NOT NULL,
+  last_seen_at timestamptz NOT NULL,
+  clock_offset double precision NOT NULL DEFAULT 0
+);
+`,
+  },
 ];

@@ -30,6 +30,16 @@ CREATE TABLE migrations (
   CONSTRAINT migrations_pkey PRIMARY KEY (version)
 );
 
+CREATE TABLE nodes (
+  id text NOT NULL,
+  host text NOT NULL,
+  pid integer NOT NULL,
+  started_at timestamp with time zone NOT NULL,
+  last_seen_at timestamp with time zone NOT NULL,
+  clock_offset double precision NOT NULL DEFAULT 0,
+  CONSTRAINT nodes_pkey PRIMARY KEY (id)
+);
+
 CREATE TABLE retired_jobs (
   id text NOT NULL,
   name text NOT NULL,

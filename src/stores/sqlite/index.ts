@@ -46,6 +46,7 @@ import type {
   FireResult,
   JobChanges,
   JobFilter,
+  NodeInfo,
   RunFilter,
   RunOutcome,
   Store,
@@ -171,6 +172,20 @@ CREATE INDEX runs_status ON runs (status, scheduled_fire_time DESC);
 CREATE INDEX runs_active ON runs (job_id) WHERE status IN ('pending', 'running');
 CREATE INDEX runs_pending ON runs (not_before) WHERE status = 'pending';
 CREATE INDEX runs_lease ON runs (lease_expires_at) WHERE status = 'running';
+`,
+  },
+  {
+    version: 2,
+    name: 'nodes',
+    sql: `
+CREATE TABLE nodes (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  clock_offset REAL NOT NULL DEFAULT 0
+);
 `,
   },
 ];
@@ -629,6 +644,52 @@ export class SqliteStore implements Store {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) this.stopPolling();
     };
+  }
+
+  /**
+   * Upserts this node in the `nodes` table (`last_seen_at` by the scheduler's clock); prunes nodes unseen
+   * for an hour. Observability only.
+   */
+  async registerNode(info: Omit<NodeInfo, 'lastSeenAt' | 'runningRuns'>): Promise<void> {
+    const now = this.now();
+    this.tx(() => {
+      this.stmt(
+        `INSERT INTO nodes (id, host, pid, started_at, last_seen_at, clock_offset) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, clock_offset = excluded.clock_offset`,
+      ).run(info.id, info.host, info.pid, info.startedAt.getTime(), now, info.clockOffset);
+      this.stmt('DELETE FROM nodes WHERE id <> ? AND last_seen_at < ?').run(info.id, now - 3_600_000);
+    });
+  }
+
+  async unregisterNode(id: string): Promise<void> {
+    this.tx(() => this.stmt('DELETE FROM nodes WHERE id = ?').run(id));
+  }
+
+  /** The registered nodes, with their `running` runs counted from the runs table (by owner). */
+  async getNodes(): Promise<NodeInfo[]> {
+    const rows = this.read(() =>
+      this.stmt(
+        `SELECT n.*, (SELECT count(*) FROM runs r WHERE r.status = 'running' AND r.owner = n.id) AS running
+         FROM nodes n ORDER BY n.id`,
+      ).all(),
+    ) as {
+      id: string;
+      host: string;
+      pid: number;
+      started_at: number;
+      last_seen_at: number;
+      clock_offset: number;
+      running: number;
+    }[];
+    return rows.map((n) => ({
+      id: n.id,
+      host: n.host,
+      pid: n.pid,
+      startedAt: new Date(n.started_at),
+      lastSeenAt: new Date(n.last_seen_at),
+      clockOffset: n.clock_offset,
+      runningRuns: n.running,
+    }));
   }
 
   /**
