@@ -218,7 +218,12 @@ async function benchPgBoss(): Promise<Peer> {
     }
     const ms = performance.now() - t0;
     if (done !== JOBS) throw new Error(`pg-boss: completed ${done}`);
-    return { name: 'pg-boss 10 (PostgreSQL)', items: done, ms, how: 'fetch 1,000 + complete 1,000 per round' };
+    return {
+      name: 'pg-boss 10 (PostgreSQL)',
+      items: done,
+      ms,
+      how: 'fetch 1,000 + complete 1,000 per round',
+    };
   } finally {
     await boss.stop({ graceful: false, wait: true }).catch(() => {});
     const c = new pg.Client({ connectionString: PG_URL });
@@ -286,5 +291,6 @@ for (const e of e2e) {
   console.log(`  ${e.name.padEnd(26)} ${Math.round(e.rate).toLocaleString('en-US').padStart(9)}   ${e.how}`);
 }
 const twPg = e2e[0]!.rate;
-for (const p of e2e.slice(2)) console.log(`  tickwork PostgreSQL / ${p.name}: ${(twPg / p.rate).toFixed(2)}x`);
+for (const p of e2e.slice(2))
+  console.log(`  tickwork PostgreSQL / ${p.name}: ${(twPg / p.rate).toFixed(2)}x`);
 process.exit(0);

@@ -293,6 +293,23 @@ function decodeCursor(cursor: string, sort: string): { after?: string; offset?: 
   );
 }
 
+function decodeRunCursor(cursor: string): { time: number; skip: number } {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+    if (Number.isSafeInteger(v.t) && Number.isSafeInteger(v.k) && (v.k as number) >= 0) {
+      return { time: v.t as number, skip: v.k as number };
+    }
+  } catch {
+    // fall through
+  }
+  throw new ApiError(
+    'INVALID_OPTION',
+    'Expected `cursor` to be the `nextCursor` of a previous page of runs',
+    { field: 'cursor' },
+    400,
+  );
+}
+
 const byId = (a: Job, b: Job): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 const SORTS: Record<string, (a: Job, b: Job) => number> = {
   id: byId,
@@ -585,16 +602,39 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
       query: ListRunsQuery,
       responses: { 200: { description: 'A page of runs', schema: RunList }, 409: errors.notRunning },
       async handler({ query: q }: RouteContext<z.output<typeof ListRunsQuery>>) {
-        const filter: RunFilter = { limit: q.limit + 1, offset: q.offset };
+        // A cursor is keyset paging: "fire time <= t, skipping the `skip` first runs at t" (runs are ordered by
+        // fire time, newest first, then by a fixed tie order), so a deep page costs what the first one does.
+        const cursor = q.cursor === undefined ? null : decodeRunCursor(q.cursor);
+        if (cursor && q.offset !== 0) {
+          throw new ApiError(
+            'INVALID_OPTION',
+            'Give either `cursor` or `offset`, not both',
+            { field: 'offset' },
+            400,
+          );
+        }
+        const filter: RunFilter = { limit: q.limit + 1, offset: cursor ? cursor.skip : q.offset };
         if (q.jobId !== undefined) filter.jobId = q.jobId;
         if (q.status !== undefined) filter.status = q.status;
         if (q.from !== undefined) filter.from = new Date(q.from);
-        if (q.to !== undefined) filter.to = new Date(q.to);
+        let to = q.to === undefined ? null : new Date(q.to).getTime();
+        if (cursor) to = to === null ? cursor.time + 1 : Math.min(to, cursor.time + 1);
+        if (to !== null) filter.to = new Date(to);
         const runs = await scheduler.getRuns(filter);
         const more = runs.length > q.limit;
+        const page = runs.slice(0, q.limit);
+        let nextCursor: string | null = null;
+        const last = page[page.length - 1];
+        if (more && last) {
+          const time = last.scheduledFireTime.getTime();
+          let skip = page.filter((r) => r.scheduledFireTime.getTime() === time).length;
+          if (cursor && cursor.time === time) skip += cursor.skip;
+          nextCursor = encodeCursor({ t: time, k: skip });
+        }
         return json({
-          items: runs.slice(0, q.limit).map(runView),
-          nextOffset: more ? q.offset + q.limit : null,
+          items: page.map(runView),
+          nextOffset: more && !cursor ? q.offset + q.limit : null,
+          nextCursor,
         });
       },
     },

@@ -245,6 +245,12 @@ export const ListRunsQuery = z.strictObject({
   to: z.iso.datetime({ offset: true }).optional().meta({ description: 'Scheduled fire time < this' }),
   limit: pageSize,
   offset: offset.default(0),
+  cursor: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .meta({ description: '`nextCursor` of the previous page (keyset paging: fast at any depth)' }),
 });
 
 /** Query of `GET /events`. */
@@ -355,7 +361,11 @@ export const JobDetail = JobView.extend({
 /** `GET /jobs`. */
 export const JobList = z.object({ items: z.array(JobView), nextCursor: z.string().nullable() });
 /** `GET /runs`. */
-export const RunList = z.object({ items: z.array(RunView), nextOffset: z.number().int().nullable() });
+export const RunList = z.object({
+  items: z.array(RunView),
+  nextOffset: z.number().int().nullable().meta({ description: '`offset` of the next page' }),
+  nextCursor: z.string().nullable().meta({ description: '`cursor` of the next page (faster than `offset`)' }),
+});
 /** `POST /jobs/{id}/resume` when the trigger had no fire time left and the job was removed. */
 export const RemovedJob = z.object({ id: z.string(), removed: z.literal(true) });
 

@@ -23,6 +23,8 @@ export interface ServerOptions {
   print?: (line: string) => void;
   /** The job store. @defaultValue a new `MemoryStore` */
   store?: Store;
+  /** Lease of a running run, in ms (how soon a run of a killed process is taken back). @defaultValue 30,000 */
+  leaseDuration?: number;
   /**
    * The HTTP API and the dashboard under `/scheduler` (the plugin's `api` option; `auth` is required).
    * @defaultValue false (not mounted)
@@ -38,6 +40,7 @@ export async function buildServer(options: ServerOptions = {}): Promise<FastifyI
   await app.register(tickwork, {
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.store ? { store: options.store } : {}),
+    ...(options.leaseDuration ? { leaseDuration: options.leaseDuration } : {}),
     ...(options.api ? { api: options.api } : {}),
     setup(scheduler: Scheduler) {
       const clock = scheduler.clock;

@@ -34,7 +34,13 @@ const tokens: ApiToken[] = [{ token, role: 'admin' }];
 if (readToken !== undefined) tokens.push({ token: readToken, role: 'read' });
 
 const store = await openStore(storeUrl);
-const app = await buildServer({ store, api: { auth: { tokens } } });
+// TICKWORK_LEASE_MS: how long a run stays leased to a process that stopped renewing it (killed, stalled).
+const leaseDuration = process.env.TICKWORK_LEASE_MS ? Number(process.env.TICKWORK_LEASE_MS) : undefined;
+const app = await buildServer({
+  store,
+  api: { auth: { tokens } },
+  ...(leaseDuration ? { leaseDuration } : {}),
+});
 app.log.info(`Job store: ${storeUrl.replace(/\/\/[^@/]*@/, '//***@')}`);
 let closing = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,0 +1,246 @@
+/**
+ * `tickwork serve`: a standalone scheduler server (Fastify, the HTTP API and the dashboard under
+ * `/scheduler`) running the tasks of a config module (`tickwork.config.js|ts`, or `--config PATH`).
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
+import { isTickworkError } from '../../core/errors.js';
+import type { Scheduler } from '../../core/scheduler.js';
+import type { ApiAuthOptions, ApiToken } from '../../http/auth.js';
+import { MIN_TOKEN_LENGTH } from '../../http/auth.js';
+import { triggerFromInput } from '../../http/api.js';
+import { ApiError } from '../../http/errors.js';
+import { CreateJobBody } from '../../http/schemas.js';
+import type { Store } from '../../stores/store.js';
+import { findConfig, loadConfig, type TickworkConfig } from '../config.js';
+import { CliError, EXIT_ERROR, EXIT_USAGE, type CliContext } from '../program.js';
+
+/** Options of `tickwork serve` (after parsing). */
+export interface ServeOptions {
+  /** Config module path, relative to the working directory. @defaultValue `tickwork.config.js` (or `.ts`) */
+  config?: string;
+  /** Store URL. @defaultValue `TICKWORK_STORE`, the config's `store`, then `sqlite:./data/tickwork.db` */
+  store?: string;
+  /** Address to listen on. @defaultValue `127.0.0.1` */
+  host: string;
+  /** Port to listen on (0 for any free one). @defaultValue 8000 */
+  port: number;
+  /** Admin token. @defaultValue `TICKWORK_TOKEN`, else a random one printed at start */
+  token?: string;
+  /** `false` (from `--no-auth`) serves the API without authentication. @defaultValue true */
+  auth: boolean;
+}
+
+/** A running `tickwork serve`. */
+export interface RunningServer {
+  app: FastifyInstance;
+  scheduler: Scheduler;
+  /** `http://host:port` */
+  url: string;
+  /** The admin token (given or generated), or `null` with `--no-auth`. */
+  token: string | null;
+}
+
+/** The default store: `data/tickwork.db` under the working directory. */
+export const DEFAULT_STORE = 'sqlite:./data/tickwork.db';
+
+function port(value: string): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) > 65_535) {
+    throw new InvalidArgumentError('expected a port number from 0 to 65535');
+  }
+  return Number(value);
+}
+
+/** Opens the store; a relative SQLite path is read from `cwd`, and its directory is created. */
+async function openStoreAt(url: string, cwd: string): Promise<Store> {
+  const { openStore } = await import('../../stores/url.js');
+  let value = url.trim();
+  const sqlite = /^sqlite:(?:\/\/)?(.+)$/i.exec(value);
+  if (sqlite && sqlite[1] !== ':memory:') {
+    const path = isAbsolute(sqlite[1]!) ? sqlite[1]! : resolve(cwd, sqlite[1]!);
+    mkdirSync(dirname(path), { recursive: true });
+    value = `sqlite:${path}`;
+  }
+  try {
+    return await openStore(value);
+  } catch (err) {
+    if (isTickworkError(err)) throw new CliError(err.message, EXIT_USAGE);
+    throw err;
+  }
+}
+
+/** The API's tokens: `--token`/`TICKWORK_TOKEN` (admin, generated when absent) and `TICKWORK_READ_TOKEN`. */
+function tokensFor(
+  options: ServeOptions,
+  env: Record<string, string | undefined>,
+): { auth: ApiAuthOptions; token: string | null; generated: boolean } {
+  if (!options.auth) return { auth: false, token: null, generated: false };
+  const given = options.token ?? (env.TICKWORK_TOKEN || undefined);
+  const read = env.TICKWORK_READ_TOKEN || undefined;
+  for (const [name, value] of [
+    ['--token / TICKWORK_TOKEN', given],
+    ['TICKWORK_READ_TOKEN', read],
+  ] as const) {
+    if (value !== undefined && value.length < MIN_TOKEN_LENGTH) {
+      throw new CliError(
+        `${name} must be at least ${MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 32)`,
+        EXIT_USAGE,
+      );
+    }
+  }
+  const token = given ?? randomBytes(24).toString('base64url');
+  const tokens: ApiToken[] = [{ token, role: 'admin' }];
+  if (read !== undefined) tokens.push({ token: read, role: 'read' });
+  return { auth: { tokens }, token, generated: given === undefined };
+}
+
+/** Defines the config's tasks and adds its jobs (replacing changed ones; unchanged ones keep their times). */
+async function applyConfig(scheduler: Scheduler, config: TickworkConfig, path: string): Promise<void> {
+  for (const [id, fn] of Object.entries(config.tasks)) scheduler.defineTask(id, fn);
+  for (const [i, raw] of (config.jobs ?? []).entries()) {
+    const where = `invalid config ${path}: jobs[${i}]`;
+    const { trigger: triggerInput, ...rest } = raw as Record<string, unknown>;
+    const parsed = CreateJobBody.omit({ trigger: true }).safeParse(rest);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const field = issue?.path.length ? `.${issue.path.join('.')}` : '';
+      throw new CliError(`${where}${field}: ${issue?.message ?? 'invalid'}`, EXIT_USAGE);
+    }
+    const { taskId, ...jobOptions } = parsed.data;
+    if (!(taskId in config.tasks)) {
+      throw new CliError(`${where}: task "${taskId}" is not in \`tasks\``, EXIT_USAGE);
+    }
+    try {
+      const trigger = triggerFromInput(triggerInput, 'trigger', scheduler.timezone);
+      await scheduler.addJob(taskId, trigger, { replaceExisting: true, ...jobOptions });
+    } catch (err) {
+      if (isTickworkError(err) || err instanceof ApiError) {
+        throw new CliError(`${where}: ${err.message}`, EXIT_USAGE);
+      }
+      throw err;
+    }
+  }
+}
+
+/**
+ * Starts the server `tickwork serve` runs (and returns once it listens): the config's tasks and jobs, the
+ * store, Fastify with `tickwork/fastify`, the API and the dashboard under `/scheduler`.
+ * @throws CliError exit 2 for a bad config, store URL or token; exit 1 when the server cannot listen.
+ */
+export async function startServe(options: ServeOptions, context: CliContext): Promise<RunningServer> {
+  const { io, env, cwd } = context;
+  const configPath = findConfig(cwd, options.config);
+  const config = await loadConfig(configPath);
+  const { auth, token, generated } = tokensFor(options, env);
+  const storeUrl = options.store ?? (env.TICKWORK_STORE || undefined) ?? config.store ?? DEFAULT_STORE;
+  const store = await openStoreAt(storeUrl, cwd);
+  const { default: Fastify } = await import('fastify');
+  const { tickwork } = await import('../../plugins/fastify.js');
+  // JSON log lines, as Fastify writes them, through the CLI's output.
+  const app = Fastify({
+    logger: {
+      level: env.LOG_LEVEL ?? 'info',
+      stream: { write: (line: string) => io.out(line.replace(/\n$/, '')) },
+    },
+  });
+  try {
+    await app.register(tickwork, {
+      store,
+      ...(config.timezone ? { timezone: config.timezone } : {}),
+      api: { auth },
+      setup: (scheduler) => applyConfig(scheduler, config, configPath),
+    });
+    app.get('/', async (_request, reply) => reply.redirect('/scheduler/'));
+    await app.listen({ host: options.host, port: options.port });
+  } catch (err) {
+    await app.close().catch(() => {});
+    if (err instanceof CliError) throw err;
+    if (isTickworkError(err)) throw new CliError(err.message, EXIT_USAGE);
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new CliError(
+        `cannot listen on ${options.host}:${options.port}: ${(err as Error).message}`,
+        EXIT_ERROR,
+      );
+    }
+    throw err;
+  }
+  const address = app.server.address() as AddressInfo;
+  const host = ['0.0.0.0', '::'].includes(options.host)
+    ? 'localhost'
+    : options.host.includes(':')
+      ? `[${options.host}]`
+      : options.host;
+  const url = `http://${host}:${address.port}`;
+  io.err(`tickwork: ${Object.keys(config.tasks).length} task(s) from ${configPath}`);
+  io.err(`tickwork: job store ${storeUrl.replace(/\/\/[^@/]*@/, '//***@')}`);
+  io.err(
+    `Dashboard: ${url}/scheduler/  token: ${token === null ? '(none: --no-auth)' : generated ? token : '(given)'}`,
+  );
+  return { app, scheduler: app.scheduler, url, token };
+}
+
+/** Resolves when `signal` aborts, or on SIGINT/SIGTERM when there is no signal. */
+function stopRequested(signal: AbortSignal | null): Promise<string> {
+  if (signal) {
+    return new Promise((resolve) =>
+      signal.aborted
+        ? resolve('abort')
+        : signal.addEventListener('abort', () => resolve('abort'), { once: true }),
+    );
+  }
+  return new Promise((resolve) => {
+    const on = (name: string) => () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(name);
+    };
+    const onInt = on('SIGINT');
+    const onTerm = on('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+  });
+}
+
+/** Registers `serve` on the program. */
+export function registerServe(program: Command, context: CliContext): void {
+  program
+    .command('serve')
+    .description('run a scheduler server: the tasks of a config module, the HTTP API and the dashboard')
+    .option(
+      '-c, --config <path>',
+      'config module exporting { tasks, jobs?, store? } (default: ./tickwork.config.js|ts)',
+    )
+    .option(
+      '--store <url>',
+      `job store: sqlite:PATH, postgres://..., memory: (default: TICKWORK_STORE, the config's, ${DEFAULT_STORE})`,
+    )
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('-p, --port <port>', 'port to listen on (0: any free port)', port, 8000)
+    .option('--token <token>', 'admin bearer token (default: TICKWORK_TOKEN, else a random one, printed)')
+    .option('--no-auth', 'serve the API WITHOUT authentication (only behind something that authenticates)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Environment: TICKWORK_STORE, TICKWORK_TOKEN (admin), TICKWORK_READ_TOKEN (read-only), LOG_LEVEL.',
+        'The dashboard is at http://HOST:PORT/scheduler/; stop with Ctrl-C (running jobs are awaited, 30 s at most).',
+        '',
+        'Example:',
+        '  TICKWORK_TOKEN=$(openssl rand -hex 32) tickwork serve --config ./tickwork.config.js --port 8000',
+      ].join('\n'),
+    )
+    .action(async (opts: ServeOptions) => {
+      const server = await startServe(opts, context);
+      const why = await stopRequested(context.signal);
+      server.app.log.info(
+        `${why === 'abort' ? 'Stop requested' : `${why} received`}; waiting for running jobs, then closing`,
+      );
+      await server.app.close();
+    });
+}

@@ -1,0 +1,184 @@
+// The dashboard in a real headless Chromium (Debian's, driven by playwright-core) against a real Fastify
+// server on an ephemeral port: sign in, see the jobs, pause, run now, remove with a confirmation, live
+// updates from GET /events, and hostile job names rendered as text. Waits are for DOM states (bounded by
+// Playwright timeouts), never fixed sleeps.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Page } from 'playwright-core';
+import { tickwork } from '../../src/plugins/fastify.js';
+import { silentLogger, type Scheduler } from '../../src/index.js';
+import type { ApiAuthOptions } from '../../src/http/index.js';
+import { DASHBOARD_CSP } from '../../src/dashboard/index.js';
+import { launchChromium, type Chromium } from './chromium.js';
+
+const ADMIN = 'dashboard-admin-token-0123456789';
+const XSS = '<img src=x onerror=alert(1)>';
+const WAIT = { timeout: 20_000 };
+
+interface Server {
+  app: FastifyInstance;
+  scheduler: Scheduler;
+  url: string;
+}
+
+async function startServer(auth: ApiAuthOptions): Promise<Server> {
+  const app = Fastify({ logger: false });
+  await app.register(tickwork, {
+    logger: silentLogger,
+    api: { auth, heartbeatInterval: 1000 },
+    async setup(scheduler) {
+      scheduler.defineTask('tick', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return 'tock';
+      });
+      await scheduler.addJob('tick', 'interval', { id: 'tick', seconds: 1, maxInstances: 2 });
+      await scheduler.addJob('tick', 'interval', { id: 'xss', name: XSS, hours: 1 });
+      await scheduler.addJob('tick', 'cron', { id: 'nightly', name: 'nightly report', hour: 3 });
+    },
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  return { app, scheduler: app.scheduler, url: `http://127.0.0.1:${port}/scheduler/` };
+}
+
+let chromium: Chromium;
+before(async () => {
+  chromium = await launchChromium();
+});
+after(async () => {
+  await chromium?.close();
+});
+
+/** A page that records dialogs (an `alert` from injected markup would show here) and errors (CSP too). */
+async function openPage(): Promise<{ page: Page; dialogs: string[]; errors: string[] }> {
+  const page = await chromium.context.newPage();
+  const dialogs: string[] = [];
+  const errors: string[] = [];
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource.*(401|404)/.test(m.text())) errors.push(m.text());
+  });
+  return { page, dialogs, errors };
+}
+
+const row = (page: Page, id: string) => page.locator(`#jobs-table tr[data-job-id="${id}"]`);
+
+test('the dashboard: sign in, jobs, pause, run now, remove, live updates, escaping', async () => {
+  const server = await startServer({ tokens: [{ token: ADMIN, role: 'admin' }] });
+  const { page, dialogs, errors } = await openPage();
+  try {
+    const response = await page.goto(server.url);
+    assert.equal(response?.status(), 200);
+    const headers = response!.headers();
+    assert.match(headers['content-type'] ?? '', /^text\/html/);
+    assert.equal(headers['content-security-policy'], DASHBOARD_CSP);
+    assert.equal(headers['x-content-type-options'], 'nosniff');
+
+    // No token yet: the sign-in form. A wrong token is refused, the right one kept in sessionStorage.
+    await page.waitForSelector('#login-view:not([hidden])', WAIT);
+    await page.fill('#token', 'not-the-token-0123456789');
+    await page.click('#login-form button[type=submit]');
+    await page.waitForFunction(
+      "document.getElementById('login-error').textContent.includes('not accepted')",
+      undefined,
+      WAIT,
+    );
+    await page.fill('#token', ADMIN);
+    await page.click('#login-form button[type=submit]');
+    await row(page, 'tick').waitFor(WAIT);
+    assert.equal(await page.evaluate("sessionStorage.getItem('tickwork.token')"), ADMIN);
+    assert.equal(
+      await row(page, 'tick')
+        .locator('td.schedule')
+        .innerText()
+        .then((t) => t.split('\n')[0]),
+      'Every second',
+    );
+    await page.waitForSelector('#live[data-state="on"]', WAIT);
+
+    // A hostile name is text, not markup.
+    assert.equal(await row(page, 'xss').locator('td.name a').textContent(), XSS);
+    assert.equal(await page.locator('#jobs-table img').count(), 0);
+
+    // The tick job runs: its last status shows up.
+    await row(page, 'tick').locator('td.last .badge').waitFor(WAIT);
+
+    // Pause from the page.
+    await row(page, 'tick').locator('button[data-action="pause"]').click();
+    await row(page, 'tick').locator('[data-state="paused"]').waitFor(WAIT);
+    assert.equal((await server.scheduler.getJob('tick'))?.paused, true);
+    await page.screenshot({ path: '/tmp/tickwork-dashboard.png', fullPage: true });
+
+    // A change made elsewhere arrives through GET /events.
+    await server.scheduler.pauseJob('nightly');
+    await row(page, 'nightly').locator('[data-state="paused"]').waitFor(WAIT);
+
+    // The job page; run now: the manual run appears in its runs.
+    await row(page, 'tick').locator('td.name a').click();
+    await page.waitForSelector('#job-view:not([hidden])', WAIT);
+    assert.equal(await page.locator('#job-title').textContent(), 'tick');
+    assert.equal(await page.locator('#runs-table tr[data-kind="manual"]').count(), 0);
+    await page.click('#job-actions button[data-action="run"]');
+    await page.waitForSelector('#runs-table tr[data-kind="manual"][data-status="succeeded"]', WAIT);
+    await page.waitForSelector('#chart-duration svg rect.bar', WAIT);
+    await page.waitForSelector('#chart-lateness svg rect.bar', WAIT);
+    await page.screenshot({ path: '/tmp/tickwork-dashboard-job.png', fullPage: true });
+    await page.click('#job-actions button[data-action="resume"]');
+    await page.waitForSelector('#job-state [data-state="active"]', WAIT);
+
+    // Remove, with a confirmation: cancel keeps the job, confirm removes it.
+    await page.click('a[href="#/"]');
+    await row(page, 'xss').waitFor(WAIT);
+    await row(page, 'xss').locator('button[data-action="remove"]').click();
+    await page.waitForSelector('#confirm[open]', WAIT);
+    assert.ok((await page.locator('#confirm-text').textContent())?.includes(XSS));
+    await page.click('#confirm-cancel');
+    assert.ok(await server.scheduler.getJob('xss'));
+    await row(page, 'xss').locator('button[data-action="remove"]').click();
+    await page.click('#confirm-ok');
+    await row(page, 'xss').waitFor({ state: 'detached', ...WAIT });
+    assert.equal(await server.scheduler.getJob('xss'), null);
+
+    assert.deepEqual(dialogs, [], 'no alert() ran');
+    assert.deepEqual(errors, [], 'no script errors or CSP violations');
+  } finally {
+    await page.close();
+    await server.app.close();
+  }
+});
+
+test('with auth: false the dashboard opens without a token; assets have their content types', async () => {
+  const server = await startServer(false);
+  const { page, errors } = await openPage();
+  try {
+    // The prefix without its slash redirects to the page.
+    await page.goto(server.url.replace(/\/$/, ''));
+    assert.ok(page.url().endsWith('/scheduler/'));
+    await row(page, 'tick').waitFor(WAIT);
+    assert.equal(await page.locator('#login-view').isHidden(), true);
+    assert.equal(await page.locator('#logout').isHidden(), true);
+    for (const [file, type] of [
+      ['dashboard.js', /^text\/javascript/],
+      ['dashboard.css', /^text\/css/],
+      ['favicon.svg', /^image\/svg\+xml/],
+    ] as const) {
+      const res = await fetch(server.url + file);
+      assert.equal(res.status, 200, file);
+      assert.match(res.headers.get('content-type') ?? '', type, file);
+      assert.equal(res.headers.get('content-security-policy'), DASHBOARD_CSP);
+      const etag = res.headers.get('etag');
+      assert.ok(etag);
+      assert.equal((await fetch(server.url + file, { headers: { 'if-none-match': etag } })).status, 304);
+    }
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+    await server.app.close();
+  }
+});

@@ -1,0 +1,330 @@
+/**
+ * `tickwork serve` and `tickwork jobs ...` through runCli()/buildProgram() with captured output, against a
+ * real server on an ephemeral port: config loading, stores, tokens, the dashboard, and exit codes.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildProgram, runCli, type CliIO, type ProgramOptions } from '../../src/cli/program.js';
+
+const ADMIN = 'cli-admin-token-0123456789abcdef';
+const READER = 'cli-read-token-0123456789abcdef';
+
+function capture(): CliIO & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
+}
+
+const CONFIG = `
+export default {
+  tasks: {
+    hello: async () => 'hi',
+    report: async () => 'report',
+  },
+  jobs: [
+    { id: 'hello', taskId: 'hello', trigger: { type: 'interval', hours: 1 } },
+    { id: 'nightly', name: 'nightly report', taskId: 'report', trigger: { type: 'cron', expression: '0 3 * * *' } },
+  ],
+};
+`;
+
+function tempDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-cli-'));
+  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+interface Serving {
+  url: string;
+  io: ReturnType<typeof capture>;
+  stop(): Promise<number>;
+}
+
+/** Runs `tickwork serve ...` until stopped; resolves once the dashboard line is printed. */
+async function serve(args: string[], options: ProgramOptions): Promise<Serving> {
+  const io = capture();
+  const controller = new AbortController();
+  const done = runCli(['serve', '--port', '0', ...args], io, { ...options, signal: controller.signal });
+  let settled: number | null = null;
+  void done.then((code) => (settled = code));
+  const deadline = Date.now() + 30_000;
+  let line: string | undefined;
+  while (
+    !(line = io.stderr.find((l) => l.startsWith('Dashboard:'))) &&
+    settled === null &&
+    Date.now() < deadline
+  ) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(line, `serve did not start (exit ${settled}):\n${io.stderr.join('\n')}`);
+  const url = /Dashboard: (http:\/\/\S+)\/scheduler\//.exec(line)![1]!;
+  return {
+    url,
+    io,
+    async stop() {
+      controller.abort();
+      return done;
+    },
+  };
+}
+
+/** Runs one CLI command; returns its exit code and output. */
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const io = capture();
+  const code = await runCli(args, io, { env });
+  return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n') };
+}
+
+describe('tickwork serve + jobs', () => {
+  let dir: string;
+  let server: Serving;
+  let api: string;
+  const env = (): Record<string, string> => ({ TICKWORK_URL: api, TICKWORK_TOKEN: ADMIN });
+
+  before(async () => {
+    dir = tempDir({ 'tickwork.config.js': CONFIG });
+    server = await serve(['--store', 'memory:', '--token', ADMIN], {
+      cwd: dir,
+      env: { TICKWORK_READ_TOKEN: READER },
+    });
+    api = `${server.url}/scheduler`;
+  });
+  after(async () => {
+    assert.equal(await server.stop(), 0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('serve: the API, the dashboard and the config jobs; the given token is not printed', async () => {
+    assert.ok(!server.io.stderr.join('\n').includes(ADMIN));
+    const page = await fetch(`${api}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(await page.text(), /dashboard\.js/);
+    assert.equal((await fetch(`${api}/jobs`)).status, 401);
+    const status = await fetch(`${api}/status`, { headers: { authorization: `Bearer ${READER}` } });
+    assert.equal(status.status, 200);
+    assert.deepEqual(((await status.json()) as { tasks: string[] }).tasks.sort(), ['hello', 'report']);
+  });
+
+  test('jobs list: a table, --json, filters', async () => {
+    const list = await cli(['jobs', 'list'], env());
+    assert.equal(list.code, 0, list.err);
+    const lines = list.out.split('\n');
+    assert.match(lines[0]!, /^ID\s+NAME\s+SCHEDULE\s+NEXT RUN\s+LAST RUN\s+STATE$/);
+    assert.match(list.out, /^hello\s+hello\s+Every hour\s+\d{4}-\d\d-\d\dT\S+\s+never\s+active$/m);
+    assert.match(list.out, /^nightly\s+nightly report\s+At 03:00/m);
+
+    const json = await cli(['jobs', 'list', '--json', '--url', api, '--token', READER]);
+    assert.equal(json.code, 0, json.err);
+    assert.deepEqual(
+      (JSON.parse(json.out) as { id: string }[]).map((j) => j.id),
+      ['hello', 'nightly'],
+    );
+    const one = await cli(['jobs', 'list', '--json', '-n', '1'], env());
+    assert.equal((JSON.parse(one.out) as unknown[]).length, 1);
+    const task = await cli(['jobs', 'list', '--task', 'report'], env());
+    assert.doesNotMatch(task.out, /^hello/m);
+  });
+
+  test('jobs pause, resume, run, remove; 3 for a job that does not exist', async () => {
+    const pause = await cli(['jobs', 'pause', 'hello'], env());
+    assert.deepEqual([pause.code, pause.out], [0, 'paused hello']);
+    const paused = await cli(['jobs', 'list', '--paused'], env());
+    assert.match(paused.out, /^hello\s.*paused$/m);
+    assert.doesNotMatch(paused.out, /^nightly/m);
+    const resume = await cli(['jobs', 'resume', 'hello'], env());
+    assert.equal(resume.code, 0, resume.err);
+    assert.match(resume.out, /^resumed hello, next run at \d{4}-/);
+    const run = await cli(['jobs', 'run', 'hello'], env());
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.out, /^started run \S+ of hello$/);
+    const removed = await cli(['jobs', 'remove', 'nightly'], env());
+    assert.deepEqual([removed.code, removed.out], [0, 'removed nightly']);
+    const again = await cli(['jobs', 'rm', 'nightly'], env());
+    assert.equal(again.code, 3);
+    assert.match(again.err, /JOB_NOT_FOUND/);
+    assert.equal((await cli(['jobs', 'pause', 'nope'], env())).code, 3);
+    assert.equal((await cli(['jobs', 'run', 'nope'], env())).code, 3);
+  });
+
+  test('exit codes: 1 for a refused token or an unreachable server, 2 for bad input', async () => {
+    const none = await cli(['jobs', 'list', '--url', api]);
+    assert.equal(none.code, 1);
+    assert.match(none.err, /UNAUTHORIZED.*--token or TICKWORK_TOKEN/);
+    const reader = await cli(['jobs', 'pause', 'hello', '--url', api, '--token', READER]);
+    assert.equal(reader.code, 1);
+    assert.match(reader.err, /FORBIDDEN.*admin token/);
+    const closed = await closedPort();
+    const down = await cli(['jobs', 'list', '--url', `http://127.0.0.1:${closed}/scheduler`]);
+    assert.equal(down.code, 1);
+    assert.match(down.err, /cannot reach/);
+    assert.equal((await cli(['jobs', 'list', '--url', 'not a url'])).code, 2);
+    assert.equal((await cli(['jobs', 'list', '--url', 'ftp://example.com/'])).code, 2);
+    const prefix = await cli(['jobs', 'list', '--url', `${server.url}/elsewhere`], env());
+    assert.equal(prefix.code, 2);
+    assert.match(prefix.err, /is --url the API/);
+    assert.equal((await cli(['jobs', 'list', '--paused', '--active'], env())).code, 2);
+    assert.equal((await cli(['jobs', 'list', '-n', 'zero'], env())).code, 2);
+    assert.equal((await cli(['jobs', 'pause'], env())).code, 2);
+    assert.equal((await cli(['jobs', 'frobnicate'], env())).code, 2);
+  });
+});
+
+async function closedPort(): Promise<number> {
+  const srv: Server = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+describe('tickwork serve: stores, tokens, configs', () => {
+  test('defaults: SQLite at ./data/tickwork.db, a generated admin token printed with the URL', async () => {
+    const dir = tempDir({ 'tickwork.config.js': CONFIG });
+    try {
+      const server = await serve([], { cwd: dir, env: {} });
+      const line = server.io.stderr.find((l) => l.startsWith('Dashboard:'))!;
+      const token = /token: (\S+)$/.exec(line)![1]!;
+      assert.ok(token.length >= 16);
+      assert.ok(existsSync(join(dir, 'data', 'tickwork.db')));
+      const list = await cli(['jobs', 'list', '--json'], {
+        TICKWORK_URL: `${server.url}/scheduler`,
+        TICKWORK_TOKEN: token,
+      });
+      assert.equal(list.code, 0, list.err);
+      assert.equal((JSON.parse(list.out) as unknown[]).length, 2);
+      assert.equal(await server.stop(), 0);
+      // The jobs are in the file: a second start with the same config keeps them (replaced, not doubled).
+      const again = await serve(['--token', ADMIN], {
+        cwd: dir,
+        env: { TICKWORK_STORE: 'sqlite:./data/tickwork.db' },
+      });
+      const list2 = await cli(['jobs', 'list', '--json'], {
+        TICKWORK_URL: `${again.url}/scheduler`,
+        TICKWORK_TOKEN: ADMIN,
+      });
+      assert.equal((JSON.parse(list2.out) as unknown[]).length, 2);
+      assert.equal(await again.stop(), 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a TypeScript config through --config, --no-auth, and the store named by the config', async () => {
+    const dir = tempDir({
+      'ops.config.ts': `
+        const tasks: Record<string, () => Promise<string>> = { ping: async () => 'pong' };
+        export default { tasks, store: 'memory:', jobs: [{ id: 'ping', taskId: 'ping', trigger: { type: 'interval', minutes: 5 } }] };
+      `,
+    });
+    try {
+      const server = await serve(['--config', 'ops.config.ts', '--no-auth'], { cwd: dir, env: {} });
+      assert.ok(server.io.stderr.some((l) => l.includes('job store memory:')));
+      assert.ok(!existsSync(join(dir, 'data')));
+      const list = await cli(['jobs', 'list', '--url', `${server.url}/scheduler`]);
+      assert.equal(list.code, 0, list.err);
+      assert.match(list.out, /^ping\s+ping\s+Every 5 minutes/m);
+      assert.equal(await server.stop(), 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('bad configs, tokens and options exit 2; a port in use exits 1', async () => {
+    const empty = tempDir({});
+    const bad = tempDir({ 'tickwork.config.js': 'export default { tasks: { a: 1 } };' });
+    const unknown = tempDir({ 'tickwork.config.js': 'export default { tasks: {}, task: {} };' });
+    const badJob = tempDir({
+      'tickwork.config.js':
+        "export default { tasks: { a() {} }, jobs: [{ taskId: 'a', trigger: { type: 'interval', seconds: -1 } }] };",
+    });
+    const missingTask = tempDir({
+      'tickwork.config.js':
+        "export default { tasks: {}, jobs: [{ taskId: 'a', trigger: { type: 'interval', seconds: 1 } }] };",
+    });
+    const ok = tempDir({ 'tickwork.config.js': CONFIG });
+    const run = async (cwd: string, args: string[] = ['--store', 'memory:', '--token', ADMIN]) => {
+      const io = capture();
+      const code = await runCli(['serve', '--port', '0', ...args], io, { cwd, env: {} });
+      return { code, err: io.stderr.join('\n') };
+    };
+    try {
+      let r = await run(empty);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /no config found/);
+      r = await run(empty, ['--config', 'nope.js']);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /config file not found/);
+      r = await run(bad);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /`tasks\.a` to be a function/);
+      r = await run(unknown);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /unknown key `task`/);
+      r = await run(badJob);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /jobs\[0\]/);
+      r = await run(missingTask);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /task "a" is not in `tasks`/);
+      r = await run(ok, ['--store', 'memory:', '--token', 'short']);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /at least 16 characters/);
+      r = await run(ok, ['--store', 'mysql://x', '--token', ADMIN]);
+      assert.equal(r.code, 2);
+      assert.equal((await run(ok, ['--port', 'abc'])).code, 2);
+      assert.equal((await run(ok, ['--frobnicate'])).code, 2);
+
+      const blocker = createServer();
+      await new Promise<void>((res) => blocker.listen(0, '127.0.0.1', res));
+      const { port } = blocker.address() as { port: number };
+      try {
+        const io = capture();
+        const code = await runCli(
+          ['serve', '--store', 'memory:', '--token', ADMIN, '--port', String(port)],
+          io,
+          {
+            cwd: ok,
+            env: {},
+          },
+        );
+        assert.equal(code, 1);
+        assert.match(io.stderr.join('\n'), /cannot listen/);
+      } finally {
+        await new Promise<void>((res) => blocker.close(() => res()));
+      }
+    } finally {
+      for (const d of [empty, bad, unknown, badJob, missingTask, ok])
+        rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('tickwork --help', () => {
+  for (const args of [
+    ['--help'],
+    ['serve', '--help'],
+    ['jobs', '--help'],
+    ['jobs', 'list', '--help'],
+    ['jobs', 'run', '--help'],
+  ]) {
+    test(args.join(' '), async () => {
+      const io = capture();
+      assert.equal(await runCli(args, io), 0);
+      const text = io.stdout.join('\n');
+      assert.match(text, /^Usage: tickwork/);
+      if (args[0] === 'serve') assert.match(text, /--config <path>[\s\S]*TICKWORK_TOKEN/);
+      if (args.length === 2 && args[0] === 'jobs') assert.match(text, /list[\s\S]*pause[\s\S]*Exit codes/);
+    });
+  }
+
+  test('buildProgram lists the commands', () => {
+    const names = buildProgram(capture()).commands.map((c) => c.name());
+    assert.deepEqual(names.sort(), ['jobs', 'next', 'serve']);
+  });
+});
