@@ -2,7 +2,7 @@
  * Firing lateness (actual start minus scheduled fire time) of 1,000 jobs that fire every second, for
  * tickwork (memory store), croner and node-cron, run one after another in the same process.
  *
- *   node --import tsx bench/lateness.ts [--jobs 1000] [--seconds 6]
+ *   node --import tsx bench/lateness.ts [--jobs 1000] [--seconds 6] [--warmup 10] [--scenario spread|burst|both]
  *
  * All jobs fire on whole seconds (tickwork: 1 s interval anchored on a whole second; croner and node-cron:
  * `* * * * * *`), so each second 1,000 runs are due at the same instant: lateness includes the work of
@@ -17,11 +17,18 @@ const { values } = parseArgs({
   options: {
     jobs: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '6' },
+    warmup: { type: 'string', default: '10' },
     scenario: { type: 'string', default: 'both' },
   },
 });
 const JOBS = Number(values.jobs);
 const SECONDS = Number(values.seconds);
+/** Seconds of firing before samples count, for every library alike: steady state, not JIT warm-up. */
+const WARMUP = Number(values.warmup);
+let measureFrom = 0;
+const record = (samples: number[], lateness: number) => {
+  if (Date.now() >= measureFrom) samples.push(lateness);
+};
 /**
  * `spread`: job i fires every 10 s at second i % 10 (100 jobs due at each second);
  * `burst`: every job fires every second (all 1,000 due at the same instant).
@@ -51,7 +58,7 @@ async function runTickwork(): Promise<Result> {
   for (let i = 0; i < JOBS; i++) {
     await scheduler.addJob(
       function job(ctx: { scheduledFireTime: Date }) {
-        samples.push(preciseNow() - ctx.scheduledFireTime.getTime());
+        record(samples, preciseNow() - ctx.scheduledFireTime.getTime());
       },
       'interval',
       {
@@ -63,7 +70,8 @@ async function runTickwork(): Promise<Result> {
     );
   }
   await scheduler.start();
-  await sleep(Math.max(0, start.getTime() - Date.now()) + SECONDS * 1000);
+  measureFrom = start.getTime() + WARMUP * 1000;
+  await sleep(Math.max(0, start.getTime() - Date.now()) + (WARMUP + SECONDS) * 1000);
   await scheduler.shutdown();
   return { name: 'tickwork', samples };
 }
@@ -76,11 +84,12 @@ async function runCroner(): Promise<Result> {
     jobs.push(
       new Cron(cronFor(i), () => {
         const now = preciseNow();
-        samples.push(now - Math.round(now / 1000) * 1000);
+        record(samples, now - Math.round(now / 1000) * 1000);
       }),
     );
   }
-  await sleep(SECONDS * 1000);
+  measureFrom = Date.now() + WARMUP * 1000;
+  await sleep((WARMUP + SECONDS) * 1000);
   for (const j of jobs) j.stop();
   return { name: 'croner', samples };
 }
@@ -93,11 +102,12 @@ async function runNodeCron(): Promise<Result> {
     tasks.push(
       nodeCron.schedule(cronFor(i), () => {
         const now = preciseNow();
-        samples.push(now - Math.round(now / 1000) * 1000);
+        record(samples, now - Math.round(now / 1000) * 1000);
       }),
     );
   }
-  await sleep(SECONDS * 1000);
+  measureFrom = Date.now() + WARMUP * 1000;
+  await sleep((WARMUP + SECONDS) * 1000);
   for (const t of tasks) await t.stop();
   return { name: 'node-cron', samples };
 }
@@ -123,8 +133,8 @@ async function scenario(spread: boolean): Promise<void> {
   const fmt = (x: number) => x.toFixed(2).padStart(8);
   console.log(
     spread
-      ? `\nSpread: ${JOBS} jobs, each every 10 s, ${JOBS / 10} due at each whole second; ${SECONDS} s per library (ms)\n`
-      : `\nBurst: ${JOBS} jobs, all due at every whole second; ${SECONDS} s per library (ms)\n`,
+      ? `\nSpread: ${JOBS} jobs, each every 10 s, ${JOBS / 10} due at each whole second; ${SECONDS} s per library after ${WARMUP} s of warm-up (ms)\n`
+      : `\nBurst: ${JOBS} jobs, all due at every whole second; ${SECONDS} s per library after ${WARMUP} s of warm-up (ms)\n`,
   );
   console.log('library      runs      min      p50      p99      max');
   for (const r of rows) {

@@ -245,12 +245,12 @@ async function benchBullMQ(): Promise<Peer> {
     }
     let done = 0;
     const t0 = performance.now();
+    const worker = new Worker(name, async () => {}, { connection, concurrency: 100 });
     const finished = new Promise<void>((resolve) => {
       worker.on('completed', () => {
         if (++done === JOBS) resolve();
       });
     });
-    const worker = new Worker(name, async () => {}, { connection, concurrency: 100 });
     await finished;
     const ms = performance.now() - t0;
     await worker.close();
