@@ -47,7 +47,7 @@ for (const skew of [SKEW, -SKEW]) {
     const n = node(schema, skew, executed);
     try {
       await n.scheduler.start();
-      assert.ok(Math.abs(n.scheduler.clockOffset + skew) < 200, `offset ${n.scheduler.clockOffset}`);
+      assert.ok(Math.abs(n.scheduler.clockOffset + skew) < 1000, `offset ${n.scheduler.clockOffset}`);
       const start = new Date(Date.now() + 500);
       await n.scheduler.addJob('tick', 'interval', jobOptions('tick', start, 500));
       await sleep(3000);
@@ -56,13 +56,14 @@ for (const skew of [SKEW, -SKEW]) {
       for (const r of runs) {
         const late = r.startedAt!.getTime() - r.scheduledFireTime.getTime();
         assert.ok(late >= 0, `run started ${-late} ms early by the database clock`);
-        assert.ok(late < 250, `run started ${late} ms late (the timer is not in the database's time frame)`);
+        // Timers armed in the node's own frame would be 30 s off; the bound leaves room for a loaded machine.
+        assert.ok(late < 2000, `run started ${late} ms late (the timer is not in the database's time frame)`);
       }
       // A spinning node calls the store thousands of times in 3 s; ours wakes about once per fire time.
       assert.ok(n.fireCalls() < 40, `${n.fireCalls()} firing calls in 3 s`);
       const [info] = await n.scheduler.getNodes();
       assert.equal(info!.id, `skew${skew}`);
-      assert.ok(Math.abs(info!.clockOffset + skew) < 200);
+      assert.ok(Math.abs(info!.clockOffset + skew) < 1000);
     } finally {
       await n.scheduler.shutdown();
       await dropSchema(schema);

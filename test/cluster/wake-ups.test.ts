@@ -64,8 +64,12 @@ test('a job added, resumed or run now on node A starts within 100 ms on node B (
     assert.ok(!p.started.has('resumed') && !p.started.has('manual'));
     const resumed = await latency('resumed', () => p.a.resumeJob('resumed'));
     const manual = await latency('manual', () => p.a.runJob('manual'));
-    for (const [what, ms] of Object.entries({ added, resumed, manual }))
-      assert.ok(ms < 100, `${what}: started on node B after ${ms.toFixed(1)} ms`);
+    // Without the notification B would start them at its next poll, seconds later (its cap is 5 s). The
+    // latencies are printed; the assertion leaves room for a loaded CI machine (this is not a timing test).
+    for (const [what, ms] of Object.entries({ added, resumed, manual })) {
+      console.log(`# ${what}: started on node B ${ms.toFixed(1)} ms after the change on node A`);
+      assert.ok(ms < 1000, `${what}: started on node B after ${ms.toFixed(1)} ms`);
+    }
     const nodes = await p.b.getNodes();
     assert.deepEqual(
       nodes.map((n) => n.id),
