@@ -5,6 +5,7 @@
 import { TickworkError } from '../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../core/structures.js';
 import type { TriggerJSON } from '../triggers/trigger.js';
+import type { JobChanges } from './store.js';
 
 /** JSON with object keys sorted, so equal values give equal strings. */
 export function stableStringify(value: unknown): string {
@@ -303,3 +304,19 @@ export function newRunRecord(
     createdAt: new Date(now),
   };
 }
+
+/** The SQL column of each field `Store.updateJob` may change (the same in every SQL store). */
+export const CHANGE_COLUMNS: Record<keyof JobChanges, string> = {
+  name: 'name',
+  taskId: 'task_id',
+  trigger: 'trigger',
+  args: 'args',
+  maxInstances: 'max_instances',
+  misfireGraceTime: 'misfire_grace_time',
+  coalesce: 'coalesce',
+  jitter: 'jitter',
+  timeout: 'timeout',
+  retry: 'retry',
+  paused: 'paused',
+  nextRunTime: 'next_run_time',
+};

@@ -40,17 +40,18 @@ import {
 } from '../../core/validate.js';
 import {
   ACTIVE_SQL,
+  CHANGE_COLUMNS,
   conflictError,
+  copyJob,
   decodeJob,
   decodeRun,
-  notFound,
-  copyJob,
   newRunRecord,
+  notFound,
   resultToJson,
   sameTrigger,
-  versionConflict,
   type JobColumns,
   type RunColumns,
+  versionConflict,
 } from '../common.js';
 import type {
   AcquiredRun,
@@ -1053,21 +1054,6 @@ function mapError(err: unknown): Error {
     { cause: err },
   );
 }
-
-const CHANGE_COLUMNS: Record<keyof JobChanges, string> = {
-  name: 'name',
-  taskId: 'task_id',
-  trigger: 'trigger',
-  args: 'args',
-  maxInstances: 'max_instances',
-  misfireGraceTime: 'misfire_grace_time',
-  coalesce: 'coalesce',
-  jitter: 'jitter',
-  timeout: 'timeout',
-  retry: 'retry',
-  paused: 'paused',
-  nextRunTime: 'next_run_time',
-};
 
 function encodeChange(key: keyof JobChanges, value: unknown): unknown {
   switch (key) {

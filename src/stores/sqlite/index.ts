@@ -25,17 +25,18 @@ import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
 import { duration, integer, nonEmptyString, optionsObject, rejectUnknownKeys } from '../../core/validate.js';
 import {
   ACTIVE_SQL,
+  CHANGE_COLUMNS,
   conflictError,
-  decodeJob,
-  notFound,
-  versionConflict,
-  decodeRun,
   copyJob,
+  decodeJob,
+  decodeRun,
   newRunRecord,
+  notFound,
   resultToJson,
   sameTrigger,
   type JobColumns,
   type RunColumns,
+  versionConflict,
 } from '../common.js';
 import type {
   AcquiredRun,
@@ -817,21 +818,6 @@ export class SqliteStore implements Store {
     this.pollTimer = null;
   }
 }
-
-const CHANGE_COLUMNS: Record<keyof JobChanges, string> = {
-  name: 'name',
-  taskId: 'task_id',
-  trigger: 'trigger',
-  args: 'args',
-  maxInstances: 'max_instances',
-  misfireGraceTime: 'misfire_grace_time',
-  coalesce: 'coalesce',
-  jitter: 'jitter',
-  timeout: 'timeout',
-  retry: 'retry',
-  paused: 'paused',
-  nextRunTime: 'next_run_time',
-};
 
 function encodeChange(key: keyof JobChanges, value: unknown): unknown {
   switch (key) {
