@@ -3,7 +3,8 @@
 //   npm run bench:api            (node --import tsx bench/api.ts)
 //
 // 1. Paged lists through `api.handle(new Request(...))` (no sockets): every page of `GET /jobs` (keyset
-//    pages of 50 by id), `GET /runs` pages at random offsets, `GET /runs?jobId=`. Target: p99 < 50 ms.
+//    pages of 50 by id, and every page sorted by `nextRunTime` and by `name`), `GET /runs` pages at random
+//    offsets, `GET /runs?jobId=`, `GET /status`, `GET /metrics`. Target: p99 < 50 ms.
 // 2. The dashboard's first render in Chromium (/usr/bin/chromium through playwright-core) against a real
 //    HTTP server on the same API: navigation start → jobs table rendered (the page's
 //    `tickwork:jobs-rendered` performance mark). Target: < 1 s.
@@ -15,10 +16,10 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
-import { Scheduler, silentLogger } from '../src/index.js';
-import { createApi } from '../src/http/index.js';
-import { toWebRequest, writeWebResponse } from '../src/http/node.js';
-import { SqliteStore } from '../src/stores/sqlite/index.js';
+import { Scheduler, silentLogger } from '../dist/index.js';
+import { createApi } from '../dist/http/index.js';
+import { toWebRequest, writeWebResponse } from '../dist/http/node.js';
+import { SqliteStore } from '../dist/stores/sqlite/index.js';
 import { launchChromium } from '../test/browser/chromium.js';
 
 const JOBS = 10_000;
@@ -141,11 +142,48 @@ try {
   }
   const failedRuns: number[] = [];
   const detail: number[] = [];
-  const sorted: number[] = [];
+  const status: number[] = [];
+  const metricsText: number[] = [];
   for (let i = 0; i < Math.min(SAMPLES, 100); i++) {
     failedRuns.push((await get(`/runs?limit=50&status=failed&offset=${rand(10_000)}`)).ms);
     detail.push((await get(`/jobs/job-${String(rand(JOBS)).padStart(5, '0')}`)).ms);
-    if (i < 20) sorted.push((await get('/jobs?limit=50&sort=nextRunTime')).ms);
+    status.push((await get('/status')).ms);
+    const m0 = performance.now();
+    const res = await api.handle(new Request('http://localhost/scheduler/metrics', { headers: auth }));
+    await res.text();
+    metricsText.push(performance.now() - m0);
+  }
+  // Every page of each sort, by `nextCursor` (200 pages of 50; the last pages skip the most rows).
+  const sortWalks: { name: string; samples: number[]; rows: number }[] = [];
+  for (const query of ['sort=nextRunTime', 'sort=name', 'sort=nextRunTime&paused=false']) {
+    const samples: number[] = [];
+    let next: string | null = null;
+    let rows = 0;
+    do {
+      const { ms, body } = await get(`/jobs?limit=50&${query}${next ? `&cursor=${next}` : ''}`);
+      const page = body as { items: unknown[]; nextCursor: string | null };
+      samples.push(ms);
+      rows += page.items.length;
+      next = page.nextCursor;
+    } while (next);
+    sortWalks.push({ name: query, samples, rows });
+  }
+  // The store's part of those pages: scheduler.getJobs of each page (no HTTP, no last runs).
+  const storePages: { name: string; samples: number[] }[] = [];
+  for (const sort of ['id', 'nextRunTime', 'name'] as const) {
+    const samples: number[] = [];
+    for (let offset = 0; offset < JOBS; offset += 50) {
+      const start = performance.now();
+      await scheduler.getJobs({ sort, offset, limit: 51 });
+      samples.push(performance.now() - start);
+    }
+    storePages.push({ name: sort, samples });
+  }
+  const countPairs: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const start = performance.now();
+    await Promise.all([scheduler.countJobs({ paused: true }), scheduler.countJobs({ paused: false })]);
+    countPairs.push(performance.now() - start);
   }
 
   console.log(
@@ -161,7 +199,13 @@ try {
   report('GET /runs?limit=50&offset=<random> (no cursor)', offsetPages, null);
   report('GET /runs?status=failed&offset=<random>', failedRuns, null);
   report('GET /jobs/<random id> (detail + 100 runs)', detail, null);
-  report('GET /jobs?sort=nextRunTime (reads all jobs)', sorted, null);
+  for (const w of sortWalks)
+    report(`GET /jobs?limit=50&${w.name} (all pages, ${w.rows} rows)`, w.samples, 50);
+  report('GET /status', status, 50);
+  report('GET /metrics', metricsText, 50);
+  for (const p of storePages)
+    report(`scheduler.getJobs({ sort: '${p.name}', offset, limit })`, p.samples, null);
+  report('scheduler.countJobs (paused, active)', countPairs, null);
 
   // ---------------------------------------------------------------- the dashboard in Chromium
   const server = createServer((req, res) => {

@@ -16,7 +16,7 @@ import { Cron } from 'croner';
 import { CronExpressionParser } from 'cron-parser';
 import { parseCronExpression } from 'cron-schedule';
 import { createTask } from 'node-cron';
-import { CronTrigger } from '../src/triggers/cron/index.js';
+import { CronTrigger } from '../dist/triggers/cron/index.js';
 
 interface Pattern {
   expr: string;

@@ -2,7 +2,7 @@
  * Firing lateness (actual start minus scheduled fire time) of 1,000 jobs that fire every second, for
  * tickwork (memory store), croner and node-cron, run one after another in the same process.
  *
- *   node --import tsx bench/lateness.ts [--jobs 1000] [--seconds 6] [--warmup 10] [--scenario spread|burst|both]
+ *   node --import tsx bench/lateness.ts [--jobs 1000] [--seconds 6] [--warmup 10] [--scenario phased|spread|burst|all]
  *
  * All jobs fire on whole seconds (tickwork: 1 s interval anchored on a whole second; croner and node-cron:
  * `* * * * * *`), so each second 1,000 runs are due at the same instant: lateness includes the work of
@@ -10,7 +10,7 @@
  */
 import { Cron } from 'croner';
 import nodeCron from 'node-cron';
-import { Scheduler, silentLogger } from '../src/index.js';
+import { Scheduler, silentLogger } from '../dist/index.js';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
@@ -18,7 +18,7 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '6' },
     warmup: { type: 'string', default: '10' },
-    scenario: { type: 'string', default: 'both' },
+    scenario: { type: 'string', default: 'all' },
   },
 });
 const JOBS = Number(values.jobs);
@@ -30,12 +30,16 @@ const record = (samples: number[], lateness: number) => {
   if (Date.now() >= measureFrom) samples.push(lateness);
 };
 /**
- * `spread`: job i fires every 10 s at second i % 10 (100 jobs due at each second);
- * `burst`: every job fires every second (all 1,000 due at the same instant).
+ * - `phased`: every job fires every second, from the instant it was added, as an interval trigger does
+ *   (APScheduler's semantics): 1,000 jobs added in a loop get 1,000 phases spread over the time the loop took.
+ *   croner and node-cron cannot keep a phase (cron fires on whole seconds), so they fire all 1,000 at once.
+ * - `spread`: job i fires every 10 s at second i % 10 (100 jobs due at each whole second), for every library.
+ * - `burst`: every job fires every second, all 1,000 at the same whole second, for every library.
  */
-let SPREAD = true;
-const PERIOD = () => (SPREAD ? 10 : 1);
-const cronFor = (i: number) => (SPREAD ? `${i % 10}-59/10 * * * * *` : '* * * * * *');
+type Scenario = 'phased' | 'spread' | 'burst';
+let SCENARIO: Scenario = 'spread';
+const PERIOD = () => (SCENARIO === 'spread' ? 10 : 1);
+const cronFor = (i: number) => (SCENARIO === 'spread' ? `${i % 10}-59/10 * * * * *` : '* * * * * *');
 
 const preciseNow = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,7 +68,10 @@ async function runTickwork(): Promise<Result> {
       {
         id: `job-${i}`,
         seconds: PERIOD(),
-        startDate: new Date(start.getTime() + (SPREAD ? (i % 10) * 1000 : 0)),
+        // phased: no start date, so the first fire time is one interval after the job was added.
+        ...(SCENARIO === 'phased'
+          ? {}
+          : { startDate: new Date(start.getTime() + (SCENARIO === 'spread' ? (i % 10) * 1000 : 0)) }),
         maxInstances: 1,
       },
     );
@@ -112,8 +119,8 @@ async function runNodeCron(): Promise<Result> {
   return { name: 'node-cron', samples };
 }
 
-async function scenario(spread: boolean): Promise<void> {
-  SPREAD = spread;
+async function scenario(which: Scenario): Promise<void> {
+  SCENARIO = which;
   const results: Result[] = [];
   for (const run of [runTickwork, runCroner, runNodeCron]) {
     results.push(await run());
@@ -131,11 +138,12 @@ async function scenario(spread: boolean): Promise<void> {
     };
   });
   const fmt = (x: number) => x.toFixed(2).padStart(8);
-  console.log(
-    spread
-      ? `\nSpread: ${JOBS} jobs, each every 10 s, ${JOBS / 10} due at each whole second; ${SECONDS} s per library after ${WARMUP} s of warm-up (ms)\n`
-      : `\nBurst: ${JOBS} jobs, all due at every whole second; ${SECONDS} s per library after ${WARMUP} s of warm-up (ms)\n`,
-  );
+  const title = {
+    phased: `Phased: ${JOBS} interval jobs, each every second from when it was added (croner, node-cron: all at each whole second)`,
+    spread: `Spread: ${JOBS} jobs, each every 10 s, ${JOBS / 10} due at each whole second`,
+    burst: `Burst: ${JOBS} jobs, all due at every whole second`,
+  }[which];
+  console.log(`\n${title}; ${SECONDS} s per library after ${WARMUP} s of warm-up (ms)\n`);
   console.log('library      runs      min      p50      p99      max');
   for (const r of rows) {
     console.log(
@@ -151,6 +159,8 @@ async function scenario(spread: boolean): Promise<void> {
   }
 }
 
-if (values.scenario !== 'burst') await scenario(true);
-if (values.scenario !== 'spread') await scenario(false);
+const scenarios: Scenario[] = ['phased', 'spread', 'burst'];
+for (const which of scenarios) {
+  if (values.scenario === 'all' || values.scenario === which) await scenario(which);
+}
 process.exit(0);

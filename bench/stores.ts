@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { PostgresStore, quoteIdent } from '../src/stores/postgres/index.js';
-import { SqliteStore } from '../src/stores/sqlite/index.js';
-import type { FirePlanner, Store } from '../src/stores/store.js';
+import { PostgresStore, quoteIdent } from '../dist/stores/postgres/index.js';
+import { SqliteStore } from '../dist/stores/sqlite/index.js';
+import type { FirePlanner, Store } from '../dist/stores/store.js';
 
 const JOBS = 10_000;
 const BATCH = 1_000;

@@ -8,9 +8,9 @@
 //     [--skew MS] [--lease MS] [--heartbeat MS] [--seed-only] [--no-task] [--task-ms MS]
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { Scheduler, silentLogger } from '../src/index.js';
-import { SkewedClock, SystemClock } from '../src/core/clock.js';
-import { PostgresStore } from '../src/stores/postgres/index.js';
+import { Scheduler, silentLogger } from '../dist/index.js';
+import { SkewedClock, SystemClock } from '../dist/core/clock.js';
+import { PostgresStore } from '../dist/stores/postgres/index.js';
 import { jobDefinitions, type ChaosConfig } from './jobs.js';
 
 const { values } = parseArgs({

@@ -42,13 +42,28 @@ class SystemTimer implements TimerHandle {
 }
 
 /**
+ * How early a precise timer is armed, in ms. Node's timers fire up to about 2 ms after their due time (libuv
+ * keeps its loop time in whole milliseconds and the poll timeout rounds up); arming 3 ms early and polling
+ * for the rest covers that.
+ */
+const PRECISE_MARGIN = 3;
+/** CPU time precise timers may spend polling: at most this many ms per second (2% of one core). */
+const POLL_BUDGET_PER_SECOND = 20;
+
+/**
  * The real clock: `Date.now()` and Node's timers (each delay capped at {@link MAX_TIMER_DELAY}).
  *
- * A `precise` timer is armed 2 ms early and then polls with `setImmediate` until `Date.now()` reaches the
- * due time, so the callback runs within the due millisecond; the polling costs at most about 2 ms of CPU per
- * timer, which is why only the scheduler's wake-up timer asks for it.
+ * A `precise` timer is armed {@link PRECISE_MARGIN} ms early and then polls with `setImmediate` (I/O still runs
+ * between polls) until `Date.now()` reaches the due time, so the callback runs within the due millisecond
+ * rather than one or two later. Polling is budgeted: at most 20 ms of it per second, so a process that wakes
+ * hundreds of times a second falls back to plain timers instead of spinning; only the scheduler's wake-up
+ * timer asks for precision.
  */
 export class SystemClock implements Clock {
+  /** Polling time still allowed (ms), refilled at {@link POLL_BUDGET_PER_SECOND} per second. */
+  private budget = POLL_BUDGET_PER_SECOND;
+  private budgetAt = performance.now();
+
   now(): number {
     return Date.now();
   }
@@ -56,20 +71,42 @@ export class SystemClock implements Clock {
   setTimeout(callback: () => unknown, delayMs: number, options?: { precise?: boolean }): TimerHandle {
     const delay = Math.min(Math.max(0, delayMs), MAX_TIMER_DELAY);
     const timer = new SystemTimer(Date.now() + delay);
-    if (!options?.precise || delay <= 2) {
+    if (!options?.precise || delay <= 0 || !this.mayPoll()) {
       timer.timeout = setTimeout(() => void callback(), delay);
       return timer;
     }
+    let pollStart = 0;
     const check = (): void => {
       timer.timeout = null;
       timer.immediate = null;
       const remaining = timer.dueAt - Date.now();
-      if (remaining > 2) timer.timeout = setTimeout(check, remaining - 2);
-      else if (remaining > 0) timer.immediate = setImmediate(check);
-      else void callback();
+      if (remaining > PRECISE_MARGIN) {
+        timer.timeout = setTimeout(check, remaining - PRECISE_MARGIN);
+        return;
+      }
+      const t = performance.now();
+      if (pollStart === 0) pollStart = t;
+      if (remaining > 0) {
+        timer.immediate = setImmediate(check);
+        return;
+      }
+      this.budget -= t - pollStart;
+      void callback();
     };
-    timer.timeout = setTimeout(check, delay - 2);
+    if (delay <= PRECISE_MARGIN) timer.immediate = setImmediate(check);
+    else timer.timeout = setTimeout(check, delay - PRECISE_MARGIN);
     return timer;
+  }
+
+  /** Refills the polling budget for the time elapsed; whether a precise timer may poll now. */
+  private mayPoll(): boolean {
+    const t = performance.now();
+    this.budget = Math.min(
+      POLL_BUDGET_PER_SECOND,
+      this.budget + ((t - this.budgetAt) * POLL_BUDGET_PER_SECOND) / 1000,
+    );
+    this.budgetAt = t;
+    return this.budget >= PRECISE_MARGIN;
   }
 
   clearTimeout(handle: TimerHandle): void {

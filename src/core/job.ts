@@ -5,7 +5,15 @@
 import { TickworkError, invalidOption } from './errors.js';
 import type { JobRecord, RetryPolicy, RunRecord } from './structures.js';
 import { formatDateTime, toInstant } from './timezone.js';
-import { boolean, duration, integer, nonEmptyString, optionsObject, rejectUnknownKeys } from './validate.js';
+import {
+  boolean,
+  displayName,
+  duration,
+  identifier,
+  integer,
+  optionsObject,
+  rejectUnknownKeys,
+} from './validate.js';
 import type { Trigger } from '../triggers/trigger.js';
 import type { ConflictPolicy } from '../stores/store.js';
 
@@ -202,9 +210,9 @@ export function validateJobOptions(options: Record<string, unknown>, timezone: s
     conflict: 'error',
     policy: validatePolicy(options),
   };
-  if (options.id !== undefined) out.id = nonEmptyString(options.id, 'id', 200);
-  if (options.name !== undefined) out.name = nonEmptyString(options.name, 'name', 200);
-  if (options.taskId !== undefined) out.taskId = nonEmptyString(options.taskId, 'taskId', 200);
+  if (options.id !== undefined) out.id = identifier(options.id, 'id');
+  if (options.name !== undefined) out.name = displayName(options.name, 'name');
+  if (options.taskId !== undefined) out.taskId = identifier(options.taskId, 'taskId');
   if (options.args !== undefined) {
     if (!Array.isArray(options.args)) throw invalidOption('args', 'an array', options.args);
     out.args = options.args;

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { CappedTimers, MAX_TIMER_DELAY, SystemClock, type Clock, type TimerHandle } from './clock.js';
-import { TickworkError, invalidOption, show } from './errors.js';
+import { TickworkError, invalidOption, isTickworkError, show } from './errors.js';
 import {
   EventHub,
   errorToJSON,
@@ -32,7 +32,15 @@ import {
 import { defaultLogger, type Logger } from './logger.js';
 import type { JobRecord, RunRecord } from './structures.js';
 import { checkTimeZone, formatTimedelta, formatIsoInZone } from './timezone.js';
-import { boolean, duration, integer, nonEmptyString, optionsObject, rejectUnknownKeys } from './validate.js';
+import {
+  boolean,
+  duration,
+  identifier,
+  integer,
+  nonEmptyString,
+  optionsObject,
+  rejectUnknownKeys,
+} from './validate.js';
 import { MemoryStore } from '../stores/memory/index.js';
 import type {
   AcquiredRun,
@@ -48,10 +56,18 @@ import type {
 import { createTrigger, isTrigger, triggerFromJSON, type TriggerOptionsByKind } from '../triggers/index.js';
 import type { Trigger, TriggerJSON } from '../triggers/trigger.js';
 import { InvalidTrigger } from '../triggers/invalid.js';
-import { freezeTrigger, stableStringify } from '../stores/common.js';
+import {
+  checkJobPage,
+  compareCodePoints,
+  freezeTrigger,
+  jobComparator,
+  stableStringify,
+} from '../stores/common.js';
 
 /** Trigger kinds whose shorthand options take the scheduler's `timezone` when they give none. */
 const ZONED_KINDS: readonly string[] = ['date', 'cron', 'calendarInterval'];
+/** Most run outcomes recorded in one {@link Store.finishRuns} call. */
+const OUTCOME_GROUP_SIZE = 500;
 
 /**
  * How often, in ms, a scheduler re-measures its clock against the store's and reports itself in the store's
@@ -219,10 +235,24 @@ export class Scheduler implements JobOwner {
 
   private readonly tasks = new Map<string, TaskDefinition>();
   private readonly taskIdsByFn = new WeakMap<TaskFunction, string>();
+  /** Next `#n` suffix to try per function name (memory store: several functions of one name). */
+  private readonly nextSuffix = new Map<string, number>();
+  /** `[...tasks.keys()]`, kept until a task is defined (one array per acquire would be O(tasks)). */
+  private taskIdList: string[] | null = null;
   private readonly pendingJobs = new Map<string, PendingJob>();
   /** Jobs whose missing task was reported already (once per job and process). */
   private readonly missingTaskReported = new Set<string>();
   private readonly inFlight = new Map<string, RunningRun>();
+  /** Runs whose task ended and whose outcome is being recorded: their leases are still renewed. */
+  private readonly recording = new Map<string, RunningRun>();
+  /** Final outcomes waiting for the next group (see {@link Scheduler.recordOutcome}). */
+  private readonly outcomes: {
+    entry: RunningRun;
+    outcome: RunOutcome;
+    resolve: (ok: boolean) => void;
+    reject: (err: unknown) => void;
+  }[] = [];
+  private flushingOutcomes = false;
   /** Outcomes the store could not record yet (an outage); retried, and their leases kept, until it can. */
   private readonly unrecorded = new Map<string, UnrecordedOutcome>();
   private readonly triggerCache = new Map<string, { key: string; trigger: Trigger }>();
@@ -237,7 +267,10 @@ export class Scheduler implements JobOwner {
   private wakeAgain = false;
   private backlog = false;
   private failures = 0;
+  private lastStoreError: { message: string; since: string } | null = null;
   private lastReap = 0;
+  /** Clock time of the last lease renewal of this process's runs (a heartbeat, or the first acquisition). */
+  private lastRenewal = 0;
   private unsubscribe: (() => void) | null = null;
   /** The store's clock minus `clock`, in ms (0 for stores that use our clock). */
   private offset = 0;
@@ -325,6 +358,15 @@ export class Scheduler implements JobOwner {
    */
   get clockOffset(): number {
     return this.offset;
+  }
+
+  /**
+   * The store failure the loop is backing off from, or `null` when its last pass succeeded: the error's
+   * message, when the failures began (ISO 8601) and how many passes in a row failed. A health check that only
+   * reads can miss a store that cannot write (a full disk); this cannot.
+   */
+  get storeError(): { message: string; since: string; failures: number } | null {
+    return this.lastStoreError === null ? null : { ...this.lastStoreError, failures: this.failures };
   }
 
   /**
@@ -420,7 +462,7 @@ export class Scheduler implements JobOwner {
    * @throws TickworkError `TASK_CONFLICT` when another function has the id; `INVALID_OPTION`.
    */
   defineTask(id: string, fn: TaskFunction, options: TaskOptions = {}): void {
-    nonEmptyString(id, 'id', 200);
+    identifier(id, 'id');
     if (typeof fn !== 'function') throw invalidOption('fn', 'a function', fn);
     const opts = optionsObject(options, 'options');
     rejectUnknownKeys(opts, ['maxInstances', 'misfireGraceTime', 'coalesce', 'jitter', 'timeout', 'retry']);
@@ -432,6 +474,7 @@ export class Scheduler implements JobOwner {
       });
     }
     this.tasks.set(id, { id, fn, policy: validatePolicy(opts) });
+    this.taskIdList = null;
     this.taskIdsByFn.set(fn, id);
   }
 
@@ -469,8 +512,9 @@ export class Scheduler implements JobOwner {
     }
     if (this.store.persistent) this.defineTask(name, fn); // throws TASK_CONFLICT
     // Memory store: two different functions with one name each get their own task.
-    let n = 2;
+    let n = this.nextSuffix.get(name) ?? 2;
     while (this.tasks.has(`${name}#${n}`)) n++;
+    this.nextSuffix.set(name, n + 1);
     this.defineTask(`${name}#${n}`, fn);
     return `${name}#${n}`;
   }
@@ -516,7 +560,22 @@ export class Scheduler implements JobOwner {
       }
       if (triggerOpts.timezone === undefined && ZONED_KINDS.includes(trigger))
         triggerOpts.timezone = this.timezone;
-      triggerObj = createTrigger(trigger, triggerOpts);
+      try {
+        triggerObj = createTrigger(trigger, triggerOpts);
+      } catch (err) {
+        // The shorthand mixes job and trigger options: an unknown key may be a misspelt job option.
+        if (isTickworkError(err, 'UNKNOWN_OPTION') && typeof err.details.field === 'string') {
+          const near = closest(err.details.field, JOB_OPTION_KEYS);
+          if (near !== null) {
+            throw new TickworkError(
+              'UNKNOWN_OPTION',
+              `${err.message}; or one of the job options. Did you mean \`${near}\`?`,
+              err.details,
+            );
+          }
+        }
+        throw err;
+      }
     } else if (isTrigger(trigger)) {
       triggerObj = trigger;
       jobOpts = opts;
@@ -632,19 +691,66 @@ export class Scheduler implements JobOwner {
     return record ? new Job(this, record, this.viewTrigger(record)) : null;
   }
 
-  /** Jobs, ordered by id (pending ones first before `start()`). */
+  /**
+   * Jobs matching `filter`, in the order of `filter.sort` (`id` by default; `nextRunTime` earliest first and
+   * paused jobs last; `name`), after skipping `filter.offset`, at most `filter.limit`. The store sorts and
+   * pages. Jobs waiting for `start()` are included, filtered, sorted and paged with the others.
+   * @throws TickworkError `INVALID_OPTION` for a bad `sort`, `offset` or `limit`.
+   */
   async getJobs(filter: JobFilter = {}): Promise<Job[]> {
     filter = optionsObject(filter, 'filter') as JobFilter;
-    const pending = [...this.pendingJobs.values()]
-      .filter(
-        (p) =>
-          (filter.taskId === undefined || p.record.taskId === filter.taskId) &&
-          (!filter.ids || filter.ids.includes(p.record.id)),
-      )
-      .map((p) => new Job(this, p.record, p.trigger, true));
+    const sort = checkJobPage(filter);
+    const pending = this.pendingMatching(filter);
+    if (pending.length === 0) {
+      if (!this.running) return [];
+      const records = await this.store.getJobs(filter);
+      return records.map((r) => new Job(this, r, this.viewTrigger(r)));
+    }
+    // Jobs waiting for start() (before it, or while start() stores them): merged into the store's order, then
+    // paged here. The store is asked for its jobs up to the end of the page.
+    const offset = filter.offset ?? 0;
+    const end = filter.limit === undefined ? undefined : offset + filter.limit;
+    let records: JobRecord[] = [];
+    if (this.running) {
+      const { offset: _offset, limit: _limit, ...rest } = filter;
+      records = await this.store.getJobs(end === undefined ? rest : { ...rest, limit: end });
+    }
+    const waiting = new Set(pending.map((p) => p.record.id));
+    const jobs = [
+      ...pending.map((p) => new Job(this, p.record, p.trigger, true)),
+      ...records.filter((r) => !waiting.has(r.id)).map((r) => new Job(this, r, this.viewTrigger(r))),
+    ];
+    return jobs.sort(jobComparator(sort)).slice(offset, end);
+  }
+
+  /**
+   * How many jobs match `filter` (all jobs without one), including those waiting for `start()`. Counted by
+   * the store when it can (`Store.countJobs`: SQL `count(*)`, no job read); otherwise the length of
+   * {@link Scheduler.getJobs}.
+   */
+  async countJobs(filter: { taskId?: string; paused?: boolean } = {}): Promise<number> {
+    const opts = optionsObject(filter, 'filter');
+    rejectUnknownKeys(opts, ['taskId', 'paused']);
+    if (opts.taskId !== undefined) nonEmptyString(opts.taskId, 'taskId');
+    if (opts.paused !== undefined) boolean(opts.paused, 'paused');
+    const pending = this.pendingMatching(filter).length;
     if (!this.running) return pending;
-    const records = await this.store.getJobs(filter);
-    return [...pending, ...records.map((r) => new Job(this, r, this.viewTrigger(r)))];
+    if (!this.store.countJobs) return (await this.getJobs(filter)).length;
+    return pending + (await this.store.countJobs(filter));
+  }
+
+  /** The jobs waiting for `start()` that match the conditions of `filter` (no sorting or paging). */
+  private pendingMatching(filter: JobFilter): PendingJob[] {
+    const out: PendingJob[] = [];
+    for (const p of this.pendingJobs.values()) {
+      const r = p.record;
+      if (filter.taskId !== undefined && r.taskId !== filter.taskId) continue;
+      if (filter.paused !== undefined && r.paused !== filter.paused) continue;
+      if (filter.ids && !filter.ids.includes(r.id)) continue;
+      if (filter.afterId !== undefined && compareCodePoints(r.id, filter.afterId) <= 0) continue;
+      out.push(p);
+    }
+    return out;
   }
 
   /**
@@ -685,7 +791,8 @@ export class Scheduler implements JobOwner {
 
   /**
    * Replaces a job's trigger and recomputes its next fire time from now. Accepts a trigger object or the
-   * shorthand `rescheduleJob(id, 'cron', { hour: '*\/2' })`.
+   * shorthand `rescheduleJob(id, 'cron', { hour: '*\/2' })`. A paused job stays paused (unlike APScheduler 3,
+   * where rescheduling resumes it): its next fire time is computed from the new trigger when it is resumed.
    * @throws TickworkError `INVALID_TRIGGER`, `TRIGGER_NEVER_FIRES`; rejects with `JOB_NOT_FOUND`.
    */
   async rescheduleJob(
@@ -707,11 +814,17 @@ export class Scheduler implements JobOwner {
     const next = firstFireTime(t, now);
     const json = freezeTrigger(t.toJSON());
     this.triggerByJson.set(json, t);
-    const record = await this.updateRecord(id, { trigger: json, nextRunTime: next, paused: false });
+    const current = this.pendingJobs.get(id)?.record ?? (this.running ? await this.store.getJob(id) : null);
+    if (!current) throw jobNotFound(id);
+    // A paused job stays paused (APScheduler 3 resumes it): `resumeJob` computes its next fire time later.
+    const record = await this.updateRecord(
+      id,
+      current.paused ? { trigger: json } : { trigger: json, nextRunTime: next },
+    );
     this.events.emit('job:modified', {
       jobId: id,
       name: record.name,
-      changes: ['trigger', 'nextRunTime'],
+      changes: current.paused ? ['trigger'] : ['trigger', 'nextRunTime'],
       nextRunTime: record.nextRunTime?.toISOString() ?? null,
     });
     return new Job(this, record, t, this.pendingJobs.has(id));
@@ -995,8 +1108,13 @@ export class Scheduler implements JobOwner {
       const wake = await this.store.getNextWakeTime();
       next = wake ? wake.getTime() : null;
       this.failures = 0;
+      this.lastStoreError = null;
     } catch (err) {
       this.failures++;
+      this.lastStoreError ??= {
+        message: errorToJSON(err).message,
+        since: new Date(this.clock.now()).toISOString(),
+      };
       const backoff = Math.min(this.maxWakeInterval, 500 * 2 ** Math.min(this.failures, 10));
       this.logger.error(
         { err, retryIn: backoff },
@@ -1051,8 +1169,9 @@ export class Scheduler implements JobOwner {
         quarantine: `its plan failed: ${errorToJSON(err).message}`,
       };
     }
-    const bad = (d: Date | null) => d !== null && !Number.isFinite(d.getTime());
-    if (bad(plan.nextRunTime) || plan.runs.some((r) => bad(r.scheduledFireTime) || bad(r.notBefore))) {
+    let bad = isBadDate(plan.nextRunTime);
+    for (const r of plan.runs) bad ||= isBadDate(r.scheduledFireTime) || isBadDate(r.notBefore);
+    if (bad) {
       return {
         runs: [],
         nextRunTime: null,
@@ -1077,19 +1196,38 @@ export class Scheduler implements JobOwner {
         quarantine: `trigger cannot be read: ${(err as Error).message}`,
       };
     }
-    const runTimes: Date[] = [];
     let t: Date | null = job.nextRunTime;
+    const nowMs = now.getTime();
+    // The common case, one fire time due and no coalescing to do: no arrays to build.
+    if (t !== null && t.getTime() <= nowMs) {
+      const next = trigger.getNextFireTime(t, now);
+      if (next === null || next.getTime() > nowMs) {
+        const fireTime = t;
+        const lateBy = nowMs - fireTime.getTime();
+        let run: PlannedRun;
+        if (job.misfireGraceTime !== null && lateBy > job.misfireGraceTime) {
+          run = { scheduledFireTime: fireTime, status: 'missed', notBefore: fireTime };
+        } else if (context.activeRuns >= job.maxInstances) {
+          run = { scheduledFireTime: fireTime, status: 'skipped', notBefore: fireTime };
+        } else {
+          const jitter = job.jitter ?? trigger.jitter ?? 0;
+          const delay = jitter > 0 ? Math.floor(this.random() * jitter) : 0;
+          const notBefore = delay > 0 ? new Date(fireTime.getTime() + delay) : fireTime;
+          run = { scheduledFireTime: fireTime, status: 'pending', notBefore };
+        }
+        return { runs: [run], nextRunTime: next, remove: next === null };
+      }
+    }
+    const runTimes: Date[] = [];
     while (t !== null && t.getTime() <= now.getTime()) {
       if (runTimes.length >= this.maxCatchUp) {
-        // More fire times are due than we walk in one wake-up (a clock jump, a long outage): drop the rest and
-        // resume from the trigger's first fire time at or after now, which is the latest one owed when it is
-        // exactly now. Walking on (a year of a 1 s job is 31 million fire times) would stall the loop.
+        // More fire times are due than we walk in one wake-up (a clock jump, a long outage): drop the ones in
+        // between, keep the latest one owed (found by bisection, so a coalesced run carries the right fire
+        // time) and resume after it. Walking on (a year of a 1 s job is 31 million fire times) would stall.
         const last: Date = t;
-        t = trigger.getNextFireTime(null, now);
-        if (t !== null && t.getTime() <= now.getTime() && t.getTime() > last.getTime()) {
-          runTimes.push(t);
-          t = trigger.getNextFireTime(t, now);
-        }
+        const latest = latestFireTime(trigger, last, now);
+        if (latest !== null) runTimes.push(latest);
+        t = trigger.getNextFireTime(latest ?? last, now);
         this.logger.warn(
           { jobId: job.id, from: last.toISOString(), resumeAt: t?.toISOString() ?? null },
           `More than ${this.maxCatchUp} fire times of job "${job.name}" were due at once; those from ` +
@@ -1103,8 +1241,7 @@ export class Scheduler implements JobOwner {
     const due = job.coalesce && runTimes.length > 1 ? runTimes.slice(-1) : runTimes;
     const runs: PlannedRun[] = [];
     let active = context.activeRuns;
-    const trig = this.triggerByJson.get(job.trigger) ?? trigger;
-    const jitter = job.jitter ?? trig.jitter ?? 0;
+    const jitter = job.jitter ?? trigger.jitter ?? 0;
     for (const fireTime of due) {
       const lateBy = now.getTime() - fireTime.getTime();
       if (job.misfireGraceTime !== null && lateBy > job.misfireGraceTime) {
@@ -1116,7 +1253,7 @@ export class Scheduler implements JobOwner {
         runs.push({
           scheduledFireTime: fireTime,
           status: 'pending',
-          notBefore: new Date(fireTime.getTime() + delay),
+          notBefore: delay > 0 ? new Date(fireTime.getTime() + delay) : fireTime,
         });
         active++;
       }
@@ -1139,9 +1276,9 @@ export class Scheduler implements JobOwner {
           'process that defines it (call scheduler.defineTask)',
       );
     }
-    const after = { ...job, nextRunTime: plan.nextRunTime };
     for (const run of plan.runs) {
       if (run.status === 'missed') {
+        const after = { ...job, nextRunTime: plan.nextRunTime };
         const lateBy = now.getTime() - run.scheduledFireTime.getTime();
         this.events.emit('job:missed', {
           jobId: job.id,
@@ -1224,7 +1361,7 @@ export class Scheduler implements JobOwner {
       new Date(this.clock.now()),
       free,
       this.leaseDuration,
-      [...this.tasks.keys()],
+      (this.taskIdList ??= [...this.tasks.keys()]),
     );
     this.backlog = acquired.length >= free;
     for (const a of acquired) this.execute(a);
@@ -1235,6 +1372,11 @@ export class Scheduler implements JobOwner {
     const now = this.clock.now();
     if (now - this.lastReap < this.heartbeatInterval) return;
     this.lastReap = now;
+    // Renew our own leases first when a renewal is overdue by the wall clock (it stepped forward, or the
+    // process was stopped): otherwise we would abandon runs that are still going here.
+    if (this.inFlight.size + this.recording.size > 0 && now - this.lastRenewal > this.heartbeatInterval) {
+      await this.heartbeat();
+    }
     const reaped = await this.store.reapExpiredRuns(new Date(now), 100);
     for (const run of reaped) {
       const job = await this.store.getJob(run.jobId);
@@ -1274,6 +1416,7 @@ export class Scheduler implements JobOwner {
       leaseLost: false,
     };
     this.inFlight.set(run.id, entry);
+    if (this.inFlight.size === 1) this.lastRenewal = entry.renewedAt;
     if (!this.heartbeatTimer) this.scheduleHeartbeat();
     entry.done = this.executeRun(entry, task).catch((err: unknown) => {
       this.logger.error({ err, runId: run.id }, 'Unexpected error while recording a run');
@@ -1440,14 +1583,11 @@ export class Scheduler implements JobOwner {
     if (entry.timeoutTimer) this.timers.clearTimeout(entry.timeoutTimer);
     if (abortReason !== undefined) abortRun(entry, abortReason);
     this.inFlight.delete(entry.run.id);
+    // Until the outcome is recorded, heartbeats keep renewing the lease: a store that is slow to take it (a busy
+    // pool) must not let the lease run out and the run be started again elsewhere.
+    this.recording.set(entry.run.id, entry);
     try {
-      const ok = await this.store.finishRun(
-        entry.run.id,
-        this.nodeId,
-        entry.run.attempt,
-        new Date(this.clock.now()),
-        outcome,
-      );
+      const ok = await this.recordOutcome(entry, outcome).finally(() => this.recording.delete(entry.run.id));
       if (!ok)
         this.logger.warn(
           { runId: entry.run.id },
@@ -1464,13 +1604,59 @@ export class Scheduler implements JobOwner {
     if (this._state === 'running' && (this.backlog || outcome.retryAt)) this.wakeSoon();
   }
 
+  /**
+   * Records a run's outcome. With a persistent store that has {@link Store.finishRuns}, final outcomes are
+   * grouped: the first goes at once, and those that arrive while a group is being recorded go together in the
+   * next group (group commit), so the number of round trips no longer grows with the number of runs.
+   */
+  private recordOutcome(entry: RunningRun, outcome: RunOutcome): Promise<boolean> {
+    if (!this.store.persistent || !this.store.finishRuns || outcome.retryAt) {
+      return this.store.finishRun(
+        entry.run.id,
+        this.nodeId,
+        entry.run.attempt,
+        new Date(this.clock.now()),
+        outcome,
+      );
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      this.outcomes.push({ entry, outcome, resolve, reject });
+      if (!this.flushingOutcomes) void this.flushOutcomes();
+    });
+  }
+
+  private async flushOutcomes(): Promise<void> {
+    this.flushingOutcomes = true;
+    try {
+      while (this.outcomes.length > 0) {
+        const group = this.outcomes.splice(0, OUTCOME_GROUP_SIZE);
+        try {
+          const done = await this.store.finishRuns!(
+            this.nodeId,
+            group.map((g) => ({ runId: g.entry.run.id, attempt: g.entry.run.attempt, outcome: g.outcome })),
+            new Date(this.clock.now()),
+          );
+          group.forEach((g, i) => g.resolve(done[i] === true));
+        } catch (err) {
+          for (const g of group) g.reject(err);
+        }
+      }
+    } finally {
+      this.flushingOutcomes = false;
+    }
+  }
+
   /** Renews leases every `heartbeatInterval` while runs are in flight (an idle scheduler arms no timer for it). */
   private scheduleHeartbeat(): void {
     this.heartbeatTimer = this.timers.setTimeout(() => {
       this.heartbeatTimer = null;
       if (!this.running) return;
       void this.heartbeat().finally(() => {
-        if (this.running && this.inFlight.size + this.unrecorded.size > 0 && !this.heartbeatTimer) {
+        if (
+          this.running &&
+          this.inFlight.size + this.unrecorded.size + this.recording.size > 0 &&
+          !this.heartbeatTimer
+        ) {
           this.scheduleHeartbeat();
         }
       });
@@ -1478,18 +1664,18 @@ export class Scheduler implements JobOwner {
   }
 
   private async heartbeat(): Promise<void> {
-    if (this.inFlight.size === 0 && this.unrecorded.size === 0) return;
-    const runs = [...this.inFlight.values(), ...[...this.unrecorded.values()].map((u) => u.entry)].map(
-      (r) => ({
-        id: r.run.id,
-        attempt: r.run.attempt,
-      }),
-    );
+    if (this.inFlight.size === 0 && this.unrecorded.size === 0 && this.recording.size === 0) return;
+    const runs = [
+      ...this.inFlight.values(),
+      ...this.recording.values(),
+      ...[...this.unrecorded.values()].map((u) => u.entry),
+    ].map((r) => ({ id: r.run.id, attempt: r.run.attempt }));
     const now = this.clock.now();
     try {
       const held = new Set(
         await this.store.heartbeatRuns(this.nodeId, runs, new Date(now), this.leaseDuration),
       );
+      this.lastRenewal = now;
       for (const r of this.inFlight.values()) if (held.has(r.run.id)) r.renewedAt = now;
       for (const [id] of this.unrecorded) {
         if (!held.has(id)) {
@@ -1548,6 +1734,35 @@ export class Scheduler implements JobOwner {
   }
 }
 
+/**
+ * The latest fire time of `trigger` after `after` and at or before `now`, or `null` when there is none: a
+ * bisection on `getNextFireTime(null, x)`, which is monotone in `x` (about 50 calls for any span).
+ */
+export function latestFireTime(trigger: Trigger, after: Date, now: Date): Date | null {
+  let lo = after.getTime() + 1;
+  let hi = now.getTime();
+  const at = (x: number): number | null => trigger.getNextFireTime(null, new Date(x))?.getTime() ?? null;
+  const first = lo <= hi ? at(lo) : null;
+  if (first === null || first > hi) return null;
+  // Invariant: a fire time in [lo, now] exists; find the largest such lo.
+  let best = first;
+  lo = first;
+  while (lo < hi) {
+    const mid = lo + Math.ceil((hi - lo) / 2);
+    const f = at(mid);
+    if (f !== null && f <= now.getTime()) {
+      best = f;
+      lo = f;
+      if (f >= hi) break;
+      if (f > mid) continue;
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return new Date(best);
+}
+
 /** The first fire time of `trigger` at or after `now`. @throws TickworkError `TRIGGER_NEVER_FIRES`. */
 export function firstFireTime(trigger: Trigger, now: Date): Date {
   const next = trigger.getNextFireTime(null, now);
@@ -1574,7 +1789,50 @@ function jobNotFound(id: string): TickworkError {
 }
 
 /** Asserts `value` survives a JSON round trip unchanged (a function, `Date` or `undefined` inside does not). */
+/** The entry of `choices` within edit distance 2 of `word` (the nearest), or `null`. */
+function closest(word: string, choices: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const c of choices) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** How deep JSON values (job args) may nest. */
+const MAX_JSON_DEPTH = 64;
+
+function jsonDepthExceeds(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > limit) return true;
+    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+  }
+  return false;
+}
+
 function assertJson(value: unknown, field: string): void {
+  if (jsonDepthExceeds(value, MAX_JSON_DEPTH)) {
+    throw invalidOption(field, `plain JSON values nested at most ${MAX_JSON_DEPTH} deep`, '(too deep)');
+  }
   let same = false;
   try {
     const text = JSON.stringify(value);
@@ -1583,6 +1841,10 @@ function assertJson(value: unknown, field: string): void {
     // circular or BigInt: not JSON
   }
   if (!same) throw invalidOption(field, 'plain JSON values (the store is persistent)', value);
+}
+
+function isBadDate(d: Date | null): boolean {
+  return d !== null && !Number.isFinite(d.getTime());
 }
 
 function jsonOrUndefined(value: unknown): unknown {

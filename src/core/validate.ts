@@ -45,10 +45,16 @@ export function finiteNumber(value: unknown, field: string, min = 0): number {
   return value;
 }
 
-/** A duration in milliseconds: a finite number >= `min` (default 0). */
+/**
+ * The longest duration any option takes, in ms: 10^14 ms, about 3,170 years. Anything longer is a mistake,
+ * and added to a time it could leave the range of a `Date`.
+ */
+export const MAX_DURATION = 1e14;
+
+/** A duration in milliseconds: a finite number from `min` (default 0) to {@link MAX_DURATION}. */
 export function duration(value: unknown, field: string, min = 0): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw invalidOption(field, `a duration in milliseconds (a finite number >= ${min})`, value);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_DURATION) {
+    throw invalidOption(field, `a duration in milliseconds (a number from ${min} to ${MAX_DURATION})`, value);
   }
   return value;
 }
@@ -67,6 +73,37 @@ export function nonEmptyString(value: unknown, field: string, maxLength = 512): 
   return value;
 }
 
+/** C0 control characters and DEL: never in an id or a name (they break logs, URLs and PostgreSQL text). */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+/** A lone surrogate: a string that is not well-formed UTF-16 (and has no UTF-8 encoding). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * An identifier (job id, task id): a non-empty string of at most `maxLength` UTF-16 units, well formed (no
+ * lone surrogate), without control characters, and not `.` or `..` (which URL paths cannot address).
+ */
+export function identifier(value: unknown, field: string, maxLength = 200): string {
+  const s = nonEmptyString(value, field, maxLength);
+  if (CONTROL.test(s) || LONE_SURROGATE.test(s) || s === '.' || s === '..') {
+    throw invalidOption(
+      field,
+      'an id of printable characters (no control characters, no lone surrogate, not "." or "..")',
+      value,
+    );
+  }
+  return s;
+}
+
+/** A display name: like {@link nonEmptyString}, but well formed and without control characters. */
+export function displayName(value: unknown, field: string, maxLength = 200): string {
+  const s = nonEmptyString(value, field, maxLength);
+  if (CONTROL.test(s) || LONE_SURROGATE.test(s)) {
+    throw invalidOption(field, 'a name of printable characters (no control characters)', value);
+  }
+  return s;
+}
+
 /**
  * A point in time: a `Date`, epoch milliseconds, or an ISO 8601 string with an offset or `Z`.
  * A string without an offset is rejected here (its zone would be ambiguous); triggers that accept local
@@ -80,8 +117,18 @@ export function instant(value: unknown, field: string): Date {
   if (!d || Number.isNaN(d.getTime())) {
     throw invalidOption(field, 'a Date, epoch milliseconds or an ISO 8601 string with an offset', value);
   }
+  const t = d.getTime();
+  if (t < MIN_INSTANT || t > MAX_INSTANT) {
+    // Outside years 0000-9999 an ISO 8601 string needs an expanded year (+010000-...), which stored trigger
+    // JSON could not be read back from.
+    throw invalidOption(field, 'a time from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z', value);
+  }
   return d;
 }
+
+/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z in epoch ms: the years an ISO 8601 string holds. */
+export const MIN_INSTANT = -62_167_219_200_000;
+export const MAX_INSTANT = 253_402_300_799_999;
 
 /** Checks `value` is one of `choices`. */
 export function oneOf<T extends string>(value: unknown, field: string, choices: readonly T[]): T {

@@ -5,7 +5,8 @@
 import { TickworkError } from '../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../core/structures.js';
 import type { TriggerJSON } from '../triggers/trigger.js';
-import type { JobChanges } from './store.js';
+import { integer, oneOf } from '../core/validate.js';
+import type { JobChanges, JobFilter, JobSort } from './store.js';
 
 /** JSON with object keys sorted, so equal values give equal strings. */
 export function stableStringify(value: unknown): string {
@@ -133,16 +134,17 @@ export interface JobColumns {
 const toDate = (v: Date | number): Date => (v instanceof Date ? v : new Date(Number(v)));
 
 /**
- * Decodes a stored job row. Never throws for bad JSON: a row whose `trigger`, `args` or `retry` cannot be
+ * Decodes a stored job row (`parsedTrigger`: the row's trigger text parsed already, by a caller that caches
+ * it). Never throws for bad JSON: a row whose `trigger`, `args` or `retry` cannot be
  * parsed (or whose trigger is not an object with a string `type`) gets an {@link invalidTrigger} placeholder,
  * `args` `[]` and `retry` `null`, so one bad row cannot break a listing or a firing batch.
  */
-export function decodeJob(row: JobColumns): JobRecord {
+export function decodeJob(row: JobColumns, parsedTrigger?: TriggerJSON): JobRecord {
   let trigger: TriggerJSON | null = null;
   let args: unknown[] = [];
   let retry: JobRecord['retry'] = null;
   let bad: { field: string; error: string } | null = null;
-  const t = parseJsonColumn(row.trigger);
+  const t = parsedTrigger ? { ok: true as const, value: parsedTrigger } : parseJsonColumn(row.trigger);
   if (!t.ok) bad = { field: 'trigger', error: t.error };
   else if (
     t.value === null ||
@@ -320,3 +322,60 @@ export const CHANGE_COLUMNS: Record<keyof JobChanges, string> = {
   paused: 'paused',
   nextRunTime: 'next_run_time',
 };
+
+/** The orders of `JobFilter.sort`. */
+export const JOB_SORTS: readonly JobSort[] = ['id', 'nextRunTime', 'name'];
+
+/**
+ * Checks the paging fields of a `JobFilter` (`sort`, `offset`, `limit`) and resolves to its sort.
+ * @throws TickworkError `INVALID_OPTION` naming the field.
+ */
+export function checkJobPage(filter: JobFilter): JobSort {
+  if (filter.offset !== undefined) integer(filter.offset, 'offset', 0);
+  if (filter.limit !== undefined) integer(filter.limit, 'limit', 0);
+  return filter.sort === undefined ? 'id' : oneOf(filter.sort, 'sort', JOB_SORTS);
+}
+
+/**
+ * Compares two strings by code point: the order of their UTF-8 bytes, which is that of SQLite's `BINARY` and
+ * PostgreSQL's `"C"` collations (JavaScript's `<` compares UTF-16 code units, which puts U+E000–U+FFFF after
+ * the characters outside the BMP).
+ */
+export function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates (U+D800–U+DFFF, halves of code points >= U+10000) go after U+E000–U+FFFF.
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x < y ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+
+type Sortable = Pick<JobRecord, 'id' | 'name' | 'nextRunTime'>;
+
+/**
+ * The order of `JobFilter.sort` (what the SQL stores' `ORDER BY` gives): `id`; `nextRunTime` earliest first,
+ * none last, ties by id; `name`, ties by id.
+ */
+export function jobComparator(sort: JobSort = 'id'): (a: Sortable, b: Sortable) => number {
+  const byId = (a: Sortable, b: Sortable) => compareCodePoints(a.id, b.id);
+  switch (sort) {
+    case 'nextRunTime':
+      return (a, b) => {
+        const x = a.nextRunTime?.getTime() ?? Infinity;
+        const y = b.nextRunTime?.getTime() ?? Infinity;
+        return x !== y ? (x < y ? -1 : 1) : byId(a, b);
+      };
+    case 'name':
+      return (a, b) => compareCodePoints(a.name, b.name) || byId(a, b);
+    default:
+      return byId;
+  }
+}

@@ -29,15 +29,40 @@ export interface AddJobResult {
   outcome: 'added' | 'replaced' | 'kept';
 }
 
+/** Order of {@link Store.getJobs}; see {@link JobFilter.sort}. */
+export type JobSort = 'id' | 'nextRunTime' | 'name';
+
 /** Filter for {@link Store.getJobs}. All given conditions must hold. */
 export interface JobFilter {
   ids?: string[];
   taskId?: string;
   paused?: boolean;
+  /**
+   * Order of the result, every order total (ids are unique), so that pages by `offset` neither skip nor repeat
+   * a job while the jobs do not change:
+   * - `id`: by id;
+   * - `nextRunTime`: earliest first, jobs without one (paused) last, ties by id;
+   * - `name`: by name, ties by id.
+   *
+   * Ids and names compare by code point (binary), never by a locale's collation.
+   * @defaultValue 'id'
+   */
+  sort?: JobSort;
+  /** Skip this many jobs after filtering and sorting (offset paging, with `limit`). @defaultValue 0 */
+  offset?: number;
   /** Page size; unlimited when absent. */
   limit?: number;
-  /** Return jobs whose id sorts after this one (keyset paging, ordered by id). */
+  /**
+   * Return jobs whose id sorts after this one (keyset paging). Meant for `sort: 'id'`; with another sort it is
+   * still a filter on the id.
+   */
   afterId?: string;
+}
+
+/** Filter for {@link Store.countJobs}. All given conditions must hold. */
+export interface JobCountFilter {
+  taskId?: string;
+  paused?: boolean;
 }
 
 /** Changes for {@link Store.updateJob}; absent fields are left alone. */
@@ -238,8 +263,18 @@ export interface Store {
   addJob(job: JobRecord, conflict: ConflictPolicy): Promise<AddJobResult>;
   /** The job, or `null`. */
   getJob(id: string): Promise<JobRecord | null>;
-  /** Jobs matching `filter`, ordered by id. */
+  /**
+   * Jobs matching `filter`, in the order of `filter.sort` (by id when absent), skipping `filter.offset` of them
+   * and returning at most `filter.limit`. The store sorts and pages (SQL `ORDER BY … LIMIT … OFFSET …`): only
+   * the jobs of the page are read out and decoded, whatever the number of jobs.
+   */
   getJobs(filter?: JobFilter): Promise<JobRecord[]>;
+  /**
+   * Optional: how many jobs match `filter` (all jobs when absent), counted in the store (SQL `count(*)`)
+   * without reading them. Equal to `(await getJobs(filter)).length` at the same moment. A caller falls back to
+   * that for a store without this method.
+   */
+  countJobs?(filter?: JobCountFilter): Promise<number>;
   /**
    * Applies `changes` and increments `version`. With `expectedVersion`, rejects with `JOB_VERSION_CONFLICT`
    * when the stored version differs. Rejects with `JOB_NOT_FOUND` for an unknown id.
@@ -300,6 +335,19 @@ export interface Store {
    * (changing nothing) when the lease was lost. With `outcome.retryAt`, the run returns to `pending`.
    */
   finishRun(runId: string, owner: string, attempt: number, now: Date, outcome: RunOutcome): Promise<boolean>;
+
+  /**
+   * Optional: {@link Store.finishRun} for many runs of one `owner` in one step (one statement on a SQL store),
+   * for final outcomes only (no `retryAt`). Resolves to one boolean per item, in order: `true` when the run was
+   * still `running` under (`owner`, `attempt`) and is now finished, `false` (changing nothing for that item)
+   * otherwise. The scheduler groups the outcomes of runs that end while a previous group is being recorded,
+   * so a store that has this records thousands of outcomes per second instead of one per round trip.
+   */
+  finishRuns?(
+    owner: string,
+    items: { runId: string; attempt: number; outcome: RunOutcome }[],
+    now: Date,
+  ): Promise<boolean[]>;
 
   /**
    * Marks `running` runs whose lease ended before `now` as `abandoned` (the process died or stalled) and

@@ -10,6 +10,10 @@ import type { Trigger, TriggerJSON } from './trigger.js';
 
 /** The default bound on the search of {@link AndTrigger} (APScheduler 4's `max_iterations`). */
 export const DEFAULT_MAX_ITERATIONS = 10_000;
+/** The largest `maxIterations` accepted: one search must stay within milliseconds, whatever the input. */
+export const MAX_ITERATIONS = 100_000;
+/** Most children of one combining trigger. */
+export const MAX_CHILDREN = 64;
 
 /** Options of {@link AndTrigger} and {@link OrTrigger}. */
 export interface CombiningTriggerOptions {
@@ -32,6 +36,16 @@ export interface CombiningTriggerOptions {
 }
 
 function checkChildren(kind: string, triggers: unknown): Trigger[] {
+  if (Array.isArray(triggers) && triggers.length > MAX_CHILDREN) {
+    throw new TickworkError(
+      'INVALID_TRIGGER',
+      `Expected an ${kind} trigger to have at most ${MAX_CHILDREN} triggers`,
+      {
+        field: 'triggers',
+        value: triggers.length,
+      },
+    );
+  }
   if (!Array.isArray(triggers) || triggers.length === 0) {
     throw new TickworkError(
       'INVALID_TRIGGER',
@@ -93,7 +107,12 @@ export class AndTrigger implements Trigger {
   constructor(triggers: Trigger[], options: CombiningTriggerOptions = {}) {
     this.triggers = checkChildren('and', triggers);
     rejectUnknownKeys(options, ['maxIterations', 'threshold', 'jitter']);
-    this.maxIterations = integer(options.maxIterations ?? DEFAULT_MAX_ITERATIONS, 'maxIterations', 1);
+    this.maxIterations = integer(
+      options.maxIterations ?? DEFAULT_MAX_ITERATIONS,
+      'maxIterations',
+      1,
+      MAX_ITERATIONS,
+    );
     this.threshold = duration(options.threshold ?? 0, 'threshold');
     this.jitter =
       options.jitter === undefined || options.jitter === null ? null : duration(options.jitter, 'jitter');

@@ -72,7 +72,7 @@ export function createTrigger(kind: string, options: Record<string, unknown>): T
           value: triggers,
         });
       }
-      const children = triggers.map((t: unknown) => (isTrigger(t) ? t : triggerFromJSON(t)));
+      const children = triggers.map((t: unknown) => (isTrigger(t) ? t : triggerFromJSON(t, 1)));
       return kind === 'and'
         ? new AndTrigger(children, rest as CombiningTriggerOptions)
         : new OrTrigger(children, rest as CombiningTriggerOptions);
@@ -86,11 +86,21 @@ export function createTrigger(kind: string, options: Record<string, unknown>): T
   }
 }
 
+/** How deep `and`/`or` triggers may nest (a trigger tree deeper than this is a mistake or an attack). */
+export const MAX_NESTING = 8;
+
 /**
- * Rebuilds a trigger from its JSON form.
+ * Rebuilds a trigger from its JSON form (`depth`: how deep inside combining triggers it sits).
  * @throws TickworkError `INVALID_TRIGGER` for an unknown type or version, or a malformed body.
  */
-export function triggerFromJSON(json: unknown): Trigger {
+export function triggerFromJSON(json: unknown, depth = 0): Trigger {
+  if (depth > MAX_NESTING) {
+    throw new TickworkError(
+      'INVALID_TRIGGER',
+      `Expected combining triggers nested at most ${MAX_NESTING} deep`,
+      { field: 'trigger.triggers', value: depth },
+    );
+  }
   if (json === null || typeof json !== 'object' || typeof (json as TriggerJSON).type !== 'string') {
     throw new TickworkError('INVALID_TRIGGER', `Expected trigger JSON with a \`type\`, got ${show(json)}`, {
       field: 'trigger',
@@ -118,9 +128,9 @@ export function triggerFromJSON(json: unknown): Trigger {
     case 'calendarInterval':
       return CalendarIntervalTrigger.fromJSON(j);
     case 'and':
-      return AndTrigger.fromJSON(j, triggerFromJSON);
+      return AndTrigger.fromJSON(j, (c) => triggerFromJSON(c, depth + 1));
     case 'or':
-      return OrTrigger.fromJSON(j, triggerFromJSON);
+      return OrTrigger.fromJSON(j, (c) => triggerFromJSON(c, depth + 1));
     default:
       throw new TickworkError('INVALID_TRIGGER', `Unknown trigger type ${show(j.type)}`, {
         field: 'trigger.type',

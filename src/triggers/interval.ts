@@ -70,23 +70,31 @@ export class IntervalTrigger implements Trigger {
     }
     rejectUnknownKeys(options, KEYS);
     let interval = 0;
+    /** The largest unit given: the field an error about the total names. */
+    let field = 'seconds';
+    let fieldValue: unknown = undefined;
     for (const [unit, factor] of Object.entries(UNITS)) {
       const v = (options as Record<string, unknown>)[unit];
-      if (v !== undefined) interval += finiteNumber(v, unit, 0) * factor;
+      if (v === undefined) continue;
+      if (fieldValue === undefined) {
+        field = unit;
+        fieldValue = v;
+      }
+      interval += finiteNumber(v, unit, 0) * factor;
     }
     interval = Math.round(interval);
-    if (interval > MAX_TIME) {
+    if (!(interval <= MAX_TIME)) {
       throw new TickworkError(
         'INVALID_TRIGGER',
-        `Expected the interval to be at most ${MAX_TIME} ms (the range of a Date), got ${interval}`,
-        { field: 'milliseconds', value: interval },
+        `Expected the interval to be at most ${MAX_TIME} ms (the range of a Date), got ${interval} ms`,
+        { field, value: fieldValue },
       );
     }
     if (!(interval > 0)) {
       throw new TickworkError(
         'INVALID_TRIGGER',
         'Expected the interval (weeks + days + hours + minutes + seconds + milliseconds) to be at least 1 ms, got 0',
-        { field: 'seconds', value: 0 },
+        { field, value: fieldValue ?? 0 },
       );
     }
     this.interval = interval;
@@ -169,7 +177,11 @@ export function describeDuration(ms: number): string {
   }
   if (rest) {
     const s = rest / 1000;
-    parts.push(Number.isInteger(s) ? `${s} second${s === 1 ? '' : 's'}` : `${rest} milliseconds`);
+    parts.push(
+      Number.isInteger(s)
+        ? `${s} second${s === 1 ? '' : 's'}`
+        : `${rest} millisecond${rest === 1 ? '' : 's'}`,
+    );
   }
   return parts.length === 1 && parts[0]!.startsWith('1 ') ? parts[0]!.slice(2) : parts.join(', ');
 }

@@ -34,8 +34,9 @@ test('chaos, short: 2 nodes, 500 jobs, 60 s, one kill -9 and restart', { timeout
     assert.equal(r.early, 0, text);
     assert.equal(r.earlyDb, 0, text);
     // Exactly-once is asserted above; lateness targets belong to the harness's reports (npm run chaos), so
-    // here the bound only catches a stalled schedule and leaves room for a loaded CI machine.
-    assert.ok(r.p99 < 2000, `lateness p99 ${r.p99} ms\n${text}\n${lines.join('\n')}`);
+    // here the bound only catches a stalled schedule and leaves room for a loaded CI machine (a p99 of 4.3 s
+    // was seen with two other suites and a build running beside it).
+    assert.ok(r.p99 < 10_000, `lateness p99 ${r.p99} ms\n${text}\n${lines.join('\n')}`);
   }
   assert.ok(lines.some((l) => l.includes('kill -9')));
 });

@@ -214,6 +214,123 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
       assert.deepEqual(ids(await store.getJobs({ limit: 0 })), []);
     });
 
+    /**
+     * Nine jobs for the sorting and counting tests. Next run times are T + the given seconds (`null`: none);
+     * `h` has none without being paused, `i` is paused with one: the order looks at the time, not at `paused`.
+     * Names test code point order: 'Zulu' < 'alpha' < 'bravo' < 'delta' < 'écho' (U+E9) < '～' (U+FF5E)
+     * < '😀' (U+1F600; UTF-16 code units would put it before '～'), and ties ('alpha', 'delta') go by id.
+     */
+    async function addSortFixture(store: Store): Promise<void> {
+      const T = Math.floor(Date.now() / 1000) * 1000 + HOUR;
+      const rows: [id: string, name: string, next: number | null, paused: boolean, taskId: string][] = [
+        ['a', 'delta', 180, false, 't1'],
+        ['b', 'alpha', 60, false, 't1'],
+        ['c', 'delta', 60, false, 't2'],
+        ['d', 'Zulu', null, true, 't1'],
+        ['e', 'écho', 120, false, 't2'],
+        ['f', 'bravo', null, true, 't1'],
+        ['g', '～', 0, false, 't1'],
+        ['h', '😀', null, false, 't2'],
+        ['i', 'alpha', 30, true, 't1'],
+      ];
+      // Added in an order that is none of the sorts.
+      for (const k of [4, 0, 8, 2, 6, 1, 5, 3, 7]) {
+        const [id, name, next, paused, taskId] = rows[k]!;
+        await store.addJob(
+          job(id, { name, taskId, paused, nextRunTime: next === null ? null : new Date(T + next * 1000) }),
+          'error',
+        );
+      }
+    }
+
+    it('getJobs sorts by nextRunTime (none last) or name, ties by id, and pages with offset and limit', async ({
+      store,
+    }) => {
+      await addSortFixture(store);
+      const ids = (list: JobRecord[]) => list.map((j) => j.id);
+      const byNext = ['g', 'i', 'b', 'c', 'e', 'a', 'd', 'f', 'h'];
+      const byName = ['d', 'b', 'i', 'f', 'a', 'c', 'e', 'g', 'h'];
+      const byId = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
+      assert.deepEqual(ids(await store.getJobs({ sort: 'nextRunTime' })), byNext);
+      assert.deepEqual(ids(await store.getJobs({ sort: 'name' })), byName);
+      assert.deepEqual(ids(await store.getJobs({ sort: 'id' })), byId);
+      assert.deepEqual(ids(await store.getJobs()), byId);
+      // Filters first, then the order.
+      assert.deepEqual(ids(await store.getJobs({ sort: 'nextRunTime', paused: false })), [
+        'g',
+        'b',
+        'c',
+        'e',
+        'a',
+        'h',
+      ]);
+      assert.deepEqual(ids(await store.getJobs({ sort: 'nextRunTime', paused: true })), ['i', 'd', 'f']);
+      assert.deepEqual(ids(await store.getJobs({ sort: 'name', taskId: 't2' })), ['c', 'e', 'h']);
+      assert.deepEqual(ids(await store.getJobs({ sort: 'name', ids: ['h', 'a', 'd', 'zz'] })), [
+        'd',
+        'a',
+        'h',
+      ]);
+      // offset skips after sorting; limit bounds what is left.
+      assert.deepEqual(ids(await store.getJobs({ sort: 'nextRunTime', offset: 2, limit: 3 })), [
+        'b',
+        'c',
+        'e',
+      ]);
+      assert.deepEqual(ids(await store.getJobs({ sort: 'nextRunTime', offset: 7, limit: 5 })), ['f', 'h']);
+      assert.deepEqual(ids(await store.getJobs({ sort: 'nextRunTime', offset: 4 })), [
+        'e',
+        'a',
+        'd',
+        'f',
+        'h',
+      ]);
+      assert.deepEqual(ids(await store.getJobs({ sort: 'nextRunTime', offset: 9 })), []);
+      assert.deepEqual(ids(await store.getJobs({ sort: 'name', offset: 1, limit: 2 })), ['b', 'i']);
+      assert.deepEqual(ids(await store.getJobs({ sort: 'name', paused: false, offset: 3, limit: 2 })), [
+        'e',
+        'g',
+      ]);
+      assert.deepEqual(ids(await store.getJobs({ offset: 3, limit: 2 })), ['d', 'e']);
+      assert.deepEqual(ids(await store.getJobs({ afterId: 'c', offset: 1, limit: 2 })), ['e', 'f']);
+      assert.deepEqual(ids(await store.getJobs({ sort: 'name', offset: 0, limit: 0 })), []);
+      // Pages of 2 by offset walk each order once: nothing skipped, nothing repeated.
+      for (const [sort, expected] of [
+        ['nextRunTime', byNext],
+        ['name', byName],
+        ['id', byId],
+      ] as const) {
+        const walked: string[] = [];
+        for (let offset = 0; offset < 10; offset += 2)
+          walked.push(...ids(await store.getJobs({ sort, offset, limit: 2 })));
+        assert.deepEqual(walked, expected, sort);
+      }
+    });
+
+    it('countJobs counts all jobs, or those of a task and/or paused state, like getJobs', async ({
+      store,
+    }) => {
+      assert.ok(store.countJobs, 'the store implements countJobs');
+      const count = store.countJobs.bind(store);
+      assert.equal(await count(), 0);
+      await addSortFixture(store);
+      assert.equal(await count(), 9);
+      assert.equal(await count({}), 9);
+      assert.equal(await count({ paused: true }), 3); // d, f, i
+      assert.equal(await count({ paused: false }), 6);
+      assert.equal(await count({ taskId: 't2' }), 3); // c, e, h
+      assert.equal(await count({ taskId: 't1', paused: true }), 3);
+      assert.equal(await count({ taskId: 't1', paused: false }), 3); // a, b, g
+      assert.equal(await count({ taskId: 't2', paused: true }), 0);
+      assert.equal(await count({ taskId: 'nope' }), 0);
+      await store.updateJob('a', { paused: true, nextRunTime: null });
+      await store.removeJob('h');
+      assert.equal(await count(), 8);
+      assert.equal(await count({ paused: true }), 4);
+      assert.equal(await count({ paused: false }), 4);
+      assert.equal(await count({ taskId: 't2' }), 2);
+    });
+
     it('updateJob applies changes and increments version; checks expectedVersion; JOB_NOT_FOUND', async ({
       store,
     }) => {
@@ -560,6 +677,48 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
       assert.equal(ok.status, 'succeeded');
       assert.equal(ok.error, null);
       assert.deepEqual(ok.result, { ok: [1, 2] });
+    });
+
+    it('finishRuns records a group of outcomes, each fenced by owner and attempt, answering per item', async ({
+      store,
+    }) => {
+      assert.ok(store.finishRuns, 'every bundled store groups outcomes');
+      const past = new Date(Date.now() - MIN);
+      for (const id of ['a', 'b', 'c']) await fireOne(store, job(id, { nextRunTime: past }));
+      const acquired = await store.acquireRuns('n1', new Date(), 3, 30_000);
+      assert.equal(acquired.length, 3);
+      const [a, b, c] = acquired.map((x) => x.run).sort((x, y) => (x.jobId < y.jobId ? -1 : 1));
+      const error = { name: 'Error', message: 'boom' };
+      const now = new Date();
+      const answers = await store.finishRuns!(
+        'n1',
+        [
+          { runId: a!.id, attempt: 1, outcome: { status: 'succeeded', result: { n: 1 } } },
+          { runId: b!.id, attempt: 2, outcome: { status: 'failed', error } }, // wrong attempt
+          { runId: 'no-such-run', attempt: 1, outcome: { status: 'succeeded' } },
+          { runId: c!.id, attempt: 1, outcome: { status: 'timed-out', error } },
+        ],
+        now,
+      );
+      assert.deepEqual(answers, [true, false, false, true]);
+      const ra = (await store.getRun(a!.id))!;
+      assert.equal(ra.status, 'succeeded');
+      assert.deepEqual(ra.result, { n: 1 });
+      assertNowish(ra.finishedAt, now.getTime(), 'finishedAt');
+      assert.equal((await store.getRun(b!.id))!.status, 'running', 'the fenced item changed nothing');
+      const rc = (await store.getRun(c!.id))!;
+      assert.equal(rc.status, 'timed-out');
+      assert.deepEqual(rc.error, error);
+      assert.deepEqual(
+        await store.finishRuns!('n2', [{ runId: b!.id, attempt: 1, outcome: { status: 'succeeded' } }], now),
+        [false],
+        'another owner',
+      );
+      assert.deepEqual(
+        await store.finishRuns!('n1', [{ runId: a!.id, attempt: 1, outcome: { status: 'failed' } }], now),
+        [false],
+        'once',
+      );
     });
 
     it('finishRun with retryAt puts the run back to pending; the next lease is attempt 2', async ({

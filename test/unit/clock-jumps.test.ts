@@ -84,3 +84,56 @@ test(
     await scheduler.shutdown();
   },
 );
+
+test('a jump forward that wakes between two fire times: the coalesced run carries the latest one owed', async () => {
+  const clock = new ManualClock(T - 1000);
+  const scheduler = new Scheduler({ clock, logger: captureLogger() });
+  const slots: number[] = [];
+  await scheduler.addJob(
+    (ctx: TaskContext) => void slots.push(ctx.scheduledFireTime.getTime() - T),
+    new IntervalTrigger({ seconds: 1, startDate: new Date(T) }),
+    { id: 'tick', misfireGraceTime: null },
+  );
+  await scheduler.start();
+  await clock.advance(1000);
+  assert.deepEqual(slots, [0]);
+  clock.jump(3_600_300); // an hour and 300 ms: 3,601 fire times owed, more than maxCatchUp (1,000)
+  await clock.advance(1000); // the wake-up armed for T + 1 s lands at T + 3,601,300 ms
+  // By hand: the fire times are T + k s; the latest at or before T + 3,601.3 s is T + 3,601 s.
+  assert.deepEqual(slots, [0, 3_601_000]);
+  await clock.advance(700);
+  assert.deepEqual(slots, [0, 3_601_000, 3_602_000], 'and the schedule goes on from there');
+  await scheduler.shutdown();
+});
+
+test('a wall-clock step forward longer than the lease: the running run is renewed, not abandoned', async () => {
+  const clock = new ManualClock(T - 1000);
+  const scheduler = new Scheduler({ clock, logger: captureLogger() }); // lease 30 s, heartbeat 10 s
+  const started: number[] = [];
+  const abandoned: string[] = [];
+  scheduler.on('job:abandoned', (e) => abandoned.push(e.runId));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  await scheduler.addJob(
+    async (ctx: TaskContext) => {
+      started.push(ctx.scheduledFireTime.getTime() - T);
+      await gate;
+    },
+    new IntervalTrigger({ seconds: 5, startDate: new Date(T) }),
+    { id: 'slow', maxInstances: 1 },
+  );
+  await scheduler.start();
+  await clock.advance(1000);
+  assert.deepEqual(started, [0]);
+  clock.jump(45_000); // NTP steps the wall clock 45 s forward while the run is going
+  await clock.advance(20_000);
+  assert.deepEqual(abandoned, [], 'the run still going here is not abandoned by its own process');
+  assert.deepEqual(started, [0], 'so maxInstances still holds: no second instance');
+  release();
+  await clock.advance(5_000);
+  assert.equal(started.length, 2, 'once it ends, the job runs again');
+  const runs = await scheduler.getRuns({ jobId: 'slow', limit: 100 });
+  const first = runs.find((r) => r.scheduledFireTime.getTime() === T)!;
+  assert.equal(first.status, 'succeeded', 'and the first run is recorded as succeeded');
+  await scheduler.shutdown();
+});

@@ -1,7 +1,15 @@
 // Scheduler job API: addJob forms, option validation, job management, runJob, Job.toString().
 import { test } from 'node:test';
+import {
+  IntervalTrigger,
+  MemoryStore,
+  Scheduler,
+  TickworkError,
+  isTickworkError,
+  silentLogger,
+  type TaskContext,
+} from '../../src/index.js';
 import assert from 'node:assert/strict';
-import { IntervalTrigger, MemoryStore, Scheduler, TickworkError, type TaskContext } from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
 import { captureLogger } from '../helpers/logger.js';
 import { at } from '../helpers/time.js';
@@ -390,4 +398,60 @@ test('an anonymous function on a persistent store is refused with ANONYMOUS_TASK
   const { scheduler: mem } = setup();
   const anon = await mem.addJob(() => {}, new IntervalTrigger({ seconds: 1 }));
   assert.equal(anon.name, '<anonymous>');
+});
+
+test('ids: control characters, lone surrogates, "." and ".." are refused with INVALID_OPTION naming the field', async () => {
+  const scheduler = new Scheduler({ logger: silentLogger });
+  const noop = function noop() {};
+  for (const id of ['a\u0000b', 'line\nbreak', '\ud800', 'x\udc00', '.', '..', '']) {
+    await assert.rejects(
+      async () => scheduler.addJob(noop, 'interval', { seconds: 1, id }),
+      (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'id',
+      JSON.stringify(id),
+    );
+  }
+  await assert.rejects(
+    async () => scheduler.addJob(noop, 'interval', { seconds: 1, name: 'tab\there' }),
+    (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'name',
+  );
+  // Printable Unicode, spaces, slashes and a surrogate pair are fine.
+  for (const id of ['report/daily', 'a b', 'über', '😀', '...']) {
+    await scheduler.addJob(noop, 'interval', { seconds: 1, id });
+  }
+  assert.equal((await scheduler.getJobs()).length, 5);
+});
+
+test('dates outside years 0000-9999 and durations over 1e14 ms are refused', async () => {
+  const scheduler = new Scheduler({ logger: silentLogger });
+  const noop = function noop() {};
+  for (const runDate of [253_402_300_800_000, -62_167_219_200_001, 8.64e15, '+010000-01-01T00:00:00Z']) {
+    await assert.rejects(
+      async () => scheduler.addJob(noop, 'date', { runDate }),
+      (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'runDate',
+      String(runDate),
+    );
+  }
+  await assert.rejects(
+    async () => scheduler.addJob(noop, 'interval', { seconds: 1, jitter: 1e308 }),
+    (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'jitter',
+  );
+  await assert.rejects(
+    async () => scheduler.addJob(noop, 'interval', { minutes: 1e308 }),
+    (e: unknown) => isTickworkError(e, 'INVALID_TRIGGER') && e.details.field === 'minutes',
+  );
+  const job = await scheduler.addJob(noop, 'date', { runDate: '9999-12-31T23:59:59.999Z' });
+  assert.equal(job.nextRunTime?.toISOString(), '9999-12-31T23:59:59.999Z', 'the last representable year');
+});
+
+test('a misspelt job option in the shorthand gets a hint naming the job option', () => {
+  const scheduler = new Scheduler({ logger: silentLogger });
+  assert.throws(
+    () =>
+      // @ts-expect-error -- the misspelling TypeScript users are spared, for JavaScript users
+      scheduler.addJob(function noop() {}, 'interval', { seconds: 1, maxInstance: 2 }),
+    (e: unknown) =>
+      isTickworkError(e, 'UNKNOWN_OPTION') &&
+      e.details.field === 'maxInstance' &&
+      e.message.includes('Did you mean `maxInstances`?'),
+  );
 });

@@ -110,6 +110,31 @@ describe('AndTrigger', () => {
       (e: unknown) => isTickworkError(e, 'INVALID_OPTION'),
     );
   });
+
+  test('limits: maxIterations, children and nesting are bounded, so no input can stall the loop', () => {
+    assert.throws(
+      () => new AndTrigger([new CronTrigger('* * * * *')], { maxIterations: 100_000_000 }),
+      (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'maxIterations',
+    );
+    assert.equal(
+      new AndTrigger([new CronTrigger('* * * * *')], { maxIterations: 100_000 }).maxIterations,
+      100_000,
+    );
+    const leaf = { type: 'interval', version: 1, seconds: 1 };
+    assert.throws(
+      () => triggerFromJSON({ type: 'or', version: 1, triggers: Array.from({ length: 65 }, () => leaf) }),
+      (e: unknown) => isTickworkError(e, 'INVALID_TRIGGER') && e.details.field === 'triggers',
+    );
+    const nest = (n: number): unknown =>
+      n === 0 ? leaf : { type: 'or', version: 1, triggers: [nest(n - 1)] };
+    assert.doesNotThrow(() => triggerFromJSON(nest(8)), '8 levels of or around a leaf are fine');
+    for (const depth of [9, 1500]) {
+      assert.throws(
+        () => triggerFromJSON(nest(depth)),
+        (e: unknown) => isTickworkError(e, 'INVALID_TRIGGER') && e.details.field === 'trigger.triggers',
+      );
+    }
+  });
 });
 
 describe('OrTrigger', () => {

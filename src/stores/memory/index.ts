@@ -14,6 +14,7 @@ import type {
   FiredJob,
   FirePlanner,
   JobChanges,
+  JobCountFilter,
   JobFilter,
   RunFilter,
   RunOutcome,
@@ -21,7 +22,15 @@ import type {
   StoreChange,
   StoreStartContext,
 } from '../store.js';
-import { cloneJob, freezeTrigger, sameTrigger } from '../common.js';
+import {
+  checkJobPage,
+  cloneJob,
+  compareCodePoints,
+  freezeTrigger,
+  jobComparator,
+  sameTrigger,
+} from '../common.js';
+import { MinHeap } from './heap.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -51,14 +60,24 @@ export class MemoryStore implements Store {
    */
   private readonly retired = new Map<string, JobRecord>();
   private readonly runs = new Map<string, MemRun>();
-  /** Fire times of the retained scheduled runs of each job, for the uniqueness rule. */
-  private readonly scheduledTimes = new Map<string, Set<number>>();
+  /** The latest scheduled fire time of each job's runs, for the uniqueness rule. */
+  private readonly latestFireTime = new Map<string, number>();
   /** Active (pending or running) runs per job. */
   private readonly active = new Map<string, Set<MemRun>>();
   /** Finished run ids per job, oldest first, for retention. */
   private readonly finished = new Map<string, string[]>();
   private readonly listeners = new Set<(change: StoreChange) => void>();
   private readonly maxRunsPerJob: number;
+  /**
+   * Indexes, so that firing, leasing and reaping cost O(k log n) for k items rather than a scan of every job:
+   * jobs by `nextRunTime`, pending runs by `notBefore`, running runs by lease expiry. Entries go stale when
+   * their item changes (a job record is replaced, a run leaves the state); a stale entry is dropped when it
+   * reaches the top, and a heap is rebuilt when stale entries outnumber the live ones.
+   */
+  private readonly dueJobs = new MinHeap<JobRecord>();
+  private readonly pendingRuns = new MinHeap<MemRun>();
+  private readonly leases = new MinHeap<MemRun>();
+  private lastTaskIds: { list: string[]; length: number; set: Set<string> } | null = null;
 
   constructor(options: MemoryStoreOptions = {}) {
     const opts = optionsObject(options, 'options');
@@ -89,12 +108,12 @@ export class MemoryStore implements Store {
         version: existing.version + 1,
         createdAt: existing.createdAt,
       };
-      this.jobs.set(job.id, stored);
+      this.setJob(stored);
       this.emit({ kind: 'job-modified', jobId: job.id });
       return { job: cloneJob(stored), outcome: 'replaced' };
     }
     const stored: JobRecord = { ...cloneJob(job), trigger: freezeTrigger(job.trigger), version: 1 };
-    this.jobs.set(job.id, stored);
+    this.setJob(stored);
     this.emit({ kind: 'job-added', jobId: job.id });
     return { job: cloneJob(stored), outcome: 'added' };
   }
@@ -105,6 +124,7 @@ export class MemoryStore implements Store {
   }
 
   async getJobs(filter: JobFilter = {}): Promise<JobRecord[]> {
+    const sort = checkJobPage(filter);
     let list = [...this.jobs.values()];
     if (filter.ids) {
       const ids = new Set(filter.ids);
@@ -112,10 +132,26 @@ export class MemoryStore implements Store {
     }
     if (filter.taskId !== undefined) list = list.filter((j) => j.taskId === filter.taskId);
     if (filter.paused !== undefined) list = list.filter((j) => j.paused === filter.paused);
-    list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    if (filter.afterId !== undefined) list = list.filter((j) => j.id > filter.afterId!);
-    if (filter.limit !== undefined) list = list.slice(0, filter.limit);
+    if (filter.afterId !== undefined) {
+      const after = filter.afterId;
+      list = list.filter((j) => compareCodePoints(j.id, after) > 0);
+    }
+    list.sort(jobComparator(sort));
+    const offset = filter.offset ?? 0;
+    if (offset > 0 || filter.limit !== undefined)
+      list = list.slice(offset, filter.limit === undefined ? undefined : offset + filter.limit);
     return list.map(cloneJob);
+  }
+
+  async countJobs(filter: JobCountFilter = {}): Promise<number> {
+    if (filter.taskId === undefined && filter.paused === undefined) return this.jobs.size;
+    let n = 0;
+    for (const j of this.jobs.values()) {
+      if (filter.taskId !== undefined && j.taskId !== filter.taskId) continue;
+      if (filter.paused !== undefined && j.paused !== filter.paused) continue;
+      n++;
+    }
+    return n;
   }
 
   async updateJob(id: string, changes: JobChanges, expectedVersion?: number): Promise<JobRecord> {
@@ -130,7 +166,7 @@ export class MemoryStore implements Store {
     }
     const updated: JobRecord = cloneJob({ ...job, ...changes, version: job.version + 1 });
     if (changes.trigger) updated.trigger = freezeTrigger(changes.trigger);
-    this.jobs.set(id, updated);
+    this.setJob(updated);
     this.emit({ kind: 'job-modified', jobId: id });
     return cloneJob(updated);
   }
@@ -142,6 +178,7 @@ export class MemoryStore implements Store {
     for (const run of [...(this.active.get(id) ?? [])]) {
       if (run.status === 'pending') this.finalize(run, 'cancelled', run.created);
     }
+    if (this.active.get(id)?.size === 0) this.active.delete(id);
     this.emit({ kind: 'job-removed', jobId: id });
     return cloneJob(job);
   }
@@ -155,33 +192,36 @@ export class MemoryStore implements Store {
   async fireDueJobs(now: Date, limit: number, planner: FirePlanner): Promise<FireResult> {
     const t = now.getTime();
     const due: JobRecord[] = [];
-    for (const job of this.jobs.values()) {
-      if (!job.paused && job.nextRunTime !== null && job.nextRunTime.getTime() <= t) due.push(job);
+    while (due.length < limit) {
+      const job = this.topDueJob();
+      if (job === undefined || job.nextRunTime!.getTime() > t) break;
+      this.dueJobs.pop();
+      due.push(job);
     }
-    if (due.length > limit) due.sort((a, b) => a.nextRunTime!.getTime() - b.nextRunTime!.getTime());
-    const n = Math.min(limit, due.length);
+    const top = this.topDueJob();
+    const more = top !== undefined && top.nextRunTime!.getTime() <= t;
     const fired: FiredJob[] = [];
-    for (let i = 0; i < n; i++) {
-      const job = due[i]!;
+    for (const job of due) {
       // The stored record is immutable, so the planner and the caller may share it.
       const plan = planner(job, { now, activeRuns: this.active.get(job.id)?.size ?? 0 });
-      const runs: RunRecord[] = [];
+      const runs: MemRun[] = [];
       for (const planned of plan.runs) {
         const fireTime = planned.scheduledFireTime.getTime();
-        let times = this.scheduledTimes.get(job.id);
-        if (!times) this.scheduledTimes.set(job.id, (times = new Set()));
-        if (times.has(fireTime)) continue;
-        times.add(fireTime);
+        // Unique (job, fire time) among the retained runs. Fire times only grow, so a later one than the
+        // latest is new; an earlier one (a changed trigger) is checked against the job's runs.
+        const latest = this.latestFireTime.get(job.id);
+        if (latest !== undefined && fireTime <= latest && this.hasScheduledRun(job.id, fireTime)) continue;
+        if (latest === undefined || fireTime > latest) this.latestFireTime.set(job.id, fireTime);
         const run = newRun(job, fireTime, planned.notBefore.getTime(), t, false);
         if (planned.status !== 'pending') {
           run.status = planned.status;
           run.finished = t;
         }
         this.insertRun(run);
-        runs.push(toRecord(run));
+        runs.push(run);
       }
       if (plan.quarantine !== undefined) {
-        this.jobs.set(job.id, {
+        this.setJob({
           ...job,
           paused: true,
           nextRunTime: null,
@@ -190,13 +230,14 @@ export class MemoryStore implements Store {
         });
       } else if (plan.remove) {
         this.jobs.delete(job.id);
-        if (this.active.has(job.id)) this.retired.set(job.id, job);
+        if ((this.active.get(job.id)?.size ?? 0) > 0) this.retired.set(job.id, job);
+        else this.active.delete(job.id);
       } else {
-        this.jobs.set(job.id, advanced(job, plan.nextRunTime, now));
+        this.setJob(advanced(job, plan.nextRunTime, now));
       }
-      fired.push({ job, plan, runs });
+      fired.push(new MemFired(job, plan, runs));
     }
-    return { now, fired, more: due.length > limit };
+    return { now, fired, more };
   }
 
   async createManualRun(jobId: string, now: Date): Promise<RunRecord> {
@@ -221,27 +262,28 @@ export class MemoryStore implements Store {
     taskIds?: string[],
   ): Promise<AcquiredRun[]> {
     const t = now.getTime();
-    const tasks = taskIds ? new Set(taskIds) : null;
-    const candidates: MemRun[] = [];
-    for (const set of this.active.values()) {
-      for (const run of set) {
-        if (run.status === 'pending' && run.notBefore <= t && (!tasks || tasks.has(run.taskId)))
-          candidates.push(run);
-      }
-    }
-    if (candidates.length > limit) candidates.sort((a, b) => a.notBefore - b.notBefore);
+    const tasks = taskIds ? this.taskSet(taskIds) : null;
     const out: AcquiredRun[] = [];
-    const n = Math.min(limit, candidates.length);
-    for (let i = 0; i < n; i++) {
-      const run = candidates[i]!;
+    /** Due runs of tasks the caller does not have: put back afterwards. */
+    let others: MemRun[] | null = null;
+    while (out.length < limit) {
+      const run = this.topPendingRun();
+      if (run === undefined || run.notBefore > t) break;
+      this.pendingRuns.pop();
+      if (tasks && !tasks.has(run.taskId)) {
+        (others ??= []).push(run);
+        continue;
+      }
       run.status = 'running';
       run.owner = owner;
       run.attempt += 1;
       run.started = t;
       run.lease = t + leaseMs;
+      this.leases.push(run.lease, run);
       // Job records are immutable once stored: share, do not copy.
       out.push({ run: toRecord(run), job: this.jobs.get(run.jobId) ?? this.retired.get(run.jobId) ?? null });
     }
+    if (others) for (const run of others) this.pendingRuns.push(run.notBefore, run);
     return out;
   }
 
@@ -256,6 +298,7 @@ export class MemoryStore implements Store {
       const run = this.runs.get(id);
       if (run && run.status === 'running' && run.owner === owner && run.attempt === attempt) {
         run.lease = now.getTime() + leaseMs;
+        this.leases.push(run.lease, run);
         held.push(id);
       }
     }
@@ -277,6 +320,7 @@ export class MemoryStore implements Store {
       run.notBefore = outcome.retryAt.getTime();
       run.owner = null;
       run.lease = null;
+      this.pendingRuns.push(run.notBefore, run);
       this.emit({ kind: 'run-created', jobId: run.jobId });
       return true;
     }
@@ -286,16 +330,26 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async finishRuns(
+    owner: string,
+    items: { runId: string; attempt: number; outcome: RunOutcome }[],
+    now: Date,
+  ): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (const i of items) {
+      out.push(!i.outcome.retryAt && (await this.finishRun(i.runId, owner, i.attempt, now, i.outcome)));
+    }
+    return out;
+  }
+
   async reapExpiredRuns(now: Date, limit: number): Promise<RunRecord[]> {
     const t = now.getTime();
     const expired: MemRun[] = [];
-    outer: for (const set of this.active.values()) {
-      for (const run of set) {
-        if (run.status === 'running' && run.lease !== null && run.lease < t) {
-          expired.push(run);
-          if (expired.length >= limit) break outer;
-        }
-      }
+    while (expired.length < limit) {
+      const run = this.topLease();
+      if (run === undefined || run.lease! >= t) break;
+      this.leases.pop();
+      expired.push(run);
     }
     return expired.map((run) => {
       this.finalize(run, 'abandoned', t);
@@ -317,6 +371,7 @@ export class MemoryStore implements Store {
     let set = this.active.get(run.jobId);
     if (!set) this.active.set(run.jobId, (set = new Set()));
     set.add(run);
+    this.pendingRuns.push(run.notBefore, run);
     this.emit({ kind: 'run-created', jobId: run.jobId });
     return true;
   }
@@ -345,19 +400,61 @@ export class MemoryStore implements Store {
 
   async getNextWakeTime(): Promise<Date | null> {
     let min = Infinity;
-    for (const job of this.jobs.values()) {
-      if (!job.paused && job.nextRunTime !== null) {
-        const t = job.nextRunTime.getTime();
-        if (t < min) min = t;
-      }
-    }
-    for (const set of this.active.values()) {
-      for (const run of set) {
-        const t = run.status === 'pending' ? run.notBefore : (run.lease ?? Infinity);
-        if (t < min) min = t;
-      }
-    }
+    const job = this.topDueJob();
+    if (job !== undefined) min = job.nextRunTime!.getTime();
+    const pending = this.topPendingRun();
+    if (pending !== undefined && pending.notBefore < min) min = pending.notBefore;
+    const leased = this.topLease();
+    if (leased !== undefined && leased.lease! < min) min = leased.lease!;
     return min === Infinity ? null : new Date(min);
+  }
+
+  /** `new Set(taskIds)`, cached while the caller passes the same array (the scheduler keeps one). */
+  private taskSet(taskIds: string[]): Set<string> {
+    if (this.lastTaskIds?.list !== taskIds || this.lastTaskIds.length !== taskIds.length) {
+      this.lastTaskIds = { list: taskIds, length: taskIds.length, set: new Set(taskIds) };
+    }
+    return this.lastTaskIds.set;
+  }
+
+  /** Stores a job record (replacing any other under its id) and indexes it when it is due at some time. */
+  private setJob(job: JobRecord): void {
+    this.jobs.set(job.id, job);
+    if (!job.paused && job.nextRunTime !== null) {
+      this.dueJobs.push(job.nextRunTime.getTime(), job);
+      if (this.dueJobs.size > 2 * this.jobs.size + 1024) this.dueJobs.filter((e) => this.isDue(e.item));
+    }
+  }
+
+  private isDue(job: JobRecord): boolean {
+    return this.jobs.get(job.id) === job && !job.paused && job.nextRunTime !== null;
+  }
+
+  /** The job with the earliest `nextRunTime` (stale index entries on top are dropped), left in the index. */
+  private topDueJob(): JobRecord | undefined {
+    for (;;) {
+      const e = this.dueJobs.peek();
+      if (e === undefined || this.isDue(e.item)) return e?.item;
+      this.dueJobs.pop();
+    }
+  }
+
+  /** The pending run with the earliest `notBefore`, left in the index. */
+  private topPendingRun(): MemRun | undefined {
+    for (;;) {
+      const e = this.pendingRuns.peek();
+      if (e === undefined || (e.item.status === 'pending' && e.item.notBefore === e.key)) return e?.item;
+      this.pendingRuns.pop();
+    }
+  }
+
+  /** The running run whose lease expires first, left in the index. */
+  private topLease(): MemRun | undefined {
+    for (;;) {
+      const e = this.leases.peek();
+      if (e === undefined || (e.item.status === 'running' && e.item.lease === e.key)) return e?.item;
+      this.leases.pop();
+    }
   }
 
   subscribe(listener: (change: StoreChange) => void): () => void {
@@ -381,9 +478,20 @@ export class MemoryStore implements Store {
       let set = this.active.get(run.jobId);
       if (!set) this.active.set(run.jobId, (set = new Set()));
       set.add(run);
+      this.pendingRuns.push(run.notBefore, run);
     } else {
       this.retain(run);
     }
+  }
+
+  /** Whether a retained scheduled (not manual) run of `jobId` has fire time `sft`. */
+  private hasScheduledRun(jobId: string, sft: number): boolean {
+    for (const run of this.active.get(jobId) ?? []) if (!run.manual && run.sft === sft) return true;
+    for (const id of this.finished.get(jobId) ?? []) {
+      const run = this.runs.get(id);
+      if (run && !run.manual && run.sft === sft) return true;
+    }
+    return false;
   }
 
   /** Moves a run out of the active set into history, then applies retention. */
@@ -394,7 +502,8 @@ export class MemoryStore implements Store {
     const set = this.active.get(run.jobId);
     if (set) {
       set.delete(run);
-      if (set.size === 0) {
+      // The empty set is kept while the job exists (it fires again soon): no Set per fire for the collector.
+      if (set.size === 0 && !this.jobs.has(run.jobId)) {
         this.active.delete(run.jobId);
         this.retired.delete(run.jobId);
       }
@@ -408,12 +517,21 @@ export class MemoryStore implements Store {
     list.push(run.id);
     if (list.length > this.maxRunsPerJob * 2) {
       // Drop in chunks: one splice per maxRunsPerJob finishes instead of a shift per finish.
-      for (const old of list.splice(0, list.length - this.maxRunsPerJob)) {
-        const dropped = this.runs.get(old);
-        this.runs.delete(old);
-        if (dropped && !dropped.manual) this.scheduledTimes.get(dropped.jobId)?.delete(dropped.sft);
-      }
+      for (const old of list.splice(0, list.length - this.maxRunsPerJob)) this.runs.delete(old);
     }
+  }
+}
+
+/** A {@link FiredJob} whose run records are made only when someone reads them. */
+class MemFired implements FiredJob {
+  constructor(
+    readonly job: JobRecord,
+    readonly plan: FiredJob['plan'],
+    private readonly memRuns: MemRun[],
+  ) {}
+
+  get runs(): RunRecord[] {
+    return this.memRuns.map(toRecord);
   }
 }
 

@@ -26,6 +26,7 @@ import { duration, integer, nonEmptyString, optionsObject, rejectUnknownKeys } f
 import {
   ACTIVE_SQL,
   CHANGE_COLUMNS,
+  checkJobPage,
   conflictError,
   copyJob,
   decodeJob,
@@ -46,7 +47,9 @@ import type {
   FirePlanner,
   FireResult,
   JobChanges,
+  JobCountFilter,
   JobFilter,
+  JobSort,
   NodeInfo,
   RunFilter,
   RunOutcome,
@@ -187,6 +190,17 @@ CREATE TABLE nodes (
   last_seen_at INTEGER NOT NULL,
   clock_offset REAL NOT NULL DEFAULT 0
 );
+`,
+  },
+  {
+    version: 3,
+    name: 'job list orders',
+    // getJobs sorted by next run time or by name, paged with LIMIT/OFFSET: without these every page sorts the
+    // whole table with its JSON columns (for 10,000 jobs, up to ~100 ms at p99 on a busy machine when rows are
+    // a few hundred bytes); with them a page reads the index (SQLite scans it twice for NULLS LAST).
+    sql: `
+CREATE INDEX jobs_next_run ON jobs (next_run_time, id);
+CREATE INDEX jobs_name ON jobs (name, id);
 `,
   },
 ];
@@ -330,19 +344,11 @@ export class SqliteStore implements Store {
   }
 
   async getJobs(filter: JobFilter = {}): Promise<JobRecord[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
+    const sort = checkJobPage(filter);
+    const { where, params } = jobWhere(filter);
     if (filter.ids) {
       where.push('id IN (SELECT value FROM json_each(?))');
       params.push(JSON.stringify(filter.ids));
-    }
-    if (filter.taskId !== undefined) {
-      where.push('task_id = ?');
-      params.push(filter.taskId);
-    }
-    if (filter.paused !== undefined) {
-      where.push('paused = ?');
-      params.push(filter.paused ? 1 : 0);
     }
     if (filter.afterId !== undefined) {
       where.push('id > ?');
@@ -350,13 +356,21 @@ export class SqliteStore implements Store {
     }
     let sql = `SELECT ${JOB_COLUMNS} FROM jobs`;
     if (where.length) sql += ` WHERE ${where.join(' AND ')}`;
-    sql += ' ORDER BY id';
-    if (filter.limit !== undefined) {
-      sql += ' LIMIT ?';
-      params.push(filter.limit);
+    sql += ` ORDER BY ${JOB_ORDER[sort]}`;
+    if (filter.limit !== undefined || filter.offset !== undefined) {
+      sql += ' LIMIT ? OFFSET ?';
+      params.push(filter.limit ?? -1, filter.offset ?? 0);
     }
     const rows = this.read(() => this.stmt(sql).all(...params)) as Row[];
-    return rows.map(decodeJob);
+    return rows.map((row) => decodeJob(row));
+  }
+
+  /** Counts with `count(*)` (the `jobs_task` index for `taskId`). */
+  async countJobs(filter: JobCountFilter = {}): Promise<number> {
+    const { where, params } = jobWhere(filter);
+    const sql = `SELECT count(*) AS n FROM jobs${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+    const row = this.read(() => this.stmt(sql).get(...params)) as { n: number };
+    return row.n;
   }
 
   async updateJob(id: string, changes: JobChanges, expectedVersion?: number): Promise<JobRecord> {
@@ -567,6 +581,43 @@ export class SqliteStore implements Store {
       if (this.listeners.size > 0) this.emit({ kind: 'run-finished', jobId: row.job_id });
     }
     return true;
+  }
+
+  /** {@link Store.finishRuns}: the whole group in one write transaction (one commit instead of many). */
+  async finishRuns(
+    owner: string,
+    items: { runId: string; attempt: number; outcome: RunOutcome }[],
+    now: Date,
+  ): Promise<boolean[]> {
+    const t = now.getTime();
+    const jobIds = this.tx(() =>
+      items.map((i) => {
+        if (i.outcome.retryAt) return null;
+        const row = this.stmt(
+          `UPDATE runs SET status = ?, finished_at = ?, lease_expires_at = NULL, error = ?, result = ?
+           WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running' RETURNING job_id`,
+        ).get(
+          i.outcome.status,
+          t,
+          i.outcome.error ? JSON.stringify(i.outcome.error) : null,
+          resultToJson(i.outcome.result),
+          i.runId,
+          owner,
+          i.attempt,
+        ) as { job_id: string } | undefined;
+        return row ? row.job_id : null;
+      }),
+    );
+    let finished = 0;
+    for (const jobId of jobIds) {
+      if (jobId === null) continue;
+      finished++;
+      this.dirtyJobs.add(jobId);
+      if (this.listeners.size > 0) this.emit({ kind: 'run-finished', jobId });
+    }
+    this.finishedSincePrune += finished;
+    if (this.finishedSincePrune >= this.pruneEvery) await this.prune();
+    return jobIds.map((id) => id !== null);
   }
 
   async reapExpiredRuns(now: Date, limit: number): Promise<RunRecord[]> {
@@ -817,6 +868,32 @@ export class SqliteStore implements Store {
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = null;
   }
+}
+
+/**
+ * `ORDER BY` of each `JobFilter.sort`: binary collation (code point order), ids unique so every order is total.
+ * `NULLS LAST` puts jobs without a next run time (paused) after the others. The indexes `jobs_next_run` and
+ * `jobs_name` (migration 3) give these orders without a sort; the primary key gives `id`.
+ */
+const JOB_ORDER: Record<JobSort, string> = {
+  id: 'id',
+  nextRunTime: 'next_run_time NULLS LAST, id',
+  name: 'name, id',
+};
+
+/**
+ * The `taskId` and `paused` conditions of a job filter. `paused` is written as a literal, not a parameter, so
+ * that SQLite can use the partial index `jobs_due` (`WHERE paused = 0`) for `paused = 0`.
+ */
+function jobWhere(filter: JobCountFilter): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.taskId !== undefined) {
+    where.push('task_id = ?');
+    params.push(filter.taskId);
+  }
+  if (filter.paused !== undefined) where.push(filter.paused ? 'paused = 1' : 'paused = 0');
+  return { where, params };
 }
 
 function encodeChange(key: keyof JobChanges, value: unknown): unknown {
