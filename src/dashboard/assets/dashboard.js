@@ -715,7 +715,7 @@ function onEvent(name, data) {
     return;
   }
   if (!name.startsWith('job:')) return;
-  // The job count changes by one (GET /status would count every job again: costly with many).
+  // The job count changes by one: no GET /status for every job event.
   const delta = name === 'job:removed' ? -1 : name === 'job:added' && payload?.outcome === 'added' ? 1 : 0;
   const count = $('jobs-count');
   if (delta !== 0 && /^\d+$/.test(count.textContent ?? ''))
