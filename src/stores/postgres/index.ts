@@ -183,10 +183,7 @@ const JOB_ORDER: Record<JobSort, string> = {
   name: 'name COLLATE "C", id COLLATE "C"',
 };
 
-/**
- * The `taskId` and `paused` conditions of a job filter, as `$n` parameters from 1. `paused` is written as a
- * literal (`NOT paused`), so that the planner can use the partial index `jobs_due` (`WHERE NOT paused`).
- */
+/** The `taskId` and `paused` conditions of a job filter, as `$n` parameters from 1. */
 function jobWhere(filter: JobCountFilter): { where: string[]; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
@@ -423,7 +420,7 @@ export class PostgresStore implements Store {
     return r.rows.map((row) => decodeJob(row));
   }
 
-  /** Counts with `count(*)` (the `jobs_task` index for `taskId`). */
+  /** Counts with `count(*)`. */
   async countJobs(filter: JobCountFilter = {}): Promise<number> {
     const { where, params } = jobWhere(filter);
     const sql = `SELECT count(*)::int AS n FROM ${this.s}.jobs${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
@@ -502,57 +499,79 @@ export class PostgresStore implements Store {
     let created = false;
     const result = await this.tx(
       async (c) => {
-        // The claimed rows come back as one JSON array: one value for the driver to parse instead of a
-        // thousand rows of seventeen typed columns, which costs several times more.
-        const claimed = await c.query<{ db_now: Date; jobs: Row[] | null }>({
+        // One round trip claims the jobs and counts their active runs (for the planner: an estimate, taken
+        // from the statement's snapshot). Times come as epoch ms (float8): cheap for the driver, unlike
+        // timestamps; they are converted after the LIMIT, for the claimed rows only.
+        const claimed = await c.query<Row & { db_now: number; active_runs: number }>({
           name: this.prefix + 'claim',
           text: `WITH c AS (
-                 SELECT ${JOB_COLUMNS_MS} FROM ${this.s}.jobs
+                 SELECT * FROM ${this.s}.jobs
                  WHERE NOT paused AND next_run_time <= statement_timestamp()
-                 ORDER BY next_run_time LIMIT $1 FOR UPDATE SKIP LOCKED)
-               SELECT statement_timestamp() AS db_now, (SELECT json_agg(c ORDER BY c.next_run_time, c.id) FROM c) AS jobs`,
+                 ORDER BY next_run_time LIMIT $1 FOR UPDATE SKIP LOCKED),
+               ca AS (
+                 SELECT ${JOB_COLUMNS_MS}, (SELECT count(*) FROM ${this.s}.runs r
+                   WHERE r.job_id = c.id AND r.status IN ${ACTIVE_SQL})::int AS active_runs FROM c)
+               SELECT (extract(epoch FROM statement_timestamp()) * 1000)::float8 AS db_now, ca.*
+               FROM (SELECT 1) AS one LEFT JOIN ca ON true
+               ORDER BY ca.next_run_time, ca.id`,
           values: [limit + 1],
         });
-        const now = claimed.rows[0]!.db_now;
-        const rows = claimed.rows[0]!.jobs ?? [];
+        const now = new Date(Number(claimed.rows[0]!.db_now));
+        const rows = claimed.rows.filter((r) => r.id !== null);
         const n = Math.min(limit, rows.length);
-        const fired: FiredJob[] = [];
+        const fired: PgFired[] = [];
         if (n === 0) return { now, fired, more: false };
-        const ids = rows.slice(0, n).map((r) => r.id);
-        // Counted after the claim took the row locks, so runs that a concurrent firing or manual run committed
-        // before releasing the job's lock are included.
-        const counts = await c.query<{ job_id: string; n: number }>({
-          name: this.prefix + 'active',
-          text: `SELECT job_id, count(*)::int AS n FROM ${this.s}.runs
-               WHERE job_id = ANY($1::text[]) AND status IN ${ACTIVE_SQL} GROUP BY job_id`,
-          values: [ids],
-        });
-        const active = new Map(counts.rows.map((r) => [r.job_id, r.n]));
         const t = now.getTime();
         // The batch goes to the server as two JSON documents (the driver's array literals cost far more).
-        const jobs: [string, number, number | null, string][] = [];
-        const runs: [string, string, string, number, number, string][] = [];
-        const planned: { fired: FiredJob; id: string; sft: number; nb: number; status: string }[] = [];
+        const jobs: { id: string; version: number; next_ms: number | null; action: string }[] = [];
+        const runs: {
+          id: string;
+          job_id: string;
+          task_id: string;
+          sft: number;
+          nb: number;
+          status: string;
+          k: number;
+          max: number;
+          est: number;
+        }[] = [];
+        const planned: { fired: PgFired; index: number; id: string; sft: number; nb: number }[] = [];
         for (let i = 0; i < n; i++) {
-          const job = this.decodeClaimed(rows[i]!);
-          const plan = planner(job, { now, activeRuns: active.get(job.id) ?? 0 });
-          const f: FiredJob = { job, plan, runs: [] };
+          const row = rows[i]!;
+          const job = this.decodeClaimed(row);
+          const plan = planner(job, { now, activeRuns: Number(row.active_runs) });
+          const f = new PgFired(job, plan, t);
           fired.push(f);
-          jobs.push([
-            job.id,
-            job.version,
-            plan.nextRunTime === null ? null : plan.nextRunTime.getTime(),
-            plan.quarantine !== undefined ? 'q' : plan.remove ? 'r' : 'a',
-          ]);
-          for (const p of plan.runs) {
+          jobs.push({
+            id: job.id,
+            version: job.version,
+            next_ms: plan.nextRunTime === null ? null : plan.nextRunTime.getTime(),
+            action: plan.quarantine !== undefined ? 'q' : plan.remove ? 'r' : 'a',
+          });
+          let k = 0;
+          plan.runs.forEach((p, index) => {
             const id = randomUUID();
             const sft = p.scheduledFireTime.getTime();
             const nb = p.notBefore.getTime();
-            runs.push([id, job.id, job.taskId, sft, nb, p.status]);
-            planned.push({ fired: f, id, sft, nb, status: p.status });
-          }
+            runs.push({
+              id,
+              job_id: job.id,
+              task_id: job.taskId,
+              sft,
+              nb,
+              status: p.status,
+              k: p.status === 'pending' ? ++k : 0,
+              max: job.maxInstances,
+              est: Number(row.active_runs),
+            });
+            planned.push({ fired: f, index, id, sft, nb });
+          });
         }
-        const applied = await c.query<{ ok: string | null; ins: string | null }>({
+        // maxInstances is checked again here, after the claim holds the row locks, on a fresh snapshot: when
+        // more runs are active now than the planner was told (a manual run committed between the claim's
+        // snapshot and its lock), a pending run that no longer fits is stored as skipped. Otherwise the plan
+        // is stored as planned, as every store does.
+        const applied = await c.query<{ ok: string | null; ins: string | null; skipped: string | null }>({
           name: this.prefix + 'apply',
           text: `WITH p AS (
                  SELECT * FROM json_to_recordset($1::json) AS p(id text, version int, next_ms float8, action text)),
@@ -571,45 +590,46 @@ export class PostgresStore implements Store {
                  INSERT INTO ${this.s}.retired_jobs SELECT * FROM del
                  ON CONFLICT (id) DO UPDATE SET (${JOB_COLUMNS}) = (${JOB_COLUMN_LIST.map((c) => 'EXCLUDED.' + c).join(', ')})),
                ok AS (SELECT id FROM adv UNION ALL SELECT id FROM del),
+               r AS (
+                 SELECT r.*, CASE WHEN r.status = 'pending' AND a.n > r.est AND a.n + r.k > r.max THEN 'skipped'
+                   ELSE r.status END AS final
+                 FROM json_to_recordset($3::json) AS r(id uuid, job_id text, task_id text, sft float8, nb float8,
+                   status text, k int, max int, est int)
+                 CROSS JOIN LATERAL (SELECT count(*) AS n FROM ${this.s}.runs a
+                   WHERE a.job_id = r.job_id AND a.status IN ${ACTIVE_SQL}) a
+                 WHERE r.job_id IN (SELECT id FROM ok)),
                ins AS (
                  INSERT INTO ${this.s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual,
                    finished_at, created_at)
-                 SELECT r.id, r.job_id, r.task_id, to_timestamp(r.sft / 1000.0), to_timestamp(r.nb / 1000.0), r.status,
-                   false, CASE WHEN r.status = 'pending' THEN NULL ELSE to_timestamp($2::float8 / 1000.0) END,
+                 SELECT r.id, r.job_id, r.task_id, to_timestamp(r.sft / 1000.0), to_timestamp(r.nb / 1000.0), r.final,
+                   false, CASE WHEN r.final = 'pending' THEN NULL ELSE to_timestamp($2::float8 / 1000.0) END,
                    to_timestamp($2::float8 / 1000.0)
-                 FROM json_to_recordset($3::json) AS r(id uuid, job_id text, task_id text, sft float8, nb float8,
-                   status text)
-                 WHERE r.job_id IN (SELECT id FROM ok)
+                 FROM r
                  ON CONFLICT (job_id, scheduled_fire_time, manual) DO NOTHING
-                 RETURNING id)
-               SELECT (SELECT string_agg(id, ',') FROM ok) AS ok, (SELECT string_agg(id::text, ',') FROM ins) AS ins`,
-          values: [
-            JSON.stringify(jobs.map(([id, version, next_ms, action]) => ({ id, version, next_ms, action }))),
-            t,
-            JSON.stringify(
-              runs.map(([id, job_id, task_id, sft, nb, status]) => ({
-                id,
-                job_id,
-                task_id,
-                sft,
-                nb,
-                status,
-              })),
-            ),
-          ],
+                 RETURNING id, status)
+               SELECT (SELECT string_agg(id, ',') FROM ok) AS ok, (SELECT string_agg(id::text, ',') FROM ins) AS ins,
+                 (SELECT string_agg(ins.id::text, ',') FROM ins JOIN r ON r.id = ins.id
+                   WHERE ins.status = 'skipped' AND r.status = 'pending') AS skipped`,
+          values: [JSON.stringify(jobs), t, JSON.stringify(runs)],
         });
         const out = applied.rows[0]!;
         const ok = new Set(out.ok === null ? [] : out.ok.split(','));
         const inserted = new Set(out.ins === null ? [] : out.ins.split(','));
+        const downgraded = new Set(out.skipped === null ? [] : out.skipped.split(','));
         for (const r of planned) {
           // A planned run whose (job, fire time) existed already was not inserted: it is left out.
           if (!inserted.has(r.id)) continue;
-          const finished = r.status === 'pending' ? null : t;
-          if (r.status === 'pending') created = true;
-          else this.dirtyJobs.add(r.fired.job.id);
-          r.fired.runs.push(
-            newRunRecord(r.id, r.fired.job, r.sft, r.nb, r.status as RunStatus, false, finished, t),
-          );
+          const f = r.fired;
+          if (downgraded.has(r.id)) {
+            // The plan as applied: this run was stored as skipped (maxInstances, counted under the lock).
+            const runsApplied = [...f.plan.runs];
+            runsApplied[r.index] = { ...runsApplied[r.index]!, status: 'skipped' };
+            f.plan = { ...f.plan, runs: runsApplied };
+          }
+          const status = f.plan.runs[r.index]!.status;
+          if (status === 'pending') created = true;
+          else this.dirtyJobs.add(f.job.id);
+          f.created.push({ id: r.id, sft: r.sft, nb: r.nb, status });
         }
         // Under the row locks a compare-and-set cannot fail; a job that did is left out, with nothing stored.
         const done = fired.filter((f) => ok.has(f.job.id));
@@ -1184,4 +1204,31 @@ function jobValues(job: JobRecord): unknown[] {
     job.createdAt,
     job.updatedAt,
   ];
+}
+
+/** A {@link FiredJob} whose run records are made only when someone reads them (the scheduler does not). */
+class PgFired implements FiredJob {
+  /** The runs stored, in plan order. */
+  readonly created: { id: string; sft: number; nb: number; status: RunStatus }[] = [];
+
+  constructor(
+    readonly job: JobRecord,
+    public plan: FiredJob['plan'],
+    private readonly now: number,
+  ) {}
+
+  get runs(): RunRecord[] {
+    return this.created.map((r) =>
+      newRunRecord(
+        r.id,
+        this.job,
+        r.sft,
+        r.nb,
+        r.status,
+        false,
+        r.status === 'pending' ? null : this.now,
+        this.now,
+      ),
+    );
+  }
 }

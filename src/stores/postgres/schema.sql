@@ -20,10 +20,8 @@ CREATE TABLE jobs (
   updated_at timestamp with time zone NOT NULL,
   CONSTRAINT jobs_pkey PRIMARY KEY (id)
 );
-CREATE INDEX jobs_due ON jobs USING btree (next_run_time) WHERE (NOT paused);
 CREATE INDEX jobs_name ON jobs USING btree (name COLLATE "C", id COLLATE "C");
 CREATE INDEX jobs_next_run ON jobs USING btree (next_run_time, id COLLATE "C");
-CREATE INDEX jobs_task ON jobs USING btree (task_id);
 
 CREATE TABLE migrations (
   version integer NOT NULL,
