@@ -692,13 +692,13 @@ export class PostgresStore implements Store {
     const r = await this.query<RunColumns>(
       'acquire',
       `WITH c AS (
-         SELECT id FROM ${this.s}.runs
+         SELECT ctid FROM ${this.s}.runs
          WHERE status = 'pending' AND not_before <= statement_timestamp()
            AND ($4::text[] IS NULL OR task_id = ANY($4::text[]))
          ORDER BY not_before LIMIT $3 FOR UPDATE SKIP LOCKED)
        UPDATE ${this.s}.runs r SET status = 'running', owner = $1, attempt = r.attempt + 1,
          started_at = statement_timestamp(), lease_expires_at = statement_timestamp() + $2 * interval '1 millisecond'
-       FROM c WHERE r.id = c.id
+       WHERE r.ctid = ANY (ARRAY(SELECT ctid FROM c))
        RETURNING r.*`,
       [owner, leaseMs, limit, taskIds ?? null],
     );
