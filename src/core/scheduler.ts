@@ -1670,6 +1670,7 @@ export class Scheduler implements JobOwner {
       ...this.recording.values(),
       ...[...this.unrecorded.values()].map((u) => u.entry),
     ].map((r) => ({ id: r.run.id, attempt: r.run.attempt }));
+    const asked = new Set(runs.map((r) => r.id));
     const now = this.clock.now();
     try {
       const held = new Set(
@@ -1678,13 +1679,15 @@ export class Scheduler implements JobOwner {
       this.lastRenewal = now;
       for (const r of this.inFlight.values()) if (held.has(r.run.id)) r.renewedAt = now;
       for (const [id] of this.unrecorded) {
-        if (!held.has(id)) {
+        if (asked.has(id) && !held.has(id)) {
           this.unrecorded.delete(id);
           this.logger.warn({ runId: id }, `Run ${id} lost its lease before its outcome could be recorded`);
         }
       }
       if (this.unrecorded.size > 0) await this.recordPending();
       for (const r of [...this.inFlight.values()]) {
+        // Only runs this heartbeat asked about: one acquired while it was on its way is held all the same.
+        if (!asked.has(r.run.id)) continue;
         if (!held.has(r.run.id) && !r.settled) {
           r.settled = true;
           this.inFlight.delete(r.run.id);
