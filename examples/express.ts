@@ -1,6 +1,6 @@
 /**
  * Express with a tick job every second (`maxInstances: 2`) and the HTTP API under /scheduler.
- * Run: `node --import tsx examples/express.ts`, then `curl -H "Authorization: Bearer $TOKEN"
+ * Run: `node --import tsx examples/express.ts`, then `curl -H "Authorization: Bearer $TICKWORK_TOKEN"
  * http://127.0.0.1:8000/scheduler/jobs`. Ctrl-C waits for running jobs, then exits.
  */
 import express from 'express';

@@ -1,5 +1,6 @@
 /**
- * API tokens for the examples: TICKWORK_ADMIN_TOKEN and TICKWORK_READ_TOKEN from the environment, or a
+ * API tokens for the examples: TICKWORK_TOKEN (admin) and TICKWORK_READ_TOKEN from the environment, as for
+ * `npm start` and `tickwork serve`, or a
  * random admin token printed once at start (examples only: never print secrets in a real server).
  */
 import { randomBytes } from 'node:crypto';
@@ -7,10 +8,10 @@ import type { ApiToken } from '../src/http/index.js';
 
 export function exampleTokens(): ApiToken[] {
   const tokens: ApiToken[] = [];
-  let admin = process.env.TICKWORK_ADMIN_TOKEN;
+  let admin = process.env.TICKWORK_TOKEN;
   if (!admin) {
     admin = randomBytes(24).toString('hex');
-    console.log(`No TICKWORK_ADMIN_TOKEN set; this run's admin token is ${admin}`);
+    console.log(`No TICKWORK_TOKEN set; this run's admin token is ${admin}`);
   }
   tokens.push({ token: admin, role: 'admin' });
   const read = process.env.TICKWORK_READ_TOKEN;

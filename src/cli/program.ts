@@ -2,6 +2,7 @@
  * The `tickwork` command line: a commander program that subcommands register themselves on.
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerJobs } from './commands/jobs.js';
 import { registerNext } from './commands/next.js';
@@ -53,6 +54,11 @@ export class CliError extends Error {
   }
 }
 
+/** The package's version (`package.json` is two levels up from both `src/cli` and `dist/cli`). */
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
 const processIO: CliIO = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
@@ -73,6 +79,7 @@ export function buildProgram(io: CliIO = processIO, options: ProgramOptions = {}
   };
   const program = new Command('tickwork')
     .description("tickwork: a job scheduler for Node.js (APScheduler's model). Tools for schedules and jobs.")
+    .version(VERSION, '-V, --version', 'print the version of tickwork')
     .exitOverride()
     .configureOutput({
       writeOut: (s) =>

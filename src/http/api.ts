@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * const api = createApi(scheduler, { auth: { tokens: [{ token: process.env.ADMIN_TOKEN!, role: 'admin' }] } });
+ * const api = createApi(scheduler, { auth: { tokens: [{ token: process.env.TICKWORK_TOKEN!, role: 'admin' }] } });
  * const response = await api.handle(new Request('http://localhost/scheduler/jobs'));
  * ```
  * @module
@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { z, type ZodType } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { TickworkError, invalidOption } from '../core/errors.js';
+import type { SchedulerEventName } from '../core/events.js';
 import type { Job } from '../core/job.js';
 import type { Logger } from '../core/logger.js';
 import type { Scheduler } from '../core/scheduler.js';
@@ -296,7 +297,9 @@ function decodeCursor(cursor: string, sort: string): { after?: string; offset?: 
 function decodeRunCursor(cursor: string): { time: number; skip: number } {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
-    if (Number.isSafeInteger(v.t) && Number.isSafeInteger(v.k) && (v.k as number) >= 0) {
+    // `t` is a fire time in epoch ms: within the Date range (the bound `t + 1` must be a valid Date too).
+    const inRange = Number.isSafeInteger(v.t) && Math.abs(v.t as number) < MAX_DATE_MS;
+    if (inRange && Number.isSafeInteger(v.k) && (v.k as number) >= 0) {
       return { time: v.t as number, skip: v.k as number };
     }
   } catch {
@@ -310,15 +313,58 @@ function decodeRunCursor(cursor: string): { time: number; skip: number } {
   );
 }
 
-const byId = (a: Job, b: Job): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-const SORTS: Record<string, (a: Job, b: Job) => number> = {
-  id: byId,
-  name: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : byId(a, b)),
-  nextRunTime: (a, b) => {
-    const x = a.nextRunTime?.getTime() ?? Infinity;
-    const y = b.nextRunTime?.getTime() ?? Infinity;
-    return x !== y ? (x < y ? -1 : 1) : byId(a, b);
-  },
+/** `encodeURIComponent`, or `null` for a string it cannot encode (a lone surrogate). */
+function encodePathSegment(value: string): string | null {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    return null;
+  }
+}
+
+/** The largest epoch milliseconds a `Date` holds (±8.64e15). */
+const MAX_DATE_MS = 8.64e15;
+
+/** Deepest nesting of arrays and objects accepted in a request body. */
+const MAX_BODY_DEPTH = 64;
+
+/**
+ * The top-level field of `value` (a parsed JSON body) under which arrays and objects nest deeper than
+ * `max`, `"body"` when the body itself is, or `null`. Iterative: any depth is measured without recursion.
+ */
+function tooDeep(value: unknown, max: number): string | null {
+  const stack: { v: unknown; depth: number; field: string }[] = [{ v: value, depth: 0, field: 'body' }];
+  while (stack.length > 0) {
+    const { v, depth, field } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return field;
+    const top = depth === 0 && !Array.isArray(v);
+    for (const [k, child] of Object.entries(v))
+      stack.push({ v: child, depth: depth + 1, field: top ? k : field });
+  }
+  return null;
+}
+
+/** Every scheduler event name (`GET /events?events=`); the type keeps it complete. */
+const EVENT_NAMES: Record<SchedulerEventName, true> = {
+  'scheduler:started': true,
+  'scheduler:paused': true,
+  'scheduler:resumed': true,
+  'scheduler:shutdown': true,
+  'scheduler:error': true,
+  'job:added': true,
+  'job:modified': true,
+  'job:removed': true,
+  'job:paused': true,
+  'job:resumed': true,
+  'job:submitted': true,
+  'job:executed': true,
+  'job:error': true,
+  'job:missed': true,
+  'job:max-instances': true,
+  'job:abandoned': true,
+  'job:quarantined': true,
+  'job:task-missing': true,
 };
 
 /** Calls `fn` over `items`, at most `limit` at a time. */
@@ -366,11 +412,21 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
     if (!job) throw jobNotFound(id);
     return job;
   };
-  const lastRunOf = async (jobId: string): Promise<RunRecord | null> =>
-    scheduler.running ? ((await scheduler.getRuns({ jobId, limit: 1 }))[0] ?? null) : null;
-  const jobLocation = (prefix: string, id: string) => ({
-    location: `${prefix}/jobs/${encodeURIComponent(id)}`,
-  });
+  // The newest run of the job, counting only runs created at or after the job itself: runs of an earlier,
+  // removed job with the same id are history, not this job's last run.
+  const lastRunOf = async (jobId: string): Promise<RunRecord | null> => {
+    if (!scheduler.running) return null;
+    const runs = await scheduler.getRuns({ jobId, limit: 10 });
+    if (runs.length === 0) return null; // no run at all: no need to read the job's creation time
+    const since = (await scheduler.store.getJob(jobId))?.createdAt.getTime() ?? -Infinity;
+    return runs.find((r) => r.createdAt.getTime() >= since) ?? null;
+  };
+  // Never throws (it runs after the job was created): an id that no URL can address ("." and "..", which
+  // URL parsers resolve away, or a lone surrogate, which cannot be percent-encoded) gets no `Location`.
+  const jobLocation = (prefix: string, id: string): Record<string, string> => {
+    const path = id === '.' || id === '..' ? null : encodePathSegment(id);
+    return path === null ? {} : { location: `${prefix}/jobs/${path}` };
+  };
 
   const errors = {
     notFound: { description: 'No job with this id (`JOB_NOT_FOUND`)' },
@@ -388,30 +444,18 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
       query: ListJobsQuery,
       responses: { 200: { description: 'A page of jobs', schema: JobList } },
       async handler({ query: q }: RouteContext<z.output<typeof ListJobsQuery>>) {
-        const filter: JobFilter = {};
+        // The store filters, sorts and pages (one row more than the page tells whether another follows). By
+        // id, pages are keyset (`afterId`: page 200 costs what page 1 does); by next run time or name, they
+        // are offsets into the store's order.
+        const filter: JobFilter = { sort: q.sort, limit: q.limit + 1 };
         if (q.taskId !== undefined) filter.taskId = q.taskId;
         if (q.paused !== undefined) filter.paused = q.paused;
         const cursor = q.cursor !== undefined ? decodeCursor(q.cursor, q.sort) : {};
         const keyset = q.sort === 'id' && q.offset === undefined && cursor.offset === undefined;
-        let jobs: Job[];
-        let offset = 0;
-        if (keyset) {
-          const after = cursor.after;
-          jobs = await scheduler.getJobs({
-            ...filter,
-            ...(after !== undefined ? { afterId: after } : {}),
-            limit: q.limit + 1,
-          });
-          // Jobs waiting for start() are not filtered by the store: filter them here.
-          jobs = jobs.filter((j) => after === undefined || j.id > after);
-        } else {
-          jobs = await scheduler.getJobs(filter);
-          offset = cursor.offset ?? q.offset ?? 0;
-        }
-        jobs = jobs
-          .filter((j) => filter.paused === undefined || j.paused === filter.paused)
-          .sort(SORTS[q.sort]);
-        if (!keyset) jobs = jobs.slice(offset);
+        const offset = keyset ? 0 : (cursor.offset ?? q.offset ?? 0);
+        if (keyset && cursor.after !== undefined) filter.afterId = cursor.after;
+        if (offset > 0) filter.offset = offset;
+        const jobs = await scheduler.getJobs(filter);
         const page = jobs.slice(0, q.limit);
         const more = jobs.length > q.limit;
         const last = page[page.length - 1];
@@ -473,7 +517,11 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
           nextFireTimes.push(t.toISOString());
           t = job.trigger.getNextFireTime(t, now);
         }
-        const runs = scheduler.running ? await scheduler.getRuns({ jobId: job.id, limit: 100 }) : [];
+        let runs = scheduler.running ? await scheduler.getRuns({ jobId: job.id, limit: 100 }) : [];
+        // Only this job's runs: not those of an earlier, removed job that had the same id.
+        const since =
+          runs.length > 0 ? (await scheduler.store.getJob(job.id))?.createdAt.getTime() : undefined;
+        if (since !== undefined) runs = runs.filter((r) => r.createdAt.getTime() >= since);
         const recentRunCounts: Record<string, number> = {};
         for (const r of runs) recentRunCounts[r.status] = (recentRunCounts[r.status] ?? 0) + 1;
         return json({
@@ -509,12 +557,9 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
         const trigger =
           triggerInput === undefined ? null : triggerFromInput(triggerInput, 'trigger', scheduler.timezone);
         let job = await getJob(id);
-        const wasPaused = job.paused;
         if (Object.keys(changes).length > 0) job = await scheduler.modifyJob(id, changes);
-        if (trigger) {
-          job = await scheduler.rescheduleJob(id, trigger);
-          if (wasPaused) job = await scheduler.pauseJob(id); // a paused job stays paused
-        }
+        // rescheduleJob leaves a paused job paused: it is never fired in between.
+        if (trigger) job = await scheduler.rescheduleJob(id, trigger);
         return json(jobView(job, await lastRunOf(id)));
       },
     },
@@ -589,7 +634,8 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
             409,
           );
         }
-        return json(runView(run), 202, { location: `${prefix}/runs/${encodeURIComponent(run.id)}` });
+        const runPath = encodePathSegment(run.id);
+        return json(runView(run), 202, runPath === null ? {} : { location: `${prefix}/runs/${runPath}` });
       },
     },
     {
@@ -679,7 +725,15 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
           const t0 = performance.now();
           try {
             await scheduler.store.getNextWakeTime();
-            health = { ok: true, latency: performance.now() - t0 };
+            // A read can succeed while the loop's writes fail (a full disk): report the loop's failure too.
+            const failing = scheduler.storeError;
+            health = failing
+              ? {
+                  ok: false,
+                  latency: performance.now() - t0,
+                  error: `${failing.message} (failing since ${failing.since})`,
+                }
+              : { ok: true, latency: performance.now() - t0 };
           } catch (err) {
             health = {
               ok: false,
@@ -689,7 +743,7 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
           }
         }
         let jobs = 0;
-        if (health?.ok !== false) jobs = (await scheduler.getJobs()).length;
+        if (health?.ok !== false) jobs = await scheduler.countJobs();
         const body = {
           state: scheduler.state,
           nodeId: scheduler.nodeId,
@@ -725,6 +779,16 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
           });
         }
         const names = query.events ? new Set(query.events.split(',').map((s) => s.trim())) : null;
+        for (const name of names ?? []) {
+          if (!Object.hasOwn(EVENT_NAMES, name)) {
+            throw new ApiError(
+              'INVALID_OPTION',
+              `Unknown event ${JSON.stringify(name)} in \`events\`; known: ${Object.keys(EVENT_NAMES).join(', ')}`,
+              { field: 'events', value: name },
+              400,
+            );
+          }
+        }
         return streams.response(request.signal, names);
       },
     },
@@ -774,7 +838,11 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
     if (!o.cors || !origin) return {};
     const any = o.cors.origins.includes('*');
     if (!any && !o.cors.origins.includes(origin)) return {};
-    return { 'access-control-allow-origin': any ? '*' : origin, vary: 'Origin' };
+    return {
+      'access-control-allow-origin': any ? '*' : origin,
+      'access-control-expose-headers': 'Location',
+      vary: 'Origin',
+    };
   };
 
   const readBody = async (request: Request): Promise<unknown> => {
@@ -810,13 +878,24 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
         value: type,
       });
     }
+    let parsed: unknown;
     try {
-      return JSON.parse(text) as unknown;
+      parsed = JSON.parse(text) as unknown;
     } catch (err) {
       throw new ApiError('INVALID_JSON', `The request body is not valid JSON: ${(err as Error).message}`, {
         field: 'body',
       });
     }
+    const deep = tooDeep(parsed, MAX_BODY_DEPTH);
+    if (deep !== null) {
+      throw new ApiError(
+        'INVALID_OPTION',
+        `Expected \`${deep}\` to nest arrays and objects at most ${MAX_BODY_DEPTH} levels deep`,
+        { field: deep },
+        400,
+      );
+    }
+    return parsed;
   };
 
   const dispatch = async (request: Request, prefix: string): Promise<Response> => {
@@ -850,8 +929,9 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
         if (asset) return asset;
       }
       if (match.allowed.length > 0) {
+        const allow = match.allowed.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
         throw new ApiError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${pathname}`, {}, 405, {
-          allow: match.allowed.join(', '),
+          allow: allow.join(', '),
         });
       }
       throw new ApiError('ROUTE_NOT_FOUND', `No route ${request.method} ${pathname}`);
@@ -867,6 +947,15 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
       if (!allows(role, route.role)) {
         throw new ApiError('FORBIDDEN', `This needs a token with role "${route.role}"`, { role });
       }
+    }
+    const malformed = match.malformed[0];
+    if (malformed !== undefined) {
+      throw new ApiError(
+        'INVALID_OPTION',
+        `Expected \`${malformed}\` in the path to be percent-encoded UTF-8`,
+        { field: malformed, value: match.params[malformed] },
+        400,
+      );
     }
     parse(IdParams.partial(), match.params);
     const query = route.query ? parse(route.query, Object.fromEntries(url.searchParams), '', true) : {};
@@ -906,8 +995,10 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
       }
       const cors = corsHeaders(request);
       for (const [k, v] of Object.entries(cors)) {
-        if (k === 'vary') response.headers.append('vary', v);
-        else response.headers.set(k, v);
+        if (k !== 'vary') response.headers.set(k, v);
+        else if (!/(^|,)\s*origin\s*(,|$)/i.test(response.headers.get('vary') ?? '')) {
+          response.headers.append('vary', v);
+        }
       }
       return response;
     },

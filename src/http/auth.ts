@@ -12,7 +12,7 @@ export type ApiRole = 'read' | 'admin';
 
 /** One accepted bearer token. */
 export interface ApiToken {
-  /** The secret, sent as `Authorization: Bearer <token>`; at least 16 characters. */
+  /** The secret, sent as `Authorization: Bearer <token>`; at least 16 characters, no whitespace. */
   token: string;
   /** What the token may do. */
   role: ApiRole;
@@ -26,6 +26,19 @@ export type ApiAuthOptions = { tokens: ApiToken[] } | false;
 
 /** Shortest token accepted, in characters. */
 export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * What is wrong with a token given on a command line or in the environment, as the end of a sentence
+ * ("TICKWORK_TOKEN must …"), or `null` when it is usable: too short, or containing whitespace (a token with
+ * a space can never be sent as `Authorization: Bearer <token>`).
+ */
+export function tokenProblem(token: string): string | null {
+  if (token.length < MIN_TOKEN_LENGTH) {
+    return `must be at least ${MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 32)`;
+  }
+  if (/\s/.test(token)) return 'must not contain whitespace (try: openssl rand -hex 32)';
+  return null;
+}
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
@@ -45,7 +58,7 @@ export class TokenAuth {
 
   /**
    * @throws TickworkError `INVALID_OPTION` (`auth`, `auth.tokens[i].token` shorter than
-   * {@link MIN_TOKEN_LENGTH}, a bad role, a token listed twice), `UNKNOWN_OPTION`.
+   * {@link MIN_TOKEN_LENGTH} or containing whitespace, a bad role, a token listed twice), `UNKNOWN_OPTION`.
    */
   constructor(options: { tokens: ApiToken[] }) {
     const opts = optionsObject(options, 'auth');
@@ -62,6 +75,13 @@ export class TokenAuth {
         throw new TickworkError(
           'INVALID_OPTION',
           `Expected \`${field}.token\` to be a string of at least ${MIN_TOKEN_LENGTH} characters`,
+          { field: `${field}.token` },
+        );
+      }
+      if (/\s/.test(t.token)) {
+        throw new TickworkError(
+          'INVALID_OPTION',
+          `Expected \`${field}.token\` to contain no whitespace (a bearer token is sent as one word)`,
           { field: `${field}.token` },
         );
       }

@@ -53,11 +53,30 @@ export function json(body: unknown, status = 200, headers: Record<string, string
 /** The error response for `err`: its code, message and details; unexpected errors become 500. */
 export function errorResponse(err: unknown, log: (err: unknown) => void): Response {
   if (err instanceof ApiError) {
-    return json({ code: err.code, message: err.message, details: err.details }, err.status, err.headers);
+    return errorJson(err.code, err.message, err.details, err.status, err.headers);
   }
-  if (err instanceof TickworkError) return json(err.toJSON(), err.status);
+  if (err instanceof TickworkError) return errorJson(err.code, err.message, err.details, err.status);
   log(err);
   return json({ code: 'INTERNAL_ERROR', message: 'Internal error', details: {} }, 500);
+}
+
+/**
+ * An error body; when `details` cannot be serialised (a `value` nested too deep for `JSON.stringify`, a
+ * cycle), it is sent with only its `field`, so the answer keeps its code, status and shape.
+ */
+function errorJson(
+  code: string,
+  message: string,
+  details: ErrorDetails,
+  status: number,
+  headers: Record<string, string> = {},
+): Response {
+  try {
+    return json({ code, message, details }, status, headers);
+  } catch {
+    const field = typeof details.field === 'string' ? { field: details.field } : {};
+    return json({ code, message, details: field }, status, headers);
+  }
 }
 
 /**

@@ -51,22 +51,29 @@ export interface Route {
 
 /** The result of {@link matchRoute}. */
 export type RouteMatch =
-  { route: Route; params: Record<string, string> } | { route: null; allowed: Method[] };
+  | {
+      route: Route;
+      params: Record<string, string>;
+      /** Path parameters that are not valid percent-encoded UTF-8 (`%FF`), kept undecoded in `params`. */
+      malformed: string[];
+    }
+  | { route: null; allowed: Method[] };
 
 /** Finds the route for `method` and `path`; with none, the methods the path allows (empty: no such path). */
 export function matchRoute(routes: readonly Route[], method: string, path: string): RouteMatch {
   const parts = path.split('/');
   const allowed: Method[] = [];
   for (const route of routes) {
-    const params = matchPath(route.path, parts);
+    const malformed: string[] = [];
+    const params = matchPath(route.path, parts, malformed);
     if (!params) continue;
-    if (route.method === method) return { route, params };
+    if (route.method === method) return { route, params, malformed };
     allowed.push(route.method);
   }
   return { route: null, allowed };
 }
 
-function matchPath(pattern: string, parts: string[]): Record<string, string> | null {
+function matchPath(pattern: string, parts: string[], malformed: string[]): Record<string, string> | null {
   const want = pattern.split('/');
   if (want.length !== parts.length) return null;
   const params: Record<string, string> = {};
@@ -78,7 +85,8 @@ function matchPath(pattern: string, parts: string[]): Record<string, string> | n
       try {
         params[w.slice(1)] = decodeURIComponent(p);
       } catch {
-        return null;
+        params[w.slice(1)] = p;
+        malformed.push(w.slice(1));
       }
     } else if (w !== p) return null;
   }

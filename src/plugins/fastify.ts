@@ -4,7 +4,13 @@
  * option, mounts the HTTP API (`tickwork/http`) under a prefix.
  * @module
  */
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import { Scheduler, type SchedulerOptions, type ShutdownOptions } from '../core/scheduler.js';
 import type { Logger } from '../core/logger.js';
@@ -27,6 +33,12 @@ export interface TickworkFastifyOptions extends SchedulerOptions {
   /** Start the scheduler paused. @defaultValue false */
   startPaused?: boolean;
   /**
+   * Start the scheduler when the server is ready. `false`: start it yourself (`await app.scheduler.start()`),
+   * e.g. after `app.listen()` succeeded, so that a server that cannot listen never fires a job or writes
+   * its jobs to a shared store. It is shut down on `close` either way. @defaultValue true
+   */
+  autoStart?: boolean;
+  /**
    * How to shut down on `close`: wait for running jobs, at most `timeout` ms.
    * @defaultValue `{ wait: true, timeout: 30_000 }`
    */
@@ -47,6 +59,15 @@ declare module 'fastify' {
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
+/** Sends a Web `Response` through Fastify's reply (an event stream is streamed, never buffered). */
+async function sendResponse(reply: FastifyReply, response: Response): Promise<FastifyReply> {
+  reply.code(response.status);
+  response.headers.forEach((value, key) => void reply.header(key, value));
+  if (!response.body) return reply.send();
+  if (isStream(response)) return reply.send(toNodeReadable(response.body));
+  return reply.send(Buffer.from(await response.arrayBuffer()));
+}
+
 /** Registers the API's routes in an encapsulated context whose body stays unread for the API. */
 async function mountApi(fastify: FastifyInstance, api: TickworkApi): Promise<void> {
   await fastify.register(async (child) => {
@@ -57,11 +78,7 @@ async function mountApi(fastify: FastifyInstance, api: TickworkApi): Promise<voi
       const response = await api.handle(
         toWebRequest(request.raw, { url: request.raw.url ?? request.url, signal: clientGone(reply.raw) }),
       );
-      reply.code(response.status);
-      response.headers.forEach((value, key) => void reply.header(key, value));
-      if (!response.body) return reply.send();
-      if (isStream(response)) return reply.send(toNodeReadable(response.body));
-      return reply.send(Buffer.from(await response.arrayBuffer()));
+      return sendResponse(reply, response);
     };
     const base = api.prefix;
     for (const url of [base || '/', `${base}/*`]) {
@@ -71,7 +88,15 @@ async function mountApi(fastify: FastifyInstance, api: TickworkApi): Promise<voi
 }
 
 const plugin: FastifyPluginAsync<TickworkFastifyOptions> = async (fastify, options) => {
-  const { scheduler: given, setup, startPaused, shutdown, api: apiOptions, ...schedulerOptions } = options;
+  const {
+    scheduler: given,
+    setup,
+    startPaused,
+    autoStart,
+    shutdown,
+    api: apiOptions,
+    ...schedulerOptions
+  } = options;
   const scheduler =
     given ??
     new Scheduler({
@@ -87,9 +112,11 @@ const plugin: FastifyPluginAsync<TickworkFastifyOptions> = async (fastify, optio
     fastify.addHook('preClose', async () => api.close());
   }
   if (setup) await setup(scheduler, fastify);
-  fastify.addHook('onReady', async () => {
-    await scheduler.start({ paused: startPaused ?? false });
-  });
+  if (autoStart !== false) {
+    fastify.addHook('onReady', async () => {
+      await scheduler.start({ paused: startPaused ?? false });
+    });
+  }
   fastify.addHook('onClose', async () => {
     api?.close();
     await scheduler.shutdown({ wait: true, timeout: 30_000, ...shutdown });
@@ -109,4 +136,42 @@ const plugin: FastifyPluginAsync<TickworkFastifyOptions> = async (fastify, optio
  * ```
  */
 export const tickwork = fp(plugin, { fastify: '>=4', name: 'tickwork' });
+
+/**
+ * A `frameworkErrors` option for `Fastify()`: Fastify's router answers a path it cannot decode (`%FF`) in
+ * Fastify's own error shape before any plugin sees it. With this option such a request goes to the tickwork
+ * API when it is under the API's prefix (so it gets the API's `{ code, message, details }` answer, after
+ * authentication), and gets a 400 `INVALID_OPTION` (`field: "path"`) in the same shape elsewhere.
+ *
+ * @example
+ * ```ts
+ * const app = Fastify({ frameworkErrors: tickworkFrameworkErrors });
+ * await app.register(tickwork, { api: { auth } });
+ * ```
+ */
+export function tickworkFrameworkErrors(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const api = (request.server as Partial<FastifyInstance>).schedulerApi ?? null;
+  const url = request.raw.url ?? '/';
+  const path = url.split('?')[0] ?? '/';
+  if (error.code !== 'FST_ERR_BAD_URL') {
+    reply.send(error); // Fastify's own answer
+    return;
+  }
+  if (api && (api.prefix === '' || path === api.prefix || path.startsWith(`${api.prefix}/`))) {
+    api
+      .handle(toWebRequest(request.raw, { url, signal: clientGone(reply.raw) }))
+      .then((response) => sendResponse(reply, response))
+      .catch((err: unknown) => reply.send(err));
+    return;
+  }
+  reply.code(400).send({
+    code: 'INVALID_OPTION',
+    message: 'The request path is not valid percent-encoded UTF-8',
+    details: { field: 'path' },
+  });
+}
 export default tickwork;

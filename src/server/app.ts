@@ -5,11 +5,12 @@
  * @module
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { tickwork } from '../plugins/fastify.js';
+import { tickwork, tickworkFrameworkErrors } from '../plugins/fastify.js';
 import type { Scheduler } from '../core/scheduler.js';
 import type { Clock } from '../core/clock.js';
 import type { Store } from '../stores/store.js';
 import type { ApiOptions } from '../http/api.js';
+import { TokenAuth } from '../http/auth.js';
 
 /** Options of {@link buildServer}. */
 export interface ServerOptions {
@@ -26,7 +27,13 @@ export interface ServerOptions {
   /** Lease of a running run, in ms (how soon a run of a killed process is taken back). @defaultValue 30,000 */
   leaseDuration?: number;
   /**
-   * The HTTP API and the dashboard under `/scheduler` (the plugin's `api` option; `auth` is required).
+   * Start the scheduler when the server is ready (the plugin's `autoStart`); `false`: call
+   * `app.scheduler.start()` yourself, after `listen`. @defaultValue true
+   */
+  autoStart?: boolean;
+  /**
+   * The HTTP API and the dashboard under `/scheduler` (the plugin's `api` option; `auth` is required). Its
+   * tokens protect `GET /jobs` too (a `read` or `admin` token); without tokens, `GET /jobs` is open.
    * @defaultValue false (not mounted)
    */
   api?: ApiOptions | false;
@@ -34,13 +41,15 @@ export interface ServerOptions {
 
 /** Builds the demo server (not listening yet). */
 export async function buildServer(options: ServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? true });
+  // frameworkErrors: a path Fastify cannot decode (`%FF`) gets the API's error shape.
+  const app = Fastify({ logger: options.logger ?? true, frameworkErrors: tickworkFrameworkErrors });
   const tickDuration = options.tickDuration ?? 3000;
   const print = options.print ?? ((line: string) => console.log(line));
   await app.register(tickwork, {
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.store ? { store: options.store } : {}),
     ...(options.leaseDuration ? { leaseDuration: options.leaseDuration } : {}),
+    ...(options.autoStart === false ? { autoStart: false } : {}),
     ...(options.api ? { api: options.api } : {}),
     setup(scheduler: Scheduler) {
       const clock = scheduler.clock;
@@ -58,12 +67,21 @@ export async function buildServer(options: ServerOptions = {}): Promise<FastifyI
       });
     },
   });
+  // GET /jobs lists every job (those created through the API too): it needs the API's token when there is
+  // one. GET / holds no job data and stays open.
+  const auth = options.api && options.api.auth ? new TokenAuth(options.api.auth) : null;
   app.get('/', async () => ({
     name: 'tickwork demo server',
     scheduler: app.scheduler.state,
     jobs: '/jobs',
   }));
-  app.get('/jobs', async () => {
+  app.get('/jobs', async (request, reply) => {
+    if (auth && !auth.authenticate(request.headers.authorization ?? null)) {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="tickwork"')
+        .send({ code: 'UNAUTHORIZED', message: 'A valid bearer token is required', details: {} });
+    }
     const jobs = await app.scheduler.getJobs();
     return jobs.map((job) => ({
       id: job.id,

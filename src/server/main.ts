@@ -3,45 +3,106 @@
  * `npm start`: runs the demo server on HOST:PORT (default 127.0.0.1:8000) until SIGINT or SIGTERM, with the
  * HTTP API and the dashboard at `/scheduler/`. The admin token is `TICKWORK_TOKEN`, or a random one made at
  * start and printed with the dashboard's URL; `TICKWORK_READ_TOKEN` adds a read-only token.
+ *
+ * It listens before it starts the scheduler, so a server that cannot listen never fires a job or replaces
+ * the jobs of a shared store. A bad `PORT`, `TICKWORK_LEASE_MS`, `TICKWORK_STORE` or token prints one line
+ * and exits 2; a port in use exits 1.
  * @module
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { ApiToken } from '../http/auth.js';
+import { dirname } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { isTickworkError } from '../core/errors.js';
+import { tokenProblem, type ApiToken } from '../http/auth.js';
+import type { Store } from '../stores/store.js';
 import { buildServer } from './app.js';
 import { openStore } from '../stores/url.js';
 
-const host = process.env.HOST ?? '127.0.0.1';
-const port = Number(process.env.PORT ?? 8000);
-// Jobs and their run history live in SQLite by default, so a restart keeps them.
-const storeUrl = process.env.TICKWORK_STORE ?? 'sqlite:./data/tickwork.db';
-if (storeUrl === 'sqlite:./data/tickwork.db') mkdirSync('data', { recursive: true });
+/** Levels `LOG_LEVEL` may name (pino's). */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** Shortest and longest `TICKWORK_LEASE_MS`: 1 s to 1 day. */
+const LEASE_RANGE = [1000, 86_400_000] as const;
+
+/** A URL with its password hidden. */
+const redact = (text: string): string => text.replace(/\/\/[^@/\s]*@/g, '//***@');
+
+/** Prints one line (no stack trace) and exits: 2 for a bad setting, 1 for anything else. */
+function fail(message: string, code = 2): never {
+  console.error(`tickwork: ${redact(message)}`);
+  process.exit(code);
+}
+
+const host = process.env.HOST || '127.0.0.1';
+const level = process.env.LOG_LEVEL || 'info';
+if (!LOG_LEVELS.includes(level)) {
+  fail(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+}
+const portText = process.env.PORT || '8000';
+if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65_535) {
+  fail(`PORT must be a port number from 0 to 65535, got ${JSON.stringify(portText)}`);
+}
+const port = Number(portText);
+// TICKWORK_LEASE_MS: how long a run stays leased to a process that stopped renewing it (killed, stalled).
+const leaseText = process.env.TICKWORK_LEASE_MS || undefined;
+if (
+  leaseText !== undefined &&
+  (!/^[0-9]{1,9}$/.test(leaseText) ||
+    Number(leaseText) < LEASE_RANGE[0] ||
+    Number(leaseText) > LEASE_RANGE[1])
+) {
+  fail(
+    `TICKWORK_LEASE_MS must be an integer number of milliseconds from ${LEASE_RANGE[0]} to ${LEASE_RANGE[1]}, ` +
+      `got ${JSON.stringify(leaseText)}`,
+  );
+}
+const leaseDuration = leaseText === undefined ? undefined : Number(leaseText);
+// Jobs and their run history live in SQLite by default, so a restart keeps them.
+const storeUrl = process.env.TICKWORK_STORE || 'sqlite:./data/tickwork.db';
 const envToken = process.env.TICKWORK_TOKEN || undefined;
 const readToken = process.env.TICKWORK_READ_TOKEN || undefined;
 for (const [name, value] of [
   ['TICKWORK_TOKEN', envToken],
   ['TICKWORK_READ_TOKEN', readToken],
 ] as const) {
-  if (value !== undefined && value.length < 16) {
-    console.error(`${name} must be at least 16 characters long (try: openssl rand -hex 32)`);
-    process.exit(1);
+  const problem = value === undefined ? null : tokenProblem(value);
+  if (problem) fail(`${name} ${problem}`);
+}
+// A SQLite file's directory is created (better-sqlite3 creates the file, not its directory).
+const sqlitePath = /^sqlite:(?:\/\/)?(.+)$/i.exec(storeUrl.trim())?.[1];
+if (sqlitePath !== undefined && sqlitePath !== ':memory:') {
+  try {
+    mkdirSync(dirname(sqlitePath), { recursive: true });
+  } catch (err) {
+    fail(`TICKWORK_STORE ${storeUrl}: cannot create its directory: ${(err as Error).message}`);
   }
 }
+
 const token = envToken ?? randomBytes(24).toString('base64url');
 const tokens: ApiToken[] = [{ token, role: 'admin' }];
 if (readToken !== undefined) tokens.push({ token: readToken, role: 'read' });
 
-const store = await openStore(storeUrl);
-// TICKWORK_LEASE_MS: how long a run stays leased to a process that stopped renewing it (killed, stalled).
-const leaseDuration = process.env.TICKWORK_LEASE_MS ? Number(process.env.TICKWORK_LEASE_MS) : undefined;
-const app = await buildServer({
-  store,
-  api: { auth: { tokens } },
-  ...(leaseDuration ? { leaseDuration } : {}),
-});
-app.log.info(`Job store: ${storeUrl.replace(/\/\/[^@/]*@/, '//***@')}`);
+let store: Store;
+let app: FastifyInstance;
+try {
+  store = await openStore(storeUrl);
+} catch (err) {
+  fail(`TICKWORK_STORE ${storeUrl}: ${(err as Error).message}`, isTickworkError(err) ? 2 : 1);
+}
+try {
+  app = await buildServer({
+    logger: { level },
+    store,
+    api: { auth: { tokens } },
+    autoStart: false, // started below, once the server listens
+    ...(leaseDuration !== undefined ? { leaseDuration } : {}),
+  });
+} catch (err) {
+  fail(`cannot set up the server: ${(err as Error).message}`, isTickworkError(err) ? 2 : 1);
+}
+app.log.info(`Job store: ${redact(storeUrl)}`);
 let closing = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
@@ -59,12 +120,18 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 try {
   await app.listen({ host, port });
-  const address = app.server.address() as AddressInfo;
-  const shown = ['0.0.0.0', '::'].includes(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host;
-  console.log(
-    `Dashboard: http://${shown}:${address.port}/scheduler/  token: ${envToken ? '(TICKWORK_TOKEN)' : token}`,
-  );
 } catch (err) {
-  app.log.error({ err }, 'Could not start the server');
-  process.exit(1);
+  await app.close().catch(() => {});
+  fail(`cannot listen on ${host}:${port}: ${(err as Error).message}`, 1);
 }
+try {
+  await app.scheduler.start();
+} catch (err) {
+  await app.close().catch(() => {});
+  fail(`cannot start the scheduler on ${storeUrl}: ${(err as Error).message}`, isTickworkError(err) ? 2 : 1);
+}
+const address = app.server.address() as AddressInfo;
+const shown = ['0.0.0.0', '::'].includes(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+console.log(
+  `Dashboard: http://${shown}:${address.port}/scheduler/  token: ${envToken ? '(TICKWORK_TOKEN)' : token}`,
+);

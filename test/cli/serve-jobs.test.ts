@@ -4,10 +4,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildProgram, runCli, type CliIO, type ProgramOptions } from '../../src/cli/program.js';
 
 const ADMIN = 'cli-admin-token-0123456789abcdef';
@@ -168,6 +171,16 @@ describe('tickwork serve + jobs', () => {
     const prefix = await cli(['jobs', 'list', '--url', `${server.url}/elsewhere`], env());
     assert.equal(prefix.code, 2);
     assert.match(prefix.err, /is --url the API/);
+    // A token that could never be accepted is bad input, with the message `serve` gives.
+    for (const token of ['short', 'has a space 0123456789abcdef']) {
+      const bad = await cli(['jobs', 'list', '--url', api, '--token', token]);
+      assert.equal(bad.code, 2, bad.err);
+      assert.match(
+        bad.err,
+        /--token \/ TICKWORK_TOKEN must (be at least 16 characters|not contain whitespace)/,
+      );
+    }
+    assert.equal((await cli(['jobs', 'pause', 'hello'], { ...env(), TICKWORK_TOKEN: 'short' })).code, 2);
     assert.equal((await cli(['jobs', 'list', '--paused', '--active'], env())).code, 2);
     assert.equal((await cli(['jobs', 'list', '-n', 'zero'], env())).code, 2);
     assert.equal((await cli(['jobs', 'pause'], env())).code, 2);
@@ -184,14 +197,16 @@ async function closedPort(): Promise<number> {
 }
 
 describe('tickwork serve: stores, tokens, configs', () => {
-  test('defaults: SQLite at ./data/tickwork.db, a generated admin token printed with the URL', async () => {
+  test('defaults: SQLite at ./data/tickwork-serve.db, a generated admin token printed with the URL', async () => {
     const dir = tempDir({ 'tickwork.config.js': CONFIG });
     try {
       const server = await serve([], { cwd: dir, env: {} });
       const line = server.io.stderr.find((l) => l.startsWith('Dashboard:'))!;
       const token = /token: (\S+)$/.exec(line)![1]!;
       assert.ok(token.length >= 16);
-      assert.ok(existsSync(join(dir, 'data', 'tickwork.db')));
+      // Not npm start's ./data/tickwork.db: a serve there would inherit the demo's `tick` job.
+      assert.ok(existsSync(join(dir, 'data', 'tickwork-serve.db')));
+      assert.ok(!existsSync(join(dir, 'data', 'tickwork.db')));
       const list = await cli(['jobs', 'list', '--json'], {
         TICKWORK_URL: `${server.url}/scheduler`,
         TICKWORK_TOKEN: token,
@@ -202,7 +217,7 @@ describe('tickwork serve: stores, tokens, configs', () => {
       // The jobs are in the file: a second start with the same config keeps them (replaced, not doubled).
       const again = await serve(['--token', ADMIN], {
         cwd: dir,
-        env: { TICKWORK_STORE: 'sqlite:./data/tickwork.db' },
+        env: { TICKWORK_STORE: 'sqlite:./data/tickwork-serve.db' },
       });
       const list2 = await cli(['jobs', 'list', '--json'], {
         TICKWORK_URL: `${again.url}/scheduler`,
@@ -275,6 +290,9 @@ describe('tickwork serve: stores, tokens, configs', () => {
       r = await run(ok, ['--store', 'memory:', '--token', 'short']);
       assert.equal(r.code, 2);
       assert.match(r.err, /at least 16 characters/);
+      r = await run(ok, ['--store', 'memory:', '--token', 'white space 0123456789abcdef']);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /--token \/ TICKWORK_TOKEN must not contain whitespace/);
       r = await run(ok, ['--store', 'mysql://x', '--token', ADMIN]);
       assert.equal(r.code, 2);
       assert.equal((await run(ok, ['--port', 'abc'])).code, 2);
@@ -286,7 +304,7 @@ describe('tickwork serve: stores, tokens, configs', () => {
       try {
         const io = capture();
         const code = await runCli(
-          ['serve', '--store', 'memory:', '--token', ADMIN, '--port', String(port)],
+          ['serve', '--store', 'sqlite:./data/busy/serve.db', '--token', ADMIN, '--port', String(port)],
           io,
           {
             cwd: ok,
@@ -295,6 +313,9 @@ describe('tickwork serve: stores, tokens, configs', () => {
         );
         assert.equal(code, 1);
         assert.match(io.stderr.join('\n'), /cannot listen/);
+        // It listens before it starts the scheduler: the store was never opened, so no job was written to
+        // it (a store other servers share keeps its jobs) and none ran.
+        assert.ok(!existsSync(join(ok, 'data', 'busy', 'serve.db')));
       } finally {
         await new Promise<void>((res) => blocker.close(() => res()));
       }
@@ -327,4 +348,65 @@ describe('tickwork --help', () => {
     const names = buildProgram(capture()).commands.map((c) => c.name());
     assert.deepEqual(names.sort(), ['jobs', 'next', 'serve']);
   });
+});
+
+describe('tickwork: more exit codes and output', () => {
+  test('serve creates the directory of any sqlite: path', async () => {
+    const dir = tempDir({ 'tickwork.config.js': CONFIG });
+    try {
+      const server = await serve(['--store', 'sqlite:./deep/er/jobs.db', '--token', ADMIN], {
+        cwd: dir,
+        env: {},
+      });
+      assert.ok(existsSync(join(dir, 'deep', 'er', 'jobs.db')));
+      assert.equal(await server.stop(), 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('jobs list against a URL that answers JSON but is not the API exits 2 with a hint', async () => {
+    const other = createHttpServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end('[{"id":"tick"}]'); // like npm start's GET /jobs
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const { port } = other.address() as { port: number };
+    try {
+      const r = await cli(['jobs', 'list', '--url', `http://127.0.0.1:${port}/`, '--token', ADMIN]);
+      assert.equal(r.code, 2, r.err);
+      assert.match(r.err, /did not answer like the tickwork API: is --url the API's base/);
+      assert.doesNotMatch(r.err, /not iterable/);
+    } finally {
+      await new Promise<void>((r) => other.close(() => r()));
+    }
+  });
+
+  test('--version prints the package version', async () => {
+    const io = capture();
+    assert.equal(await runCli(['--version'], io), 0);
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    assert.deepEqual(io.stdout, [version]);
+  });
+
+  test(
+    'a reader that closes the pipe early (| head -1) ends the command quietly',
+    { timeout: 60_000 },
+    async () => {
+      const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+      const child = spawn(process.execPath, ['--import', 'tsx', main, 'next', '* * * * * *', '-n', '10000'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      // Read the first line, then close the pipe, as `head -1` does.
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      child.stdout.destroy();
+      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      assert.equal(code, 0, stderr);
+      assert.equal(stderr, '');
+    },
+  );
 });

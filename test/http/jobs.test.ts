@@ -1,7 +1,8 @@
 // The job endpoints of the HTTP API, through api.handle (no sockets), on a ManualClock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { harness } from './helpers.js';
+import type { JobFilter } from '../../src/index.js';
+import { harness, type Harness } from './helpers.js';
 
 const interval = { type: 'interval', seconds: 10 };
 
@@ -255,6 +256,137 @@ test('GET /jobs lists with filters, sorts and pages (cursor and offset)', async 
   await h.close();
 });
 
+/**
+ * Seven jobs at 2024-01-01T00:00:00Z (the harness clock). Next run times: j6 +50 s, j2 and j4 +100 s, j3 +200 s,
+ * j1 +300 s; j5 and j7 paused (none). By next run time: j6, j2, j4 (tie by id), j3, j1, then j5, j7 (none, by
+ * id). By name in code point order: 'Gamma' (j3) < 'alpha' (j2, j4) < 'beta' (j1, j7) < 'delta' (j5) <
+ * 'épsilon' (j6).
+ */
+const SORT_JOBS: [id: string, name: string, seconds: number, paused: boolean][] = [
+  ['j1', 'beta', 300, false],
+  ['j2', 'alpha', 100, false],
+  ['j3', 'Gamma', 200, false],
+  ['j4', 'alpha', 100, false],
+  ['j5', 'delta', 400, true],
+  ['j6', 'épsilon', 50, false],
+  ['j7', 'beta', 500, true],
+];
+const BY_NEXT = ['j6', 'j2', 'j4', 'j3', 'j1', 'j5', 'j7'];
+const BY_NAME = ['j3', 'j2', 'j4', 'j1', 'j7', 'j5', 'j6'];
+
+type Page = { items: { id: string; pending: boolean }[]; nextCursor: string | null };
+const cursorValue = (cursor: string): unknown =>
+  JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+
+/** Walks `GET /jobs?<query>` by `nextCursor`; resolves to the ids of each page and the cursors met. */
+async function walk(h: Harness, query: string): Promise<{ pages: string[][]; cursors: unknown[] }> {
+  const pages: string[][] = [];
+  const cursors: unknown[] = [];
+  let cursor: string | null = null;
+  do {
+    const res: { status: number; body: Page } = await h.json(
+      'GET',
+      `/scheduler/jobs?${query}${cursor ? `&cursor=${cursor}` : ''}`,
+    );
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    pages.push(res.body.items.map((j) => j.id));
+    cursor = res.body.nextCursor;
+    if (cursor) cursors.push(cursorValue(cursor));
+  } while (cursor && pages.length < 20);
+  return { pages, cursors };
+}
+
+test('GET /jobs sorted by nextRunTime or name pages in the store: offset cursors, nothing skipped or repeated', async () => {
+  const h = await harness();
+  for (const [id, name, seconds, paused] of SORT_JOBS)
+    await h.scheduler.addJob('tick', 'interval', { id, name, seconds, paused });
+  const filters: JobFilter[] = [];
+  const store = h.scheduler.store;
+  const getJobs = store.getJobs.bind(store);
+  store.getJobs = (filter?: JobFilter) => {
+    filters.push({ ...filter });
+    return getJobs(filter);
+  };
+
+  const next = await walk(h, 'sort=nextRunTime&limit=3');
+  assert.deepEqual(next.pages, [BY_NEXT.slice(0, 3), BY_NEXT.slice(3, 6), BY_NEXT.slice(6)]);
+  // The cursor format is unchanged: `{ s: sort, o: offset }` for these sorts.
+  assert.deepEqual(next.cursors, [
+    { s: 'nextRunTime', o: 3 },
+    { s: 'nextRunTime', o: 6 },
+  ]);
+  const name = await walk(h, 'sort=name&limit=3');
+  assert.deepEqual(name.pages, [BY_NAME.slice(0, 3), BY_NAME.slice(3, 6), BY_NAME.slice(6)]);
+  // Filtered: the active jobs only; a last page that is exactly full has no next cursor.
+  const active = await walk(h, 'sort=nextRunTime&paused=false&limit=5');
+  assert.deepEqual(active.pages, [['j6', 'j2', 'j4', 'j3', 'j1']]);
+  const slow = await walk(h, 'sort=name&paused=true&limit=1');
+  assert.deepEqual(slow.pages, [['j7'], ['j5']]);
+  // Every read was one page in the store's order (limit = page + 1), never a read of all jobs.
+  assert.ok(filters.length > 0);
+  for (const f of filters) {
+    assert.ok(f.limit !== undefined && f.limit <= 6, JSON.stringify(f));
+    assert.ok(f.sort === 'nextRunTime' || f.sort === 'name', JSON.stringify(f));
+  }
+  assert.deepEqual(filters[1], { sort: 'nextRunTime', limit: 4, offset: 3 });
+
+  // A cursor made by an earlier version (same format), and plain offsets.
+  const old = Buffer.from(JSON.stringify({ s: 'name', o: 4 }), 'utf8').toString('base64url');
+  const fromOld = await h.json('GET', `/scheduler/jobs?sort=name&limit=2&cursor=${old}`);
+  assert.deepEqual(
+    fromOld.body.items.map((j: { id: string }) => j.id),
+    ['j7', 'j5'],
+  );
+  assert.deepEqual(cursorValue(fromOld.body.nextCursor), { s: 'name', o: 6 });
+  const byOffset = await h.json('GET', '/scheduler/jobs?sort=nextRunTime&offset=5&limit=5');
+  assert.deepEqual(
+    byOffset.body.items.map((j: { id: string }) => j.id),
+    ['j5', 'j7'],
+  );
+  assert.equal(byOffset.body.nextCursor, null);
+  // Keyset paging by id is unchanged (`{ s: 'id', a: lastId }`).
+  const byId = await walk(h, 'limit=4');
+  assert.deepEqual(byId.pages, [
+    ['j1', 'j2', 'j3', 'j4'],
+    ['j5', 'j6', 'j7'],
+  ]);
+  assert.deepEqual(byId.cursors, [{ s: 'id', a: 'j4' }]);
+  await h.close();
+});
+
+test('GET /jobs before start(): the waiting jobs are filtered, sorted and paged the same way', async () => {
+  const h = await harness({ start: false });
+  for (const [id, name, seconds, paused] of SORT_JOBS)
+    await h.scheduler.addJob('tick', 'interval', { id, name, seconds, paused });
+  for (const started of [false, true]) {
+    if (started) await h.scheduler.start();
+    const next = await walk(h, 'sort=nextRunTime&limit=3');
+    assert.deepEqual(next.pages, [BY_NEXT.slice(0, 3), BY_NEXT.slice(3, 6), BY_NEXT.slice(6)], `${started}`);
+    const name = await walk(h, 'sort=name&limit=4');
+    assert.deepEqual(name.pages, [BY_NAME.slice(0, 4), BY_NAME.slice(4)], `${started}`);
+    const paused = await walk(h, 'sort=nextRunTime&paused=true&limit=1');
+    assert.deepEqual(paused.pages, [['j5'], ['j7']], `${started}`);
+    const byId = await walk(h, 'limit=5');
+    assert.deepEqual(byId.pages, [
+      ['j1', 'j2', 'j3', 'j4', 'j5'],
+      ['j6', 'j7'],
+    ]);
+    const page = await h.json('GET', '/scheduler/jobs?sort=name&limit=1');
+    assert.equal(page.body.items[0].pending, !started);
+    // The scheduler's own API: the same order and counts, waiting or stored.
+    const jobs = await h.scheduler.getJobs({ sort: 'name', offset: 1, limit: 3 });
+    assert.deepEqual(
+      jobs.map((j) => j.id),
+      BY_NAME.slice(1, 4),
+    );
+    assert.equal(await h.scheduler.countJobs(), 7);
+    assert.equal(await h.scheduler.countJobs({ paused: true }), 2);
+    assert.equal(await h.scheduler.countJobs({ paused: false, taskId: 'tick' }), 5);
+    assert.equal(await h.scheduler.countJobs({ taskId: 'slow' }), 0);
+  }
+  await h.close();
+});
+
 test('PATCH modifies options and/or reschedules; a paused job stays paused', async () => {
   const h = await harness();
   await h.call('POST', '/scheduler/jobs', { body: { id: 'p', taskId: 'tick', trigger: interval } });
@@ -374,5 +506,34 @@ test('before start, jobs wait (pending); run history needs a started scheduler (
   assert.equal(runs.body.code, 'SCHEDULER_NOT_RUNNING');
   const run = await h.json('POST', '/scheduler/jobs/early/run');
   assert.equal(run.body.code, 'SCHEDULER_NOT_RUNNING');
+  await h.close();
+});
+
+test('lastRun counts only runs of the job itself, not those of an earlier job with the same id', async () => {
+  const h = await harness();
+  const body = { id: 'again', taskId: 'tick', trigger: { type: 'interval', hours: 1 } };
+  assert.equal((await h.call('POST', '/scheduler/jobs', { body })).status, 201);
+  assert.equal((await h.call('POST', '/scheduler/jobs/again/run')).status, 202);
+  await h.clock.advance(1000);
+  const before = await h.json('GET', '/scheduler/jobs/again');
+  assert.equal(before.body.lastRun.status, 'succeeded');
+  assert.equal((await h.call('DELETE', '/scheduler/jobs/again')).status, 204);
+  await h.clock.advance(1000);
+  assert.equal((await h.call('POST', '/scheduler/jobs', { body })).status, 201);
+  const list = await h.json('GET', '/scheduler/jobs');
+  assert.equal(list.body.items[0].id, 'again');
+  assert.equal(list.body.items[0].lastRun, null);
+  const one = await h.json('GET', '/scheduler/jobs/again');
+  assert.equal(one.body.lastRun, null);
+  assert.deepEqual(one.body.recentRuns, []);
+  assert.deepEqual(one.body.recentRunCounts, {});
+  // The old run is still in the history.
+  assert.equal((await h.json('GET', '/scheduler/runs?jobId=again')).body.items.length, 1);
+  // A run of the new job counts.
+  assert.equal((await h.call('POST', '/scheduler/jobs/again/run')).status, 202);
+  await h.clock.advance(0);
+  const after = await h.json('GET', '/scheduler/jobs');
+  assert.equal(after.body.items[0].lastRun.status, 'succeeded');
+  assert.equal((await h.json('GET', '/scheduler/jobs/again')).body.recentRuns.length, 1);
   await h.close();
 });

@@ -8,7 +8,7 @@ import { Hono } from 'hono';
 import express from 'express';
 import { Scheduler, silentLogger } from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
-import { tickwork } from '../../src/plugins/fastify.js';
+import { tickwork, tickworkFrameworkErrors } from '../../src/plugins/fastify.js';
 import { tickworkApp } from '../../src/plugins/hono.js';
 import { tickworkRouter, bindLifecycle } from '../../src/plugins/express.js';
 import { ADMIN, AUTH, READER } from './helpers.js';
@@ -220,4 +220,73 @@ test('express: a SIGTERM shuts down gracefully, waiting for a running job', asyn
   assert.equal(scheduler.state, 'stopped');
   assert.equal(server.listening, false);
   assert.equal(process.listenerCount('SIGTERM'), 0);
+});
+
+test('fastify: autoStart false leaves the start to the app (after listen); close still shuts down', async () => {
+  const app = Fastify({ logger: false });
+  await app.register(tickwork, {
+    scheduler: makeScheduler(new ManualClock(0)),
+    autoStart: false,
+    api: { auth: AUTH },
+  });
+  await app.ready();
+  assert.equal(app.scheduler.state, 'stopped');
+  await app.scheduler.start();
+  assert.equal(app.scheduler.state, 'running');
+  await app.close();
+  assert.equal(app.scheduler.state, 'stopped');
+  // Never started: close is fine too.
+  const idle = Fastify({ logger: false });
+  await idle.register(tickwork, { scheduler: makeScheduler(new ManualClock(0)), autoStart: false });
+  await idle.ready();
+  await idle.close();
+});
+
+test('fastify: tickworkFrameworkErrors gives a path Fastify cannot decode (%FF) the API error shape', async () => {
+  const app = Fastify({ logger: false, frameworkErrors: tickworkFrameworkErrors });
+  await app.register(tickwork, { scheduler: makeScheduler(new ManualClock(0)), api: { auth: AUTH } });
+  await app.ready();
+  const bad = await app.inject({ method: 'GET', url: '/scheduler/jobs/%FF', headers: auth() });
+  assert.equal(bad.statusCode, 400);
+  assert.deepEqual(bad.json(), {
+    code: 'INVALID_OPTION',
+    message: 'Expected `id` in the path to be percent-encoded UTF-8',
+    details: { field: 'id', value: '%FF' },
+  });
+  // Under the prefix the API answers, so authentication comes first.
+  const anonymous = await app.inject({ method: 'POST', url: '/scheduler/jobs/%FF/run' });
+  assert.equal(anonymous.statusCode, 401);
+  assert.equal(anonymous.json().code, 'UNAUTHORIZED');
+  const outside = await app.inject({ method: 'GET', url: '/elsewhere/%FF' });
+  assert.equal(outside.statusCode, 400);
+  assert.deepEqual(outside.json(), {
+    code: 'INVALID_OPTION',
+    message: 'The request path is not valid percent-encoded UTF-8',
+    details: { field: 'path' },
+  });
+  await app.close();
+});
+
+test('hono and express: a path parameter with %FF gets the API error shape', async () => {
+  const scheduler = makeScheduler(new ManualClock(0));
+  const hono = new Hono();
+  hono.route('/scheduler', tickworkApp(scheduler, { auth: AUTH }));
+  await scheduler.start();
+  const res = await hono.request('/scheduler/jobs/%FF', { headers: auth() });
+  assert.equal(res.status, 400);
+  assert.equal(((await res.json()) as { details: { field: string } }).details.field, 'id');
+
+  const app = express();
+  app.use(tickworkRouter(scheduler, { auth: AUTH }));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const viaExpress = await fetch(`http://127.0.0.1:${port}/scheduler/jobs/%FF`, { headers: auth() });
+    assert.equal(viaExpress.status, 400);
+    assert.equal(((await viaExpress.json()) as { code: string }).code, 'INVALID_OPTION');
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+    await scheduler.shutdown({ wait: false });
+  }
 });

@@ -109,6 +109,68 @@ test('GET /status is 503 when the store does not answer, and null health before 
   assert.equal(res.body.store.health.ok, false);
   assert.equal(res.body.store.health.error, 'connection refused');
   await h.close();
+
+  // A store that still reads but cannot write (a full disk): the loop's failure makes the health not ok.
+  const w = await harness();
+  w.scheduler.store.fireDueJobs = () => Promise.reject(new Error('database or disk is full'));
+  await w.clock.advance(31_000); // the next wake-up (an idle memory store: 30 s)
+  assert.equal(w.scheduler.storeError?.message, 'database or disk is full');
+  const full = await w.json('GET', '/scheduler/status');
+  assert.equal(full.status, 503);
+  assert.equal(full.body.store.health.ok, false);
+  assert.match(full.body.store.health.error, /^database or disk is full \(failing since .*Z\)$/);
+  await w.close();
+});
+
+test('GET /status and the jobs gauge count jobs in the store (paused and active), waiting ones included', async () => {
+  const h = await harness({ start: false });
+  const gauge = async (paused: boolean): Promise<number> => {
+    const text = await (await h.call('GET', '/scheduler/metrics')).text();
+    const line = `tickwork_jobs{paused="${paused}"} `;
+    const found = text.split('\n').find((l) => l.startsWith(line));
+    assert.ok(found, `metric line ${line} in\n${text}`);
+    return Number(found.slice(line.length));
+  };
+  const status = async (): Promise<number> => {
+    const res = await h.json('GET', '/scheduler/status');
+    assert.equal(res.status, 200);
+    return res.body.jobs;
+  };
+  await h.scheduler.addJob('tick', 'interval', { id: 'a', seconds: 10 });
+  await h.scheduler.addJob('tick', 'interval', { id: 'b', seconds: 10 });
+  await h.scheduler.addJob('slow', 'interval', { id: 'c', seconds: 10, paused: true });
+  // Before start(): the jobs waiting for it.
+  assert.equal(await status(), 3);
+  assert.equal(await gauge(true), 1);
+  assert.equal(await gauge(false), 2);
+
+  await h.scheduler.start();
+  // Counted by the store (count(*) in the SQL stores): listing jobs would fail.
+  const store = h.scheduler.store;
+  const getJobs = store.getJobs;
+  store.getJobs = () => Promise.reject(new Error('status and metrics must count, not list'));
+  assert.equal(await status(), 3);
+  await h.call('POST', '/scheduler/jobs/a/pause');
+  await h.call('DELETE', '/scheduler/jobs/b');
+  await h.call('POST', '/scheduler/jobs', {
+    body: { id: 'd', taskId: 'tick', trigger: { type: 'interval', seconds: 10 } },
+  });
+  await h.call('POST', '/scheduler/jobs', {
+    body: { id: 'e', taskId: 'tick', trigger: { type: 'interval', seconds: 10 }, paused: true },
+  });
+  // a, c, e paused; d active.
+  assert.equal(await status(), 4);
+  assert.equal(await gauge(true), 3);
+  assert.equal(await gauge(false), 1);
+
+  // A store without countJobs: the scheduler counts the listed jobs instead.
+  store.getJobs = getJobs;
+  Object.defineProperty(store, 'countJobs', { value: undefined, configurable: true });
+  assert.equal(await h.scheduler.countJobs(), 4);
+  assert.equal(await status(), 4);
+  assert.equal(await gauge(true), 3);
+  assert.equal(await gauge(false), 1);
+  await h.close();
 });
 
 test('GET /metrics serves Prometheus text with run counters, histograms and gauges after runs', async () => {
@@ -239,5 +301,38 @@ test('GET /events?events= filters by name; aborting the request ends the stream;
   const rest = other.body!.getReader();
   await readUntil(rest, () => false);
   assert.equal((await rest.read()).done, true);
+  await h.close();
+});
+
+test('GET /events?events= with a name that is no event is 400 naming `events`', async () => {
+  const h = await harness();
+  const bogus = await h.json('GET', '/scheduler/events?events=job:executed,bogus');
+  assert.equal(bogus.status, 400);
+  assert.equal(bogus.body.code, 'INVALID_OPTION');
+  assert.equal(bogus.body.details.field, 'events');
+  assert.equal(bogus.body.details.value, 'bogus');
+  const controller = new AbortController();
+  const ok = await h.api.handle(
+    new Request('http://localhost/scheduler/events?events=job:executed,job:task-missing', {
+      headers: { authorization: 'Bearer admin-token-0123456789abcdef' },
+      signal: controller.signal,
+    }),
+  );
+  assert.equal(ok.status, 200);
+  controller.abort();
+  await h.close();
+});
+
+test('GET /runs with a cursor that decodes but lies outside the Date range is 400 naming `cursor`', async () => {
+  const h = await harness();
+  for (const t of [8.64e15, -8.64e15, 9_007_199_254_740_991]) {
+    const cursor = Buffer.from(JSON.stringify({ t, k: 0 })).toString('base64url');
+    const res = await h.json('GET', `/scheduler/runs?cursor=${cursor}`);
+    assert.equal(res.status, 400, String(t));
+    assert.equal(res.body.code, 'INVALID_OPTION');
+    assert.equal(res.body.details.field, 'cursor');
+  }
+  const edge = Buffer.from(JSON.stringify({ t: 8.64e15 - 2, k: 0 })).toString('base64url');
+  assert.equal((await h.json('GET', `/scheduler/runs?cursor=${edge}`)).status, 200);
   await h.close();
 });

@@ -1,8 +1,9 @@
 // Authentication, roles, CORS, body limits and routing errors of the HTTP API.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Scheduler, silentLogger, isTickworkError } from '../../src/index.js';
-import { TokenAuth, constantTimeEqual, createApi } from '../../src/http/index.js';
+import { Scheduler, TickworkError, silentLogger, isTickworkError } from '../../src/index.js';
+import { ApiError, TokenAuth, constantTimeEqual, createApi } from '../../src/http/index.js';
+import { errorResponse } from '../../src/http/errors.js';
 import { captureLogger } from '../helpers/logger.js';
 import { ADMIN, AUTH, READER, harness } from './helpers.js';
 
@@ -133,9 +134,19 @@ test('CORS with an origin list answers preflights and allowed origins only', asy
   assert.equal(preflight.headers.get('access-control-allow-origin'), 'https://ops.example');
   assert.match(preflight.headers.get('access-control-allow-headers')!, /authorization/);
   assert.equal(preflight.headers.get('access-control-max-age'), '60');
+  assert.equal(preflight.headers.get('vary'), 'Origin'); // once, not "Origin, Origin"
   const ok = await h.call('GET', '/scheduler/jobs', { headers: { origin: 'https://ops.example' } });
   assert.equal(ok.headers.get('access-control-allow-origin'), 'https://ops.example');
-  assert.match(ok.headers.get('vary')!, /Origin/);
+  assert.equal(ok.headers.get('vary'), 'Origin');
+  // A script on the allowed origin may read where a created job is.
+  assert.equal(ok.headers.get('access-control-expose-headers'), 'Location');
+  const created = await h.call('POST', '/scheduler/jobs', {
+    headers: { origin: 'https://ops.example' },
+    body: { id: 'c', taskId: 'tick', trigger: { type: 'interval', seconds: 1 } },
+  });
+  assert.equal(created.status, 201);
+  assert.equal(created.headers.get('location'), '/scheduler/jobs/c');
+  assert.equal(created.headers.get('access-control-expose-headers'), 'Location');
   const denied = await h.call('GET', '/scheduler/jobs', { headers: { origin: 'https://evil.example' } });
   assert.equal(denied.headers.get('access-control-allow-origin'), null);
   // Errors carry the headers too, so a browser can read them.
@@ -197,7 +208,7 @@ test('unknown routes are 404 ROUTE_NOT_FOUND, wrong methods 405 with Allow, outs
   const method = await h.json('PUT', '/scheduler/jobs');
   assert.equal(method.status, 405);
   assert.equal(method.body.code, 'METHOD_NOT_ALLOWED');
-  assert.equal(method.headers.get('allow'), 'GET, POST');
+  assert.equal(method.headers.get('allow'), 'GET, HEAD, POST'); // HEAD answers wherever GET does
   // A trailing slash is the same route; HEAD answers like GET without a body.
   assert.equal((await h.call('GET', '/scheduler/jobs/')).status, 200);
   const head = await h.call('HEAD', '/scheduler/status');
@@ -242,5 +253,89 @@ test('a store failure is 503 STORE_ERROR with its code', async () => {
   const res = await h.json('GET', '/scheduler/jobs');
   assert.equal(res.status, 503);
   assert.equal(res.body.code, 'STORE_ERROR');
+  await h.close();
+});
+
+test('a token with whitespace is refused when the API is configured (it could never match)', () => {
+  for (const token of [
+    'contains a space 0123456789',
+    'trailing-newline-0123456789\n',
+    '\u00a0nbsp-0123456789abcdef',
+  ]) {
+    assert.throws(
+      () => new TokenAuth({ tokens: [{ token, role: 'admin' }] }),
+      (e: unknown) =>
+        e instanceof TickworkError &&
+        e.code === 'INVALID_OPTION' &&
+        e.details.field === 'auth.tokens[0].token' &&
+        /whitespace/.test(e.message),
+    );
+  }
+});
+
+test('a path segment that is not percent-encoded UTF-8 (%FF) is 400 naming the parameter, after auth', async () => {
+  const h = await harness();
+  for (const path of ['/scheduler/jobs/%FF', '/scheduler/jobs/%E0%A4%A/run', '/scheduler/runs/%C0']) {
+    const method = path.endsWith('/run') ? 'POST' : 'GET';
+    const res = await h.json(method, path);
+    assert.equal(res.status, 400, path);
+    assert.equal(res.body.code, 'INVALID_OPTION');
+    assert.equal(res.body.details.field, 'id');
+    assert.equal((await h.call(method, path, { token: null })).status, 401);
+  }
+  await h.close();
+});
+
+test('a body nested deeper than 64 levels is 400 naming the field; nothing is created', async () => {
+  const h = await harness();
+  let args: unknown = [];
+  for (let i = 0; i < 2500; i++) args = [args];
+  const res = await h.json('POST', '/scheduler/jobs', {
+    body: { id: 'deep', taskId: 'tick', trigger: { type: 'interval', seconds: 1 }, args },
+  });
+  assert.equal(res.status, 400);
+  assert.equal(res.body.code, 'INVALID_OPTION');
+  assert.equal(res.body.details.field, 'args');
+  assert.equal((await h.call('GET', '/scheduler/jobs/deep')).status, 404);
+  const patch = await h.json('PATCH', '/scheduler/jobs/deep', { body: { args } });
+  assert.equal(patch.body.details.field, 'args');
+  let shallow: unknown = [];
+  for (let i = 0; i < 60; i++) shallow = [shallow];
+  const ok = await h.json('POST', '/scheduler/jobs', {
+    body: { id: 'ok', taskId: 'tick', trigger: { type: 'interval', seconds: 1 }, args: [shallow] },
+  });
+  assert.equal(ok.status, 201);
+  await h.close();
+});
+
+test('an error whose details cannot be serialised keeps its code, status, message and field', async () => {
+  let value: unknown = [];
+  for (let i = 0; i < 100_000; i++) value = [value];
+  const logged: unknown[] = [];
+  const res = errorResponse(
+    new TickworkError('INVALID_OPTION', 'Expected `args` to be JSON', { field: 'args', value }),
+    (e) => logged.push(e),
+  );
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), {
+    code: 'INVALID_OPTION',
+    message: 'Expected `args` to be JSON',
+    details: { field: 'args' },
+  });
+  const api = errorResponse(new ApiError('INVALID_OPTION', 'bad', { field: 'x', value }, 400), () => {});
+  assert.deepEqual(await api.json(), { code: 'INVALID_OPTION', message: 'bad', details: { field: 'x' } });
+  assert.deepEqual(logged, []);
+});
+
+test('Location is never a reason to fail: ids no URL can address get none, the job is still answered', async () => {
+  const h = await harness();
+  for (const id of ['.', '..', '\ud800']) {
+    const res = await h.json('POST', '/scheduler/jobs', {
+      body: { id, taskId: 'tick', trigger: { type: 'interval', seconds: 1 } },
+    });
+    // The scheduler may refuse such ids (400); it must never be a 500 after the job was created.
+    assert.ok(res.status === 201 || res.status === 400, `${JSON.stringify(id)}: ${res.status}`);
+    if (res.status === 201) assert.equal(res.headers.get('location'), null);
+  }
   await h.close();
 });

@@ -142,3 +142,48 @@ test('the demo server lists its tick job at GET /jobs and answers GET /', async 
   await clock.advance(3000);
   await closing;
 });
+
+test('the demo server with API tokens: GET /jobs needs one of them, GET / does not (it holds no job data)', async () => {
+  const clock = new ManualClock('2024-04-25T07:37:40Z');
+  const admin = 'demo-admin-token-0123456789';
+  const reader = 'demo-read-token-0123456789';
+  const app = await buildServer({
+    logger: false,
+    clock,
+    print: () => {},
+    api: {
+      auth: {
+        tokens: [
+          { token: admin, role: 'admin' },
+          { token: reader, role: 'read' },
+        ],
+      },
+    },
+  });
+  await app.ready();
+  const root = await app.inject({ method: 'GET', url: '/' });
+  assert.equal(root.statusCode, 200);
+  assert.deepEqual(Object.keys(root.json()).sort(), ['jobs', 'name', 'scheduler']);
+  for (const headers of [{}, { authorization: 'Bearer not-a-configured-token' }, { authorization: admin }]) {
+    const denied = await app.inject({ method: 'GET', url: '/jobs', headers });
+    assert.equal(denied.statusCode, 401);
+    assert.equal(denied.json().code, 'UNAUTHORIZED');
+    assert.match(String(denied.headers['www-authenticate']), /^Bearer/);
+  }
+  for (const token of [reader, admin]) {
+    const jobs = await app.inject({
+      method: 'GET',
+      url: '/jobs',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(jobs.statusCode, 200);
+    assert.equal(jobs.json()[0].trigger, 'interval[0:00:01]');
+  }
+  // A path Fastify cannot decode gets the API's error shape, not Fastify's.
+  const bad = await app.inject({ method: 'GET', url: '/scheduler/jobs/%FF' });
+  assert.equal(bad.statusCode, 401);
+  assert.equal(bad.json().code, 'UNAUTHORIZED');
+  const closing = app.close();
+  await clock.advance(3000);
+  await closing;
+});

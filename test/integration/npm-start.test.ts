@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -73,7 +73,14 @@ test(
       assert.match(out, /Server listening at http:\/\/127\.0\.0\.1:\d+/, out.slice(-2000));
       const listenedAt = out.length;
       await new Promise((r) => setTimeout(r, 5500));
-      const res = await fetch(`http://127.0.0.1:${port}/jobs`);
+      // GET /jobs needs the token printed at start (as the API does); GET / answers without one.
+      const token = /Dashboard: \S+ {2}token: (\S+)/.exec(out)?.[1];
+      assert.ok(token, out.slice(-2000));
+      assert.equal((await fetch(`http://127.0.0.1:${port}/jobs`)).status, 401);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 200);
+      const res = await fetch(`http://127.0.0.1:${port}/jobs`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       assert.equal(res.status, 200);
       const jobs = (await res.json()) as { name: string; trigger: string }[];
       assert.equal(jobs[0]?.name, 'tick');
@@ -100,5 +107,110 @@ test(
     // The server closed gracefully: it waited for the running ticks and shut the scheduler down.
     assert.match(out, /SIGTERM received/, out.slice(-2000));
     assert.match(out, /Scheduler has been shut down/, out.slice(-2000));
+  },
+);
+
+/** Runs the server's entry point (from source) with `env` until it exits; its exit code and output. */
+function runMain(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const main = fileURLToPath(new URL('../../src/server/main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+    cwd: root,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', TICKWORK_STORE: 'memory:', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+}
+
+test(
+  'npm start: a bad setting prints one line and exits 2, never a stack trace',
+  { timeout: 120_000 },
+  async () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ PORT: 'abc' }, /PORT must be a port number/],
+      [{ PORT: '65536' }, /PORT must be a port number/],
+      [{ TICKWORK_LEASE_MS: 'abc' }, /TICKWORK_LEASE_MS must be an integer/],
+      [{ TICKWORK_LEASE_MS: '500' }, /TICKWORK_LEASE_MS must be an integer/],
+      [{ TICKWORK_LEASE_MS: '1e20' }, /TICKWORK_LEASE_MS must be an integer/],
+      [
+        { TICKWORK_STORE: 'mysql://user:secret@db/x' },
+        /TICKWORK_STORE mysql:\/\/\*\*\*@db\/x: Expected `store`/,
+      ],
+      // A file where a directory is needed: its directory cannot be created.
+      [{ TICKWORK_STORE: `sqlite:${join(root, 'package.json')}/x.db` }, /cannot create its directory/],
+      [{ TICKWORK_TOKEN: 'short' }, /TICKWORK_TOKEN must be at least 16 characters/],
+      [{ TICKWORK_TOKEN: 'has whitespace 0123456789' }, /TICKWORK_TOKEN must not contain whitespace/],
+      [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
+    ];
+    for (const [env, message] of cases) {
+      const r = await runMain(env);
+      const what = JSON.stringify(env);
+      assert.equal(r.code, 2, `${what}: ${r.stderr}${r.stdout}`);
+      assert.match(r.stderr, message, what);
+      assert.equal(r.stderr.trim().split('\n').length, 1, `${what}: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr + r.stdout, /\n\s+at /, what);
+      assert.doesNotMatch(r.stderr, /secret/);
+    }
+  },
+);
+
+test(
+  'npm start: a sqlite: path in a missing directory is created; a port in use starts nothing',
+  { timeout: 120_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tickwork-busy-'));
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const { port } = blocker.address() as { port: number };
+    try {
+      const db = join(dir, 'missing', 'dir', 'x.db');
+      const busy = await runMain({ PORT: String(port), TICKWORK_STORE: `sqlite:${db}` });
+      assert.equal(busy.code, 1, busy.stderr);
+      assert.match(busy.stderr, /cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+      assert.equal(busy.stderr.trim().split('\n').length, 1, busy.stderr);
+      // The scheduler never started: the store was not opened, so no job was written and none ran.
+      assert.ok(!existsSync(db));
+      assert.doesNotMatch(busy.stdout, /Tick!|Added job/);
+    } finally {
+      await new Promise<void>((r) => blocker.close(() => r()));
+    }
+    // With a free port the same store works: the missing directories are created.
+    const db = join(dir, 'other', 'nested', 'x.db');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('../../src/server/main.ts', import.meta.url))],
+      {
+        cwd: root,
+        env: { ...process.env, HOST: '127.0.0.1', PORT: '0', TICKWORK_STORE: `sqlite:${db}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!out.includes('Dashboard:') && child.exitCode === null && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.match(out, /Dashboard: http:\/\/127\.0\.0\.1:\d+\/scheduler\//, out);
+      assert.ok(existsSync(db));
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await closed, 0, out);
+    rmSync(dir, { recursive: true, force: true });
   },
 );

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { Scheduler, silentLogger } from '../../src/index.js';
 import { PostgresStore } from '../../src/stores/postgres/index.js';
 
-const PG = 'postgres://postgres@127.0.0.1:5432/test';
+const PG = process.env.TICKWORK_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test(
@@ -20,7 +20,9 @@ test(
     const schema = `tw_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
     const admin = new pg.Client({ connectionString: PG });
     await admin.connect();
-    const store = new PostgresStore({ connectionString: `${PG}?application_name=${app}` }, { schema });
+    const url = new URL(PG); // TICKWORK_TEST_PG may carry a query string of its own
+    url.searchParams.set('application_name', app);
+    const store = new PostgresStore({ connectionString: url.toString() }, { schema });
     const errors: string[] = [];
     const scheduler = new Scheduler({ store, logger: silentLogger, maxWakeInterval: 500 });
     scheduler.on('scheduler:error', (e) => errors.push(e.error.message));

@@ -8,6 +8,7 @@
  * @module
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { tokenProblem } from '../../http/auth.js';
 import { CliError, EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE, type CliContext } from '../program.js';
 
 /** Where the API is when neither `--url` nor `TICKWORK_URL` says. */
@@ -42,6 +43,11 @@ export class ApiClient {
       throw new CliError(`invalid --url ${JSON.stringify(url)}: expected an http(s) URL`, EXIT_USAGE);
     }
     this.base = parsed.href.replace(/\/+$/, '');
+  }
+
+  /** The API's base URL, without a trailing slash. */
+  get url(): string {
+    return this.base;
   }
 
   /**
@@ -129,7 +135,19 @@ function limit(value: string): number {
 
 function client(opts: ClientOptions, context: CliContext): ApiClient {
   const url = opts.url ?? (context.env.TICKWORK_URL || undefined) ?? DEFAULT_URL;
-  return new ApiClient(url, opts.token ?? (context.env.TICKWORK_TOKEN || undefined));
+  const token = opts.token ?? (context.env.TICKWORK_TOKEN || undefined);
+  // The same rule (and message) as `tickwork serve`: such a token can never be accepted.
+  const problem = token === undefined ? null : tokenProblem(token);
+  if (problem) throw new CliError(`--token / TICKWORK_TOKEN ${problem}`, EXIT_USAGE);
+  return new ApiClient(url, token);
+}
+
+/** The error for an answer that is JSON but not the tickwork API's (`--url` names another server or path). */
+function notTheApi(api: ApiClient, path: string): CliError {
+  return new CliError(
+    `GET ${api.url}${path} did not answer like the tickwork API: is --url the API's base (e.g. ${DEFAULT_URL})?`,
+    EXIT_USAGE,
+  );
 }
 
 const jobPath = (id: string) => `/jobs/${encodeURIComponent(id)}`;
@@ -182,11 +200,17 @@ export function registerJobs(program: Command, context: CliContext): void {
           if (opts.active) q.set('paused', 'false');
           if (opts.task) q.set('taskId', opts.task);
           if (cursor) q.set('cursor', cursor);
-          const page: { items: JobView[]; nextCursor: string | null } = await api.request(
-            'GET',
-            `/jobs?${q}`,
-          );
-          items.push(...page.items);
+          const path = `/jobs?${q}`;
+          const page = await api.request<{ items?: unknown; nextCursor?: unknown } | null>('GET', path);
+          if (
+            typeof page !== 'object' ||
+            page === null ||
+            !Array.isArray(page.items) ||
+            (page.nextCursor !== null && typeof page.nextCursor !== 'string')
+          ) {
+            throw notTheApi(api, path);
+          }
+          items.push(...(page.items as JobView[]));
           cursor = page.nextCursor;
         } while (cursor && items.length < max);
         if (opts.json) {

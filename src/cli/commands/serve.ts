@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { isTickworkError } from '../../core/errors.js';
 import type { Scheduler } from '../../core/scheduler.js';
 import type { ApiAuthOptions, ApiToken } from '../../http/auth.js';
-import { MIN_TOKEN_LENGTH } from '../../http/auth.js';
+import { tokenProblem } from '../../http/auth.js';
 import { triggerFromInput } from '../../http/api.js';
 import { ApiError } from '../../http/errors.js';
 import { CreateJobBody } from '../../http/schemas.js';
@@ -24,7 +24,7 @@ import { CliError, EXIT_ERROR, EXIT_USAGE, type CliContext } from '../program.js
 export interface ServeOptions {
   /** Config module path, relative to the working directory. @defaultValue `tickwork.config.js` (or `.ts`) */
   config?: string;
-  /** Store URL. @defaultValue `TICKWORK_STORE`, the config's `store`, then `sqlite:./data/tickwork.db` */
+  /** Store URL. @defaultValue `TICKWORK_STORE`, the config's `store`, then `sqlite:./data/tickwork-serve.db` */
   store?: string;
   /** Address to listen on. @defaultValue `127.0.0.1` */
   host: string;
@@ -46,8 +46,11 @@ export interface RunningServer {
   token: string | null;
 }
 
-/** The default store: `data/tickwork.db` under the working directory. */
-export const DEFAULT_STORE = 'sqlite:./data/tickwork.db';
+/**
+ * The default store: `data/tickwork-serve.db` under the working directory. Not `npm start`'s
+ * `data/tickwork.db`: a server on that file would inherit the demo's `tick` job without its task.
+ */
+export const DEFAULT_STORE = 'sqlite:./data/tickwork-serve.db';
 
 function port(value: string): number {
   if (!/^[0-9]+$/.test(value) || Number(value) > 65_535) {
@@ -63,13 +66,18 @@ async function openStoreAt(url: string, cwd: string): Promise<Store> {
   const sqlite = /^sqlite:(?:\/\/)?(.+)$/i.exec(value);
   if (sqlite && sqlite[1] !== ':memory:') {
     const path = isAbsolute(sqlite[1]!) ? sqlite[1]! : resolve(cwd, sqlite[1]!);
-    mkdirSync(dirname(path), { recursive: true });
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (err) {
+      throw new CliError(`store ${url}: cannot create its directory: ${(err as Error).message}`, EXIT_USAGE);
+    }
     value = `sqlite:${path}`;
   }
   try {
     return await openStore(value);
   } catch (err) {
-    if (isTickworkError(err)) throw new CliError(err.message, EXIT_USAGE);
+    // The message repeats the URL: hide its password.
+    if (isTickworkError(err)) throw new CliError(err.message.replace(/\/\/[^@/\s]*@/g, '//***@'), EXIT_USAGE);
     throw err;
   }
 }
@@ -86,12 +94,8 @@ function tokensFor(
     ['--token / TICKWORK_TOKEN', given],
     ['TICKWORK_READ_TOKEN', read],
   ] as const) {
-    if (value !== undefined && value.length < MIN_TOKEN_LENGTH) {
-      throw new CliError(
-        `${name} must be at least ${MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 32)`,
-        EXIT_USAGE,
-      );
-    }
+    const problem = value === undefined ? null : tokenProblem(value);
+    if (problem) throw new CliError(`${name} ${problem}`, EXIT_USAGE);
   }
   const token = given ?? randomBytes(24).toString('base64url');
   const tokens: ApiToken[] = [{ token, role: 'admin' }];
@@ -137,14 +141,22 @@ export async function startServe(options: ServeOptions, context: CliContext): Pr
   const configPath = findConfig(cwd, options.config);
   const config = await loadConfig(configPath);
   const { auth, token, generated } = tokensFor(options, env);
+  const level = env.LOG_LEVEL || 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
+    throw new CliError(
+      `LOG_LEVEL must be fatal, error, warn, info, debug, trace or silent, got ${JSON.stringify(level)}`,
+      EXIT_USAGE,
+    );
+  }
   const storeUrl = options.store ?? (env.TICKWORK_STORE || undefined) ?? config.store ?? DEFAULT_STORE;
   const store = await openStoreAt(storeUrl, cwd);
   const { default: Fastify } = await import('fastify');
-  const { tickwork } = await import('../../plugins/fastify.js');
+  const { tickwork, tickworkFrameworkErrors } = await import('../../plugins/fastify.js');
   // JSON log lines, as Fastify writes them, through the CLI's output.
   const app = Fastify({
+    frameworkErrors: tickworkFrameworkErrors,
     logger: {
-      level: env.LOG_LEVEL ?? 'info',
+      level,
       stream: { write: (line: string) => io.out(line.replace(/\n$/, '')) },
     },
   });
@@ -153,10 +165,14 @@ export async function startServe(options: ServeOptions, context: CliContext): Pr
       store,
       ...(config.timezone ? { timezone: config.timezone } : {}),
       api: { auth },
+      // Started below, once the server listens: a server that cannot listen must not fire jobs or
+      // replace the config's jobs in a store other servers share.
+      autoStart: false,
       setup: (scheduler) => applyConfig(scheduler, config, configPath),
     });
     app.get('/', async (_request, reply) => reply.redirect('/scheduler/'));
     await app.listen({ host: options.host, port: options.port });
+    await app.scheduler.start();
   } catch (err) {
     await app.close().catch(() => {});
     if (err instanceof CliError) throw err;
