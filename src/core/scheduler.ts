@@ -1587,7 +1587,12 @@ export class Scheduler implements JobOwner {
     // pool) must not let the lease run out and the run be started again elsewhere.
     this.recording.set(entry.run.id, entry);
     try {
-      const ok = await this.recordOutcome(entry, outcome).finally(() => this.recording.delete(entry.run.id));
+      let ok: boolean;
+      try {
+        ok = await this.recordOutcome(entry, outcome);
+      } finally {
+        this.recording.delete(entry.run.id);
+      }
       if (!ok)
         this.logger.warn(
           { runId: entry.run.id },
