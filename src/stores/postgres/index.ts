@@ -729,9 +729,14 @@ export class PostgresStore implements Store {
     if (valid.length === 0) return [];
     const r = await this.query<{ id: string }>(
       'heartbeat',
-      `UPDATE ${this.s}.runs r SET lease_expires_at = statement_timestamp() + $3 * interval '1 millisecond'
-       FROM unnest($1::uuid[], $2::int[]) AS h(id, attempt)
-       WHERE r.id = h.id AND r.attempt = h.attempt AND r.owner = $4 AND r.status = 'running'
+      // Rows are locked in id order, as finishRuns locks them: two multi-row updates of one process's runs
+      // (a heartbeat and a group of outcomes) can then never deadlock.
+      `WITH l AS (
+         SELECT r.ctid FROM ${this.s}.runs r JOIN unnest($1::uuid[], $2::int[]) AS h(id, attempt)
+           ON r.id = h.id AND r.attempt = h.attempt
+         WHERE r.owner = $4 AND r.status = 'running' ORDER BY r.id FOR UPDATE OF r)
+       UPDATE ${this.s}.runs r SET lease_expires_at = statement_timestamp() + $3 * interval '1 millisecond'
+       WHERE r.ctid = ANY (ARRAY(SELECT ctid FROM l)) AND r.owner = $4 AND r.status = 'running'
        RETURNING r.id::text AS id`,
       [valid.map((x) => x.id), valid.map((x) => x.attempt), leaseMs, owner],
     );
@@ -785,10 +790,16 @@ export class PostgresStore implements Store {
     if (valid.length === 0) return items.map(() => false);
     const r = await this.query<{ id: string; job_id: string }>(
       'finish-many',
-      `UPDATE ${this.s}.runs r SET status = f.status, finished_at = statement_timestamp(), lease_expires_at = NULL,
+      // Rows are locked in id order first, as heartbeatRuns locks them (no deadlock between the two).
+      `WITH f AS (
+         SELECT * FROM json_to_recordset($1::json) AS f(id uuid, attempt int, status text, error text, result text)),
+       l AS (
+         SELECT r.id FROM ${this.s}.runs r JOIN f ON r.id = f.id AND r.attempt = f.attempt
+         WHERE r.owner = $2 AND r.status = 'running' ORDER BY r.id FOR UPDATE OF r)
+       UPDATE ${this.s}.runs r SET status = f.status, finished_at = statement_timestamp(), lease_expires_at = NULL,
          error = f.error, result = f.result
-       FROM json_to_recordset($1::json) AS f(id uuid, attempt int, status text, error text, result text)
-       WHERE r.id = f.id AND r.owner = $2 AND r.attempt = f.attempt AND r.status = 'running'
+       FROM f, l
+       WHERE r.id = l.id AND r.id = f.id AND r.owner = $2 AND r.attempt = f.attempt AND r.status = 'running'
        RETURNING r.id::text AS id, r.job_id`,
       [
         JSON.stringify(
