@@ -749,34 +749,22 @@ export class PostgresStore implements Store {
     runId: string,
     owner: string,
     attempt: number,
-    _now: Date,
+    now: Date,
     outcome: RunOutcome,
   ): Promise<boolean> {
+    // A final outcome is a group of one.
+    if (!outcome.retryAt) return (await this.finishRuns(owner, [{ runId, attempt, outcome }], now))[0]!;
     if (!UUID.test(runId)) return false;
-    const error = outcome.error ? JSON.stringify(outcome.error) : null;
-    const fence = `WHERE id = $1 AND owner = $2 AND attempt = $3 AND status = 'running' RETURNING job_id`;
-    const r = outcome.retryAt
-      ? await this.query<{ job_id: string }>(
-          'retry',
-          `UPDATE ${this.s}.runs SET status = 'pending', not_before = $4, owner = NULL, lease_expires_at = NULL,
-             error = $5 ${fence}`,
-          [runId, owner, attempt, outcome.retryAt, error],
-        )
-      : await this.query<{ job_id: string }>(
-          'finish',
-          `UPDATE ${this.s}.runs SET status = $4, finished_at = statement_timestamp(), lease_expires_at = NULL,
-             error = $5, result = $6 ${fence}`,
-          [runId, owner, attempt, outcome.status, error, resultToJson(outcome.result)],
-        );
+    const r = await this.query<{ job_id: string }>(
+      'retry',
+      `UPDATE ${this.s}.runs SET status = 'pending', not_before = $4, owner = NULL, lease_expires_at = NULL,
+         error = $5
+       WHERE id = $1 AND owner = $2 AND attempt = $3 AND status = 'running' RETURNING job_id`,
+      [runId, owner, attempt, outcome.retryAt, outcome.error ? JSON.stringify(outcome.error) : null],
+    );
     const row = r.rows[0];
     if (!row) return false;
-    if (outcome.retryAt) {
-      await this.announce({ kind: 'run-created', jobId: row.job_id });
-    } else {
-      this.dirtyJobs.add(row.job_id);
-      if (++this.finishedSincePrune >= this.pruneEvery) await this.prune();
-      if (this.listeners.size > 0) this.emit({ kind: 'run-finished', jobId: row.job_id });
-    }
+    await this.announce({ kind: 'run-created', jobId: row.job_id });
     return true;
   }
 

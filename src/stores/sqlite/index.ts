@@ -561,25 +561,17 @@ export class SqliteStore implements Store {
     now: Date,
     outcome: RunOutcome,
   ): Promise<boolean> {
+    // A final outcome is a group of one.
+    if (!outcome.retryAt) return (await this.finishRuns(owner, [{ runId, attempt, outcome }], now))[0]!;
     const error = outcome.error ? JSON.stringify(outcome.error) : null;
-    const fence = `WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running' RETURNING job_id`;
     const row = this.write(() =>
-      outcome.retryAt
-        ? this.stmt(
-            `UPDATE runs SET status = 'pending', not_before = ?, owner = NULL, lease_expires_at = NULL, error = ? ${fence}`,
-          ).get(outcome.retryAt.getTime(), error, runId, owner, attempt)
-        : this.stmt(
-            `UPDATE runs SET status = ?, finished_at = ?, lease_expires_at = NULL, error = ?, result = ? ${fence}`,
-          ).get(outcome.status, now.getTime(), error, resultToJson(outcome.result), runId, owner, attempt),
+      this.stmt(
+        `UPDATE runs SET status = 'pending', not_before = ?, owner = NULL, lease_expires_at = NULL, error = ?
+         WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running' RETURNING job_id`,
+      ).get(outcome.retryAt!.getTime(), error, runId, owner, attempt),
     ) as { job_id: string } | undefined;
     if (!row) return false;
-    if (outcome.retryAt) {
-      this.emit({ kind: 'run-created', jobId: row.job_id });
-    } else {
-      this.dirtyJobs.add(row.job_id);
-      if (++this.finishedSincePrune >= this.pruneEvery) await this.prune();
-      if (this.listeners.size > 0) this.emit({ kind: 'run-finished', jobId: row.job_id });
-    }
+    this.emit({ kind: 'run-created', jobId: row.job_id });
     return true;
   }
 
