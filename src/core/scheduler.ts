@@ -68,6 +68,8 @@ import {
 const ZONED_KINDS: readonly string[] = ['date', 'cron', 'calendarInterval'];
 /** Most run outcomes recorded in one {@link Store.finishRuns} call. */
 const OUTCOME_GROUP_SIZE = 500;
+/** Jobs fired in the first batch of a wake-up; each next batch doubles, up to `batchSize`. */
+const FIRST_FIRE_BATCH = 4;
 
 /**
  * How often, in ms, a scheduler re-measures its clock against the store's and reports itself in the store's
@@ -1090,16 +1092,20 @@ export class Scheduler implements JobOwner {
     let next: number | null = null;
     /** Jobs fired plus runs started in this pass. */
     let progress = 0;
+    // Slow start: the first batch of a wake-up is small and each next one twice as large (up to `batchSize`),
+    // so the first due runs start after a few jobs were fired, not after a whole batch.
+    let limit = Math.min(this.batchSize, FIRST_FIRE_BATCH);
     try {
       for (;;) {
         if (this._state !== 'running') return;
-        const result = await this.store.fireDueJobs(new Date(this.now()), this.batchSize, this.planner);
+        const result = await this.store.fireDueJobs(new Date(this.now()), limit, this.planner);
         this.anchor = { store: result.now.getTime(), local: this.clock.now() };
         for (const fired of result.fired) this.reportFired(fired.job, fired.plan, result.now);
         progress += result.fired.length;
         if (!result.more) break;
         // Start this batch's runs before firing the next batch, so a burst of due jobs starts sooner.
         progress += await this.acquire();
+        limit = Math.min(this.batchSize, limit * 2);
       }
       if (this.unrecorded.size > 0) await this.recordPending();
       progress += await this.acquire();
@@ -1426,15 +1432,7 @@ export class Scheduler implements JobOwner {
   private async executeRun(entry: RunningRun, task: TaskDefinition | undefined): Promise<void> {
     const { run, job } = entry;
     const name = job?.name ?? run.jobId;
-    const base = () => ({
-      jobId: run.jobId,
-      name,
-      runId: run.id,
-      scheduledFireTime: run.scheduledFireTime.toISOString(),
-      attempt: run.attempt,
-    });
     const startedAt = this.clock.now();
-    const jobText = (): string => (job ? this.jobText(job) : name);
     // Misfire check at start (APScheduler checks in the executor): a run that waited for a free slot too long.
     if (job && job.misfireGraceTime !== null && !run.manual && run.attempt === 1) {
       const lateBy = this.now() - run.notBefore.getTime();
@@ -1449,7 +1447,7 @@ export class Scheduler implements JobOwner {
         });
         this.logger.warn(
           { jobId: run.jobId },
-          `Run time of job "${jobText()}" was missed by ${formatTimedelta(lateBy)}`,
+          `Run time of job "${this.jobText(job)}" was missed by ${formatTimedelta(lateBy)}`,
         );
         return;
       }
@@ -1473,7 +1471,7 @@ export class Scheduler implements JobOwner {
       });
       return;
     }
-    const timeout = job?.timeout ?? null;
+    const timeout = job.timeout;
     if (timeout !== null) {
       entry.timeoutTimer = this.timers.setTimeout(() => {
         entry.timeoutTimer = null;
@@ -1483,30 +1481,20 @@ export class Scheduler implements JobOwner {
         void this.fail(entry, err, 'timed-out', startedAt);
       }, timeout);
     }
-    if (this.events.has('job:submitted'))
-      this.events.emit('job:submitted', { ...base(), manual: run.manual });
+    if (this.events.has('job:submitted')) {
+      this.events.emit('job:submitted', { ...runPayload(run, name), manual: run.manual });
+    }
     if (this.logs('info')) {
       this.logger.info(
         { jobId: run.jobId, runId: run.id },
-        `Running job "${jobText()}" (scheduled at ${pyDatetime(run.scheduledFireTime, this.timezone)})`,
+        `Running job "${this.jobText(job)}" (scheduled at ${pyDatetime(run.scheduledFireTime, this.timezone)})`,
       );
     }
-    const context: TaskContext = {
-      jobId: run.jobId,
-      runId: run.id,
-      scheduledFireTime: new Date(run.scheduledFireTime.getTime()),
-      get signal() {
-        return (entry.controller ??= new AbortController()).signal;
-      },
-      attempt: run.attempt,
-      get idempotencyKey() {
-        return `${run.jobId}@${run.scheduledFireTime.toISOString()}`;
-      },
-      manual: run.manual,
-    };
+    const context = new RunContext(entry);
     let value: unknown;
     try {
-      value = await task.fn(...(job?.args ?? []), context);
+      // The hot path: no argument array to spread for a job without args.
+      value = await (job.args.length === 0 ? task.fn(context) : task.fn(...job.args, context));
     } catch (err) {
       await this.fail(entry, err, 'failed', startedAt);
       return;
@@ -1519,7 +1507,7 @@ export class Scheduler implements JobOwner {
     });
     if (this.events.has('job:executed')) {
       this.events.emit('job:executed', {
-        ...base(),
+        ...runPayload(run, name),
         // Payloads are plain JSON (they may cross processes): undefined and non-JSON values become null.
         returnValue: jsonOrUndefined(value) ?? null,
         duration: finishedAt - startedAt,
@@ -1528,7 +1516,10 @@ export class Scheduler implements JobOwner {
       });
     }
     if (this.logs('info')) {
-      this.logger.info({ jobId: run.jobId, runId: run.id }, `Job "${jobText()}" executed successfully`);
+      this.logger.info(
+        { jobId: run.jobId, runId: run.id },
+        `Job "${this.jobText(job)}" executed successfully`,
+      );
     }
   }
 
@@ -1868,4 +1859,46 @@ function jsonOrUndefined(value: unknown): unknown {
 function pyDatetime(date: Date, zone: string): string {
   const iso = formatIsoInZone(date, zone).replace('T', ' ');
   return iso.replace(/\.(\d{3})([+-])/, '.$1000$2');
+}
+
+/** The fields every run event carries. */
+function runPayload(run: RunRecord, name: string) {
+  return {
+    jobId: run.jobId,
+    name,
+    runId: run.id,
+    scheduledFireTime: run.scheduledFireTime.toISOString(),
+    attempt: run.attempt,
+  };
+}
+
+/**
+ * The {@link TaskContext} of one run. A class (its accessors live on the prototype): one small object per run,
+ * with the `AbortController` made only when the task reads `signal`.
+ */
+class RunContext implements TaskContext {
+  readonly jobId: string;
+  readonly runId: string;
+  readonly scheduledFireTime: Date;
+  readonly attempt: number;
+  readonly manual: boolean;
+  readonly #entry: RunningRun;
+
+  constructor(entry: RunningRun) {
+    const run = entry.run;
+    this.#entry = entry;
+    this.jobId = run.jobId;
+    this.runId = run.id;
+    this.scheduledFireTime = new Date(run.scheduledFireTime.getTime());
+    this.attempt = run.attempt;
+    this.manual = run.manual;
+  }
+
+  get signal(): AbortSignal {
+    return (this.#entry.controller ??= new AbortController()).signal;
+  }
+
+  get idempotencyKey(): string {
+    return `${this.jobId}@${this.#entry.run.scheduledFireTime.toISOString()}`;
+  }
 }

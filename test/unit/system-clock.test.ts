@@ -1,0 +1,52 @@
+// The real clock's precise timers. These are the only tests that use real time: what they test is how
+// `SystemClock` meets the wall clock. Bounds are loose so a busy machine does not fail them; the strict
+// assertion is the one that matters: a precise timer never runs before its due millisecond.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SystemClock } from '../../src/index.js';
+
+test('a precise timer never runs before its due time, and runs soon after it', async () => {
+  const clock = new SystemClock();
+  for (const delay of [0, 1, 2, 3, 4, 7, 12]) {
+    const dueAt = Date.now() + delay;
+    const ranAt = await new Promise<number>((resolve) => {
+      clock.setTimeout(() => resolve(Date.now()), delay, { precise: true });
+    });
+    assert.ok(ranAt >= dueAt, `delay ${delay}: ran at ${ranAt}, before its due time ${dueAt}`);
+    assert.ok(ranAt - dueAt < 50, `delay ${delay}: ran ${ranAt - dueAt} ms late`);
+  }
+});
+
+test('a precise timer cleared while it waits out its last milliseconds never runs', async () => {
+  const clock = new SystemClock();
+  let checked = 0;
+  // Cleared 2.5, 1.5 and 0.5 ms before its due time: inside the 3 ms it waits out in slices.
+  for (const before of [2.5, 1.5, 0.5, 2.5, 1.5, 0.5]) {
+    let ran = false;
+    const dueAt = Date.now() + 10;
+    const handle = clock.setTimeout(() => (ran = true), 10, { precise: true });
+    const clearAt = dueAt - before;
+    while (performance.timeOrigin + performance.now() < clearAt) await new Promise((r) => setImmediate(r));
+    const clearedInTime = Date.now() < dueAt;
+    clock.clearTimeout(handle);
+    await new Promise((r) => setTimeout(r, 15));
+    // A clear that came after the due time (a very busy machine) tests nothing: only the others count.
+    if (clearedInTime) {
+      checked++;
+      assert.equal(ran, false, `cleared ${before} ms before its due time, it still ran`);
+    }
+  }
+  assert.ok(checked > 0, 'no clear came before the due time');
+});
+
+test('precise waiting is budgeted: past the budget, timers still run, never early', async () => {
+  const clock = new SystemClock();
+  // 40 precise timers of 3 ms each ask for far more than 20 ms of waiting within one second.
+  for (let i = 0; i < 40; i++) {
+    const dueAt = Date.now() + 3;
+    const ranAt = await new Promise<number>((resolve) => {
+      clock.setTimeout(() => resolve(Date.now()), 3, { precise: true });
+    });
+    assert.ok(ranAt >= dueAt, `timer ${i} ran before its due time`);
+  }
+});
