@@ -38,7 +38,7 @@ export interface SchedulerEvents {
   'job:added': JobEventBase & {
     trigger: string;
     nextRunTime: string | null;
-    outcome: 'added' | 'replaced' | 'kept';
+    outcome: 'added' | 'replaced' | 'kept' | 'unchanged';
   };
   'job:modified': JobEventBase & { changes: string[]; nextRunTime: string | null };
   'job:removed': JobEventBase;

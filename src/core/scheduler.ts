@@ -674,7 +674,9 @@ export class Scheduler implements JobOwner {
       { jobId: job.id, outcome },
       outcome === 'kept'
         ? `Job "${view}" exists already; kept as it is`
-        : `Added job "${view.name}" to job store "${this.store.kind}"`,
+        : outcome === 'unchanged'
+          ? `Job "${view}" is unchanged in job store "${this.store.kind}"`
+          : `Added job "${view.name}" to job store "${this.store.kind}"`,
     );
     this.wakeSoon();
     return view;

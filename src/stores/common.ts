@@ -6,7 +6,7 @@ import { TickworkError } from '../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../core/structures.js';
 import type { TriggerJSON } from '../triggers/trigger.js';
 import { integer, oneOf } from '../core/validate.js';
-import type { JobChanges, JobFilter, JobSort } from './store.js';
+import type { AddJobResult, JobChanges, JobFilter, JobSort } from './store.js';
 
 /** JSON with object keys sorted, so equal values give equal strings. */
 export function stableStringify(value: unknown): string {
@@ -23,6 +23,29 @@ export function stableStringify(value: unknown): string {
 /** Whether two serialised triggers describe the same schedule. */
 export function sameTrigger(a: TriggerJSON, b: TriggerJSON): boolean {
   return stableStringify(a) === stableStringify(b);
+}
+
+/**
+ * Whether `replace` of `existing` by `job` would change nothing: the same definition (name, task, trigger, args
+ * and policy, compared as JSON) and neither paused, so the stored `nextRunTime` is kept as well. Stores then
+ * write nothing and announce nothing ({@link AddJobResult} `unchanged`): every process of a deployment can
+ * re-add its jobs at boot without a write, a version bump or a wake-up of the others per job.
+ */
+export function unchangedByReplace(existing: JobRecord, job: JobRecord): boolean {
+  return (
+    !existing.paused &&
+    !job.paused &&
+    existing.name === job.name &&
+    existing.taskId === job.taskId &&
+    existing.maxInstances === job.maxInstances &&
+    existing.misfireGraceTime === job.misfireGraceTime &&
+    existing.coalesce === job.coalesce &&
+    existing.jitter === job.jitter &&
+    existing.timeout === job.timeout &&
+    stableStringify(existing.retry) === stableStringify(job.retry) &&
+    stableStringify(existing.args) === stableStringify(job.args) &&
+    sameTrigger(existing.trigger, job.trigger)
+  );
 }
 
 const copyDate = (d: Date | null): Date | null => (d === null ? null : new Date(d.getTime()));

@@ -25,8 +25,11 @@ export type ConflictPolicy = 'error' | 'replace' | 'keep';
 export interface AddJobResult {
   /** The job as stored afterwards. */
   job: JobRecord;
-  /** `added`: new; `replaced`: an existing job was overwritten; `kept`: the existing job was left as it was. */
-  outcome: 'added' | 'replaced' | 'kept';
+  /**
+   * `added`: new; `replaced`: an existing job was overwritten; `kept`: the existing job was left as it was
+   * (`keep`); `unchanged`: `replace` found the same job (same definition, not paused) and wrote nothing.
+   */
+  outcome: 'added' | 'replaced' | 'kept' | 'unchanged';
 }
 
 /** Order of {@link Store.getJobs}; see {@link JobFilter.sort}. */
@@ -258,7 +261,8 @@ export interface Store {
    * On an id that exists: `error` rejects with `JOB_CONFLICT`; `keep` leaves the stored job untouched;
    * `replace` overwrites it, except that when the stored trigger is unchanged (deep-equal JSON) and the
    * stored job is not paused, its `nextRunTime` is kept, so re-adding the same job at every boot does not
-   * erase fire times that are owed.
+   * erase fire times that are owed. When nothing else differs either (name, task, args, policy), `replace`
+   * writes nothing, keeps the version and announces no change: the outcome is `unchanged`.
    */
   addJob(job: JobRecord, conflict: ConflictPolicy): Promise<AddJobResult>;
   /** The job, or `null`. */

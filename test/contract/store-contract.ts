@@ -182,6 +182,44 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
       assert.ok(stored.version > 1, 'version moved on');
     });
 
+    it('addJob with `replace` of the same job writes nothing: `unchanged`, version and updatedAt kept, no change announced', async ({
+      store,
+    }) => {
+      const owed = new Date(Date.now() - 5 * MIN);
+      const created = new Date(Date.now() - 10 * HOUR);
+      await store.addJob(job('a', { nextRunTime: owed, createdAt: created, updatedAt: created }), 'error');
+      const heard: StoreChange[] = [];
+      const off = store.subscribe((c) => heard.push(c));
+      try {
+        // The same definition with keys in another order, a later nextRunTime and updatedAt, as a boot would give.
+        const again = job('a', {
+          trigger: { nested: { a: [1, 'x'], b: 2 }, seconds: 60, version: 1, type: 'interval' },
+          args: ['a', 2, { k: [true, null] }],
+          retry: { jitter: false, maxDelay: 1000, delay: 100, backoff: 'exponential', attempts: 3 },
+          nextRunTime: new Date(Date.now() + HOUR),
+          updatedAt: new Date(),
+        });
+        const res = await store.addJob(again, 'replace');
+        assert.equal(res.outcome, 'unchanged');
+        assert.equal(res.job.version, 1);
+        assert.equal(ms(res.job.nextRunTime), owed.getTime());
+        assert.equal(heard.length, 0, 'no change announced');
+        const stored = (await store.getJob('a'))!;
+        assert.equal(stored.version, 1);
+        assert.equal(ms(stored.nextRunTime), owed.getTime());
+        assert.equal(ms(stored.updatedAt), created.getTime());
+
+        // One field different (an argument): a real replace.
+        const changed = await store.addJob(job('a', { args: ['a', 3, { k: [true, null] }] }), 'replace');
+        assert.equal(changed.outcome, 'replaced');
+        assert.equal((await store.getJob('a'))!.version, 2);
+        assert.deepEqual((await store.getJob('a'))!.args, ['a', 3, { k: [true, null] }]);
+        assert.ok(heard.some((c) => c.kind === 'job-modified' && c.jobId === 'a'));
+      } finally {
+        off();
+      }
+    });
+
     it('addJob with `replace` takes the new nextRunTime when the trigger changed or the job was paused', async ({
       store,
     }) => {

@@ -29,6 +29,7 @@ import {
   freezeTrigger,
   jobComparator,
   sameTrigger,
+  unchangedByReplace,
 } from '../common.js';
 import { MinHeap } from './heap.js';
 
@@ -100,6 +101,7 @@ export class MemoryStore implements Store {
         });
       }
       if (conflict === 'keep') return { job: cloneJob(existing), outcome: 'kept' };
+      if (unchangedByReplace(existing, job)) return { job: cloneJob(existing), outcome: 'unchanged' };
       const keepNext = !existing.paused && !job.paused && sameTrigger(existing.trigger, job.trigger);
       const stored: JobRecord = {
         ...cloneJob(job),

@@ -51,6 +51,7 @@ import {
   notFound,
   resultToJson,
   sameTrigger,
+  unchangedByReplace,
   type JobColumns,
   type RunColumns,
   versionConflict,
@@ -359,6 +360,23 @@ export class PostgresStore implements Store {
   }
 
   async addJob(job: JobRecord, conflict: ConflictPolicy): Promise<AddJobResult> {
+    if (conflict === 'replace') {
+      // Every process re-adds its jobs at boot: an unchanged job is one read, with no lock, no write and no
+      // NOTIFY (a locked row would be skipped by the other processes' firing until the commit).
+      const found = await this.query<Row>(
+        'get-job',
+        `SELECT ${JOB_COLUMNS} FROM ${this.s}.jobs WHERE id = $1`,
+        [job.id],
+      );
+      const row = found.rows[0];
+      let existing: JobRecord | null = null;
+      try {
+        existing = row ? decodeJob(row) : null;
+      } catch {
+        // an undecodable row: the transaction below deals with it as before
+      }
+      if (existing && unchangedByReplace(existing, job)) return { job: existing, outcome: 'unchanged' };
+    }
     const result = await this.tx(async (c) => {
       for (;;) {
         const inserted = await c.query(
@@ -376,6 +394,7 @@ export class PostgresStore implements Store {
         if (!row) continue; // removed in between: insert again
         const existing = decodeJob(row);
         if (conflict === 'keep') return { job: existing, outcome: 'kept' as const };
+        if (unchangedByReplace(existing, job)) return { job: existing, outcome: 'unchanged' as const };
         const keepNext = !existing.paused && !job.paused && sameTrigger(existing.trigger, job.trigger);
         const stored: JobRecord = {
           ...job,
@@ -393,7 +412,7 @@ export class PostgresStore implements Store {
         return { job: stored, outcome: 'replaced' as const };
       }
     });
-    if (result.outcome !== 'kept')
+    if (result.outcome === 'added' || result.outcome === 'replaced')
       await this.announce({ kind: result.outcome === 'added' ? 'job-added' : 'job-modified', jobId: job.id });
     return { job: copyJob(result.job), outcome: result.outcome };
   }

@@ -35,6 +35,7 @@ import {
   notFound,
   resultToJson,
   sameTrigger,
+  unchangedByReplace,
   type JobColumns,
   type RunColumns,
   versionConflict,
@@ -318,6 +319,7 @@ export class SqliteStore implements Store {
       if (conflict === 'error') throw conflictError(job.id);
       const existing = decodeJob(row);
       if (conflict === 'keep') return { job: existing, outcome: 'kept' as const };
+      if (unchangedByReplace(existing, job)) return { job: existing, outcome: 'unchanged' as const };
       const keepNext = !existing.paused && !job.paused && sameTrigger(existing.trigger, job.trigger);
       const stored: JobRecord = {
         ...job,
@@ -332,7 +334,7 @@ export class SqliteStore implements Store {
       ).run(...jobValues(stored).slice(1, 13), stored.version, ms(stored.updatedAt), job.id);
       return { job: stored, outcome: 'replaced' as const };
     });
-    if (result.outcome !== 'kept')
+    if (result.outcome === 'added' || result.outcome === 'replaced')
       this.emit({ kind: result.outcome === 'added' ? 'job-added' : 'job-modified', jobId: job.id });
     return { job: copyJob(result.job), outcome: result.outcome };
   }
