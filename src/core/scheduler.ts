@@ -265,6 +265,8 @@ export class Scheduler implements JobOwner {
   private stopping: Promise<void> | null = null;
   private timer: TimerHandle | null = null;
   private heartbeatTimer: TimerHandle | null = null;
+  /** The heartbeat being sent, if any (shutdown lets it finish before the store closes). */
+  private heartbeating: Promise<void> | null = null;
   private wakeInProgress = false;
   private wakeAgain = false;
   private backlog = false;
@@ -1005,10 +1007,14 @@ export class Scheduler implements JobOwner {
 
   private async stop(wait: boolean, timeout: number): Promise<void> {
     this.clearTimer();
-    if (this.heartbeatTimer) this.timers.clearTimeout(this.heartbeatTimer);
-    this.heartbeatTimer = null;
     this.unsubscribe?.();
     this.unsubscribe = null;
+    // A wake-up on its way may still lease runs and start them: let it finish first, so the runs it starts
+    // are waited for (or cancelled) like the others, never left running with their outcome unrecorded.
+    while (this.wakeInProgress) await new Promise<void>((resolve) => setImmediate(resolve));
+    // Heartbeats go on while running jobs are waited for: a shutdown that waits longer than the lease must
+    // not let another process reap the runs as abandoned and start them again.
+    if (this.inFlight.size + this.recording.size > 0 && !this.heartbeatTimer) this.scheduleHeartbeat();
     if (wait && this.inFlight.size > 0) {
       this.logger.info({ running: this.inFlight.size }, 'Waiting for running jobs to finish');
       const all = Promise.allSettled([...this.inFlight.values()].map((r) => r.done));
@@ -1030,8 +1036,11 @@ export class Scheduler implements JobOwner {
       );
     }
     if (this.unrecorded.size > 0) await this.recordPending();
-    // Let an in-flight wake-up finish its store call before the store closes.
+    if (this.heartbeatTimer) this.timers.clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+    // Let an in-flight wake-up or heartbeat finish its store call before the store closes.
     while (this.wakeInProgress) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.heartbeating) await this.heartbeating;
     try {
       await this.store.unregisterNode?.(this.nodeId);
     } catch {
@@ -1648,10 +1657,13 @@ export class Scheduler implements JobOwner {
   private scheduleHeartbeat(): void {
     this.heartbeatTimer = this.timers.setTimeout(() => {
       this.heartbeatTimer = null;
-      if (!this.running) return;
-      void this.heartbeat().finally(() => {
+      // While stopping too: running jobs that shutdown waits for keep their leases.
+      if (this._state === 'stopped') return;
+      const beat = (this.heartbeating = this.heartbeat());
+      void beat.finally(() => {
+        if (this.heartbeating === beat) this.heartbeating = null;
         if (
-          this.running &&
+          (this.running || this._state === 'stopping') &&
           this.inFlight.size + this.unrecorded.size + this.recording.size > 0 &&
           !this.heartbeatTimer
         ) {

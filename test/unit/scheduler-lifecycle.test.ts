@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TickworkError } from '../../src/index.js';
-import { IntervalTrigger, Scheduler, type TaskContext } from '../../src/index.js';
+import { IntervalTrigger, MemoryStore, Scheduler, type TaskContext } from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
 import { captureLogger } from '../helpers/logger.js';
 import { at } from '../helpers/time.js';
@@ -136,4 +136,87 @@ test('shutdown({ wait: false }) aborts running runs at once; nothing fires after
   await clock.advance(60_000);
   assert.deepEqual(starts, [T]);
   assert.equal(clock.pendingTimers, 0, 'no timer left armed after shutdown');
+});
+
+test('shutdown that waits longer than the lease keeps renewing the running run, which is never abandoned', async () => {
+  const clock = new ManualClock(T - 1000);
+  const store = new MemoryStore();
+  // Lease 3 s, heartbeat every 1 s: the 10 s shutdown wait below is more than three leases long.
+  const scheduler = new Scheduler({
+    clock,
+    logger: captureLogger(),
+    store,
+    leaseDuration: 3000,
+    heartbeatInterval: 1000,
+  });
+  let finish!: () => void;
+  const started: number[] = [];
+  await scheduler.addJob(
+    () => {
+      started.push(clock.now());
+      return new Promise<void>((resolve) => (finish = resolve));
+    },
+    new IntervalTrigger({ hours: 1, startDate: new Date(T) }),
+    { id: 'slow' },
+  );
+  await scheduler.start();
+  await clock.advance(1000);
+  assert.deepEqual(started, [T]);
+  const done = scheduler.shutdown({ wait: true, timeout: 60_000 });
+  for (let i = 0; i < 10; i++) {
+    await clock.advance(1000);
+    const [run] = await store.getRuns({ jobId: 'slow' });
+    assert.equal(run!.status, 'running', `${i + 1} s into the shutdown`);
+    assert.ok(run!.leaseExpiresAt!.getTime() > clock.now(), `lease held ${i + 1} s into the shutdown`);
+  }
+  // Another process reaping now would find nothing expired.
+  assert.deepEqual(await store.reapExpiredRuns(new Date(clock.now()), 100), []);
+  finish();
+  await clock.advance(0);
+  await done;
+  const [run] = await store.getRuns({ jobId: 'slow' });
+  assert.equal(run!.status, 'succeeded');
+  assert.deepEqual(started, [T], 'started once');
+});
+
+test('shutdown during a wake-up that is leasing runs waits for the runs that wake-up starts', async () => {
+  const clock = new ManualClock(T - 1000);
+  let gate: (() => void) | null = null;
+  let leasing = false;
+  class SlowLeasing extends MemoryStore {
+    override async acquireRuns(...args: Parameters<MemoryStore['acquireRuns']>) {
+      // Held once: the first leasing at or after the fire time.
+      if (!leasing && args[1].getTime() >= T) {
+        leasing = true;
+        await new Promise<void>((resolve) => (gate = resolve));
+      }
+      return super.acquireRuns(...args);
+    }
+  }
+  const store = new SlowLeasing();
+  const scheduler = new Scheduler({ clock, logger: captureLogger(), store });
+  const order: string[] = [];
+  scheduler.on('scheduler:shutdown', () => order.push('shutdown'));
+  await scheduler.addJob(
+    async () => {
+      order.push('task started');
+      await clock.sleep(2000);
+      order.push('task ended');
+    },
+    new IntervalTrigger({ hours: 1, startDate: new Date(T) }),
+    { id: 'j' },
+  );
+  await scheduler.start();
+  await clock.advance(1000);
+  assert.ok(gate, 'the wake-up is leasing');
+  const done = scheduler.shutdown({ wait: true, timeout: 60_000 });
+  await clock.advance(0);
+  gate!();
+  await clock.advance(0);
+  assert.deepEqual(order, ['task started']);
+  await clock.advance(2000);
+  await done;
+  assert.deepEqual(order, ['task started', 'task ended', 'shutdown']);
+  const [run] = await store.getRuns({ jobId: 'j' });
+  assert.equal(run!.status, 'succeeded');
 });
