@@ -1,8 +1,10 @@
 /**
  * Firing throughput of the persistent stores: 10,000 interval jobs all due at once, fired with
  * `fireDueJobs` in batches of 1,000 by a simple planner (one pending run per job, next fire time an hour
- * later) by one claimer and (PostgreSQL) by two side by side, then the runs leased with `acquireRuns` and
- * completed with `finishRuns` (a group per call, as the scheduler records outcomes).
+ * later) by one claimer and (PostgreSQL) by two and four side by side (as several processes, or several
+ * claims of one process, would), then the runs leased with `acquireRuns` and completed with `finishRuns` (a
+ * group per call, as the scheduler records outcomes). PostgreSQL reports the median of 3 rounds after a
+ * warm-up round (a running scheduler is warm; the first round also pays the JIT and cold caches).
  * `node --import tsx bench/stores.ts` (PostgreSQL at TICKWORK_BENCH_PG or postgres://postgres@127.0.0.1:5432/test).
  *
  * Statements are counted by wrapping the driver: `pg.Client.prototype.query` (one call = one round trip; a
@@ -24,6 +26,8 @@ const JOBS = 10_000;
 const BATCH = 1_000;
 const HOUR = 3_600_000;
 const PG_URL = process.env.TICKWORK_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** Measured rounds per PostgreSQL configuration (after one warm-up round): `TICKWORK_BENCH_ROUNDS`. */
+const ROUNDS = Number(process.env.TICKWORK_BENCH_ROUNDS ?? 3);
 
 let statements = 0;
 
@@ -110,9 +114,14 @@ function jobRow(i: number, due: number) {
   };
 }
 
+/**
+ * PostgreSQL, `claimers` firing loops side by side. One process, one pool: the first round warms up the
+ * process (JIT) and the server's caches, as a long-running scheduler is; then `ROUNDS` measured rounds, each
+ * on a fresh 10,000 jobs, of which the median round (by fire rate) is reported.
+ */
 async function benchPostgres(claimers: number): Promise<Row> {
   const schema = `tw_bench_${randomBytes(4).toString('hex')}`;
-  const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+  const pool = new pg.Pool({ connectionString: PG_URL, max: claimers + 2 });
   const query = pg.Client.prototype.query;
   // Count every query any pool client sends.
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
@@ -120,29 +129,37 @@ async function benchPostgres(claimers: number): Promise<Row> {
     return (query as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof query;
   const store = new PostgresStore({ pool }, { schema, listen: false, pruneEvery: 100_000 });
+  const s = quoteIdent(schema);
   try {
     await store.start({ nodeId: 'bench', now: Date.now });
-    const due = Date.now() - 1000;
-    const rows = Array.from({ length: JOBS }, (_, i) => jobRow(i, due));
-    await pool.query(
-      `INSERT INTO ${quoteIdent(schema)}.jobs (id, name, task_id, trigger, args, max_instances, misfire_grace_time,
-         coalesce, jitter, timeout, retry, paused, next_run_time, version, created_at, updated_at)
-       SELECT id, id, 'task', trg, '[]', 1, 1000, true, NULL, NULL, NULL, false, to_timestamp($3 / 1000.0), 1, now(), now()
-       FROM unnest($1::text[], $2::text[]) AS t(id, trg)`,
-      [rows.map((r) => r.id), rows.map((r) => r.trigger), due],
-    );
-    await pool.query(`VACUUM ANALYZE ${quoteIdent(schema)}.jobs`);
-    return await measure(
-      'PostgreSQL',
-      store,
-      () => new Date(),
-      claimers,
-      () => pool.query(`ANALYZE ${quoteIdent(schema)}.runs`),
-    );
+    const results: Row[] = [];
+    for (let round = 0; round <= ROUNDS; round++) {
+      await pool.query(`TRUNCATE ${s}.jobs, ${s}.runs`);
+      const due = Date.now() - 1000;
+      const rows = Array.from({ length: JOBS }, (_, i) => jobRow(i, due));
+      await pool.query(
+        `INSERT INTO ${s}.jobs (id, name, task_id, trigger, args, max_instances, misfire_grace_time,
+           coalesce, jitter, timeout, retry, paused, next_run_time, version, created_at, updated_at)
+         SELECT id, id, 'task', trg, '[]', 1, 1000, true, NULL, NULL, NULL, false, to_timestamp($3 / 1000.0), 1, now(), now()
+         FROM unnest($1::text[], $2::text[]) AS t(id, trg)`,
+        [rows.map((r) => r.id), rows.map((r) => r.trigger), due],
+      );
+      await pool.query(`VACUUM ANALYZE ${s}.jobs`);
+      const row = await measure(
+        'PostgreSQL',
+        store,
+        () => new Date(),
+        claimers,
+        () => pool.query(`ANALYZE ${s}.runs`),
+      );
+      if (round > 0) results.push(row); // round 0 warms up
+    }
+    results.sort((a, b) => a.fireMs - b.fireMs);
+    return results[Math.floor(results.length / 2)]!;
   } finally {
     pg.Client.prototype.query = query;
     await store.stop();
-    await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+    await pool.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
     await pool.end();
   }
 }
@@ -300,12 +317,12 @@ async function benchBullMQ(): Promise<Peer> {
 }
 
 const rows: Row[] = [];
-rows.push(await benchPostgres(1));
-rows.push(await benchPostgres(2));
+for (const claimers of [1, 2, 4]) rows.push(await benchPostgres(claimers));
 rows.push(await benchSqlite());
 console.log(
   `${JOBS.toLocaleString('en-US')} interval jobs due at once; fireDueJobs in batches of ${BATCH} ` +
-    '(by 1 claimer, or 2 side by side); then acquireRuns 1,000 and finishRuns for the 1,000.',
+    '(by 1 claimer, or 2 or 4 side by side); then acquireRuns 1,000 and finishRuns for the 1,000. ' +
+    `PostgreSQL: the median of ${ROUNDS} rounds after a warm-up round.`,
 );
 print(rows, []);
 
@@ -332,7 +349,7 @@ const e2e = [
 for (const e of e2e) {
   console.log(`  ${e.name.padEnd(26)} ${Math.round(e.rate).toLocaleString('en-US').padStart(9)}   ${e.how}`);
 }
-const twPg = Math.max(e2e[0]!.rate, e2e[1]!.rate);
+const twPg = Math.max(...e2e.slice(0, 3).map((e) => e.rate));
 for (const p of e2e.slice(rows.length))
   console.log(`  tickwork PostgreSQL / ${p.name}: ${(twPg / p.rate).toFixed(2)}x`);
 process.exit(0);

@@ -181,7 +181,7 @@ test('shutdown that waits longer than the lease keeps renewing the running run, 
 
 test('shutdown during a wake-up that is leasing runs waits for the runs that wake-up starts', async () => {
   const clock = new ManualClock(T - 1000);
-  let gate: (() => void) | null = null;
+  let gate = null as (() => void) | null;
   let leasing = false;
   class SlowLeasing extends MemoryStore {
     override async acquireRuns(...args: Parameters<MemoryStore['acquireRuns']>) {
@@ -211,7 +211,7 @@ test('shutdown during a wake-up that is leasing runs waits for the runs that wak
   assert.ok(gate, 'the wake-up is leasing');
   const done = scheduler.shutdown({ wait: true, timeout: 60_000 });
   await clock.advance(0);
-  gate!();
+  (gate as unknown as () => void)();
   await clock.advance(0);
   assert.deepEqual(order, ['task started']);
   await clock.advance(2000);
