@@ -521,14 +521,14 @@ export class PostgresStore implements Store {
         // One round trip claims the jobs and counts their active runs (for the planner: an estimate, taken
         // from the statement's snapshot). Times come as epoch ms (float8): cheap for the driver, unlike
         // timestamps; they are converted after the LIMIT, for the claimed rows only.
-        const claimed = await c.query<Row & { db_now: number; active_runs: number }>({
+        const claimed = await c.query<Row & { db_now: number; active_runs: number; row_tid: string }>({
           name: this.prefix + 'claim',
           text: `WITH c AS (
-                 SELECT * FROM ${this.s}.jobs
+                 SELECT j.ctid AS row_tid, j.* FROM ${this.s}.jobs j
                  WHERE NOT paused AND next_run_time <= statement_timestamp()
                  ORDER BY next_run_time LIMIT $1 FOR UPDATE SKIP LOCKED),
                ca AS (
-                 SELECT ${JOB_COLUMNS_MS}, (SELECT count(*) FROM ${this.s}.runs r
+                 SELECT ${JOB_COLUMNS_MS}, c.row_tid::text AS row_tid, (SELECT count(*) FROM ${this.s}.runs r
                    WHERE r.job_id = c.id AND r.status IN ${ACTIVE_SQL})::int AS active_runs FROM c)
                SELECT (extract(epoch FROM statement_timestamp()) * 1000)::float8 AS db_now, ca.*
                FROM (SELECT 1) AS one LEFT JOIN ca ON true
@@ -542,7 +542,10 @@ export class PostgresStore implements Store {
         if (n === 0) return { now, fired, more: false };
         const t = now.getTime();
         // The batch goes to the server as two JSON documents (the driver's array literals cost far more).
-        const jobs: { id: string; version: number; next_ms: number | null; action: string }[] = [];
+        // `tid`: where the locked row is (its ctid cannot change while this transaction holds the lock), so
+        // the apply reaches the rows by TID scan instead of joining the whole table.
+        const jobs: { id: string; tid: string; version: number; next_ms: number | null; action: string }[] =
+          [];
         const runs: {
           id: string;
           job_id: string;
@@ -563,6 +566,7 @@ export class PostgresStore implements Store {
           fired.push(f);
           jobs.push({
             id: job.id,
+            tid: row.row_tid,
             version: job.version,
             next_ms: plan.nextRunTime === null ? null : plan.nextRunTime.getTime(),
             action: plan.quarantine !== undefined ? 'q' : plan.remove ? 'r' : 'a',
@@ -593,17 +597,19 @@ export class PostgresStore implements Store {
         const applied = await c.query<{ ok: string | null; ins: string | null; skipped: string | null }>({
           name: this.prefix + 'apply',
           text: `WITH p AS (
-                 SELECT * FROM json_to_recordset($1::json) AS p(id text, version int, next_ms float8, action text)),
+                 SELECT * FROM json_to_recordset($1::json) AS p(id text, tid text, version int, next_ms float8, action text)),
                adv AS (
                  UPDATE ${this.s}.jobs j SET
                    next_run_time = CASE WHEN p.action = 'a' THEN to_timestamp(p.next_ms / 1000.0) END,
                    paused = j.paused OR p.action = 'q',
                    version = j.version + 1,
                    updated_at = to_timestamp($2::float8 / 1000.0)
-                 FROM p WHERE j.id = p.id AND j.version = p.version AND p.action <> 'r'
+                 FROM p WHERE j.ctid = ANY(ARRAY(SELECT tid::tid FROM p)) AND j.id = p.id AND j.version = p.version
+                   AND p.action <> 'r'
                  RETURNING j.id),
                del AS (
-                 DELETE FROM ${this.s}.jobs j USING p WHERE j.id = p.id AND j.version = p.version AND p.action = 'r'
+                 DELETE FROM ${this.s}.jobs j USING p WHERE j.ctid = ANY(ARRAY(SELECT tid::tid FROM p WHERE action = 'r'))
+                   AND j.id = p.id AND j.version = p.version AND p.action = 'r'
                  RETURNING j.*),
                ret AS (
                  INSERT INTO ${this.s}.retired_jobs SELECT * FROM del
