@@ -36,10 +36,13 @@ import {
   boolean,
   duration,
   identifier,
+  identifierList,
   integer,
   nonEmptyString,
   optionsObject,
   rejectUnknownKeys,
+  runFilter,
+  timeZoneType,
 } from './validate.js';
 import { MemoryStore } from '../stores/memory/index.js';
 import type {
@@ -265,6 +268,8 @@ export class Scheduler implements JobOwner {
   private stopping: Promise<void> | null = null;
   private timer: TimerHandle | null = null;
   private heartbeatTimer: TimerHandle | null = null;
+  /** Whether the next pass of the loop reaps expired leases before firing (the first pass after start). */
+  private reapFirst = true;
   /** The heartbeat being sent, if any (shutdown lets it finish before the store closes). */
   private heartbeating: Promise<void> | null = null;
   private wakeInProgress = false;
@@ -292,6 +297,7 @@ export class Scheduler implements JobOwner {
     this.clock = options.clock ?? new SystemClock();
     this.logger = options.logger ?? defaultLogger();
     this.events = new EventHub(() => this.logger);
+    timeZoneType(options.timezone, 'timezone');
     this.timezone = checkTimeZone(options.timezone ?? 'UTC', 'timezone');
     const defaults = optionsObject(options.jobDefaults, 'jobDefaults');
     rejectUnknownKeys(
@@ -536,7 +542,8 @@ export class Scheduler implements JobOwner {
    *
    * Validation errors are thrown synchronously; store errors reject the promise.
    * @throws TickworkError `INVALID_TRIGGER`, `INVALID_OPTION`, `UNKNOWN_OPTION`, `TRIGGER_NEVER_FIRES`,
-   * `ANONYMOUS_TASK`, `TASK_NOT_FOUND`, `TASK_CONFLICT`; rejects with `JOB_CONFLICT`.
+   * `ANONYMOUS_TASK`, `TASK_NOT_FOUND`, `TASK_CONFLICT`; `INVALID_TIMEZONE` (field `timezone`) for a shorthand
+   * `timezone` that is not a known zone name (a BigInt included); rejects with `JOB_CONFLICT`.
    */
   addJob<K extends keyof TriggerOptionsByKind>(
     task: TaskFunction | string,
@@ -562,6 +569,7 @@ export class Scheduler implements JobOwner {
         if ((JOB_OPTION_KEYS as readonly string[]).includes(k)) jobOpts[k] = v;
         else triggerOpts[k] = v;
       }
+      timeZoneType(triggerOpts.timezone, 'timezone');
       if (triggerOpts.timezone === undefined && ZONED_KINDS.includes(trigger))
         triggerOpts.timezone = this.timezone;
       try {
@@ -688,8 +696,12 @@ export class Scheduler implements JobOwner {
     return { ...DEFAULT_POLICY, ...this.jobDefaults, ...(this.tasks.get(taskId)?.policy ?? {}), ...own };
   }
 
-  /** The job with `id`, or `null`. */
+  /**
+   * The job with `id`, or `null`.
+   * @throws TickworkError `INVALID_OPTION` (field `id`) for an id that is not one `addJob` accepts (rejects).
+   */
   async getJob(id: string): Promise<Job | null> {
+    identifier(id, 'id');
     const pending = this.pendingJobs.get(id);
     if (pending) return new Job(this, pending.record, pending.trigger, true);
     if (!this.running) return null;
@@ -701,11 +713,17 @@ export class Scheduler implements JobOwner {
    * Jobs matching `filter`, in the order of `filter.sort` (`id` by default; `nextRunTime` earliest first and
    * paused jobs last; `name`), after skipping `filter.offset`, at most `filter.limit`. The store sorts and
    * pages. Jobs waiting for `start()` are included, filtered, sorted and paged with the others.
-   * @throws TickworkError `INVALID_OPTION` for a bad `sort`, `offset` or `limit`.
+   * @throws TickworkError `INVALID_OPTION` (rejects) naming the field for a bad `sort`, `offset` or `limit`,
+   * `ids` that is not an array of ids (`ids[i]` for a bad element), a bad `taskId` or `afterId` (not an id),
+   * or a `paused` that is not a boolean.
    */
   async getJobs(filter: JobFilter = {}): Promise<Job[]> {
     filter = optionsObject(filter, 'filter') as JobFilter;
     const sort = checkJobPage(filter);
+    if (filter.ids !== undefined) identifierList(filter.ids, 'ids');
+    if (filter.taskId !== undefined) identifier(filter.taskId, 'taskId');
+    if (filter.afterId !== undefined) identifier(filter.afterId, 'afterId');
+    if (filter.paused !== undefined) boolean(filter.paused, 'paused');
     const pending = this.pendingMatching(filter);
     if (pending.length === 0) {
       if (!this.running) return [];
@@ -762,9 +780,11 @@ export class Scheduler implements JobOwner {
   /**
    * Changes options of a job (`name`, `args`, policy, `nextRunTime`). Use {@link Scheduler.rescheduleJob} for
    * the trigger.
-   * @throws TickworkError `UNKNOWN_OPTION`, `INVALID_OPTION`; rejects with `JOB_NOT_FOUND`.
+   * @throws TickworkError `UNKNOWN_OPTION`, `INVALID_OPTION` (also field `id` for an id that is not one
+   * `addJob` accepts); rejects with `JOB_NOT_FOUND`.
    */
   async modifyJob(id: string, changes: JobChanges): Promise<Job> {
+    identifier(id, 'id');
     const opts = optionsObject(changes, 'changes');
     rejectUnknownKeys(opts, [
       'name',
@@ -799,16 +819,20 @@ export class Scheduler implements JobOwner {
    * Replaces a job's trigger and recomputes its next fire time from now. Accepts a trigger object or the
    * shorthand `rescheduleJob(id, 'cron', { hour: '*\/2' })`. A paused job stays paused (unlike APScheduler 3,
    * where rescheduling resumes it): its next fire time is computed from the new trigger when it is resumed.
-   * @throws TickworkError `INVALID_TRIGGER`, `TRIGGER_NEVER_FIRES`; rejects with `JOB_NOT_FOUND`.
+   * @throws TickworkError `INVALID_TRIGGER`, `TRIGGER_NEVER_FIRES`; `INVALID_OPTION` (field `id`) for an id
+   * that is not one `addJob` accepts; `INVALID_TIMEZONE` (field `timezone`) for a bad shorthand `timezone`;
+   * rejects with `JOB_NOT_FOUND`.
    */
   async rescheduleJob(
     id: string,
     trigger: Trigger | string,
     triggerOptions: Record<string, unknown> = {},
   ): Promise<Job> {
+    identifier(id, 'id');
     let t: Trigger;
     if (typeof trigger === 'string') {
       const o = { ...triggerOptions };
+      timeZoneType(o.timezone, 'timezone');
       if (o.timezone === undefined && ZONED_KINDS.includes(trigger)) o.timezone = this.timezone;
       t = createTrigger(trigger, o);
     } else if (isTrigger(trigger)) t = trigger;
@@ -836,8 +860,12 @@ export class Scheduler implements JobOwner {
     return new Job(this, record, t, this.pendingJobs.has(id));
   }
 
-  /** Pauses a job: it is not fired until resumed. Rejects with `JOB_NOT_FOUND`. */
+  /**
+   * Pauses a job: it is not fired until resumed. Rejects with `JOB_NOT_FOUND`.
+   * @throws TickworkError `INVALID_OPTION` (field `id`) for an id that is not one `addJob` accepts (rejects).
+   */
   async pauseJob(id: string): Promise<Job> {
+    identifier(id, 'id');
     const record = await this.updateRecord(id, { paused: true, nextRunTime: null });
     this.events.emit('job:paused', { jobId: id, name: record.name });
     this.logger.info({ jobId: id }, `Paused job "${record.name}"`);
@@ -847,8 +875,10 @@ export class Scheduler implements JobOwner {
   /**
    * Resumes a paused job from now: fire times that passed while it was paused are not owed (APScheduler).
    * A job whose trigger has no fire time left is removed, and `null` returned. Rejects with `JOB_NOT_FOUND`.
+   * @throws TickworkError `INVALID_OPTION` (field `id`) for an id that is not one `addJob` accepts (rejects).
    */
   async resumeJob(id: string): Promise<Job | null> {
+    identifier(id, 'id');
     const current = this.pendingJobs.get(id)?.record ?? (this.running ? await this.store.getJob(id) : null);
     if (!current) throw jobNotFound(id);
     const trigger = this.triggerFor(current);
@@ -863,8 +893,12 @@ export class Scheduler implements JobOwner {
     return new Job(this, record, trigger, this.pendingJobs.has(id));
   }
 
-  /** Removes a job; pending runs are cancelled, running ones finish. Rejects with `JOB_NOT_FOUND`. */
+  /**
+   * Removes a job; pending runs are cancelled, running ones finish. Rejects with `JOB_NOT_FOUND`.
+   * @throws TickworkError `INVALID_OPTION` (field `id`) for an id that is not one `addJob` accepts (rejects).
+   */
   async removeJob(id: string): Promise<void> {
+    identifier(id, 'id');
     const pending = this.pendingJobs.get(id);
     let record: JobRecord | null = pending?.record ?? null;
     if (pending) this.pendingJobs.delete(id);
@@ -884,9 +918,11 @@ export class Scheduler implements JobOwner {
   /**
    * Runs a job now, outside its schedule; the run counts against `maxInstances` (when that many are going,
    * a `skipped` run is recorded and `job:max-instances` emitted). Resolves to the run record.
-   * @throws TickworkError `SCHEDULER_NOT_RUNNING`; rejects with `JOB_NOT_FOUND`.
+   * @throws TickworkError `INVALID_OPTION` (field `id`) for an id that is not one `addJob` accepts;
+   * `SCHEDULER_NOT_RUNNING`; rejects with `JOB_NOT_FOUND`.
    */
   async runJob(id: string): Promise<RunRecord> {
+    identifier(id, 'id');
     this.assertRunning('runJob');
     const run = await this.store.createManualRun(id, new Date(this.clock.now()));
     if (run.status === 'skipped') {
@@ -898,15 +934,26 @@ export class Scheduler implements JobOwner {
     return run;
   }
 
-  /** Runs, newest first. */
+  /**
+   * Runs matching `filter`, newest scheduled fire time first.
+   * @throws TickworkError `INVALID_OPTION` naming the field, thrown synchronously, for a `filter` that is not
+   * an object, a `jobId` that is not an id, a `status` that is not a run status (or an array of them), a
+   * `from` or `to` that is not a valid `Date`, a `limit` or `offset` that is not an integer >= 0;
+   * `SCHEDULER_NOT_RUNNING`.
+   */
   getRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
-    filter = optionsObject(filter, 'filter') as RunFilter;
+    filter = runFilter(filter, 'filter');
     this.assertRunning('getRuns');
     return this.store.getRuns(filter);
   }
 
-  /** One run, or `null`. */
+  /**
+   * One run, or `null`.
+   * @throws TickworkError `INVALID_OPTION` (field `id`), thrown synchronously, for an id that is not a string
+   * of printable characters (see `identifier`); `SCHEDULER_NOT_RUNNING`.
+   */
   getRun(id: string): Promise<RunRecord | null> {
+    identifier(id, 'id');
     this.assertRunning('getRun');
     return this.store.getRun(id);
   }
@@ -941,6 +988,7 @@ export class Scheduler implements JobOwner {
     if (this._state !== 'stopped') {
       throw new TickworkError('SCHEDULER_ALREADY_RUNNING', `The scheduler is ${this._state} already`);
     }
+    this.reapFirst = true;
     this._state = options.paused ? 'paused' : 'running';
     try {
       await this.store.start({ nodeId: this.nodeId, now: () => this.clock.now() });
@@ -1107,6 +1155,13 @@ export class Scheduler implements JobOwner {
     // so the first due runs start after a few jobs were fired, not after a whole batch.
     let limit = Math.min(this.batchSize, FIRST_FIRE_BATCH);
     try {
+      // The first pass after start reaps before it fires: runs whose lease ran out while no process was
+      // running (this one died) must not count against their job's maxInstances when the owed fire time
+      // fires. Later passes reap after starting runs, so a slow store cannot hold up firing.
+      if (this.reapFirst) {
+        this.reapFirst = false;
+        await this.reap();
+      }
       for (;;) {
         if (this._state !== 'running') return;
         const result = await this.store.fireDueJobs(new Date(this.now()), limit, this.planner);
@@ -1394,27 +1449,35 @@ export class Scheduler implements JobOwner {
     if (this.inFlight.size + this.recording.size > 0 && now - this.lastRenewal > this.heartbeatInterval) {
       await this.heartbeat();
     }
-    const reaped = await this.store.reapExpiredRuns(new Date(now), 100);
-    for (const run of reaped) {
-      const job = await this.store.getJob(run.jobId);
+    // The retry decision is made inside the store's reaping step: a run is never left abandoned that its
+    // policy would retry (a crash or store failure in between), nor stops counting against maxInstances.
+    const seen = new Map<string, { name: string; owner: string | null }>();
+    const reaped = await this.store.reapExpiredRuns(new Date(now), 100, (run, job) => {
+      seen.set(run.id, { name: job?.name ?? run.jobId, owner: run.owner });
       const retry = job?.retry ?? null;
-      let willRetry = false;
-      if (retry !== null && run.attempt < retry.attempts) {
-        const at = new Date(this.now() + retryDelay(retry, run.attempt, this.random));
-        willRetry = await this.store.requeueRun(run.id, run.attempt, at);
+      if (retry === null || run.attempt >= retry.attempts) return null;
+      try {
+        return new Date(this.now() + retryDelay(retry, run.attempt, this.random));
+      } catch {
+        return null;
       }
+    });
+    for (const run of reaped) {
+      const willRetry = run.status === 'pending';
+      const name = seen.get(run.id)?.name ?? run.jobId;
+      const owner = seen.get(run.id)?.owner ?? run.owner;
       this.events.emit('job:abandoned', {
         jobId: run.jobId,
-        name: job?.name ?? run.jobId,
+        name,
         runId: run.id,
         scheduledFireTime: run.scheduledFireTime.toISOString(),
         attempt: run.attempt,
-        owner: run.owner,
+        owner,
         willRetry,
       });
       this.logger.warn(
-        { runId: run.id, jobId: run.jobId, owner: run.owner, attempt: run.attempt, willRetry },
-        `Run ${run.id} of job "${job?.name ?? run.jobId}" was abandoned: the lease of ${run.owner ?? 'its process'} ` +
+        { runId: run.id, jobId: run.jobId, owner, attempt: run.attempt, willRetry },
+        `Run ${run.id} of job "${name}" was abandoned: the lease of ${owner ?? 'its process'} ` +
           `expired${willRetry ? '; it will be retried' : ''}`,
       );
     }

@@ -2,7 +2,7 @@
  * Time-zone arithmetic on IANA names through `Intl`. Results never depend on the host's `TZ`.
  * @module
  */
-import { TickworkError, invalidOption } from './errors.js';
+import { TickworkError, invalidOption, show } from './errors.js';
 import { instant } from './validate.js';
 
 /** Wall-clock fields of an instant in a zone. `month` is 1-12, `dayOfWeek` 0 (Sunday) to 6. */
@@ -62,7 +62,7 @@ export function checkTimeZone(zone: unknown, field = 'timezone'): string {
   }
   throw new TickworkError(
     'INVALID_TIMEZONE',
-    `Expected \`${field}\` to be an IANA time zone name such as "Europe/Berlin" or "UTC", got \`${JSON.stringify(zone)}\``,
+    `Expected \`${field}\` to be an IANA time zone name such as "Europe/Berlin" or "UTC", got \`${show(zone)}\``,
     { field, value: zone },
   );
 }

@@ -4,6 +4,8 @@
  * @module
  */
 import { TickworkError, invalidOption, show } from './errors.js';
+import { ACTIVE_RUN_STATUSES, FINAL_RUN_STATUSES, type RunStatus } from './structures.js';
+import type { RunFilter } from '../stores/store.js';
 
 /** Throws `UNKNOWN_OPTION` when `obj` has a key outside `allowed`. `prefix` is prepended to field names. */
 export function rejectUnknownKeys(obj: object, allowed: readonly string[], prefix = ''): void {
@@ -129,6 +131,65 @@ export function instant(value: unknown, field: string): Date {
 /** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z in epoch ms: the years an ISO 8601 string holds. */
 export const MIN_INSTANT = -62_167_219_200_000;
 export const MAX_INSTANT = 253_402_300_799_999;
+
+/** A `Date` object that is not an Invalid Date (not a number or a string: for fields typed `Date`). */
+export function validDate(value: unknown, field: string): Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+    throw invalidOption(field, 'a valid Date', value);
+  }
+  return value;
+}
+
+/** An array of identifiers (see {@link identifier}); an element's field is `field[i]`. */
+export function identifierList(value: unknown, field: string): string[] {
+  if (!Array.isArray(value)) throw invalidOption(field, 'an array of ids', value);
+  value.forEach((id, i) => identifier(id, `${field}[${i}]`));
+  return value as string[];
+}
+
+/** Every run status. */
+export const RUN_STATUSES: readonly RunStatus[] = [...ACTIVE_RUN_STATUSES, ...FINAL_RUN_STATUSES];
+
+/**
+ * Checks a {@link RunFilter} (of `Scheduler.getRuns`) before it reaches a store: `jobId` an id, `status` a run
+ * status or an array of them, `from` and `to` valid `Date`s, `limit` and `offset` integers >= 0. Unknown keys
+ * are left alone. Resolves to the filter, or to a copy whose `from` or `to` before {@link MIN_INSTANT} is
+ * moved to it: no stored time is earlier, so the runs matched are the same, and PostgreSQL refuses a time
+ * before 4714 BC (`new Date(-8.64e15)`, a natural "from the beginning").
+ * @throws TickworkError `INVALID_OPTION` naming the field (`status[1]` for an element of an array).
+ */
+export function runFilter(value: unknown, field = 'filter'): RunFilter {
+  const filter = optionsObject(value, field);
+  if (filter.jobId !== undefined) identifier(filter.jobId, 'jobId');
+  const status = filter.status;
+  if (Array.isArray(status)) status.forEach((s, i) => oneOf(s, `status[${i}]`, RUN_STATUSES));
+  else if (status !== undefined) oneOf(status, 'status', RUN_STATUSES);
+  const from = filter.from === undefined ? undefined : validDate(filter.from, 'from');
+  const to = filter.to === undefined ? undefined : validDate(filter.to, 'to');
+  if (filter.limit !== undefined) integer(filter.limit, 'limit', 0);
+  if (filter.offset !== undefined) integer(filter.offset, 'offset', 0);
+  const early = (d: Date | undefined) => d !== undefined && d.getTime() < MIN_INSTANT;
+  if (!early(from) && !early(to)) return filter as RunFilter;
+  const copy = { ...filter } as RunFilter;
+  if (early(from)) copy.from = new Date(MIN_INSTANT);
+  if (early(to)) copy.to = new Date(MIN_INSTANT);
+  return copy;
+}
+
+/**
+ * The type of a `timezone` option: a string (whose zone the trigger or `checkTimeZone` checks). Checked
+ * before them, as their message quotes the value with `JSON.stringify`, which throws a `TypeError` for a
+ * BigInt (or a cyclic object).
+ * @throws TickworkError `INVALID_TIMEZONE` naming the field, as `checkTimeZone` does for a bad name.
+ */
+export function timeZoneType(value: unknown, field = 'timezone'): void {
+  if (value === undefined || typeof value === 'string') return;
+  throw new TickworkError(
+    'INVALID_TIMEZONE',
+    `Expected \`${field}\` to be an IANA time zone name such as "Europe/Berlin" or "UTC", got \`${show(value)}\``,
+    { field, value },
+  );
+}
 
 /** Checks `value` is one of `choices`. */
 export function oneOf<T extends string>(value: unknown, field: string, choices: readonly T[]): T {

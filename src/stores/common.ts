@@ -6,7 +6,7 @@ import { TickworkError } from '../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../core/structures.js';
 import type { TriggerJSON } from '../triggers/trigger.js';
 import { integer, oneOf } from '../core/validate.js';
-import type { AddJobResult, JobChanges, JobFilter, JobSort } from './store.js';
+import type { JobChanges, JobFilter, JobSort } from './store.js';
 
 /** JSON with object keys sorted, so equal values give equal strings. */
 export function stableStringify(value: unknown): string {

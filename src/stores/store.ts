@@ -18,6 +18,9 @@
  */
 import type { JobRecord, RunError, RunRecord, RunStatus } from '../core/structures.js';
 
+/** Decides, inside {@link Store.reapExpiredRuns}, when an expired run is tried again (`null`: abandoned). */
+export type ReapRetry = (run: RunRecord, job: JobRecord | null) => Date | null;
+
 /** What to do when {@link Store.addJob} finds a job with the same id. */
 export type ConflictPolicy = 'error' | 'replace' | 'keep';
 
@@ -354,10 +357,17 @@ export interface Store {
   ): Promise<boolean[]>;
 
   /**
-   * Marks `running` runs whose lease ended before `now` as `abandoned` (the process died or stalled) and
-   * resolves to them, up to `limit`.
+   * Reaps up to `limit` `running` runs whose lease ended before `now` (the process died or stalled), in one
+   * atomic step, and resolves to them as stored afterwards.
+   *
+   * Without `retry` each becomes `abandoned`. With `retry`, the store asks it for each run, giving the run as
+   * it was (`running`, with its attempt) and its job (the stored job; a job its trigger ended is still found;
+   * `null` when the job was removed): a `Date` puts the run back to `pending` with that `notBefore` in the same
+   * step (attempt kept, so the next lease makes it `attempt + 1`; owner and lease cleared), `null` makes it
+   * `abandoned`. So a crash or a store failure can never leave a run abandoned that its policy would retry,
+   * and a retried run never stops counting against its job's `maxInstances` in between. `retry` must not throw.
    */
-  reapExpiredRuns(now: Date, limit: number): Promise<RunRecord[]>;
+  reapExpiredRuns(now: Date, limit: number, retry?: ReapRetry): Promise<RunRecord[]>;
 
   /**
    * Gives an `abandoned` run another attempt (its job's retry policy allows one): when the run is still

@@ -821,6 +821,64 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
       assert.deepEqual(await store.reapExpiredRuns(reapAt, 10), []);
     });
 
+    it('reapExpiredRuns with retry: in the same step, runs it gives a time are pending again (attempt kept), the others abandoned; a retired job is found', async ({
+      store,
+    }) => {
+      const t = Date.now() - 10 * MIN;
+      // `a` keeps firing; `once` is removed by its own plan (a date job that fired), so it is retired.
+      await store.addJob(job('a', { nextRunTime: new Date(t), maxInstances: 1 }), 'error');
+      await store.addJob(job('once', { nextRunTime: new Date(t), maxInstances: 1 }), 'error');
+      await store.addJob(job('gone', { nextRunTime: new Date(t), maxInstances: 1 }), 'error');
+      await store.fireDueJobs(new Date(), 10, (j, ctx) => ({
+        ...simplePlanner(HOUR)(j, ctx),
+        ...(j.id === 'once' ? { nextRunTime: null, remove: true } : {}),
+      }));
+      const now = Date.now();
+      const leased = await store.acquireRuns('n1', new Date(now), 10, 0);
+      assert.equal(leased.length, 3);
+      await store.removeJob('gone');
+      if (dbClock) await delay(5);
+      const asked: [string, string | null, string, number, string | null][] = [];
+      const retryAt = new Date(Date.now() - 1000);
+      const reaped = await store.reapExpiredRuns(new Date(now + 1), 10, (run, j) => {
+        asked.push([run.jobId, j?.id ?? null, run.status, run.attempt, run.owner]);
+        return run.jobId === 'gone' ? null : retryAt;
+      });
+      assert.deepEqual(
+        asked.sort(),
+        [
+          ['a', 'a', 'running', 1, 'n1'],
+          ['gone', null, 'running', 1, 'n1'],
+          ['once', 'once', 'running', 1, 'n1'],
+        ],
+        'asked once per run, with the run as it was and its job (retired, or null when removed)',
+      );
+      const byJob = new Map(reaped.map((r) => [r.jobId, r]));
+      assert.equal(byJob.get('gone')!.status, 'abandoned');
+      for (const id of ['a', 'once']) {
+        const r = (await store.getRun(byJob.get(id)!.id))!;
+        assert.equal(byJob.get(id)!.status, 'pending');
+        assert.equal(r.status, 'pending');
+        assert.equal(r.owner, null);
+        assert.equal(r.leaseExpiresAt, null);
+        assert.equal(r.finishedAt, null);
+        assert.equal(ms(r.notBefore), retryAt.getTime());
+      }
+      // The requeued run of `a` still counts as active: the next fire of `a` is told so.
+      await store.updateJob('a', { nextRunTime: new Date(Date.now() - 1000) });
+      let active = -1;
+      await store.fireDueJobs(new Date(), 10, (j, ctx) => {
+        if (j.id === 'a') active = ctx.activeRuns;
+        return simplePlanner(HOUR)(j, ctx);
+      });
+      assert.equal(active, 1);
+      const again = await store.acquireRuns('n2', new Date(), 10, 30_000);
+      const retried = again.find((x) => x.run.id === byJob.get('once')!.id);
+      assert.equal(retried?.run.attempt, 2);
+      assert.equal(retried?.job?.id, 'once', 'the retired job comes with its retried run');
+      assert.deepEqual(await store.reapExpiredRuns(new Date(Date.now() + 1), 10, () => retryAt), []);
+    });
+
     it('requeueRun gives an abandoned run another attempt, once, fenced by attempt', async ({ store }) => {
       await fireOne(store, job('a', { nextRunTime: new Date(Date.now() - MIN) }));
       const now = Date.now();

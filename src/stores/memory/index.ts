@@ -17,6 +17,7 @@ import type {
   JobCountFilter,
   JobFilter,
   RunFilter,
+  ReapRetry,
   RunOutcome,
   Store,
   StoreChange,
@@ -344,7 +345,7 @@ export class MemoryStore implements Store {
     return out;
   }
 
-  async reapExpiredRuns(now: Date, limit: number): Promise<RunRecord[]> {
+  async reapExpiredRuns(now: Date, limit: number, retry?: ReapRetry): Promise<RunRecord[]> {
     const t = now.getTime();
     const expired: MemRun[] = [];
     while (expired.length < limit) {
@@ -354,7 +355,20 @@ export class MemoryStore implements Store {
       expired.push(run);
     }
     return expired.map((run) => {
-      this.finalize(run, 'abandoned', t);
+      const job = this.jobs.get(run.jobId) ?? this.retired.get(run.jobId) ?? null;
+      const at = retry ? retry(toRecord(run), job ? cloneJob(job) : null) : null;
+      if (at === null) {
+        this.finalize(run, 'abandoned', t);
+      } else {
+        // Still in the job's active set: it never stops counting against maxInstances.
+        run.status = 'pending';
+        run.notBefore = at.getTime();
+        run.owner = null;
+        run.lease = null;
+        run.finished = null;
+        this.pendingRuns.push(run.notBefore, run);
+        this.emit({ kind: 'run-created', jobId: run.jobId });
+      }
       return toRecord(run);
     });
   }

@@ -70,6 +70,7 @@ import type {
   JobSort,
   NodeInfo,
   RunFilter,
+  ReapRetry,
   RunOutcome,
   Store,
   StoreChange,
@@ -838,19 +839,64 @@ export class PostgresStore implements Store {
     return items.map((i) => !i.outcome.retryAt && done.has(i.runId.toLowerCase()));
   }
 
-  /** Abandons runs whose lease ended before the database's time (`now` is ignored). */
-  async reapExpiredRuns(_now: Date, limit: number): Promise<RunRecord[]> {
-    const r = await this.query<RunColumns>(
-      'reap',
-      `WITH c AS (
-         SELECT id FROM ${this.s}.runs WHERE status = 'running' AND lease_expires_at < statement_timestamp()
-         LIMIT $1 FOR UPDATE SKIP LOCKED)
-       UPDATE ${this.s}.runs r SET status = 'abandoned', finished_at = statement_timestamp(), lease_expires_at = NULL
-       FROM c WHERE r.id = c.id RETURNING r.*`,
-      [limit],
+  /**
+   * Reaps runs whose lease ended before the database's time (`now` is ignored), in one transaction: the
+   * expired runs are locked (`SKIP LOCKED`: two reapers never take the same run), their jobs read (live or
+   * retired), `retry` asked, and each run made `pending` again or `abandoned`.
+   */
+  async reapExpiredRuns(_now: Date, limit: number, retry?: ReapRetry): Promise<RunRecord[]> {
+    let requeued = false;
+    const rows = await this.tx(
+      async (c) => {
+        const expired = await c.query<RunColumns>({
+          name: this.prefix + 'reap-lock',
+          text: `SELECT * FROM ${this.s}.runs WHERE status = 'running' AND lease_expires_at < statement_timestamp()
+               LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          values: [limit],
+        });
+        if (expired.rows.length === 0) return [];
+        const jobs = new Map<string, JobRecord>();
+        if (retry) {
+          const ids = [...new Set(expired.rows.map((r) => r.job_id))];
+          const j = await c.query<Row & { retired: boolean }>(
+            `SELECT ${JOB_COLUMNS}, true AS retired FROM ${this.s}.retired_jobs WHERE id = ANY($1::text[])
+           UNION ALL
+           SELECT ${JOB_COLUMNS}, false FROM ${this.s}.jobs WHERE id = ANY($1::text[])`,
+            [ids],
+          );
+          // Retired copies first, so that a live job with the same id overwrites them.
+          for (const row of j.rows.sort((a, b) => Number(b.retired) - Number(a.retired))) {
+            try {
+              jobs.set(row.id, decodeJob(row));
+            } catch {
+              // an undecodable job: its runs are abandoned, not retried (firing quarantines the row)
+            }
+          }
+        }
+        const decisions = expired.rows.map((row) => {
+          const at = retry ? retry(decodeRun(row), jobs.get(row.job_id) ?? null) : null;
+          if (at !== null) requeued = true;
+          return { id: row.id, at: at === null ? null : at.getTime() };
+        });
+        const updated = await c.query<RunColumns>({
+          name: this.prefix + 'reap',
+          text: `UPDATE ${this.s}.runs r SET
+                 status = CASE WHEN d.at IS NULL THEN 'abandoned' ELSE 'pending' END,
+                 finished_at = CASE WHEN d.at IS NULL THEN statement_timestamp() END,
+                 not_before = CASE WHEN d.at IS NULL THEN r.not_before ELSE to_timestamp(d.at / 1000.0) END,
+                 owner = CASE WHEN d.at IS NULL THEN r.owner END,
+                 lease_expires_at = NULL
+               FROM json_to_recordset($1::json) AS d(id uuid, at float8)
+               WHERE r.id = d.id RETURNING r.*`,
+          values: [JSON.stringify(decisions)],
+        });
+        return updated.rows;
+      },
+      () => (requeued ? this.notifySql({ kind: 'run-created' }) : ''),
     );
-    for (const row of r.rows) this.dirtyJobs.add(row.job_id);
-    return r.rows.map(decodeRun);
+    for (const row of rows) if (row.status === 'abandoned') this.dirtyJobs.add(row.job_id);
+    if (requeued) this.emit({ kind: 'run-created' });
+    return rows.map(decodeRun);
   }
 
   async requeueRun(runId: string, attempt: number, notBefore: Date): Promise<boolean> {

@@ -53,6 +53,7 @@ import type {
   JobSort,
   NodeInfo,
   RunFilter,
+  ReapRetry,
   RunOutcome,
   Store,
   StoreChange,
@@ -614,16 +615,46 @@ export class SqliteStore implements Store {
     return jobIds.map((id) => id !== null);
   }
 
-  async reapExpiredRuns(now: Date, limit: number): Promise<RunRecord[]> {
+  async reapExpiredRuns(now: Date, limit: number, retry?: ReapRetry): Promise<RunRecord[]> {
     const t = now.getTime();
-    const rows = this.write(() =>
-      this.stmt(
-        `UPDATE runs SET status = 'abandoned', finished_at = ?, lease_expires_at = NULL
-         WHERE id IN (SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < ? LIMIT ?)
-         RETURNING *`,
-      ).all(t, t, limit),
-    ) as RunColumns[];
-    for (const r of rows) this.dirtyJobs.add(r.job_id);
+    let requeued = false;
+    const rows = this.tx(() => {
+      const expired = this.stmt(
+        `SELECT * FROM runs WHERE status = 'running' AND lease_expires_at < ? LIMIT ?`,
+      ).all(t, limit) as RunColumns[];
+      if (expired.length === 0) return [];
+      let jobs = new Map<string, JobRecord>();
+      if (retry) {
+        try {
+          jobs = this.jobsFor([...new Set(expired.map((r) => r.job_id))]);
+        } catch {
+          // an undecodable job row: its runs are abandoned, not retried (the row is quarantined elsewhere)
+        }
+      }
+      const out: RunColumns[] = [];
+      for (const row of expired) {
+        const at = retry ? retry(decodeRun(row), jobs.get(row.job_id) ?? null) : null;
+        if (at === null) {
+          out.push(
+            this.stmt(
+              `UPDATE runs SET status = 'abandoned', finished_at = ?, lease_expires_at = NULL WHERE id = ?
+               RETURNING *`,
+            ).get(t, row.id) as RunColumns,
+          );
+          this.dirtyJobs.add(row.job_id);
+        } else {
+          out.push(
+            this.stmt(
+              `UPDATE runs SET status = 'pending', not_before = ?, owner = NULL, lease_expires_at = NULL,
+                 finished_at = NULL WHERE id = ? RETURNING *`,
+            ).get(at.getTime(), row.id) as RunColumns,
+          );
+          requeued = true;
+        }
+      }
+      return out;
+    });
+    if (requeued) this.emit({ kind: 'run-created' });
     return rows.map(decodeRun);
   }
 
