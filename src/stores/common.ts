@@ -2,6 +2,7 @@
  * Helpers shared by the store implementations.
  * @module
  */
+import { randomFillSync } from 'node:crypto';
 import { TickworkError } from '../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../core/structures.js';
 import type { TriggerJSON } from '../triggers/trigger.js';
@@ -401,4 +402,47 @@ export function jobComparator(sort: JobSort = 'id'): (a: Sortable, b: Sortable) 
     default:
       return byId;
   }
+}
+
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+
+/**
+ * A UUID version 7 (RFC 9562): 48 bits of Unix time in milliseconds, then random bits. Run ids made at
+ * about the same time sort together, so a database inserts them next to each other in its primary-key
+ * index (random version 4 ids touch a random index page per insert).
+ */
+export function uuidv7(ms: number = Date.now()): string {
+  if (poolAt + 10 > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const r = pool;
+  const i = poolAt;
+  poolAt += 10;
+  const hi = Math.floor(ms / 0x1000000); // the top 24 of 48 bits
+  const lo = ms % 0x1000000;
+  return (
+    HEX[(hi >>> 16) & 0xff]! +
+    HEX[(hi >>> 8) & 0xff]! +
+    HEX[hi & 0xff]! +
+    HEX[(lo >>> 16) & 0xff]! +
+    '-' +
+    HEX[(lo >>> 8) & 0xff]! +
+    HEX[lo & 0xff]! +
+    '-' +
+    HEX[0x70 | (r[i]! & 0x0f)]! +
+    HEX[r[i + 1]!]! +
+    '-' +
+    HEX[0x80 | (r[i + 2]! & 0x3f)]! +
+    HEX[r[i + 3]!]! +
+    '-' +
+    HEX[r[i + 4]!]! +
+    HEX[r[i + 5]!]! +
+    HEX[r[i + 6]!]! +
+    HEX[r[i + 7]!]! +
+    HEX[r[i + 8]!]! +
+    HEX[r[i + 9]!]!
+  );
 }

@@ -26,7 +26,7 @@
  *
  * @module
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { TickworkError } from '../../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
@@ -52,6 +52,7 @@ import {
   resultToJson,
   sameTrigger,
   unchangedByReplace,
+  uuidv7,
   type JobColumns,
   type RunColumns,
   versionConflict,
@@ -574,7 +575,7 @@ export class PostgresStore implements Store {
           });
           let k = 0;
           plan.runs.forEach((p, index) => {
-            const id = randomUUID();
+            const id = uuidv7(t);
             const sft = p.scheduledFireTime.getTime();
             const nb = p.notBefore.getTime();
             runs.push({
