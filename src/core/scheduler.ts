@@ -874,7 +874,10 @@ export class Scheduler implements JobOwner {
 
   /**
    * Resumes a paused job from now: fire times that passed while it was paused are not owed (APScheduler).
-   * A job whose trigger has no fire time left is removed, and `null` returned. Rejects with `JOB_NOT_FOUND`.
+   * The next fire time is the trigger's first at or after now: on the grid of a cron trigger, or of an interval
+   * trigger with a `startDate`; an interval trigger without `startDate` has no fixed grid (unlike APScheduler's,
+   * which takes "now" as its start when created) and fires one interval after the resume. A job whose
+   * trigger has no fire time left is removed, and `null` returned. Rejects with `JOB_NOT_FOUND`.
    * @throws TickworkError `INVALID_OPTION` (field `id`) for an id that is not one `addJob` accepts (rejects).
    */
   async resumeJob(id: string): Promise<Job | null> {
