@@ -688,7 +688,9 @@ export class Scheduler implements JobOwner {
           ? `Job "${view}" is unchanged in job store "${this.store.kind}"`
           : `Added job "${view.name}" to job store "${this.store.kind}"`,
     );
-    this.wakeSoon();
+    // Only a new or changed job can be due sooner than the loop knows: re-adding unchanged jobs at boot (all
+    // of them, on every node of a rolling deploy) wakes nothing.
+    if (outcome === 'added' || outcome === 'replaced') this.wakeSoon();
     return view;
   }
 
