@@ -208,8 +208,10 @@ if (values['seed-only']) {
   process.stdout.write('seeded\n');
   process.exit(0);
 } else {
-  await scheduler.start();
+  // As a server boots (the Fastify plugin's `setup` runs before `start`): every job is re-added, then the
+  // scheduler starts and stores them (unchanged ones are only read, 500 at a time).
   if (!values['no-task']) await addAll(); // the throughput scenario's jobs were seeded once
+  await scheduler.start();
 
   process.stdout.write(`ready ${scheduler.nodeId} offset=${scheduler.clockOffset}\n`);
 }

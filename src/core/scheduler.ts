@@ -47,6 +47,7 @@ import {
 import { MemoryStore } from '../stores/memory/index.js';
 import type {
   AcquiredRun,
+  AddJobResult,
   FirePlan,
   FireContext,
   JobFilter,
@@ -65,6 +66,7 @@ import {
   freezeTrigger,
   jobComparator,
   stableStringify,
+  unchangedByReplace,
 } from '../stores/common.js';
 
 /** Trigger kinds whose shorthand options take the scheduler's `timezone` when they give none. */
@@ -671,6 +673,11 @@ export class Scheduler implements JobOwner {
     conflict: 'error' | 'replace' | 'keep',
   ): Promise<Job> {
     const { job, outcome } = await this.store.addJob(record, conflict);
+    return this.announceAdded(job, trigger, outcome);
+  }
+
+  /** The `job:added` event, its log line and, for a new or changed job, a wake-up. */
+  private announceAdded(job: JobRecord, trigger: Trigger, outcome: AddJobResult['outcome']): Job {
     const stored = outcome === 'kept' ? this.viewTrigger(job) : trigger;
     this.events.emit('job:added', {
       jobId: job.id,
@@ -692,6 +699,23 @@ export class Scheduler implements JobOwner {
     // of them, on every node of a rolling deploy) wakes nothing.
     if (outcome === 'added' || outcome === 'replaced') this.wakeSoon();
     return view;
+  }
+
+  /**
+   * The stored jobs that jobs added before `start()` with `replaceExisting` would replace, read 500 at a time.
+   * A read that fails (an undecodable row) just leaves those jobs to `addJob`, one at a time.
+   */
+  private async storedForReplace(pendings: PendingJob[]): Promise<Map<string, JobRecord>> {
+    const ids = pendings.filter((p) => p.conflict === 'replace').map((p) => p.record.id);
+    const found = new Map<string, JobRecord>();
+    for (let i = 0; i < ids.length; i += 500) {
+      try {
+        for (const job of await this.store.getJobs({ ids: ids.slice(i, i + 500) })) found.set(job.id, job);
+      } catch {
+        // left to addJob
+      }
+    }
+    return found;
   }
 
   private policyFor(taskId: string, own: Partial<ResolvedPolicy>): ResolvedPolicy {
@@ -1001,12 +1025,18 @@ export class Scheduler implements JobOwner {
       this.startedAt = this.now();
       await this.reportNode(true);
       const now = new Date(this.now());
-      for (const pending of [...this.pendingJobs.values()]) {
+      const pendings = [...this.pendingJobs.values()];
+      const stored = await this.storedForReplace(pendings);
+      for (const pending of pendings) {
         const record = { ...pending.record };
         if (!pending.explicitNextRunTime && !record.paused)
           record.nextRunTime = firstFireTime(pending.trigger, now);
         this.pendingJobs.delete(record.id);
-        await this.storeJob(record, pending.trigger, pending.conflict);
+        const found = stored.get(record.id);
+        // Every boot re-adds the same jobs: those found unchanged take no round trip of their own.
+        if (found && unchangedByReplace(found, record))
+          this.announceAdded(found, pending.trigger, 'unchanged');
+        else await this.storeJob(record, pending.trigger, pending.conflict);
       }
     } catch (err) {
       this._state = 'stopped';
