@@ -178,8 +178,8 @@ export function runFilter(value: unknown, field = 'filter'): RunFilter {
 
 /**
  * The type of a `timezone` option: a string (whose zone the trigger or `checkTimeZone` checks). Checked
- * before them, as their message quotes the value with `JSON.stringify`, which throws a `TypeError` for a
- * BigInt (or a cyclic object).
+ * first, so that a value of another type (a BigInt, a cyclic object) is refused before anything tries to
+ * serialise it.
  * @throws TickworkError `INVALID_TIMEZONE` naming the field, as `checkTimeZone` does for a bad name.
  */
 export function timeZoneType(value: unknown, field = 'timezone'): void {
