@@ -1094,7 +1094,7 @@ export class Scheduler implements JobOwner {
     this.unsubscribe = null;
     // A wake-up on its way may still lease runs and start them: let it finish first, so the runs it starts
     // are waited for (or cancelled) like the others, never left running with their outcome unrecorded.
-    while (this.wakeInProgress) await new Promise<void>((resolve) => setImmediate(resolve));
+    await this.wakeFinished();
     // Heartbeats go on while running jobs are waited for: a shutdown that waits longer than the lease must
     // not let another process reap the runs as abandoned and start them again.
     if (this.inFlight.size + this.recording.size > 0 && !this.heartbeatTimer) this.scheduleHeartbeat();
@@ -1121,8 +1121,8 @@ export class Scheduler implements JobOwner {
     if (this.unrecorded.size > 0) await this.recordPending();
     if (this.heartbeatTimer) this.timers.clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = null;
-    // Let an in-flight wake-up or heartbeat finish its store call before the store closes.
-    while (this.wakeInProgress) await new Promise<void>((resolve) => setImmediate(resolve));
+    // Let a wake-up or heartbeat on its way finish its store call before the store closes.
+    await this.wakeFinished();
     if (this.heartbeating) await this.heartbeating;
     try {
       await this.store.unregisterNode?.(this.nodeId);
@@ -1134,6 +1134,11 @@ export class Scheduler implements JobOwner {
     this._state = 'stopped';
     this.events.emit('scheduler:shutdown', { nodeId: this.nodeId, aborted });
     this.logger.info('Scheduler has been shut down');
+  }
+
+  /** Resolves once no wake-up of the loop is in progress (a stopping scheduler starts no new one). */
+  private async wakeFinished(): Promise<void> {
+    while (this.wakeInProgress) await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /** Whether the logger writes `level` (pino's `isLevelEnabled`; true for loggers without it). */

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IntervalTrigger, MemoryStore, Scheduler, type TaskContext } from '../../src/index.js';
-import type { JobRecord } from '../../src/core/structures.js';
+import { job } from '../contract/store-contract.js';
 import { ManualClock } from '../../src/testing.js';
 import { captureLogger } from '../helpers/logger.js';
 import { at } from '../helpers/time.js';
@@ -14,24 +14,18 @@ test('the first pass after start reaps expired leases before firing: the owed ru
   const store = new MemoryStore();
   await store.start({ nodeId: 'seed', now: () => T });
   const trigger = new IntervalTrigger({ seconds: 10, startDate: new Date(T) });
-  const record: JobRecord = {
-    id: 'j',
+  const record = job('j', {
     name: 'j',
     taskId: 'work',
     trigger: trigger.toJSON(),
     args: [],
-    maxInstances: 1,
     misfireGraceTime: null,
-    coalesce: true,
-    jitter: null,
     timeout: null,
     retry: null,
-    paused: false,
     nextRunTime: new Date(T),
-    version: 1,
     createdAt: new Date(T),
     updatedAt: new Date(T),
-  };
+  });
   await store.addJob(record, 'error');
   // A process fired T and started its run with a 5 s lease, then died.
   await store.fireDueJobs(new Date(T), 10, () => ({

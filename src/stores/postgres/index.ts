@@ -365,18 +365,8 @@ export class PostgresStore implements Store {
     if (conflict === 'replace') {
       // Every process re-adds its jobs at boot: an unchanged job is one read, with no lock, no write and no
       // NOTIFY (a locked row would be skipped by the other processes' firing until the commit).
-      const found = await this.query<Row>(
-        'get-job',
-        `SELECT ${JOB_COLUMNS} FROM ${this.s}.jobs WHERE id = $1`,
-        [job.id],
-      );
-      const row = found.rows[0];
-      let existing: JobRecord | null = null;
-      try {
-        existing = row ? decodeJob(row) : null;
-      } catch {
-        // an undecodable row: the transaction below deals with it as before
-      }
+      // A read that fails (an undecodable row) leaves the job to the transaction below, as before.
+      const existing = await this.getJob(job.id).catch(() => null);
       if (existing && unchangedByReplace(existing, job)) return { job: existing, outcome: 'unchanged' };
     }
     const result = await this.tx(async (c) => {
@@ -731,18 +721,38 @@ export class PostgresStore implements Store {
     );
     if (r.rows.length === 0) return [];
     const runs = r.rows.map(decodeRun).sort((a, b) => a.notBefore.getTime() - b.notBefore.getTime());
-    const ids = [...new Set(runs.map((x) => x.jobId))];
+    const jobs = await this.jobsFor([...new Set(runs.map((x) => x.jobId))], false);
+    return runs.map((run) => ({ run, job: jobs.get(run.jobId) ?? null }));
+  }
+
+  /**
+   * The jobs with these ids, live or retired (a live job wins over a retired copy with the same id), read
+   * through `client` (the pool, or a transaction's client). `skipUndecodable`: leave out a row that cannot be
+   * decoded instead of throwing.
+   */
+  private async jobsFor(
+    ids: string[],
+    skipUndecodable: boolean,
+    client: Queryable = this.db,
+  ): Promise<Map<string, JobRecord>> {
     const j = await this.query<Row & { retired: boolean }>(
-      'acquire-jobs',
+      'jobs-for',
       `SELECT ${JOB_COLUMNS}, true AS retired FROM ${this.s}.retired_jobs WHERE id = ANY($1::text[])
        UNION ALL
        SELECT ${JOB_COLUMNS}, false FROM ${this.s}.jobs WHERE id = ANY($1::text[])`,
       [ids],
+      client,
     );
     const jobs = new Map<string, JobRecord>();
-    for (const row of j.rows.sort((a, b) => Number(b.retired) - Number(a.retired)))
-      jobs.set(row.id, decodeJob(row));
-    return runs.map((run) => ({ run, job: jobs.get(run.jobId) ?? null }));
+    // Retired copies first, so that a live job with the same id overwrites them.
+    for (const row of j.rows.sort((a, b) => Number(b.retired) - Number(a.retired))) {
+      try {
+        jobs.set(row.id, decodeJob(row));
+      } catch (err) {
+        if (!skipUndecodable) throw err;
+      }
+    }
+    return jobs;
   }
 
   /** Renews leases to the database's time plus `leaseMs` (`now` is ignored). */
@@ -856,24 +866,10 @@ export class PostgresStore implements Store {
           values: [limit],
         });
         if (expired.rows.length === 0) return [];
-        const jobs = new Map<string, JobRecord>();
-        if (retry) {
-          const ids = [...new Set(expired.rows.map((r) => r.job_id))];
-          const j = await c.query<Row & { retired: boolean }>(
-            `SELECT ${JOB_COLUMNS}, true AS retired FROM ${this.s}.retired_jobs WHERE id = ANY($1::text[])
-           UNION ALL
-           SELECT ${JOB_COLUMNS}, false FROM ${this.s}.jobs WHERE id = ANY($1::text[])`,
-            [ids],
-          );
-          // Retired copies first, so that a live job with the same id overwrites them.
-          for (const row of j.rows.sort((a, b) => Number(b.retired) - Number(a.retired))) {
-            try {
-              jobs.set(row.id, decodeJob(row));
-            } catch {
-              // an undecodable job: its runs are abandoned, not retried (firing quarantines the row)
-            }
-          }
-        }
+        // An undecodable job is left out: its runs are abandoned, not retried (firing quarantines the row).
+        const jobs = retry
+          ? await this.jobsFor([...new Set(expired.rows.map((r) => r.job_id))], true, c)
+          : new Map<string, JobRecord>();
         const decisions = expired.rows.map((row) => {
           const at = retry ? retry(decodeRun(row), jobs.get(row.job_id) ?? null) : null;
           if (at !== null) requeued = true;
