@@ -115,6 +115,11 @@ export interface FirePlan {
 export interface FireContext {
   /** The time the store uses for this batch. */
   now: Date;
+  /**
+   * Fire times up to this time are planned now (the caller fires ahead, see {@link Store.firesAhead}); absent
+   * or equal to `now` otherwise. A fire time after `now` is planned as on time (`pending`, not late).
+   */
+  horizon?: Date;
   /** Runs of the job that are `pending` or `running` now (for `maxInstances`). */
   activeRuns: number;
 }
@@ -252,6 +257,13 @@ export interface Store {
   readonly fireBatchSize?: number;
   /** Longest the scheduler should sleep between checks with this store, in milliseconds. */
   readonly maxWakeInterval: number;
+  /**
+   * Whether {@link Store.fireDueJobs} honours its `horizon` argument: it claims the jobs due by `horizon` (a
+   * few milliseconds after `now`) and passes it to the planner, so the scheduler can fire a job just before its
+   * fire time and start the run at that time. Stores that decide what is due by a clock of their own
+   * (PostgreSQL) leave it unset and ignore `horizon`.
+   */
+  readonly firesAhead?: boolean;
 
   /** Connects, applies migrations. Called once by `Scheduler.start()`. */
   start(context: StoreStartContext): Promise<void>;
@@ -302,8 +314,12 @@ export interface Store {
    * 4. set the job's `nextRunTime` (or remove or pause it per the plan) only if its `nextRunTime` and
    *    `version` are still those that were read (compare-and-set), incrementing `version`.
    * Either all of a job's runs and its advance are stored, or none.
+   *
+   * A store with {@link Store.firesAhead} claims in step 1 the jobs due at or before `horizon` (when given;
+   * never earlier than `now`) instead of `now`, and passes `{ now, horizon, activeRuns }` to the planner. The
+   * runs it creates are still due at their `notBefore` only.
    */
-  fireDueJobs(now: Date, limit: number, planner: FirePlanner): Promise<FireResult>;
+  fireDueJobs(now: Date, limit: number, planner: FirePlanner, horizon?: Date): Promise<FireResult>;
 
   /**
    * Creates a manual run (run now) for `jobId` at `now`, atomically with a `maxInstances` check: when

@@ -458,6 +458,45 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
       assert.deepEqual((await store.fireDueJobs(new Date(), 10, simplePlanner())).fired, []);
     });
 
+    it('fireDueJobs with a horizon: a store that fires ahead claims jobs due by it, others ignore it', async ({
+      store,
+    }) => {
+      const now = Date.now();
+      await store.addJob(job('due', { nextRunTime: new Date(now - MIN) }), 'error');
+      await store.addJob(job('soon', { nextRunTime: new Date(now + 5 * MIN) }), 'error');
+      await store.addJob(job('later', { nextRunTime: new Date(now + HOUR) }), 'error');
+      const calls: { id: string; context: FireContext }[] = [];
+      const result = await store.fireDueJobs(
+        new Date(now),
+        10,
+        simplePlanner(HOUR, calls),
+        new Date(now + 10 * MIN),
+      );
+      const ids = calls.map((c) => c.id);
+      if (store.firesAhead) {
+        assert.deepEqual(ids, ['due', 'soon'], 'due by the horizon, earliest first');
+        for (const c of calls) {
+          assert.equal(c.context.now.getTime(), now, 'the planner is told the real now');
+          assert.equal(c.context.horizon?.getTime(), now + 10 * MIN, 'and the horizon');
+        }
+        const soon = result.fired.find((f) => f.job.id === 'soon')!;
+        assert.equal(ms(soon.runs[0]!.notBefore), now + 5 * MIN);
+        // The run fired ahead is due at its notBefore only: it cannot be leased before.
+        const leased = await store.acquireRuns('n1', new Date(now + MIN), 10, 30_000);
+        assert.deepEqual(
+          leased.map((a) => a.run.jobId),
+          ['due'],
+        );
+        assert.deepEqual(
+          (await store.acquireRuns('n1', new Date(now + 5 * MIN), 10, 30_000)).map((a) => a.run.jobId),
+          ['soon'],
+        );
+      } else {
+        assert.deepEqual(ids, ['due'], 'a store on its own clock ignores the horizon');
+      }
+      assert.equal(ms((await store.getJob('later'))!.nextRunTime), now + HOUR, 'past the horizon: untouched');
+    });
+
     it('activeRuns counts pending and running runs of the job', async ({ store }) => {
       const t0 = Date.now() - 10 * MIN;
       await store.addJob(job('a', { nextRunTime: new Date(t0), maxInstances: 5 }), 'error');

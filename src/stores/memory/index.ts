@@ -52,6 +52,8 @@ export class MemoryStore implements Store {
   readonly kind = 'memory';
   readonly persistent: boolean = false;
   readonly maxWakeInterval = 30_000;
+  /** Honours `horizon` in {@link fireDueJobs}: the scheduler may fire a few ms ahead. */
+  readonly firesAhead = true;
   readonly fireBatchSize = 50;
 
   /** Stored jobs. Records are never mutated once stored: a change replaces the record. */
@@ -192,21 +194,23 @@ export class MemoryStore implements Store {
     return ids.length;
   }
 
-  async fireDueJobs(now: Date, limit: number, planner: FirePlanner): Promise<FireResult> {
+  async fireDueJobs(now: Date, limit: number, planner: FirePlanner, horizon?: Date): Promise<FireResult> {
     const t = now.getTime();
+    const until = horizon !== undefined && horizon.getTime() > t ? horizon.getTime() : t;
+    const context = { now, horizon: until === t ? now : new Date(until), activeRuns: 0 };
     const due: JobRecord[] = [];
     while (due.length < limit) {
       const job = this.topDueJob();
-      if (job === undefined || job.nextRunTime!.getTime() > t) break;
+      if (job === undefined || job.nextRunTime!.getTime() > until) break;
       this.dueJobs.pop();
       due.push(job);
     }
     const top = this.topDueJob();
-    const more = top !== undefined && top.nextRunTime!.getTime() <= t;
+    const more = top !== undefined && top.nextRunTime!.getTime() <= until;
     const fired: FiredJob[] = [];
     for (const job of due) {
       // The stored record is immutable, so the planner and the caller may share it.
-      const plan = planner(job, { now, activeRuns: this.active.get(job.id)?.size ?? 0 });
+      const plan = planner(job, { ...context, activeRuns: this.active.get(job.id)?.size ?? 0 });
       const runs: MemRun[] = [];
       for (const planned of plan.runs) {
         const fireTime = planned.scheduledFireTime.getTime();
@@ -253,8 +257,10 @@ export class MemoryStore implements Store {
       run.finished = t;
     }
     this.insertRun(run);
+    // The run as created: a listener may start it at once.
+    const record = toRecord(run);
     this.emit({ kind: 'run-created', jobId });
-    return toRecord(run);
+    return record;
   }
 
   async acquireRuns(
