@@ -73,6 +73,8 @@ import {
 const ZONED_KINDS: readonly string[] = ['date', 'cron', 'calendarInterval'];
 /** Most run outcomes recorded in one {@link Store.finishRuns} call. */
 const OUTCOME_GROUP_SIZE = 500;
+/** Largest `fireAhead`, in ms: decisions for a fire time are never made more than this before it. */
+const MAX_FIRE_AHEAD = 1000;
 /** Jobs fired in the first batch of a wake-up; each next batch doubles, up to `batchSize`. */
 const FIRST_FIRE_BATCH = 4;
 
@@ -145,8 +147,10 @@ export interface SchedulerOptions {
    * done before that instant instead of delaying their starts. A run that ends within this window before a
    * fire time still counts against `maxInstances` for it. 0 fires at the fire time (APScheduler's loop).
    * Used with stores that support it (`Store.firesAhead`: memory, SQLite); PostgreSQL decides what is due by
-   * its own clock and fires at the fire time.
+   * its own clock and fires at the fire time. At most 1000.
    * @defaultValue 10
+   * @throws TickworkError `INVALID_OPTION` (field `fireAhead`) for a value that is not a number of ms in
+   * [0, 1000].
    */
   fireAhead?: number;
   /** Lease of a running run, in ms. @defaultValue 30,000 */
@@ -343,6 +347,9 @@ export class Scheduler implements JobOwner {
         ? (this.store.fireBatchSize ?? 500)
         : integer(options.batchSize, 'batchSize', 1);
     const fireAhead = options.fireAhead === undefined ? 10 : duration(options.fireAhead, 'fireAhead', 0);
+    if (fireAhead > MAX_FIRE_AHEAD) {
+      throw invalidOption('fireAhead', `at most ${MAX_FIRE_AHEAD} ms`, fireAhead);
+    }
     this.fireAhead = this.store.firesAhead ? fireAhead : 0;
     this.leaseDuration =
       options.leaseDuration === undefined ? 30_000 : duration(options.leaseDuration, 'leaseDuration', 1000);
