@@ -145,7 +145,10 @@ export interface SchedulerOptions {
    * its next fire time computed and its `maxInstances` and misfire checks made this much early; the run
    * still starts at its fire time, never before. The work of firing many jobs due at one instant is then
    * done before that instant instead of delaying their starts. A run that ends within this window before a
-   * fire time still counts against `maxInstances` for it. 0 fires at the fire time (APScheduler's loop).
+   * fire time still counts against `maxInstances` for it; the `job:max-instances` and `job:missed` events
+   * and a date job's removal come up to this much before the fire time; `pauseJob`, `modifyJob` and
+   * `rescheduleJob` in the window apply from the next fire time (`removeJob` cancels the run fired ahead).
+   * 0 fires at the fire time (APScheduler's loop).
    * Used with stores that support it (`Store.firesAhead`: memory, SQLite); PostgreSQL decides what is due by
    * its own clock and fires at the fire time. At most 1000.
    * @defaultValue 10
