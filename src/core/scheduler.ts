@@ -50,6 +50,7 @@ import type {
   AddJobResult,
   FirePlan,
   FireContext,
+  FiredJob,
   JobFilter,
   NodeInfo,
   PlannedRun,
@@ -74,7 +75,7 @@ const ZONED_KINDS: readonly string[] = ['date', 'cron', 'calendarInterval'];
 /** Most run outcomes recorded in one {@link Store.finishRuns} call. */
 const OUTCOME_GROUP_SIZE = 500;
 /** Largest `fireAhead`, in ms: decisions for a fire time are never made more than this before it. */
-const MAX_FIRE_AHEAD = 1000;
+const MAX_FIRE_AHEAD = 100;
 /** Jobs fired in the first batch of a wake-up; each next batch doubles, up to `batchSize`. */
 const FIRST_FIRE_BATCH = 4;
 
@@ -141,19 +142,22 @@ export interface SchedulerOptions {
   /** Most jobs fired in one store call. @defaultValue the store's `fireBatchSize`, else 500 */
   batchSize?: number;
   /**
-   * How long before a fire time the job is fired, in ms: its run is created (`pending` until the fire time),
-   * its next fire time computed and its `maxInstances` and misfire checks made this much early; the run
-   * still starts at its fire time, never before. The work of firing many jobs due at one instant is then
-   * done before that instant instead of delaying their starts. A run that ends within this window before a
-   * fire time still counts against `maxInstances` for it; the `job:max-instances` and `job:missed` events
-   * and a date job's removal come up to this much before the fire time; `pauseJob`, `modifyJob` and
-   * `rescheduleJob` in the window apply from the next fire time (`removeJob` cancels the run fired ahead).
-   * 0 fires at the fire time (APScheduler's loop).
-   * Used with stores that support it (`Store.firesAhead`: memory, SQLite); PostgreSQL decides what is due by
-   * its own clock and fires at the fire time. At most 1000.
-   * @defaultValue 10
+   * How long before a fire time the job is fired, in ms (memory store only: `Store.firesAhead`): its run is
+   * created (`pending` until the fire time) and its next fire time computed this much early; the run starts
+   * at its fire time, never before, and is checked against `maxInstances` then (a run that ended in the
+   * meantime does not count; one still going makes it `skipped`, with `job:max-instances`, at the fire time).
+   * The work of firing many jobs due at one instant is so done before that instant instead of delaying their
+   * starts. What still happens early: a date job's removal (and its `job:removed`); `pauseJob`, `modifyJob`
+   * and `rescheduleJob` in the window apply from the next fire time; a run fired ahead counts against
+   * `maxInstances` for a `runJob` in the window; runs fired ahead of a `pause()` still start at their fire
+   * time. Fire times fired ahead are coalesced only with a backlog (a run fired ahead that starts late, a
+   * clock step, while later fire times are owed is recorded `missed`). 0 fires at the fire time (APScheduler's
+   * loop).
+   * Persistent stores (SQLite, PostgreSQL) fire at the fire time: a run fired ahead that a shutdown left
+   * pending would start late at the next start, and other processes' runs count against `maxInstances`.
+   * @defaultValue 10 (ignored by stores that do not fire ahead)
    * @throws TickworkError `INVALID_OPTION` (field `fireAhead`) for a value that is not a number of ms in
-   * [0, 1000].
+   * [0, 100].
    */
   fireAhead?: number;
   /** Lease of a running run, in ms. @defaultValue 30,000 */
@@ -255,6 +259,8 @@ export class Scheduler implements JobOwner {
   private readonly batchSize: number;
   /** {@link SchedulerOptions.fireAhead} when the store supports it, else 0. */
   private readonly fireAhead: number;
+  /** The latest horizon jobs were fired up to (runs fired ahead may be due until then). */
+  private firedAheadUntil = -Infinity;
   private readonly leaseDuration: number;
   private readonly heartbeatInterval: number;
   private readonly random: () => number;
@@ -271,6 +277,8 @@ export class Scheduler implements JobOwner {
   /** Jobs whose missing task was reported already (once per job and process). */
   private readonly missingTaskReported = new Set<string>();
   private readonly inFlight = new Map<string, RunningRun>();
+  /** Runs in {@link inFlight} per job id (a run fired ahead checks its job's maxInstances when it starts). */
+  private readonly runningByJob = new Map<string, number>();
   /** Runs whose task ended and whose outcome is being recorded: their leases are still renewed. */
   private readonly recording = new Map<string, RunningRun>();
   /** Final outcomes waiting for the next group (see {@link Scheduler.recordOutcome}). */
@@ -353,7 +361,9 @@ export class Scheduler implements JobOwner {
     if (fireAhead > MAX_FIRE_AHEAD) {
       throw invalidOption('fireAhead', `at most ${MAX_FIRE_AHEAD} ms`, fireAhead);
     }
-    this.fireAhead = this.store.firesAhead ? fireAhead : 0;
+    // Only a store of this process alone: a run fired ahead is checked against maxInstances by the runs in
+    // flight here, and none is left pending by a shutdown.
+    this.fireAhead = this.store.firesAhead && !this.store.persistent ? fireAhead : 0;
     this.leaseDuration =
       options.leaseDuration === undefined ? 30_000 : duration(options.leaseDuration, 'leaseDuration', 1000);
     this.heartbeatInterval =
@@ -1080,6 +1090,8 @@ export class Scheduler implements JobOwner {
     if (this._state !== 'running') return;
     this._state = 'paused';
     this.clearTimer();
+    // Runs fired ahead were decided before the pause: they still start at their fire times.
+    if (this.firedAheadUntil > this.now()) void this.startFiredAhead();
     this.events.emit('scheduler:paused', { nodeId: this.nodeId });
     this.logger.info('Paused scheduler job processing');
   }
@@ -1215,6 +1227,8 @@ export class Scheduler implements JobOwner {
 
   private async process(): Promise<void> {
     let next: number | null = null;
+    /** The time this pass began: what was due then and could not be started waits (below). */
+    const passStart = this.now();
     /** Jobs fired plus runs started in this pass. */
     let progress = 0;
     // Slow start: the first batch of a wake-up is small and each next one twice as large (up to `batchSize`),
@@ -1234,6 +1248,7 @@ export class Scheduler implements JobOwner {
       for (;;) {
         if (this._state !== 'running') return;
         const t = this.now();
+        if (this.fireAhead > 0) this.firedAheadUntil = Math.max(this.firedAheadUntil, t + this.fireAhead);
         const result = await this.store.fireDueJobs(
           new Date(t),
           limit,
@@ -1241,7 +1256,7 @@ export class Scheduler implements JobOwner {
           this.fireAhead > 0 ? new Date(t + this.fireAhead) : undefined,
         );
         this.anchor = { store: result.now.getTime(), local: this.clock.now() };
-        for (const fired of result.fired) this.reportFired(fired.job, fired.plan, result.now);
+        for (const fired of result.fired) this.reportFired(fired, result.now);
         progress += result.fired.length;
         if (!result.more) break;
         // Start this batch's runs before firing the next batch, so a burst of due jobs starts sooner.
@@ -1290,7 +1305,8 @@ export class Scheduler implements JobOwner {
     let delay = target === null ? cap : Math.min(Math.max(0, target - now), cap);
     // Something is due that this process cannot start (a pending run of a task defined elsewhere, or no free
     // slot: a finishing run wakes us then): do not spin on it; look again in a second.
-    if (next !== null && next <= now && progress === 0) delay = Math.max(delay, Math.min(1000, cap));
+    // (Something that came due during this pass is looked at again at once.)
+    if (next !== null && next <= passStart && progress === 0) delay = Math.max(delay, Math.min(1000, cap));
     this.clearTimer();
     this.timer = this.clock.setTimeout(
       () => {
@@ -1361,7 +1377,8 @@ export class Scheduler implements JobOwner {
         let run: PlannedRun;
         if (job.misfireGraceTime !== null && lateBy > job.misfireGraceTime) {
           run = { scheduledFireTime: fireTime, status: 'missed', notBefore: fireTime };
-        } else if (context.activeRuns >= job.maxInstances) {
+        } else if (context.activeRuns >= job.maxInstances && lateBy >= 0) {
+          // (A fire time fired ahead is checked against maxInstances when its run starts.)
           run = { scheduledFireTime: fireTime, status: 'skipped', notBefore: fireTime };
         } else {
           const jitter = job.jitter ?? trigger.jitter ?? 0;
@@ -1392,7 +1409,11 @@ export class Scheduler implements JobOwner {
       runTimes.push(t);
       t = trigger.getNextFireTime(t, now);
     }
-    const due = job.coalesce && runTimes.length > 1 ? runTimes.slice(-1) : runTimes;
+    // Coalescing folds a backlog (more than one fire time already past) into the latest fire time planned,
+    // as at the fire time itself; fire times fired ahead without a backlog each get their run.
+    let lateCount = 0;
+    while (lateCount < runTimes.length && runTimes[lateCount]!.getTime() <= realNow) lateCount++;
+    const due = job.coalesce && lateCount > 1 ? runTimes.slice(-1) : runTimes;
     const runs: PlannedRun[] = [];
     let active = context.activeRuns;
     const jitter = job.jitter ?? trigger.jitter ?? 0;
@@ -1400,7 +1421,7 @@ export class Scheduler implements JobOwner {
       const lateBy = realNow - fireTime.getTime();
       if (job.misfireGraceTime !== null && lateBy > job.misfireGraceTime) {
         runs.push({ scheduledFireTime: fireTime, status: 'missed', notBefore: fireTime });
-      } else if (active >= job.maxInstances) {
+      } else if (active >= job.maxInstances && lateBy >= 0) {
         runs.push({ scheduledFireTime: fireTime, status: 'skipped', notBefore: fireTime });
       } else {
         const delay = jitter > 0 ? Math.floor(this.random() * jitter) : 0;
@@ -1415,7 +1436,12 @@ export class Scheduler implements JobOwner {
     return { runs, nextRunTime: t, remove: t === null };
   }
 
-  private reportFired(job: JobRecord, plan: FirePlan, now: Date): void {
+  /**
+   * Events and log lines for a fired job. Missed and skipped fire times are reported from the runs the store
+   * created: a planned run whose (job, fire time) existed already (fired before, e.g. ahead) is not reported.
+   */
+  private reportFired(fired: FiredJob, now: Date): void {
+    const { job, plan } = fired;
     if (plan.quarantine !== undefined) {
       this.events.emit('job:quarantined', { jobId: job.id, name: job.name, reason: plan.quarantine });
       this.logger.error({ jobId: job.id }, `Job "${job.name}" was paused: ${plan.quarantine}`);
@@ -1430,7 +1456,15 @@ export class Scheduler implements JobOwner {
           'process that defines it (call scheduler.defineTask)',
       );
     }
-    for (const run of plan.runs) {
+    // The common case (only pending runs planned) reads no run records.
+    let created: RunRecord[] = [];
+    for (const r of plan.runs) {
+      if (r.status !== 'pending') {
+        created = fired.runs;
+        break;
+      }
+    }
+    for (const run of created) {
       if (run.status === 'missed') {
         const after = { ...job, nextRunTime: plan.nextRunTime };
         const lateBy = now.getTime() - run.scheduledFireTime.getTime();
@@ -1504,16 +1538,42 @@ export class Scheduler implements JobOwner {
   // ------------------------------------------------------------------ executor
 
   /**
+   * While paused: starts the runs that were fired ahead before the pause, each at its fire time. Resuming
+   * (the loop takes over) or stopping ends it.
+   */
+  private async startFiredAhead(): Promise<void> {
+    try {
+      if (this._state !== 'paused') return;
+      await this.acquire(true);
+      const now = this.now();
+      if (this._state !== 'paused' || now >= this.firedAheadUntil) return;
+      const wake = await this.store.getNextWakeTime();
+      if (this._state !== 'paused' || wake === null || wake.getTime() > this.firedAheadUntil) return;
+      this.clearTimer();
+      this.timer = this.clock.setTimeout(
+        () => {
+          this.timer = null;
+          return this.startFiredAhead();
+        },
+        Math.max(0, wake.getTime() - now),
+        { precise: true },
+      );
+    } catch (err) {
+      this.logger.error({ err }, 'Could not start runs fired ahead of a pause');
+    }
+  }
+
+  /**
    * Leases and starts due pending runs, up to the free slots; resolves to how many started. With a store in
    * this process (a call costs no round trip), runs are leased in groups of 4, 8, 16, ... and each group is
    * started before the next is leased, so the first runs of many due at once start sooner.
    */
-  private async acquire(): Promise<number> {
+  private async acquire(whilePaused = false): Promise<number> {
     let started = 0;
     let group = this.store.persistent ? Infinity : FIRST_FIRE_BATCH;
     for (;;) {
       const free = this.maxConcurrentRuns - this.inFlight.size;
-      if (free <= 0 || this._state !== 'running') {
+      if (free <= 0 || !(this._state === 'running' || (whilePaused && this._state === 'paused'))) {
         this.backlog = free <= 0;
         return started;
       }
@@ -1594,6 +1654,7 @@ export class Scheduler implements JobOwner {
       leaseLost: false,
     };
     this.inFlight.set(run.id, entry);
+    this.runningByJob.set(run.jobId, (this.runningByJob.get(run.jobId) ?? 0) + 1);
     if (this.inFlight.size === 1) this.lastRenewal = entry.renewedAt;
     if (!this.heartbeatTimer) this.scheduleHeartbeat();
     entry.done = this.executeRun(entry, task).catch((err: unknown) => {
@@ -1601,10 +1662,57 @@ export class Scheduler implements JobOwner {
     });
   }
 
+  /** Removes a run from {@link inFlight} (once). */
+  private leaveInFlight(entry: RunningRun): void {
+    if (!this.inFlight.delete(entry.run.id)) return;
+    const n = (this.runningByJob.get(entry.run.jobId) ?? 1) - 1;
+    if (n > 0) this.runningByJob.set(entry.run.jobId, n);
+    else this.runningByJob.delete(entry.run.jobId);
+  }
+
   private async executeRun(entry: RunningRun, task: TaskDefinition | undefined): Promise<void> {
     const { run, job } = entry;
     const name = job?.name ?? run.jobId;
     const startedAt = this.clock.now();
+    // A run fired ahead (created before its fire time; only with fireAhead, memory store: one process) is
+    // checked against maxInstances now, at its fire time, as APScheduler checks when the fire time comes:
+    // runs that ended in the meantime do not count. (This run is in flight already: hence the 1.)
+    if (
+      job &&
+      !run.manual &&
+      run.attempt === 1 &&
+      run.createdAt.getTime() < run.scheduledFireTime.getTime()
+    ) {
+      const asFired = { ...job, nextRunTime: run.scheduledFireTime };
+      if ((this.runningByJob.get(run.jobId) ?? 0) - 1 >= job.maxInstances) {
+        await this.settle(entry, { status: 'skipped' });
+        this.reportMaxInstances(asFired, run.scheduledFireTime);
+        return;
+      }
+      // Started late (the wall clock stepped forward, the loop was blocked) while later fire times of the job
+      // are owed already: with coalesce, the latest of them runs, not this one as well.
+      const lateBy = this.now() - run.notBefore.getTime();
+      if (
+        job.coalesce &&
+        lateBy > this.fireAhead &&
+        job.nextRunTime !== null &&
+        job.nextRunTime.getTime() <= this.now()
+      ) {
+        await this.settle(entry, { status: 'missed' });
+        this.events.emit('job:missed', {
+          jobId: run.jobId,
+          name,
+          scheduledFireTime: run.scheduledFireTime.toISOString(),
+          lateBy,
+          misfireGraceTime: job.misfireGraceTime,
+        });
+        this.logger.warn(
+          { jobId: run.jobId },
+          `Run time of job "${this.jobText(asFired)}" was missed by ${formatTimedelta(lateBy)}`,
+        );
+        return;
+      }
+    }
     // Misfire check at start (APScheduler checks in the executor): a run that waited for a free slot too long.
     if (job && job.misfireGraceTime !== null && !run.manual && run.attempt === 1) {
       const lateBy = this.now() - run.notBefore.getTime();
@@ -1734,7 +1842,7 @@ export class Scheduler implements JobOwner {
   private async settle(
     entry: RunningRun,
     outcome: {
-      status: 'succeeded' | 'failed' | 'timed-out' | 'missed' | 'cancelled';
+      status: 'succeeded' | 'failed' | 'timed-out' | 'missed' | 'skipped' | 'cancelled';
       error?: RunRecord['error'];
       result?: unknown;
       retryAt?: Date | null;
@@ -1745,7 +1853,7 @@ export class Scheduler implements JobOwner {
     entry.settled = true;
     if (entry.timeoutTimer) this.timers.clearTimeout(entry.timeoutTimer);
     if (abortReason !== undefined) abortRun(entry, abortReason);
-    this.inFlight.delete(entry.run.id);
+    this.leaveInFlight(entry);
     // Until the outcome is recorded, heartbeats keep renewing the lease: a store that is slow to take it (a busy
     // pool) must not let the lease run out and the run be started again elsewhere.
     this.recording.set(entry.run.id, entry);
@@ -1861,7 +1969,7 @@ export class Scheduler implements JobOwner {
         if (!asked.has(r.run.id)) continue;
         if (!held.has(r.run.id) && !r.settled) {
           r.settled = true;
-          this.inFlight.delete(r.run.id);
+          this.leaveInFlight(r);
           if (r.timeoutTimer) this.timers.clearTimeout(r.timeoutTimer);
           abortRun(r, new TickworkError('STORE_ERROR', 'The run lost its lease'));
           this.logger.warn({ runId: r.run.id }, `Run ${r.run.id} lost its lease; its signal was aborted`);

@@ -163,7 +163,14 @@ export interface AcquiredRun {
 
 /** How a run ended, for {@link Store.finishRun}. */
 export interface RunOutcome {
-  status: Extract<RunStatus, 'succeeded' | 'failed' | 'timed-out' | 'missed' | 'cancelled' | 'abandoned'>;
+  /**
+   * `skipped`: a run fired ahead of its fire time that found its job's `maxInstances` runs going when that
+   * time came (the scheduler's `fireAhead`).
+   */
+  status: Extract<
+    RunStatus,
+    'succeeded' | 'failed' | 'timed-out' | 'missed' | 'skipped' | 'cancelled' | 'abandoned'
+  >;
   error?: RunError | null;
   /** JSON-serialisable return value (kept by persistent stores only when it serialises). */
   result?: unknown;
@@ -260,8 +267,8 @@ export interface Store {
   /**
    * Whether {@link Store.fireDueJobs} honours its `horizon` argument: it claims the jobs due by `horizon` (a
    * few milliseconds after `now`) and passes it to the planner, so the scheduler can fire a job just before its
-   * fire time and start the run at that time. Stores that decide what is due by a clock of their own
-   * (PostgreSQL) leave it unset and ignore `horizon`.
+   * fire time and start the run at that time (the memory store). The scheduler fires ahead only with a store
+   * that is not `persistent`. Other stores leave it unset and ignore `horizon`.
    */
   readonly firesAhead?: boolean;
 

@@ -2,7 +2,7 @@
 // its run starts at the fire time, never before.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IntervalTrigger, Scheduler, TickworkError, type TaskContext } from '../../src/index.js';
+import { IntervalTrigger, MemoryStore, Scheduler, TickworkError, type TaskContext } from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
 import { captureLogger } from '../helpers/logger.js';
 import { at } from '../helpers/time.js';
@@ -63,24 +63,29 @@ test('fireAhead: 0 fires at the fire time: no run exists before it', async () =>
   await scheduler.shutdown();
 });
 
-test('fireAhead: maxInstances is checked when the job is fired, so a run ending within the window still counts', async () => {
-  // max 1 instance; the first run lasts 995 ms, so it ends 5 ms before the next fire time. Fired 10 ms
-  // ahead, that fire time sees it running (skipped); fired at the fire time (fireAhead: 0), it runs.
-  for (const [fireAhead, expected] of [
-    [10, ['run@1000', 'skip@2000', 'run@3000']],
-    [0, ['run@1000', 'run@2000', 'run@3000']],
+test('fireAhead: maxInstances is checked at the fire time, when the run fired ahead would start', async () => {
+  // max 1 instance. The first run lasts 995 ms: it ends 5 ms before the next fire time, inside the window in
+  // which that fire time is fired ahead; at the fire time the slot is free, so it runs (as with fireAhead 0).
+  // A first run of 1005 ms is still going at the next fire time: that run is skipped, at the fire time.
+  for (const [fireAhead, firstRunMs, expected] of [
+    [10, 995, ['run@1000', 'run@2000', 'run@3000']],
+    [0, 995, ['run@1000', 'run@2000', 'run@3000']],
+    [10, 1005, ['run@1000', 'skip@2000 at 2000', 'run@3000']],
+    [0, 1005, ['run@1000', 'skip@2000 at 2000', 'run@3000']],
   ] as const) {
     const clock = new ManualClock(T);
     const scheduler = new Scheduler({ clock, logger: captureLogger(), fireAhead });
     const seen: string[] = [];
-    scheduler.on('job:max-instances', (e) => seen.push(`skip@${Date.parse(e.scheduledFireTime) - T}`));
+    scheduler.on('job:max-instances', (e) =>
+      seen.push(`skip@${Date.parse(e.scheduledFireTime) - T} at ${clock.now() - T}`),
+    );
     let first = true;
     await scheduler.addJob(
       async (ctx: TaskContext) => {
         seen.push(`run@${ctx.scheduledFireTime.getTime() - T}`);
         if (first) {
           first = false;
-          await clock.sleep(995);
+          await clock.sleep(firstRunMs);
         }
       },
       new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) }),
@@ -88,7 +93,12 @@ test('fireAhead: maxInstances is checked when the job is fired, so a run ending 
     );
     await scheduler.start();
     await clock.advance(3000);
-    assert.deepEqual(seen, expected, `fireAhead ${fireAhead}`);
+    assert.deepEqual(seen, expected, `fireAhead ${fireAhead}, first run ${firstRunMs} ms`);
+    const statuses = (await scheduler.getRuns()).map((r) => r.status).sort();
+    assert.deepEqual(
+      statuses,
+      firstRunMs > 1000 ? ['skipped', 'succeeded', 'succeeded'] : ['succeeded', 'succeeded', 'succeeded'],
+    );
     await scheduler.shutdown();
   }
 });
@@ -113,8 +123,8 @@ test('fireAhead: a job missed by more than its grace time is still judged agains
   await scheduler.shutdown();
 });
 
-test('fireAhead: a negative, non-number or over 1000 ms value is INVALID_OPTION naming fireAhead', () => {
-  for (const bad of [-1, Number.NaN, '10', Infinity, 1001]) {
+test('fireAhead: a negative, non-number or over 100 ms value is INVALID_OPTION naming fireAhead', () => {
+  for (const bad of [-1, Number.NaN, '10', Infinity, 101]) {
     assert.throws(
       () => new Scheduler({ fireAhead: bad as number }),
       (err: unknown) =>
@@ -122,4 +132,151 @@ test('fireAhead: a negative, non-number or over 1000 ms value is INVALID_OPTION 
       `fireAhead ${String(bad)}`,
     );
   }
+});
+
+test('fireAhead: only fire times already due are coalesced; each fire time fired ahead gets its run', async () => {
+  // A 4 ms interval with the default 10 ms window: every fire time runs (coalescing is for late ones).
+  const clock = new ManualClock(T);
+  const scheduler = new Scheduler({ clock, logger: captureLogger() });
+  const ran: number[] = [];
+  await scheduler.addJob(
+    (ctx: TaskContext) => {
+      ran.push(ctx.scheduledFireTime.getTime() - T);
+    },
+    new IntervalTrigger({ milliseconds: 4, startDate: new Date(T + 4) }),
+    { id: 'fast', coalesce: true },
+  );
+  await scheduler.start();
+  await clock.advance(200);
+  assert.deepEqual(
+    ran,
+    Array.from({ length: 50 }, (_, i) => 4 * (i + 1)),
+  );
+  await scheduler.shutdown();
+});
+
+test('fireAhead: a fire time planned again in the window is not reported as skipped', async () => {
+  // pauseJob + resumeJob 5 ms before a fire time fired ahead: the job's next fire time is that fire time
+  // again; the store keeps the run fired ahead, and no job:max-instances is reported for it.
+  const clock = new ManualClock(T);
+  const scheduler = new Scheduler({ clock, logger: captureLogger() });
+  const skipped: string[] = [];
+  scheduler.on('job:max-instances', (e) => skipped.push(e.scheduledFireTime));
+  const ran: number[] = [];
+  await scheduler.addJob(
+    (ctx: TaskContext) => {
+      ran.push(ctx.scheduledFireTime.getTime() - T);
+    },
+    new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) }),
+    { id: 'j' },
+  );
+  await scheduler.start();
+  await clock.advance(995);
+  await scheduler.pauseJob('j');
+  await scheduler.resumeJob('j');
+  await clock.advance(1005);
+  assert.deepEqual(ran, [1000, 2000]);
+  assert.deepEqual(skipped, []);
+  await scheduler.shutdown();
+});
+
+test('fireAhead: runs fired ahead of a pause() still start at their fire time; later ones wait', async () => {
+  const clock = new ManualClock(T);
+  const scheduler = new Scheduler({ clock, logger: captureLogger() });
+  const ran: string[] = [];
+  await scheduler.addJob(
+    (ctx: TaskContext) => {
+      ran.push(`${ctx.scheduledFireTime.getTime() - T}@${clock.now() - T}`);
+    },
+    new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) }),
+    { id: 'j' },
+  );
+  await scheduler.start();
+  await clock.advance(995);
+  scheduler.pause();
+  await clock.advance(2000);
+  assert.deepEqual(ran, ['1000@1000'], 'decided before the pause: it runs; nothing fires while paused');
+  scheduler.resume();
+  await clock.advance(0);
+  assert.deepEqual(ran, ['1000@1000', '2000@2995'], 'the owed fire time at resume (coalesced)');
+  await scheduler.shutdown();
+});
+
+test('a persistent store never fires ahead', async () => {
+  class PersistentMemory extends MemoryStore {
+    override readonly persistent = true;
+  }
+  const clock = new ManualClock(T);
+  const scheduler = new Scheduler({ clock, logger: captureLogger(), store: new PersistentMemory() });
+  let started = 0;
+  scheduler.defineTask('t', () => {
+    started = clock.now();
+  });
+  await scheduler.addJob('t', new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) }), {
+    id: 'j',
+  });
+  await scheduler.start();
+  await clock.advance(995);
+  assert.deepEqual(await scheduler.getRuns(), [], 'nothing fired ahead');
+  await clock.advance(5);
+  assert.equal(started, T + 1000);
+  await scheduler.shutdown();
+});
+
+test('a fire time that comes due while a pass that started nothing runs is fired at once, not a second later', async () => {
+  // The pass starts at T+999 (resume() wakes the loop) and the wall clock reaches T+1000 during it: the
+  // job due at T+1000 must not wait for the 1 s back-off meant for runs this process cannot start.
+  class TickingStore extends MemoryStore {
+    tick: (() => void) | null = null;
+    override async getNextWakeTime(): Promise<Date | null> {
+      const t = this.tick;
+      this.tick = null;
+      t?.();
+      return super.getNextWakeTime();
+    }
+  }
+  const clock = new ManualClock(T);
+  const store = new TickingStore();
+  const scheduler = new Scheduler({ clock, logger: captureLogger(), store, fireAhead: 0 });
+  const starts: number[] = [];
+  await scheduler.addJob(
+    () => {
+      starts.push(clock.now() - T);
+    },
+    'date',
+    { runDate: new Date(T + 1000), id: 'due' },
+  );
+  await scheduler.start();
+  await clock.advance(999);
+  scheduler.pause();
+  store.tick = () => clock.jump(1);
+  scheduler.resume();
+  await clock.advance(0);
+  assert.deepEqual(starts, [1000]);
+  await scheduler.shutdown();
+});
+
+test('fireAhead: a run fired ahead that a clock step makes late is folded into the fire time owed now', async () => {
+  // Fired ahead at T+990 for T+1000; the wall clock then steps 5 s forward. As with fireAhead 0, one run
+  // follows for the latest fire time owed (coalesce); the stale one is recorded missed.
+  const clock = new ManualClock(T);
+  const scheduler = new Scheduler({ clock, logger: captureLogger() });
+  const ran: number[] = [];
+  const missed: number[] = [];
+  scheduler.on('job:missed', (e) => missed.push(Date.parse(e.scheduledFireTime) - T));
+  await scheduler.addJob(
+    (ctx: TaskContext) => {
+      ran.push(ctx.scheduledFireTime.getTime() - T);
+    },
+    new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) }),
+    { id: 'j' },
+  );
+  await scheduler.start();
+  await clock.advance(995);
+  assert.equal((await scheduler.getRuns())[0]?.status, 'pending', 'fired ahead');
+  clock.jump(5000);
+  await clock.advance(5);
+  assert.deepEqual(ran, [6000]);
+  assert.deepEqual(missed, [1000]);
+  await scheduler.shutdown();
 });

@@ -223,8 +223,6 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly persistent = true;
   readonly maxWakeInterval: number;
-  /** Honours `horizon` in {@link fireDueJobs}: the scheduler may fire a few ms ahead. */
-  readonly firesAhead = true;
 
   private readonly path: string;
   private readonly busyTimeout: number;
@@ -434,16 +432,14 @@ export class SqliteStore implements Store {
    * run counts, then per job one compare-and-set `UPDATE` (or `DELETE`) and one `INSERT OR IGNORE` per
    * planned run (unique on job id and scheduled fire time). Uses the caller's `now`.
    */
-  async fireDueJobs(now: Date, limit: number, planner: FirePlanner, horizon?: Date): Promise<FireResult> {
+  async fireDueJobs(now: Date, limit: number, planner: FirePlanner): Promise<FireResult> {
     const t = now.getTime();
-    const until = horizon !== undefined && horizon.getTime() > t ? horizon.getTime() : t;
-    const horizonDate = until === t ? now : new Date(until);
     const result = this.tx(() => {
       const rows = this.stmt(
         `SELECT ${JOB_COLUMNS},
            (SELECT count(*) FROM runs r WHERE r.job_id = j.id AND r.status IN ${ACTIVE_SQL}) AS active
          FROM jobs j WHERE paused = 0 AND next_run_time <= ? ORDER BY next_run_time LIMIT ?`,
-      ).all(until, limit + 1) as Row[];
+      ).all(t, limit + 1) as Row[];
       const advance = this.stmt(
         'UPDATE jobs SET next_run_time = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?',
       );
@@ -465,7 +461,7 @@ export class SqliteStore implements Store {
       for (let i = 0; i < n; i++) {
         const row = rows[i]!;
         const job = decodeJob(row);
-        const plan = planner(job, { now, horizon: horizonDate, activeRuns: Number(row.active ?? 0) });
+        const plan = planner(job, { now, activeRuns: Number(row.active ?? 0) });
         let ok: boolean;
         if (plan.quarantine !== undefined) {
           ok = quarantine.run(t, job.id, job.version).changes === 1;
