@@ -1683,10 +1683,9 @@ export class Scheduler implements JobOwner {
       run.attempt === 1 &&
       run.createdAt.getTime() < run.scheduledFireTime.getTime()
     ) {
-      const asFired = { ...job, nextRunTime: run.scheduledFireTime };
       if ((this.runningByJob.get(run.jobId) ?? 0) - 1 >= job.maxInstances) {
         await this.settle(entry, { status: 'skipped' });
-        this.reportMaxInstances(asFired, run.scheduledFireTime);
+        this.reportMaxInstances({ ...job, nextRunTime: run.scheduledFireTime }, run.scheduledFireTime);
         return;
       }
       // Started late (the wall clock stepped forward, the loop was blocked) while later fire times of the job
@@ -1708,7 +1707,7 @@ export class Scheduler implements JobOwner {
         });
         this.logger.warn(
           { jobId: run.jobId },
-          `Run time of job "${this.jobText(asFired)}" was missed by ${formatTimedelta(lateBy)}`,
+          `Run time of job "${this.jobText({ ...job, nextRunTime: run.scheduledFireTime })}" was missed by ${formatTimedelta(lateBy)}`,
         );
         return;
       }
