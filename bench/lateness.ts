@@ -1,12 +1,12 @@
 /**
- * Firing lateness (actual start minus scheduled fire time) of 1,000 jobs that fire every second, for
- * tickwork (memory store), croner and node-cron, run one after another in the same process.
+ * Firing lateness (actual start minus scheduled fire time) of 1,000 interval jobs, for tickwork (memory
+ * store, default options), croner and node-cron, run one after another in the same process, in three
+ * scenarios (below): how the jobs' fire times fall decides how many runs are due at one instant, and the
+ * lateness of a run includes the work of starting the ones due with it before it.
  *
  *   node --import tsx bench/lateness.ts [--jobs 1000] [--seconds 6] [--warmup 10] [--scenario phased|spread|burst|all]
  *
- * All jobs fire on whole seconds (tickwork: 1 s interval anchored on a whole second; croner and node-cron:
- * `* * * * * *`), so each second 1,000 runs are due at the same instant: lateness includes the work of
- * starting the ones before. Times come from `performance.timeOrigin + performance.now()` (sub-ms).
+ * Times come from `performance.timeOrigin + performance.now()` (sub-ms).
  */
 import { Cron } from 'croner';
 import nodeCron from 'node-cron';
