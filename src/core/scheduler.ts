@@ -143,18 +143,19 @@ export interface SchedulerOptions {
   batchSize?: number;
   /**
    * How long before a fire time the job is fired, in ms (memory store only: `Store.firesAhead`): its run is
-   * created (`pending` until the fire time) and its next fire time computed this much early; the run starts
-   * at its fire time, never before, and is checked against `maxInstances` then (a run that ended in the
-   * meantime does not count; one still going makes it `skipped`, with `job:max-instances`, at the fire time).
-   * The work of firing many jobs due at one instant is so done before that instant instead of delaying their
-   * starts. What still happens early: a date job's removal (and its `job:removed`); `pauseJob`, `modifyJob`
-   * and `rescheduleJob` in the window apply from the next fire time; a run fired ahead counts against
-   * `maxInstances` for a `runJob` in the window; runs fired ahead of a `pause()` still start at their fire
-   * time. Fire times fired ahead are coalesced only with a backlog (a run fired ahead that starts late, a
-   * clock step, while later fire times are owed is recorded `missed`). 0 fires at the fire time (APScheduler's
-   * loop).
-   * Persistent stores (SQLite, PostgreSQL) fire at the fire time: a run fired ahead that a shutdown left
-   * pending would start late at the next start, and other processes' runs count against `maxInstances`.
+   * created (`pending` until the fire time) and its next fire time computed this much early, and the run
+   * starts at its fire time, never before. The work of firing many jobs due at one instant is so done before
+   * that instant instead of delaying their starts. A fire time is fired ahead only when its job has a free
+   * `maxInstances` slot then (slots only free up before the fire time); otherwise it is decided at the fire
+   * time, as without firing ahead. Backlogs are coalesced as at the fire time. What happens early: a date
+   * job's removal (and its `job:removed`); `pauseJob` and `rescheduleJob` in the window apply from the next
+   * fire time (`modifyJob` and a replacing `addJob` apply to the run fired ahead: it runs the job as it is at
+   * its fire time); a `runJob` in the window finds the run fired ahead counted against `maxInstances` (and
+   * if the manual run took the slot, the run fired ahead is `skipped` at its fire time); runs fired ahead of
+   * a `pause()` still start; a run fired ahead before a wall-clock step runs late, as a run waiting for a
+   * slot does. 0 fires at the fire time (APScheduler's loop). Persistent stores (SQLite, PostgreSQL) fire at
+   * the fire time: a run fired ahead that a shutdown left pending would start late at the next start, and
+   * other processes' runs count against `maxInstances`.
    * @defaultValue 10 (ignored by stores that do not fire ahead)
    * @throws TickworkError `INVALID_OPTION` (field `fireAhead`) for a value that is not a number of ms in
    * [0, 100].
@@ -261,6 +262,11 @@ export class Scheduler implements JobOwner {
   private readonly fireAhead: number;
   /** The latest horizon jobs were fired up to (runs fired ahead may be due until then). */
   private firedAheadUntil = -Infinity;
+  /**
+   * Set by the planner when a job due within the horizon was left for its fire time (no free slot): the rest
+   * of the pass fires without a horizon, so that job is not claimed again and again.
+   */
+  private deferredAhead = false;
   private readonly leaseDuration: number;
   private readonly heartbeatInterval: number;
   private readonly random: () => number;
@@ -1242,22 +1248,24 @@ export class Scheduler implements JobOwner {
         this.reapFirst = false;
         await this.reap();
       }
-      // Firing ahead, the runs due now were created by an earlier pass: start them before firing what is due
-      // next. (At the fire time, firing first: a run that ends at that instant frees its slot first.)
-      if (this.fireAhead > 0) progress += await this.acquire();
+      this.deferredAhead = false;
       for (;;) {
         if (this._state !== 'running') return;
         const t = this.now();
-        if (this.fireAhead > 0) this.firedAheadUntil = Math.max(this.firedAheadUntil, t + this.fireAhead);
+        const ahead = this.fireAhead > 0 && !this.deferredAhead;
+        if (ahead) this.firedAheadUntil = Math.max(this.firedAheadUntil, t + this.fireAhead);
         const result = await this.store.fireDueJobs(
           new Date(t),
           limit,
           this.planner,
-          this.fireAhead > 0 ? new Date(t + this.fireAhead) : undefined,
+          ahead ? new Date(t + this.fireAhead) : undefined,
         );
         this.anchor = { store: result.now.getTime(), local: this.clock.now() };
-        for (const fired of result.fired) this.reportFired(fired, result.now);
-        progress += result.fired.length;
+        for (const fired of result.fired) {
+          this.reportFired(fired, result.now);
+          // A job left for its fire time (firing ahead, no free slot) is no progress: no spinning on it.
+          if (fired.plan.runs.length > 0 || fired.plan.nextRunTime !== fired.job.nextRunTime) progress++;
+        }
         if (!result.more) break;
         // Start this batch's runs before firing the next batch, so a burst of due jobs starts sooner.
         progress += await this.acquire();
@@ -1353,8 +1361,10 @@ export class Scheduler implements JobOwner {
    * enumerated; lateness is measured from `context.now`.
    */
   private planJob(job: JobRecord, context: FireContext): FirePlan {
-    const now = context.horizon ?? context.now;
-    const realNow = context.now.getTime();
+    const now = context.now;
+    const realNow = now.getTime();
+    /** Fire times up to this are fired now: later than `realNow` only when firing ahead. */
+    const horizon = context.horizon ? Math.max(realNow, context.horizon.getTime()) : realNow;
     let trigger: Trigger;
     try {
       trigger = this.triggerFor(job);
@@ -1367,18 +1377,16 @@ export class Scheduler implements JobOwner {
       };
     }
     let t: Date | null = job.nextRunTime;
-    const nowMs = now.getTime();
     // The common case, one fire time due and no coalescing to do: no arrays to build.
-    if (t !== null && t.getTime() <= nowMs) {
+    if (t !== null && t.getTime() <= realNow) {
       const next = trigger.getNextFireTime(t, now);
-      if (next === null || next.getTime() > nowMs) {
+      if (next === null || next.getTime() > horizon) {
         const fireTime = t;
         const lateBy = realNow - fireTime.getTime();
         let run: PlannedRun;
         if (job.misfireGraceTime !== null && lateBy > job.misfireGraceTime) {
           run = { scheduledFireTime: fireTime, status: 'missed', notBefore: fireTime };
-        } else if (context.activeRuns >= job.maxInstances && lateBy >= 0) {
-          // (A fire time fired ahead is checked against maxInstances when its run starts.)
+        } else if (context.activeRuns >= job.maxInstances) {
           run = { scheduledFireTime: fireTime, status: 'skipped', notBefore: fireTime };
         } else {
           const jitter = job.jitter ?? trigger.jitter ?? 0;
@@ -1390,7 +1398,7 @@ export class Scheduler implements JobOwner {
       }
     }
     const runTimes: Date[] = [];
-    while (t !== null && t.getTime() <= now.getTime()) {
+    while (t !== null && t.getTime() <= realNow) {
       if (runTimes.length >= this.maxCatchUp) {
         // More fire times are due than we walk in one wake-up (a clock jump, a long outage): drop the ones in
         // between, keep the latest one owed (found by bisection, so a coalesced run carries the right fire
@@ -1409,11 +1417,7 @@ export class Scheduler implements JobOwner {
       runTimes.push(t);
       t = trigger.getNextFireTime(t, now);
     }
-    // Coalescing folds a backlog (more than one fire time already past) into the latest fire time planned,
-    // as at the fire time itself; fire times fired ahead without a backlog each get their run.
-    let lateCount = 0;
-    while (lateCount < runTimes.length && runTimes[lateCount]!.getTime() <= realNow) lateCount++;
-    const due = job.coalesce && lateCount > 1 ? runTimes.slice(-1) : runTimes;
+    const due = job.coalesce && runTimes.length > 1 ? runTimes.slice(-1) : runTimes;
     const runs: PlannedRun[] = [];
     let active = context.activeRuns;
     const jitter = job.jitter ?? trigger.jitter ?? 0;
@@ -1421,7 +1425,7 @@ export class Scheduler implements JobOwner {
       const lateBy = realNow - fireTime.getTime();
       if (job.misfireGraceTime !== null && lateBy > job.misfireGraceTime) {
         runs.push({ scheduledFireTime: fireTime, status: 'missed', notBefore: fireTime });
-      } else if (active >= job.maxInstances && lateBy >= 0) {
+      } else if (active >= job.maxInstances) {
         runs.push({ scheduledFireTime: fireTime, status: 'skipped', notBefore: fireTime });
       } else {
         const delay = jitter > 0 ? Math.floor(this.random() * jitter) : 0;
@@ -1432,6 +1436,25 @@ export class Scheduler implements JobOwner {
         });
         active++;
       }
+    }
+    // Firing ahead: the fire times up to the horizon that are sure to run, i.e. while a slot is free now (a
+    // slot can only free up before the fire time; a run created meanwhile by runJob is checked at the start).
+    // One that finds no slot is left for its fire time, when its decision is made as without firing ahead.
+    let ahead = 0;
+    while (t !== null && t.getTime() <= horizon && t.getTime() > realNow && ahead < this.maxCatchUp) {
+      if (active >= job.maxInstances) {
+        if (runs.length === 0) this.deferredAhead = true;
+        break;
+      }
+      const delay = jitter > 0 ? Math.floor(this.random() * jitter) : 0;
+      runs.push({
+        scheduledFireTime: t,
+        status: 'pending',
+        notBefore: delay > 0 ? new Date(t.getTime() + delay) : t,
+      });
+      active++;
+      ahead++;
+      t = trigger.getNextFireTime(t, now);
     }
     return { runs, nextRunTime: t, remove: t === null };
   }
@@ -1548,7 +1571,9 @@ export class Scheduler implements JobOwner {
       const now = this.now();
       if (this._state !== 'paused' || now >= this.firedAheadUntil) return;
       const wake = await this.store.getNextWakeTime();
+      // (A run due now that did not start has no free slot: it waits for resume(), as without firing ahead.)
       if (this._state !== 'paused' || wake === null || wake.getTime() > this.firedAheadUntil) return;
+      if (wake.getTime() <= this.now()) return;
       this.clearTimer();
       this.timer = this.clock.setTimeout(
         () => {
@@ -1642,7 +1667,10 @@ export class Scheduler implements JobOwner {
   }
 
   private execute({ run, job }: AcquiredRun): void {
-    const task = this.tasks.get(run.taskId);
+    // A run fired ahead runs the job as it is at the fire time (a replace in the window applies to it).
+    const firedAhead =
+      job !== null && !run.manual && run.createdAt.getTime() < run.scheduledFireTime.getTime();
+    const task = this.tasks.get(firedAhead ? job.taskId : run.taskId);
     const entry: RunningRun = {
       run,
       job,
@@ -1674,9 +1702,9 @@ export class Scheduler implements JobOwner {
     const { run, job } = entry;
     const name = job?.name ?? run.jobId;
     const startedAt = this.clock.now();
-    // A run fired ahead (created before its fire time; only with fireAhead, memory store: one process) is
-    // checked against maxInstances now, at its fire time, as APScheduler checks when the fire time comes:
-    // runs that ended in the meantime do not count. (This run is in flight already: hence the 1.)
+    // A run fired ahead (created before its fire time; only with fireAhead, memory store: one process) was
+    // fired with a free slot; a run started since (runJob) may have taken it: checked again now, at the fire
+    // time. (This run is in flight already: hence the 1.)
     if (
       job &&
       !run.manual &&
@@ -1686,29 +1714,6 @@ export class Scheduler implements JobOwner {
       if ((this.runningByJob.get(run.jobId) ?? 0) - 1 >= job.maxInstances) {
         await this.settle(entry, { status: 'skipped' });
         this.reportMaxInstances({ ...job, nextRunTime: run.scheduledFireTime }, run.scheduledFireTime);
-        return;
-      }
-      // Started late (the wall clock stepped forward, the loop was blocked) while later fire times of the job
-      // are owed already: with coalesce, the latest of them runs, not this one as well.
-      const lateBy = this.now() - run.notBefore.getTime();
-      if (
-        job.coalesce &&
-        lateBy > this.fireAhead &&
-        job.nextRunTime !== null &&
-        job.nextRunTime.getTime() <= this.now()
-      ) {
-        await this.settle(entry, { status: 'missed' });
-        this.events.emit('job:missed', {
-          jobId: run.jobId,
-          name,
-          scheduledFireTime: run.scheduledFireTime.toISOString(),
-          lateBy,
-          misfireGraceTime: job.misfireGraceTime,
-        });
-        this.logger.warn(
-          { jobId: run.jobId },
-          `Run time of job "${this.jobText({ ...job, nextRunTime: run.scheduledFireTime })}" was missed by ${formatTimedelta(lateBy)}`,
-        );
         return;
       }
     }

@@ -256,17 +256,18 @@ test('a fire time that comes due while a pass that started nothing runs is fired
   await scheduler.shutdown();
 });
 
-test('fireAhead: a run fired ahead that a clock step makes late is folded into the fire time owed now', async () => {
-  // Fired ahead at T+990 for T+1000; the wall clock then steps 5 s forward. As with fireAhead 0, one run
-  // follows for the latest fire time owed (coalesce); the stale one is recorded missed.
+test('fireAhead: a run fired ahead and then made late by a clock step runs late and holds its slot', async () => {
+  // Fired ahead at T+990 for T+1000; the wall clock then steps 5 s forward. The fire time T+1000 was fired
+  // before the step: its run starts late (as a run that waited for a slot does), and the backlog owed after
+  // the step (coalesced to T+6000) finds that run in its one slot: skipped.
   const clock = new ManualClock(T);
   const scheduler = new Scheduler({ clock, logger: captureLogger() });
-  const ran: number[] = [];
-  const missed: number[] = [];
-  scheduler.on('job:missed', (e) => missed.push(Date.parse(e.scheduledFireTime) - T));
+  const ran: string[] = [];
+  const skipped: number[] = [];
+  scheduler.on('job:max-instances', (e) => skipped.push(Date.parse(e.scheduledFireTime) - T));
   await scheduler.addJob(
     (ctx: TaskContext) => {
-      ran.push(ctx.scheduledFireTime.getTime() - T);
+      ran.push(`${ctx.scheduledFireTime.getTime() - T}@${clock.now() - T}`);
     },
     new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) }),
     { id: 'j' },
@@ -276,7 +277,143 @@ test('fireAhead: a run fired ahead that a clock step makes late is folded into t
   assert.equal((await scheduler.getRuns())[0]?.status, 'pending', 'fired ahead');
   clock.jump(5000);
   await clock.advance(5);
-  assert.deepEqual(ran, [6000]);
-  assert.deepEqual(missed, [1000]);
+  assert.deepEqual(ran, ['1000@6000']);
+  assert.deepEqual(skipped, [6000]);
+  await clock.advance(1000);
+  assert.deepEqual(ran, ['1000@6000', '7000@7000'], 'then on time again');
   await scheduler.shutdown();
 });
+
+/**
+ * Runs `scenario` with fireAhead 0 and 10 and returns what each saw: run starts and the store's run records
+ * (fire time and status), in order.
+ */
+async function both(
+  scenario: (s: Scheduler, clock: ManualClock, log: (line: string) => void) => Promise<void>,
+  options: { maxConcurrentRuns?: number; random?: () => number } = {},
+): Promise<[string[], string[]]> {
+  const out: string[][] = [];
+  for (const fireAhead of [0, 10]) {
+    const clock = new ManualClock(T);
+    const scheduler = new Scheduler({ clock, logger: captureLogger(), fireAhead, ...options });
+    const lines: string[] = [];
+    scheduler.on('job:max-instances', (e) => lines.push(`skip ${Date.parse(e.scheduledFireTime) - T}`));
+    await scheduler.start();
+    await scenario(scheduler, clock, (line) => lines.push(`${line}@${clock.now() - T}`));
+    const runs = await scheduler.getRuns({ limit: 1000 });
+    // (Runs fired ahead of fire times still to come exist with fireAhead only: not compared.)
+    for (const r of runs.reverse()) {
+      if (r.scheduledFireTime.getTime() > clock.now()) continue;
+      lines.push(`run ${r.jobId} ${r.scheduledFireTime.getTime() - T} ${r.status}`);
+    }
+    out.push(lines);
+    await scheduler.shutdown({ wait: false });
+  }
+  return [out[0]!, out[1]!];
+}
+
+test('fireAhead: runs waiting for a slot or for jitter count against maxInstances as at the fire time', async () => {
+  // maxConcurrentRuns 1: a 30 ms job holds the only slot while a 5 ms job (maxInstances 1) comes due.
+  const [slot0, slot10] = await both(
+    async (s, clock, log) => {
+      await s.addJob(
+        async () => {
+          log('long');
+          await clock.sleep(30);
+        },
+        new IntervalTrigger({ hours: 1, startDate: new Date(T + 1) }),
+        { id: 'long' },
+      );
+      await s.addJob(
+        (ctx: TaskContext) => log(`short ${ctx.scheduledFireTime.getTime() - T}`),
+        new IntervalTrigger({ milliseconds: 5, startDate: new Date(T + 5) }),
+        { id: 'short', coalesce: false },
+      );
+      await clock.advance(40);
+    },
+    { maxConcurrentRuns: 1 },
+  );
+  assert.deepEqual(slot10, slot0);
+  // jitter 300 ms on a 20 ms interval: the jittered pending run holds the job's one instance.
+  let seed = 1;
+  const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+  const [jit0, jit10] = await both(
+    async (s, clock, log) => {
+      await s.addJob(
+        (ctx: TaskContext) => log(`j ${ctx.scheduledFireTime.getTime() - T}`),
+        new IntervalTrigger({ milliseconds: 20, startDate: new Date(T + 20) }),
+        { id: 'j', jitter: 300 },
+      );
+      seed = 1;
+      await clock.advance(400);
+    },
+    { random },
+  );
+  assert.deepEqual(jit10, jit0);
+});
+
+test('fireAhead: a backlog owed at resume() runs at once, then the next fire time on time', async () => {
+  const [a, b] = await both(async (s, clock, log) => {
+    await s.addJob(
+      (ctx: TaskContext) => log(`j ${ctx.scheduledFireTime.getTime() - T}`),
+      new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) }),
+      { id: 'j' },
+    );
+    await clock.advance(500);
+    s.pause();
+    await clock.advance(5495);
+    s.resume();
+    await clock.advance(1010);
+  });
+  assert.deepEqual(b, a);
+  assert.ok(a.includes('j 5000@5995') && a.includes('j 6000@6000'), a.join(', '));
+});
+
+test('fireAhead: a job replaced in the window runs as replaced at its fire time', async () => {
+  const [a, b] = await both(async (s, clock, log) => {
+    const trigger = () => new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) });
+    await s.addJob((...args: unknown[]) => log(`old ${args.length - 1}`), trigger(), {
+      id: 'j',
+      args: ['x'],
+    });
+    await clock.advance(995);
+    await s.addJob((...args: unknown[]) => log(`new ${String(args[0])}${String(args[1])}`), trigger(), {
+      id: 'j',
+      args: ['x', 'y'],
+      replaceExisting: true,
+    });
+    await clock.advance(5);
+  });
+  assert.deepEqual(b, a);
+  assert.ok(a.includes('new xy@1000'), a.join(', '));
+});
+
+test(
+  'fireAhead: pause() in the window while the run fired ahead has no free slot does not spin',
+  { timeout: 10_000 },
+  async () => {
+    const [a, b] = await both(
+      async (s, clock, log) => {
+        await s.addJob(
+          async () => {
+            log('long');
+            await clock.sleep(30);
+          },
+          new IntervalTrigger({ hours: 1, startDate: new Date(T + 1) }),
+          { id: 'long' },
+        );
+        await s.addJob(() => log('short'), new IntervalTrigger({ hours: 1, startDate: new Date(T + 10) }), {
+          id: 'short',
+        });
+        await clock.advance(5);
+        s.pause();
+        await clock.advance(50);
+        s.resume();
+        await clock.advance(10);
+      },
+      { maxConcurrentRuns: 1 },
+    );
+    assert.deepEqual(b, a);
+    assert.ok(a.includes('short@55'), a.join(', '));
+  },
+);
