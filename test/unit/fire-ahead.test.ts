@@ -417,3 +417,16 @@ test(
     assert.ok(a.includes('short@55'), a.join(', '));
   },
 );
+
+test('fireAhead: a job removed and added again in the window fires that time, as without firing ahead', async () => {
+  const [a, b] = await both(async (s, clock, log) => {
+    const trigger = () => new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) });
+    await s.addJob(() => log('old'), trigger(), { id: 'j' });
+    await clock.advance(995);
+    await s.removeJob('j');
+    await s.addJob(() => log('new'), trigger(), { id: 'j' });
+    await clock.advance(1005);
+  });
+  assert.deepEqual(b, a);
+  assert.ok(a.includes('new@1000') && a.includes('new@2000'), a.join(', '));
+});

@@ -181,7 +181,16 @@ export class MemoryStore implements Store {
     if (!job) return null;
     this.jobs.delete(id);
     for (const run of [...(this.active.get(id) ?? [])]) {
-      if (run.status === 'pending') this.finalize(run, 'cancelled', run.created);
+      if (run.status !== 'pending') continue;
+      if (!run.manual && run.created < run.sft) {
+        // Fired ahead of its fire time (the scheduler's fireAhead) and removed before it: as if never fired,
+        // so a job re-added under this id fires that time.
+        this.active.get(id)!.delete(run);
+        this.runs.delete(run.id);
+        run.status = 'cancelled'; // its pending-index entry is dropped when it reaches the top
+      } else {
+        this.finalize(run, 'cancelled', run.created);
+      }
     }
     if (this.active.get(id)?.size === 0) this.active.delete(id);
     this.emit({ kind: 'job-removed', jobId: id });
