@@ -1389,10 +1389,7 @@ export class Scheduler implements JobOwner {
         } else if (context.activeRuns >= job.maxInstances) {
           run = { scheduledFireTime: fireTime, status: 'skipped', notBefore: fireTime };
         } else {
-          const jitter = job.jitter ?? trigger.jitter ?? 0;
-          const delay = jitter > 0 ? Math.floor(this.random() * jitter) : 0;
-          const notBefore = delay > 0 ? new Date(fireTime.getTime() + delay) : fireTime;
-          run = { scheduledFireTime: fireTime, status: 'pending', notBefore };
+          run = this.pendingRun(fireTime, job.jitter ?? trigger.jitter ?? 0);
         }
         return { runs: [run], nextRunTime: next, remove: next === null };
       }
@@ -1428,12 +1425,7 @@ export class Scheduler implements JobOwner {
       } else if (active >= job.maxInstances) {
         runs.push({ scheduledFireTime: fireTime, status: 'skipped', notBefore: fireTime });
       } else {
-        const delay = jitter > 0 ? Math.floor(this.random() * jitter) : 0;
-        runs.push({
-          scheduledFireTime: fireTime,
-          status: 'pending',
-          notBefore: delay > 0 ? new Date(fireTime.getTime() + delay) : fireTime,
-        });
+        runs.push(this.pendingRun(fireTime, jitter));
         active++;
       }
     }
@@ -1446,17 +1438,22 @@ export class Scheduler implements JobOwner {
         if (runs.length === 0) this.deferredAhead = true;
         break;
       }
-      const delay = jitter > 0 ? Math.floor(this.random() * jitter) : 0;
-      runs.push({
-        scheduledFireTime: t,
-        status: 'pending',
-        notBefore: delay > 0 ? new Date(t.getTime() + delay) : t,
-      });
+      runs.push(this.pendingRun(t, jitter));
       active++;
       ahead++;
       t = trigger.getNextFireTime(t, now);
     }
     return { runs, nextRunTime: t, remove: t === null };
+  }
+
+  /** A run to start at `fireTime`, delayed by a random jitter in [0, `jitter`) ms. */
+  private pendingRun(fireTime: Date, jitter: number): PlannedRun {
+    const delay = jitter > 0 ? Math.floor(this.random() * jitter) : 0;
+    return {
+      scheduledFireTime: fireTime,
+      status: 'pending',
+      notBefore: delay > 0 ? new Date(fireTime.getTime() + delay) : fireTime,
+    };
   }
 
   /**
@@ -1668,9 +1665,7 @@ export class Scheduler implements JobOwner {
 
   private execute({ run, job }: AcquiredRun): void {
     // A run fired ahead runs the job as it is at the fire time (a replace in the window applies to it).
-    const firedAhead =
-      job !== null && !run.manual && run.createdAt.getTime() < run.scheduledFireTime.getTime();
-    const task = this.tasks.get(firedAhead ? job.taskId : run.taskId);
+    const task = this.tasks.get(job !== null && firedAhead(run) ? job.taskId : run.taskId);
     const entry: RunningRun = {
       run,
       job,
@@ -1707,15 +1702,13 @@ export class Scheduler implements JobOwner {
     // time. (This run is in flight already: hence the 1.)
     if (
       job &&
-      !run.manual &&
       run.attempt === 1 &&
-      run.createdAt.getTime() < run.scheduledFireTime.getTime()
+      firedAhead(run) &&
+      (this.runningByJob.get(run.jobId) ?? 0) - 1 >= job.maxInstances
     ) {
-      if ((this.runningByJob.get(run.jobId) ?? 0) - 1 >= job.maxInstances) {
-        await this.settle(entry, { status: 'skipped' });
-        this.reportMaxInstances({ ...job, nextRunTime: run.scheduledFireTime }, run.scheduledFireTime);
-        return;
-      }
+      await this.settle(entry, { status: 'skipped' });
+      this.reportMaxInstances({ ...job, nextRunTime: run.scheduledFireTime }, run.scheduledFireTime);
+      return;
     }
     // Misfire check at start (APScheduler checks in the executor): a run that waited for a free slot too long.
     if (job && job.misfireGraceTime !== null && !run.manual && run.attempt === 1) {
@@ -2127,6 +2120,11 @@ function assertJson(value: unknown, field: string): void {
     // circular or BigInt: not JSON
   }
   if (!same) throw invalidOption(field, 'plain JSON values (the store is persistent)', value);
+}
+
+/** Whether a scheduled run was created before its fire time: fired ahead (`fireAhead`, memory store). */
+function firedAhead(run: RunRecord): boolean {
+  return !run.manual && run.createdAt.getTime() < run.scheduledFireTime.getTime();
 }
 
 function isBadDate(d: Date | null): boolean {

@@ -7,6 +7,18 @@ export const PG_URL = process.env.TICKWORK_TEST_PG ?? 'postgres://postgres@127.0
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A connected client to the test server, or `null` after skipping the test when the server is down. */
+export async function adminOrSkip(t: { skip(message: string): void }): Promise<pg.Client | null> {
+  const admin = new pg.Client({ connectionString: PG_URL });
+  try {
+    await admin.connect();
+    return admin;
+  } catch {
+    t.skip('PostgreSQL not reachable');
+    return null;
+  }
+}
+
 /** A fresh schema name `tw_test_<random>`. */
 export function testSchema(): string {
   return `tw_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;

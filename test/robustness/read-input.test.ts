@@ -8,14 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { MemoryStore, Scheduler, TickworkError, type Store } from '../../src/index.js';
 import { PostgresStore } from '../../src/stores/postgres/index.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import { ManualClock } from '../../src/testing.js';
+import { PG_URL, adminOrSkip, testSchema } from '../cluster/helpers.js';
 import { captureLogger } from '../helpers/logger.js';
 
-const PG_URL = process.env.TICKWORK_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Asserts `call` throws or rejects with a TickworkError of `code` whose `details.field` is `field`. */
@@ -208,14 +207,9 @@ test('sqlite store: bad read and job-control arguments are INVALID_OPTION naming
 });
 
 test('postgres store: bad read and job-control arguments are INVALID_OPTION, not STORE_ERROR', async (t) => {
-  const admin = new pg.Client({ connectionString: PG_URL });
-  try {
-    await admin.connect();
-  } catch {
-    t.skip('PostgreSQL not reachable');
-    return;
-  }
-  const schema = 'tw_test_read_input_' + Math.random().toString(36).slice(2, 10);
+  const admin = await adminOrSkip(t);
+  if (!admin) return;
+  const schema = testSchema();
   try {
     await exercise({ name: 'postgres', store: new PostgresStore({ connectionString: PG_URL, schema }) });
   } finally {

@@ -7,26 +7,20 @@ import assert from 'node:assert/strict';
 import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import Database from 'better-sqlite3';
 import { Scheduler, silentLogger } from '../../src/index.js';
 import { PostgresStore } from '../../src/stores/postgres/index.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import { ManualClock } from '../../src/testing.js';
+import { PG_URL, adminOrSkip, testSchema } from '../cluster/helpers.js';
 
-const PG_URL = process.env.TICKWORK_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const HUGE = '{"type":"interval","version":1,"milliseconds":1e300}';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('postgres: one job row with an out-of-range trigger does not stop the other jobs, and is quarantined', async (t) => {
-  const admin = new pg.Client({ connectionString: PG_URL });
-  try {
-    await admin.connect();
-  } catch {
-    t.skip('PostgreSQL not reachable');
-    return;
-  }
-  const schema = 'tw_test_garbage_' + Math.random().toString(36).slice(2, 10);
+  const admin = await adminOrSkip(t);
+  if (!admin) return;
+  const schema = testSchema();
   try {
     let good = 0;
     const make = () => {

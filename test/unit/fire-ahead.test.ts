@@ -9,6 +9,27 @@ import { at } from '../helpers/time.js';
 
 const T = at('2024-01-01T00:00:00Z');
 
+/** Every second from T+1000. */
+const everySecond = () => new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) });
+
+/**
+ * A scheduler (default options) on a manual clock at T with job `j` firing every second from T+1000; `ran`
+ * gets `fire@start` of each run, in ms after T.
+ */
+async function secondsJob(): Promise<{ clock: ManualClock; scheduler: Scheduler; ran: string[] }> {
+  const clock = new ManualClock(T);
+  const scheduler = new Scheduler({ clock, logger: captureLogger() });
+  const ran: string[] = [];
+  await scheduler.addJob(
+    (ctx: TaskContext) => {
+      ran.push(`${ctx.scheduledFireTime.getTime() - T}@${clock.now() - T}`);
+    },
+    everySecond(),
+    { id: 'j' },
+  );
+  return { clock, scheduler, ran };
+}
+
 test('fireAhead (default 10 ms): the run is created ahead and starts at its fire time exactly', async () => {
   const clock = new ManualClock(T);
   const scheduler = new Scheduler({ clock, logger: captureLogger() });
@@ -17,7 +38,7 @@ test('fireAhead (default 10 ms): the run is created ahead and starts at its fire
     (ctx: TaskContext) => {
       starts.push({ at: clock.now(), scheduled: ctx.scheduledFireTime.getTime() });
     },
-    new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) }),
+    everySecond(),
     { id: 'tick' },
   );
   await scheduler.start();
@@ -88,7 +109,7 @@ test('fireAhead: maxInstances is checked at the fire time, when the run fired ah
           await clock.sleep(firstRunMs);
         }
       },
-      new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) }),
+      everySecond(),
       { id: 'j', maxInstances: 1 },
     );
     await scheduler.start();
@@ -167,7 +188,7 @@ test('fireAhead: a fire time planned again in the window is not reported as skip
     (ctx: TaskContext) => {
       ran.push(ctx.scheduledFireTime.getTime() - T);
     },
-    new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) }),
+    everySecond(),
     { id: 'j' },
   );
   await scheduler.start();
@@ -181,16 +202,7 @@ test('fireAhead: a fire time planned again in the window is not reported as skip
 });
 
 test('fireAhead: runs fired ahead of a pause() still start at their fire time; later ones wait', async () => {
-  const clock = new ManualClock(T);
-  const scheduler = new Scheduler({ clock, logger: captureLogger() });
-  const ran: string[] = [];
-  await scheduler.addJob(
-    (ctx: TaskContext) => {
-      ran.push(`${ctx.scheduledFireTime.getTime() - T}@${clock.now() - T}`);
-    },
-    new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) }),
-    { id: 'j' },
-  );
+  const { clock, scheduler, ran } = await secondsJob();
   await scheduler.start();
   await clock.advance(995);
   scheduler.pause();
@@ -212,7 +224,7 @@ test('a persistent store never fires ahead', async () => {
   scheduler.defineTask('t', () => {
     started = clock.now();
   });
-  await scheduler.addJob('t', new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) }), {
+  await scheduler.addJob('t', everySecond(), {
     id: 'j',
   });
   await scheduler.start();
@@ -260,18 +272,9 @@ test('fireAhead: a run fired ahead and then made late by a clock step runs late 
   // Fired ahead at T+990 for T+1000; the wall clock then steps 5 s forward. The fire time T+1000 was fired
   // before the step: its run starts late (as a run that waited for a slot does), and the backlog owed after
   // the step (coalesced to T+6000) finds that run in its one slot: skipped.
-  const clock = new ManualClock(T);
-  const scheduler = new Scheduler({ clock, logger: captureLogger() });
-  const ran: string[] = [];
+  const { clock, scheduler, ran } = await secondsJob();
   const skipped: number[] = [];
   scheduler.on('job:max-instances', (e) => skipped.push(Date.parse(e.scheduledFireTime) - T));
-  await scheduler.addJob(
-    (ctx: TaskContext) => {
-      ran.push(`${ctx.scheduledFireTime.getTime() - T}@${clock.now() - T}`);
-    },
-    new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) }),
-    { id: 'j' },
-  );
   await scheduler.start();
   await clock.advance(995);
   assert.equal((await scheduler.getRuns())[0]?.status, 'pending', 'fired ahead');
@@ -354,11 +357,9 @@ test('fireAhead: runs waiting for a slot or for jitter count against maxInstance
 
 test('fireAhead: a backlog owed at resume() runs at once, then the next fire time on time', async () => {
   const [a, b] = await both(async (s, clock, log) => {
-    await s.addJob(
-      (ctx: TaskContext) => log(`j ${ctx.scheduledFireTime.getTime() - T}`),
-      new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) }),
-      { id: 'j' },
-    );
+    await s.addJob((ctx: TaskContext) => log(`j ${ctx.scheduledFireTime.getTime() - T}`), everySecond(), {
+      id: 'j',
+    });
     await clock.advance(500);
     s.pause();
     await clock.advance(5495);
@@ -371,13 +372,12 @@ test('fireAhead: a backlog owed at resume() runs at once, then the next fire tim
 
 test('fireAhead: a job replaced in the window runs as replaced at its fire time', async () => {
   const [a, b] = await both(async (s, clock, log) => {
-    const trigger = () => new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) });
-    await s.addJob((...args: unknown[]) => log(`old ${args.length - 1}`), trigger(), {
+    await s.addJob((...args: unknown[]) => log(`old ${args.length - 1}`), everySecond(), {
       id: 'j',
       args: ['x'],
     });
     await clock.advance(995);
-    await s.addJob((...args: unknown[]) => log(`new ${String(args[0])}${String(args[1])}`), trigger(), {
+    await s.addJob((...args: unknown[]) => log(`new ${String(args[0])}${String(args[1])}`), everySecond(), {
       id: 'j',
       args: ['x', 'y'],
       replaceExisting: true,
@@ -420,11 +420,10 @@ test(
 
 test('fireAhead: a job removed and added again in the window fires that time, as without firing ahead', async () => {
   const [a, b] = await both(async (s, clock, log) => {
-    const trigger = () => new IntervalTrigger({ seconds: 1, startDate: new Date(T + 1000) });
-    await s.addJob(() => log('old'), trigger(), { id: 'j' });
+    await s.addJob(() => log('old'), everySecond(), { id: 'j' });
     await clock.advance(995);
     await s.removeJob('j');
-    await s.addJob(() => log('new'), trigger(), { id: 'j' });
+    await s.addJob(() => log('new'), everySecond(), { id: 'j' });
     await clock.advance(1005);
   });
   assert.deepEqual(b, a);
