@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import pg from 'pg';
 import { PostgresStore } from '../../src/stores/postgres/index.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import type { FirePlanner, Store } from '../../src/stores/store.js';
@@ -125,6 +126,132 @@ test('PostgreSQL: 4 stores with their own pools fire 100 jobs concurrently, each
     }
   } finally {
     for (const s of stores) await s.stop();
+    await dropSchema(schema);
+  }
+});
+
+/** A planner firing each job's due time once, recording what it planned, next fire time a second later. */
+function recordingPlanner(planned: string[]): FirePlanner {
+  return (j) => {
+    const t = j.nextRunTime!;
+    planned.push(`${j.id}@${t.getTime()}`);
+    return {
+      runs: [{ scheduledFireTime: t, status: 'pending', notBefore: t }],
+      nextRunTime: new Date(t.getTime() + 3600 * SECOND),
+      remove: false,
+    };
+  };
+}
+
+/** Adds `n` jobs due a minute ago; resolves to that fire time. */
+async function addDueJobs(store: Store, n: number): Promise<number> {
+  const base = Math.floor(Date.now() / SECOND) * SECOND - 60 * SECOND;
+  for (let i = 0; i < n; i++)
+    await store.addJob(job(`job-${String(i).padStart(3, '0')}`, { nextRunTime: new Date(base) }), 'error');
+  return base;
+}
+
+test('PostgreSQL fireConcurrency: one call divides its claim among transactions side by side; two stores so divided fire each job once', async () => {
+  const schema = testSchema();
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 8 });
+  // Connections checked out at once, as the pool reports them.
+  let inUse = 0;
+  let maxInUse = 0;
+  pool.on('acquire', () => (maxInUse = Math.max(maxInUse, ++inUse)));
+  pool.on('release', () => inUse--);
+  const a = new PostgresStore({ pool }, { schema, listen: false, fireConcurrency: 3 });
+  const b = new PostgresStore({ connectionString: PG_URL }, { schema, listen: false, fireConcurrency: 2 });
+  try {
+    await a.start(startContext);
+    await b.start(startContext);
+    const base = await addDueJobs(a, 400);
+    const planned: string[] = [];
+    const planner = recordingPlanner(planned);
+    // Below 2 shares of 64 jobs a claim is not divided: one transaction, one connection.
+    maxInUse = 0;
+    const small = await a.fireDueJobs(new Date(), 127, planner);
+    assert.equal(small.fired.length, 127);
+    assert.equal(small.more, true);
+    assert.equal(maxInUse, 1, 'a claim of 127 is one transaction');
+    // 200 = 3 shares (68 + 66 + 66) on three connections at once; `b` fires the rest alongside.
+    maxInUse = 0;
+    const inserted: string[] = [];
+    const [big] = await Promise.all([
+      a.fireDueJobs(new Date(), 200, planner),
+      (async () => {
+        for (;;) {
+          const r = await b.fireDueJobs(new Date(), 128, planner);
+          for (const f of r.fired)
+            for (const run of f.runs) inserted.push(`${run.jobId}@${run.scheduledFireTime.getTime()}`);
+          if (r.fired.length === 0 && !r.more) break;
+        }
+      })(),
+    ]);
+    assert.equal(maxInUse, 3, 'three transactions were open at once');
+    assert.ok(big.fired.length > 0 && big.fired.length <= 200);
+    for (const r of [small, big])
+      for (const f of r.fired)
+        for (const run of f.runs) inserted.push(`${run.jobId}@${run.scheduledFireTime.getTime()}`);
+    // Whatever is left (b may finish first) fires now.
+    for (;;) {
+      const r = await a.fireDueJobs(new Date(), 200, planner);
+      for (const f of r.fired)
+        for (const run of f.runs) inserted.push(`${run.jobId}@${run.scheduledFireTime.getTime()}`);
+      if (r.fired.length === 0 && !r.more) break;
+    }
+    assert.equal(countDuplicates(planned), 0, 'no job planned twice');
+    assert.equal(planned.length, 400);
+    assert.deepEqual([...inserted].sort(), [...planned].sort(), 'every planned fire time was stored once');
+    const stored = await runsByJob(a);
+    assert.equal(stored.size, 400);
+    for (const [id, times] of stored) assert.deepEqual(times, [base], id);
+    for (const j of await a.getJobs({ limit: 1000 }))
+      assert.equal(j.nextRunTime?.getTime(), base + 3600 * SECOND);
+  } finally {
+    await a.stop();
+    await b.stop();
+    await pool.end();
+    await dropSchema(schema);
+  }
+});
+
+test("PostgreSQL fireConcurrency: when one of the transactions fails, the others' fires are returned (more: true) and nothing is lost or doubled", async () => {
+  const schema = testSchema();
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+  const store = new PostgresStore({ pool }, { schema, listen: false, fireConcurrency: 2 });
+  const connect = pool.connect.bind(pool);
+  let failures = 0;
+  // The pool refuses the next `failures` checkouts (promise form, as the store checks out), as a pool whose
+  // server refuses connections does. `pool.query` checks out with a callback: left as it is.
+  (pool as { connect: unknown }).connect = (callback?: unknown) =>
+    callback !== undefined
+      ? (connect as (cb: unknown) => void)(callback)
+      : failures > 0
+        ? (failures--, Promise.reject(new Error('connection refused')))
+        : connect();
+  try {
+    await store.start(startContext);
+    const base = await addDueJobs(store, 200);
+    const planned: string[] = [];
+    const planner = recordingPlanner(planned);
+    failures = 1;
+    const partial = await store.fireDueJobs(new Date(), 200, planner);
+    assert.equal(partial.fired.length, 100, 'the share whose transaction ran');
+    assert.equal(partial.more, true, 'the caller is told to call again');
+    failures = 2;
+    await assert.rejects(store.fireDueJobs(new Date(), 200, planner), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'STORE_ERROR');
+      return true;
+    });
+    const rest = await store.fireDueJobs(new Date(), 200, planner);
+    assert.equal(rest.fired.length, 100);
+    assert.equal(countDuplicates(planned), 0);
+    const stored = await runsByJob(store);
+    assert.equal(stored.size, 200, 'every job fired');
+    for (const [id, times] of stored) assert.deepEqual(times, [base], `${id}: once`);
+  } finally {
+    await store.stop();
+    await pool.end();
     await dropSchema(schema);
   }
 });
