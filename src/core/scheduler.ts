@@ -1261,6 +1261,17 @@ export class Scheduler implements JobOwner {
           ahead ? new Date(t + this.fireAhead) : undefined,
         );
         this.anchor = { store: result.now.getTime(), local: this.clock.now() };
+        if (result.error !== undefined) {
+          // Part of the claim failed; the rest was committed and is reported below. The loop calls again.
+          this.logger.error(
+            { err: result.error },
+            `Job store "${this.store.kind}" failed in part of a firing batch; firing the rest`,
+          );
+          this.events.emit('scheduler:error', {
+            message: 'store failure (part of a firing batch)',
+            error: errorToJSON(result.error),
+          });
+        }
         for (const fired of result.fired) {
           this.reportFired(fired, result.now);
           // A job left for its fire time (firing ahead, no free slot) is no progress: no spinning on it.

@@ -148,6 +148,12 @@ export interface FireResult {
   fired: FiredJob[];
   /** Whether more due jobs remain (the batch limit was reached). */
   more: boolean;
+  /**
+   * Set when part of the call failed and the rest was committed (a store that divides a claim among
+   * transactions: PostgreSQL's `fireConcurrency`): `fired` is what was committed, `more` is true, and this
+   * is the failure, for the caller to report. A call that stores nothing rejects instead.
+   */
+  error?: unknown;
 }
 
 /** A leased run with its job, from {@link Store.acquireRuns}. */

@@ -524,8 +524,9 @@ export class PostgresStore implements Store {
    * `limit`. `now` is ignored: the database's `statement_timestamp()` of the claim decides what is due and
    * is passed to the planner; {@link FireResult.now} is the earliest of the claims' times.
    *
-   * When some of the transactions fail, what the others committed is returned (with `more`, so the caller
-   * calls again); when all fail, the call rejects with the first error.
+   * When some of the transactions fail, what the others committed is returned, with `more` (so the caller
+   * calls again) and the failure as {@link FireResult.error}; when all fail, the call rejects with the first
+   * error.
    */
   async fireDueJobs(_now: Date, limit: number, planner: FirePlanner): Promise<FireResult> {
     const k = Math.max(1, Math.min(this.fireConcurrency, Math.floor(limit / MIN_FIRE_SHARE)));
@@ -535,12 +536,15 @@ export class PostgresStore implements Store {
       Array.from({ length: k }, (_, i) => this.fireBatch(i === 0 ? limit - share * (k - 1) : share, planner)),
     );
     const done = settled.filter((r) => r.status === 'fulfilled').map((r) => r.value);
-    if (done.length === 0) throw (settled[0] as PromiseRejectedResult).reason;
-    return {
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (done.length === 0) throw failed!.reason;
+    const result: FireResult = {
       now: new Date(Math.min(...done.map((r) => r.now.getTime()))),
       fired: done.flatMap((r) => r.fired),
-      more: done.length < k || done.some((r) => r.more),
+      more: failed !== undefined || done.some((r) => r.more),
     };
+    if (failed !== undefined) result.error = failed.reason;
+    return result;
   }
 
   /** One firing transaction claiming up to `limit` jobs. */
