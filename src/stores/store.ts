@@ -326,7 +326,9 @@ export interface Store {
    *    is left as it is and not returned;
    * 4. set the job's `nextRunTime` (or remove or pause it per the plan) only if its `nextRunTime` and
    *    `version` are still those that were read (compare-and-set), incrementing `version`.
-   * Either all of a job's runs and its advance are stored, or none.
+   * Either all of a job's runs and its advance are stored, or none. A store may divide one call's claim
+   * among several such steps side by side (PostgreSQL's `fireConcurrency`); when some of them fail, it
+   * returns what the others stored with `more: true` and the failure as {@link FireResult.error}.
    *
    * A store with {@link Store.firesAhead} claims in step 1 the jobs due at or before `horizon` (when given;
    * never earlier than `now`) instead of `now`, and passes `{ now, horizon, activeRuns }` to the planner. The

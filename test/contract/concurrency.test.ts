@@ -238,6 +238,7 @@ test("PostgreSQL fireConcurrency: when one of the transactions fails, the others
     const partial = await store.fireDueJobs(new Date(), 200, planner);
     assert.equal(partial.fired.length, 100, 'the share whose transaction ran');
     assert.equal(partial.more, true, 'the caller is told to call again');
+    assert.equal((partial.error as { code?: string } | undefined)?.code, 'STORE_ERROR', 'and of the failure');
     failures = 2;
     await assert.rejects(store.fireDueJobs(new Date(), 200, planner), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'STORE_ERROR');
