@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { PostgresStore } from '../../src/stores/postgres/index.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
-import type { FirePlanner, Store } from '../../src/stores/store.js';
+import type { FirePlanner, FireResult, Store } from '../../src/stores/store.js';
 import { job } from './store-contract.js';
 import { PG_URL, dropSchema, startContext, tempDbFile, testSchema } from './harness.js';
 
@@ -33,6 +33,21 @@ async function runsByJob(store: Store): Promise<Map<string, number[]>> {
 
 function countDuplicates(list: string[]): number {
   return list.length - new Set(list).size;
+}
+
+/** Adds the runs a firing call created to `into`, as `jobId@time`. */
+function collectRuns(result: FireResult, into: string[]): void {
+  for (const f of result.fired)
+    for (const run of f.runs) into.push(`${run.jobId}@${run.scheduledFireTime.getTime()}`);
+}
+
+/** Fires with `store` until nothing is due, collecting the runs created. */
+async function fireAll(store: Store, limit: number, planner: FirePlanner, into: string[]): Promise<void> {
+  for (;;) {
+    const r = await store.fireDueJobs(new Date(), limit, planner);
+    collectRuns(r, into);
+    if (r.fired.length === 0 && !r.more) break;
+  }
 }
 
 test('SQLite: 4 connections in 4 threads fire 100 jobs x 21 fire times exactly once', async () => {
@@ -106,8 +121,7 @@ test('PostgreSQL: 4 stores with their own pools fire 100 jobs concurrently, each
         for (;;) {
           const r = await s.fireDueJobs(new Date(), 7, planner);
           lastNow = Math.max(lastNow, r.now.getTime());
-          for (const f of r.fired)
-            for (const run of f.runs) inserted.push(`${run.jobId}@${run.scheduledFireTime.getTime()}`);
+          collectRuns(r, inserted);
           if (r.fired.length === 0 && !r.more) break;
         }
       }),
@@ -178,27 +192,14 @@ test('PostgreSQL fireConcurrency: one call divides its claim among transactions 
     const inserted: string[] = [];
     const [big] = await Promise.all([
       a.fireDueJobs(new Date(), 200, planner),
-      (async () => {
-        for (;;) {
-          const r = await b.fireDueJobs(new Date(), 128, planner);
-          for (const f of r.fired)
-            for (const run of f.runs) inserted.push(`${run.jobId}@${run.scheduledFireTime.getTime()}`);
-          if (r.fired.length === 0 && !r.more) break;
-        }
-      })(),
+      fireAll(b, 128, planner, inserted),
     ]);
     assert.equal(maxInUse, 3, 'three transactions were open at once');
     assert.ok(big.fired.length > 0 && big.fired.length <= 200);
-    for (const r of [small, big])
-      for (const f of r.fired)
-        for (const run of f.runs) inserted.push(`${run.jobId}@${run.scheduledFireTime.getTime()}`);
+    collectRuns(small, inserted);
+    collectRuns(big, inserted);
     // Whatever is left (b may finish first) fires now.
-    for (;;) {
-      const r = await a.fireDueJobs(new Date(), 200, planner);
-      for (const f of r.fired)
-        for (const run of f.runs) inserted.push(`${run.jobId}@${run.scheduledFireTime.getTime()}`);
-      if (r.fired.length === 0 && !r.more) break;
-    }
+    await fireAll(a, 200, planner, inserted);
     assert.equal(countDuplicates(planned), 0, 'no job planned twice');
     assert.equal(planned.length, 400);
     assert.deepEqual([...inserted].sort(), [...planned].sort(), 'every planned fire time was stored once');
