@@ -1261,21 +1261,16 @@ export class Scheduler implements JobOwner {
           ahead ? new Date(t + this.fireAhead) : undefined,
         );
         this.anchor = { store: result.now.getTime(), local: this.clock.now() };
-        if (result.error !== undefined) {
-          // Part of the claim failed; the rest was committed and is reported below. The loop calls again.
-          this.logger.error(
-            { err: result.error },
-            `Job store "${this.store.kind}" failed in part of a firing batch; firing the rest`,
-          );
-          this.events.emit('scheduler:error', {
-            message: 'store failure (part of a firing batch)',
-            error: errorToJSON(result.error),
-          });
-        }
         for (const fired of result.fired) {
           this.reportFired(fired, result.now);
           // A job left for its fire time (firing ahead, no free slot) is no progress: no spinning on it.
           if (fired.plan.runs.length > 0 || fired.plan.nextRunTime !== fired.job.nextRunTime) progress++;
+        }
+        if (result.error !== undefined) {
+          // Part of the claim failed and the rest was committed (reported above): start the committed runs,
+          // then back off as from any store failure (a failure that recurs must not be retried in a loop).
+          await this.acquire();
+          throw result.error;
         }
         if (!result.more) break;
         // Start this batch's runs before firing the next batch, so a burst of due jobs starts sooner.

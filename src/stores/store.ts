@@ -151,7 +151,8 @@ export interface FireResult {
   /**
    * Set when part of the call failed and the rest was committed (a store that divides a claim among
    * transactions: PostgreSQL's `fireConcurrency`): `fired` is what was committed, `more` is true, and this
-   * is the failure, for the caller to report. A call that stores nothing rejects instead.
+   * is the failure. A call all of whose parts failed rejects instead. The scheduler starts the committed
+   * runs and then backs off as from any store failure.
    */
   error?: unknown;
 }

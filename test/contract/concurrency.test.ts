@@ -257,3 +257,25 @@ test("PostgreSQL fireConcurrency: when one of the transactions fails, the others
     await dropSchema(schema);
   }
 });
+
+test('PostgreSQL fireConcurrency: a claim is divided only among connections the pool can hand out without waiting', async () => {
+  const schema = testSchema();
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+  const store = new PostgresStore({ pool }, { schema, listen: false, fireConcurrency: 2 });
+  try {
+    await store.start(startContext);
+    await addDueJobs(store, 300);
+    // One connection (open and idle now), and a checkout that waits is refused after 1 ms: a second share
+    // would fail.
+    pool.options.connectionTimeoutMillis = 1;
+    const planned: string[] = [];
+    const r = await store.fireDueJobs(new Date(), 256, recordingPlanner(planned));
+    assert.equal(r.error, undefined);
+    assert.equal(r.fired.length, 256, 'one transaction fired the whole claim');
+    assert.equal(r.more, true);
+  } finally {
+    await store.stop();
+    await pool.end();
+    await dropSchema(schema);
+  }
+});
