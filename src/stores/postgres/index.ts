@@ -188,6 +188,42 @@ const JOB_COLUMNS_MS = JOB_COLUMN_LIST.map((c) =>
     ? `(extract(epoch FROM ${c}) * 1000)::float8 AS ${c}`
     : c,
 ).join(', ');
+const RUN_COLUMN_LIST = [
+  'id',
+  'job_id',
+  'task_id',
+  'scheduled_fire_time',
+  'not_before',
+  'status',
+  'manual',
+  'attempt',
+  'owner',
+  'lease_expires_at',
+  'started_at',
+  'finished_at',
+  'error',
+  'result',
+  'created_at',
+];
+const RUN_TIMES = new Set([
+  'scheduled_fire_time',
+  'not_before',
+  'lease_expires_at',
+  'started_at',
+  'finished_at',
+  'created_at',
+]);
+/**
+ * A run row's columns with the times as epoch ms (`float8`, as {@link JOB_COLUMNS_MS}), each qualified by
+ * `table` (when given) and named as the column. A query that sorts by a time must qualify it (`r.not_before`):
+ * unqualified, `ORDER BY` would sort by the float output column, which no index serves.
+ */
+function runColumnsMs(table = ''): string {
+  const q = table ? `${table}.` : '';
+  return RUN_COLUMN_LIST.map((c) =>
+    RUN_TIMES.has(c) ? `(extract(epoch FROM ${q}${c}) * 1000)::float8 AS ${c}` : `${q}${c}`,
+  ).join(', ');
+}
 const FINAL_SQL = `('succeeded', 'failed', 'timed-out', 'missed', 'skipped', 'abandoned', 'cancelled')`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -731,7 +767,7 @@ export class PostgresStore implements Store {
            CASE WHEN a.n >= j.max_instances THEN 'skipped' ELSE 'pending' END, true,
            CASE WHEN a.n >= j.max_instances THEN statement_timestamp() END, statement_timestamp()
          FROM ${this.s}.jobs j, a WHERE j.id = $1
-         RETURNING *`,
+         RETURNING ${runColumnsMs()}`,
           [jobId],
         );
         return decodeRun(r.rows[0]!);
@@ -762,7 +798,7 @@ export class PostgresStore implements Store {
        UPDATE ${this.s}.runs r SET status = 'running', owner = $1, attempt = r.attempt + 1,
          started_at = statement_timestamp(), lease_expires_at = statement_timestamp() + $2 * interval '1 millisecond'
        WHERE r.ctid = ANY (ARRAY(SELECT ctid FROM c))
-       RETURNING r.*`,
+       RETURNING ${runColumnsMs('r')}`,
       [owner, leaseMs, limit, taskIds ?? null],
     );
     if (r.rows.length === 0) return [];
@@ -783,9 +819,9 @@ export class PostgresStore implements Store {
   ): Promise<Map<string, JobRecord>> {
     const j = await this.query<Row & { retired: boolean }>(
       'jobs-for',
-      `SELECT ${JOB_COLUMNS}, true AS retired FROM ${this.s}.retired_jobs WHERE id = ANY($1::text[])
+      `SELECT ${JOB_COLUMNS_MS}, true AS retired FROM ${this.s}.retired_jobs WHERE id = ANY($1::text[])
        UNION ALL
-       SELECT ${JOB_COLUMNS}, false FROM ${this.s}.jobs WHERE id = ANY($1::text[])`,
+       SELECT ${JOB_COLUMNS_MS}, false FROM ${this.s}.jobs WHERE id = ANY($1::text[])`,
       [ids],
       client,
     );
@@ -907,7 +943,7 @@ export class PostgresStore implements Store {
       async (c) => {
         const expired = await c.query<RunColumns>({
           name: this.prefix + 'reap-lock',
-          text: `SELECT * FROM ${this.s}.runs WHERE status = 'running' AND lease_expires_at < statement_timestamp()
+          text: `SELECT ${runColumnsMs()} FROM ${this.s}.runs WHERE status = 'running' AND lease_expires_at < statement_timestamp()
                LIMIT $1 FOR UPDATE SKIP LOCKED`,
           values: [limit],
         });
@@ -930,7 +966,7 @@ export class PostgresStore implements Store {
                  owner = CASE WHEN d.at IS NULL THEN r.owner END,
                  lease_expires_at = NULL
                FROM json_to_recordset($1::json) AS d(id uuid, at float8)
-               WHERE r.id = d.id RETURNING r.*`,
+               WHERE r.id = d.id RETURNING ${runColumnsMs('r')}`,
           values: [JSON.stringify(decisions)],
         });
         return updated.rows;
@@ -959,7 +995,11 @@ export class PostgresStore implements Store {
 
   async getRun(id: string): Promise<RunRecord | null> {
     if (!UUID.test(id)) return null;
-    const r = await this.query<RunColumns>('get-run', `SELECT * FROM ${this.s}.runs WHERE id = $1`, [id]);
+    const r = await this.query<RunColumns>(
+      'get-run',
+      `SELECT ${runColumnsMs()} FROM ${this.s}.runs WHERE id = $1`,
+      [id],
+    );
     return r.rows[0] ? decodeRun(r.rows[0]) : null;
   }
 
@@ -971,9 +1011,9 @@ export class PostgresStore implements Store {
     if (filter.status !== undefined) where.push(`status = ANY(${p([filter.status].flat())}::text[])`);
     if (filter.from !== undefined) where.push(`scheduled_fire_time >= ${p(filter.from)}`);
     if (filter.to !== undefined) where.push(`scheduled_fire_time < ${p(filter.to)}`);
-    let sql = `SELECT * FROM ${this.s}.runs`;
+    let sql = `SELECT ${runColumnsMs('r')} FROM ${this.s}.runs r`;
     if (where.length) sql += ` WHERE ${where.join(' AND ')}`;
-    sql += ` ORDER BY scheduled_fire_time DESC, created_at DESC, id LIMIT ${p(filter.limit ?? 100)} OFFSET ${p(filter.offset ?? 0)}`;
+    sql += ` ORDER BY r.scheduled_fire_time DESC, r.created_at DESC, r.id LIMIT ${p(filter.limit ?? 100)} OFFSET ${p(filter.offset ?? 0)}`;
     const r = await this.query<RunColumns>(null, sql, params);
     return r.rows.map(decodeRun);
   }
