@@ -2,7 +2,7 @@
  * Firing throughput of the persistent stores: 10,000 interval jobs all due at once, fired with
  * `fireDueJobs` in batches of 1,000 by a simple planner (one pending run per job, next fire time an hour
  * later) by one claimer (as one process's scheduler calls the store; PostgreSQL with `fireConcurrency` 1 and
- * with its default 2) and, on PostgreSQL, by two side by side (as two processes would), then the runs leased
+ * with its default 2) and, on PostgreSQL, by 2 and 4 side by side (as that many processes would), then the runs leased
  * with `acquireRuns` and completed with `finishRuns` (a group per call, as the scheduler records outcomes).
  * PostgreSQL reports the median of 3 rounds after a warm-up round (a running scheduler is warm; the first
  * round also pays the JIT and cold caches).
@@ -409,11 +409,16 @@ async function benchBullMQ(): Promise<Peer> {
 }
 
 const reference = await benchReference();
-const pgRows = [await benchPostgres(1, 1), await benchPostgres(1, 2), await benchPostgres(2, 2)];
+const pgRows = [
+  await benchPostgres(1, 1),
+  await benchPostgres(1, 2),
+  await benchPostgres(2, 2),
+  await benchPostgres(4, 2),
+];
 const rows: Row[] = [...pgRows, await benchSqlite()];
 console.log(
   `${JOBS.toLocaleString('en-US')} interval jobs due at once; fireDueJobs in batches of ${BATCH} ` +
-    '(by 1 claimer, or 2 side by side as two processes would); then acquireRuns 1,000 and finishRuns for the ' +
+    '(by 1 claimer, or 2 or 4 side by side as that many processes would); then acquireRuns 1,000 and finishRuns for the ' +
     `1,000. PostgreSQL: the median of ${ROUNDS} rounds after a warm-up round.`,
 );
 print([reference, ...rows], []);

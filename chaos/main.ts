@@ -3,6 +3,7 @@
 //     [--scenarios steady,kill,stop,skew,rolling] [--pg-restart] [--throughput-jobs 50000] [--no-throughput]
 //     [--stall 30000] [--lease 10000] [--heartbeat 2000] [--url postgres://...] [--keep]
 // Prints one table per scenario and exits 1 when a scenario misses its targets.
+// TICKWORK_FIRE_CONCURRENCY=n gives the workers' PostgresStore that fireConcurrency (default: the store's).
 import { parseArgs } from 'node:util';
 import { formatReport } from './check.js';
 import { runChaos, runThroughput, type ScenarioName } from './harness.js';

@@ -44,7 +44,16 @@ const taskMs = Number(values['task-ms']);
 const clock = skew === 0 ? new SystemClock() : new SkewedClock(skew);
 const store = new PostgresStore(
   { connectionString: url },
-  { schema, poolSize: 4, statementTimeout: 10_000, idleInTransactionTimeout: 5000, maxWakeInterval: 5000 },
+  {
+    schema,
+    poolSize: 4,
+    statementTimeout: 10_000,
+    idleInTransactionTimeout: 5000,
+    maxWakeInterval: 5000,
+    ...(process.env.TICKWORK_FIRE_CONCURRENCY
+      ? { fireConcurrency: Number(process.env.TICKWORK_FIRE_CONCURRENCY) }
+      : {}),
+  },
 );
 const scheduler = new Scheduler({
   store,
