@@ -196,7 +196,7 @@ function benchPostgres(claimers: number, fireConcurrency: number): Promise<Row> 
  * interval, in SQL alone (no planner, no plan sent from the process), in its own transaction; one
  * connection. What it reaches says how fast the machine and its PostgreSQL are at the moment.
  */
-function benchReference(): Promise<Row> {
+function benchYardstick(): Promise<Row> {
   return pgRounds(1, {}, async (_store, pool, s) => {
     const client = await pool.connect();
     try {
@@ -206,7 +206,7 @@ function benchReference(): Promise<Row> {
       for (;;) {
         await client.query('BEGIN');
         const r = await client.query<{ n: number }>({
-          name: 'reference',
+          name: 'yardstick',
           text: `WITH c AS (
                    SELECT id, task_id, next_run_time FROM ${s}.jobs
                    WHERE NOT paused AND next_run_time <= statement_timestamp()
@@ -227,9 +227,9 @@ function benchReference(): Promise<Row> {
         if (n === 0) break;
       }
       const fireMs = performance.now() - t0;
-      if (fires !== JOBS) throw new Error(`reference: fired ${fires}`);
+      if (fires !== JOBS) throw new Error(`yardstick: fired ${fires}`);
       return {
-        store: 'reference: claim + insert + advance in one SQL statement',
+        store: 'yardstick: claim + insert + advance in one SQL statement',
         fires,
         fireMs,
         fireStatements: statements,
@@ -408,7 +408,7 @@ async function benchBullMQ(): Promise<Peer> {
   }
 }
 
-const reference = await benchReference();
+const yardstick = await benchYardstick();
 const pgRows = [
   await benchPostgres(1, 1),
   await benchPostgres(1, 2),
@@ -421,12 +421,12 @@ console.log(
     '(by 1 claimer, or 2 or 4 side by side as that many processes would); then acquireRuns 1,000 and finishRuns for the ' +
     `1,000. PostgreSQL: the median of ${ROUNDS} rounds after a warm-up round.`,
 );
-print([reference, ...rows], []);
+print([yardstick, ...rows], []);
 const rate = (r: Row) => r.fires / (r.fireMs / 1000);
-console.log(
-  `\nPostgreSQL, one process (default options) / reference: ${(rate(pgRows[1]!) / rate(reference)).toFixed(2)}x; ` +
-    `fireConcurrency 1 / reference: ${(rate(pgRows[0]!) / rate(reference)).toFixed(2)}x`,
-);
+console.log("\nPostgreSQL, fires/s / the yardstick's:");
+const storeWidth = Math.max(...pgRows.map((r) => r.store.length));
+for (const r of pgRows)
+  console.log(`  ${r.store.padEnd(storeWidth)} ${(rate(r) / rate(yardstick)).toFixed(2)}x`);
 
 const peers: Peer[] = [];
 for (const [label, run] of [

@@ -9,12 +9,13 @@
  *   {@link Store} methods, which this store ignores: machines with skewed clocks still agree on what is
  *   due. The planner receives the database time as `context.now`, and {@link FireResult.now} reports it.
  *   Values the caller computes (`nextRunTime`, a retry's `retryAt`, a run's `notBefore`) are stored as given.
- * - **Firing** is one transaction per batch of five round trips whatever the batch size: `BEGIN`; claim up
- *   to `limit` due jobs `FOR UPDATE SKIP LOCKED`; count their active runs; (the planner runs in this
+ * - **Firing** is one transaction per batch of four round trips whatever the batch size: `BEGIN`; claim up
+ *   to `limit` due jobs `FOR UPDATE SKIP LOCKED`, counting their active runs; (the planner runs in this
  *   process) one statement that advances the jobs (compare-and-set on `version`), removes or pauses those
- *   the plan says, and bulk-inserts the runs from `unnest` arrays `ON CONFLICT DO NOTHING` on the unique
- *   index (job id, scheduled fire time); `COMMIT` (with a `NOTIFY` when pending runs were created). A large
- *   claim is divided among `fireConcurrency` (default 2) such transactions side by side.
+ *   the plan says, and bulk-inserts the runs (sent as JSON) `ON CONFLICT DO NOTHING` on the unique index
+ *   (job id, scheduled fire time, manual), counting the active runs again under the row locks; `COMMIT`
+ *   (with a `NOTIFY` when pending runs were created). A claim of 128 jobs or more is divided among
+ *   `fireConcurrency` (default 2) such transactions side by side.
  * - **Notifications.** {@link PostgresStore.subscribe} opens one dedicated connection that `LISTEN`s on a
  *   channel named after the schema; writes `NOTIFY` it. A dropped listener reconnects with backoff and
  *   announces a resync. Correctness never depends on a notification.
@@ -135,7 +136,7 @@ export interface PostgresStoreOptions {
    * the same job). While one waits for the server the process plans the other's jobs, and the server works
    * on both with two cores: on a 2-core machine 2 fire 1.3 to 1.4 times as many jobs per second as 1. A
    * claim is divided only into shares of at least 64 jobs, and among no more connections than the pool can
-   * hand out at that moment without waiting. 1: one transaction per call.
+   * hand out at that moment without waiting. From 1 (one transaction per call) to 16.
    * @defaultValue 2
    */
   fireConcurrency?: number;
@@ -556,7 +557,7 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * The firing step: one transaction of five round trips per batch (see the module documentation), or up to
+   * The firing step: one transaction of four round trips per batch (see the module documentation), or up to
    * {@link PostgresStoreOptions.fireConcurrency} such transactions side by side, each claiming its share of
    * `limit`. `now` is ignored: the database's `statement_timestamp()` of the claim decides what is due and
    * is passed to the planner; {@link FireResult.now} is the earliest of the claims' times.
