@@ -216,22 +216,40 @@ test('PostgreSQL fireConcurrency: one call divides its claim among transactions 
   }
 });
 
-test("PostgreSQL fireConcurrency: when one of the transactions fails, the others' fires are returned (more: true) and nothing is lost or doubled", async () => {
+/**
+ * Runs `fn` with a started store (`fireConcurrency`) on a caller-owned pool of `max` connections in a new
+ * schema; stops the store, ends the pool and drops the schema afterwards.
+ */
+async function withPooledStore(
+  max: number,
+  fireConcurrency: number,
+  fn: (store: PostgresStore, pool: pg.Pool) => Promise<void>,
+): Promise<void> {
   const schema = testSchema();
-  const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
-  const store = new PostgresStore({ pool }, { schema, listen: false, fireConcurrency: 2 });
-  const connect = pool.connect.bind(pool);
-  let failures = 0;
-  // The pool refuses the next `failures` checkouts (promise form, as the store checks out), as a pool whose
-  // server refuses connections does. `pool.query` checks out with a callback: left as it is.
-  (pool as { connect: unknown }).connect = (callback?: unknown) =>
-    callback !== undefined
-      ? (connect as (cb: unknown) => void)(callback)
-      : failures > 0
-        ? (failures--, Promise.reject(new Error('connection refused')))
-        : connect();
+  const pool = new pg.Pool({ connectionString: PG_URL, max });
+  const store = new PostgresStore({ pool }, { schema, listen: false, fireConcurrency });
   try {
     await store.start(startContext);
+    await fn(store, pool);
+  } finally {
+    await store.stop();
+    await pool.end();
+    await dropSchema(schema);
+  }
+}
+
+test("PostgreSQL fireConcurrency: when one of the transactions fails, the others' fires are returned (more: true) and nothing is lost or doubled", async () => {
+  await withPooledStore(4, 2, async (store, pool) => {
+    const connect = pool.connect.bind(pool);
+    let failures = 0;
+    // The pool refuses the next `failures` checkouts (promise form, as the store checks out), as a pool whose
+    // server refuses connections does. `pool.query` checks out with a callback: left as it is.
+    (pool as { connect: unknown }).connect = (callback?: unknown) =>
+      callback !== undefined
+        ? (connect as (cb: unknown) => void)(callback)
+        : failures > 0
+          ? (failures--, Promise.reject(new Error('connection refused')))
+          : connect();
     const base = await addDueJobs(store, 200);
     const planned: string[] = [];
     const planner = recordingPlanner(planned);
@@ -251,19 +269,11 @@ test("PostgreSQL fireConcurrency: when one of the transactions fails, the others
     const stored = await runsByJob(store);
     assert.equal(stored.size, 200, 'every job fired');
     for (const [id, times] of stored) assert.deepEqual(times, [base], `${id}: once`);
-  } finally {
-    await store.stop();
-    await pool.end();
-    await dropSchema(schema);
-  }
+  });
 });
 
 test('PostgreSQL fireConcurrency: a claim is divided only among connections the pool can hand out without waiting', async () => {
-  const schema = testSchema();
-  const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
-  const store = new PostgresStore({ pool }, { schema, listen: false, fireConcurrency: 2 });
-  try {
-    await store.start(startContext);
+  await withPooledStore(1, 2, async (store, pool) => {
     await addDueJobs(store, 300);
     // One connection (open and idle now), and a checkout that waits is refused after 1 ms: a second share
     // would fail.
@@ -273,9 +283,5 @@ test('PostgreSQL fireConcurrency: a claim is divided only among connections the 
     assert.equal(r.error, undefined);
     assert.equal(r.fired.length, 256, 'one transaction fired the whole claim');
     assert.equal(r.more, true);
-  } finally {
-    await store.stop();
-    await pool.end();
-    await dropSchema(schema);
-  }
+  });
 });

@@ -315,18 +315,23 @@ async function both(
   return [out[0]!, out[1]!];
 }
 
+/** A job due at T + 1 ms that runs 30 ms: it holds a `maxConcurrentRuns: 1` process's only slot. */
+async function addLongJob(s: Scheduler, clock: ManualClock, log: (line: string) => void): Promise<void> {
+  await s.addJob(
+    async () => {
+      log('long');
+      await clock.sleep(30);
+    },
+    new IntervalTrigger({ hours: 1, startDate: new Date(T + 1) }),
+    { id: 'long' },
+  );
+}
+
 test('fireAhead: runs waiting for a slot or for jitter count against maxInstances as at the fire time', async () => {
   // maxConcurrentRuns 1: a 30 ms job holds the only slot while a 5 ms job (maxInstances 1) comes due.
   const [slot0, slot10] = await both(
     async (s, clock, log) => {
-      await s.addJob(
-        async () => {
-          log('long');
-          await clock.sleep(30);
-        },
-        new IntervalTrigger({ hours: 1, startDate: new Date(T + 1) }),
-        { id: 'long' },
-      );
+      await addLongJob(s, clock, log);
       await s.addJob(
         (ctx: TaskContext) => log(`short ${ctx.scheduledFireTime.getTime() - T}`),
         new IntervalTrigger({ milliseconds: 5, startDate: new Date(T + 5) }),
@@ -394,14 +399,7 @@ test(
   async () => {
     const [a, b] = await both(
       async (s, clock, log) => {
-        await s.addJob(
-          async () => {
-            log('long');
-            await clock.sleep(30);
-          },
-          new IntervalTrigger({ hours: 1, startDate: new Date(T + 1) }),
-          { id: 'long' },
-        );
+        await addLongJob(s, clock, log);
         await s.addJob(() => log('short'), new IntervalTrigger({ hours: 1, startDate: new Date(T + 10) }), {
           id: 'short',
         });
