@@ -22,7 +22,10 @@
  * - **Connections**: the pool (own: `poolSize`, default 4) plus one listening connection while subscribed.
  * - **Sessions**: every transaction sets `statement_timeout` and `idle_in_transaction_session_timeout`
  *   locally (`SET LOCAL`), so a stalled process cannot hold locks for long, even on a caller-owned pool;
- *   an own pool also sets them for every session.
+ *   an own pool also sets them for every session. Transactions also set `plan_cache_mode =
+ *   force_custom_plan`: their prepared statements are planned for the table sizes of the moment, never
+ *   from a generic plan cached while a table was small (the count of a job's active runs would then scan
+ *   the whole runs table for every job fired, after retention emptied it and autovacuum analyzed it).
  * - JSON (trigger, args, retry, error, result) is stored as `text`, so a row written badly by hand is still
  *   read (and quarantined by the scheduler) instead of failing a whole query.
  *
@@ -353,7 +356,7 @@ export class PostgresStore implements Store {
     this.prefix = `tw_${hash}_`;
     this.begin =
       `BEGIN; SET LOCAL statement_timeout = ${this.statementTimeout}; ` +
-      `SET LOCAL idle_in_transaction_session_timeout = ${this.idleTimeout}`;
+      `SET LOCAL idle_in_transaction_session_timeout = ${this.idleTimeout}; SET LOCAL plan_cache_mode = force_custom_plan`;
   }
 
   /**
