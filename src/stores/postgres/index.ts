@@ -186,10 +186,18 @@ const JOB_COLUMN_LIST = [
   'updated_at',
 ];
 const JOB_COLUMNS = JOB_COLUMN_LIST.join(', ');
+/**
+ * A timestamp as epoch ms (`float8`), rounded to the millisecond. `date_part` computes in `float8`, unlike
+ * `extract` (`numeric`, several times slower); the float's error (under a microsecond) is rounded away, so a
+ * time written from a `Date` (whole ms) reads back exactly.
+ */
+function msOf(column: string): string {
+  return `round(date_part('epoch', ${column}) * 1000)`;
+}
 /** {@link JOB_COLUMNS} with the times as epoch ms (`float8`): much cheaper for the driver than timestamps. */
 const JOB_COLUMNS_MS = JOB_COLUMN_LIST.map((c) =>
   c === 'next_run_time' || c === 'created_at' || c === 'updated_at'
-    ? `(extract(epoch FROM ${c}) * 1000)::float8 AS ${c}`
+    ? `${msOf(c)} AS ${c}`
     : c,
 ).join(', ');
 const RUN_COLUMN_LIST = [
@@ -225,7 +233,7 @@ const RUN_TIMES = new Set([
 function runColumnsMs(table = ''): string {
   const q = table ? `${table}.` : '';
   return RUN_COLUMN_LIST.map((c) =>
-    RUN_TIMES.has(c) ? `(extract(epoch FROM ${q}${c}) * 1000)::float8 AS ${c}` : `${q}${c}`,
+    RUN_TIMES.has(c) ? `${msOf(q + c)} AS ${c}` : `${q}${c}`,
   ).join(', ');
 }
 const FINAL_SQL = `('succeeded', 'failed', 'timed-out', 'missed', 'skipped', 'abandoned', 'cancelled')`;
@@ -292,6 +300,8 @@ export class PostgresStore implements Store {
   private readonly s: string;
   private readonly prefix: string;
   private readonly begin: string;
+  /** The firing step's write statement (see {@link fireSql}). */
+  private readonly fireSql: string;
   /** Identifies this store instance in notifications, so it ignores its own. */
   private readonly source = randomBytes(8).toString('hex');
   private started = false;
@@ -354,6 +364,7 @@ export class PostgresStore implements Store {
     const hash = createHash('sha1').update(this.schema).digest('hex').slice(0, 10);
     this.channel = this.schema.length <= 50 ? `tickwork.${this.schema}` : `tickwork.${hash}`;
     this.prefix = `tw_${hash}_`;
+    this.fireSql = fireSql(this.s);
     this.begin =
       `BEGIN; SET LOCAL statement_timeout = ${this.statementTimeout}; ` +
       `SET LOCAL idle_in_transaction_session_timeout = ${this.idleTimeout}; SET LOCAL plan_cache_mode = force_custom_plan`;
@@ -598,7 +609,8 @@ export class PostgresStore implements Store {
       async (c) => {
         // One round trip claims the jobs and counts their active runs (for the planner: an estimate, taken
         // from the statement's snapshot). Times come as epoch ms (float8): cheap for the driver, unlike
-        // timestamps; they are converted after the LIMIT, for the claimed rows only.
+        // timestamps; they are converted after the LIMIT, for the claimed rows only. The rows come in the
+        // index's order (next_run_time); they are sorted here, where it costs less than on the server.
         const claimed = await c.query<Row & { db_now: number; active_runs: number; row_tid: string }>({
           name: this.prefix + 'claim',
           text: `WITH c AS (
@@ -608,121 +620,83 @@ export class PostgresStore implements Store {
                ca AS (
                  SELECT ${JOB_COLUMNS_MS}, c.row_tid::text AS row_tid, (SELECT count(*) FROM ${this.s}.runs r
                    WHERE r.job_id = c.id AND r.status IN ${ACTIVE_SQL})::int AS active_runs FROM c)
-               SELECT (extract(epoch FROM statement_timestamp()) * 1000)::float8 AS db_now, ca.*
-               FROM (SELECT 1) AS one LEFT JOIN ca ON true
-               ORDER BY ca.next_run_time, ca.id`,
+               SELECT floor(date_part('epoch', statement_timestamp()) * 1000) AS db_now, ca.*
+               FROM (SELECT 1) AS one LEFT JOIN ca ON true`,
           values: [limit + 1],
         });
         const now = new Date(Number(claimed.rows[0]!.db_now));
         const rows = claimed.rows.filter((r) => r.id !== null);
+        rows.sort(
+          (a, b) =>
+            Number(a.next_run_time) - Number(b.next_run_time) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+        );
         const n = Math.min(limit, rows.length);
         const fired: PgFired[] = [];
         if (n === 0) return { now, fired, more: false };
         const t = now.getTime();
-        // The batch goes to the server as two JSON documents (the driver's array literals cost far more).
-        // `tid`: where the locked row is (its ctid cannot change while this transaction holds the lock), so
-        // the apply reaches the rows by TID scan instead of joining the whole table.
-        const jobs: { id: string; tid: string; version: number; next_ms: number | null; action: string }[] =
-          [];
-        const runs: {
-          id: string;
-          job_id: string;
-          task_id: string;
-          sft: number;
-          nb: number;
-          status: string;
-          k: number;
-          max: number;
-          est: number;
-        }[] = [];
+        // The batch goes to the server as JSON (the driver's array literals cost far more), one record per
+        // job carrying its first planned run; the further runs of a job (a backlog not coalesced) go in a
+        // second document. Values equal to their defaults are left out (see FIRE_SQL).
+        const jobs: FireJobRecord[] = [];
+        const extra: FireRunRecord[] = [];
         const planned: { fired: PgFired; index: number; id: string; sft: number; nb: number }[] = [];
         for (let i = 0; i < n; i++) {
           const row = rows[i]!;
           const job = this.decodeClaimed(row);
-          const plan = planner(job, { now, activeRuns: Number(row.active_runs) });
+          const est = Number(row.active_runs);
+          const plan = planner(job, { now, activeRuns: est });
           const f = new PgFired(job, plan, t);
           fired.push(f);
-          jobs.push({
-            id: job.id,
-            tid: row.row_tid,
-            version: job.version,
-            next_ms: plan.nextRunTime === null ? null : plan.nextRunTime.getTime(),
-            action: plan.quarantine !== undefined ? 'q' : plan.remove ? 'r' : 'a',
-          });
+          // `t`: where the locked row is (its ctid cannot change while this transaction holds the lock), so
+          // the update reaches the rows by TID scan instead of joining the whole table.
+          const rec: FireJobRecord = {
+            i: job.id,
+            t: row.row_tid,
+            v: job.version,
+            n: plan.nextRunTime === null ? null : plan.nextRunTime.getTime(),
+          };
+          if (plan.quarantine !== undefined) rec.a = 'q';
+          else if (plan.remove) rec.a = 'r';
           let k = 0;
           plan.runs.forEach((p, index) => {
             const id = uuidv7(t);
             const sft = p.scheduledFireTime.getTime();
             const nb = p.notBefore.getTime();
-            runs.push({
-              id,
-              job_id: job.id,
-              task_id: job.taskId,
-              sft,
-              nb,
-              status: p.status,
-              k: p.status === 'pending' ? ++k : 0,
-              max: job.maxInstances,
-              est: Number(row.active_runs),
-            });
+            const run: FireRunRecord = { r: id, s: sft };
+            if (nb !== sft) run.b = nb;
+            if (p.status === 'pending') {
+              if (++k !== 1) run.k = k;
+            } else {
+              run.st = p.status;
+              run.k = 0;
+            }
+            if (est !== 0) run.e = est;
+            if (index === 0) Object.assign(rec, run);
+            else extra.push({ ...run, i: job.id });
             planned.push({ fired: f, index, id, sft, nb });
           });
+          jobs.push(rec);
         }
-        // maxInstances is checked again here, after the claim holds the row locks, on a fresh snapshot: when
-        // more runs are active now than the planner was told (a manual run committed between the claim's
-        // snapshot and its lock), a pending run that no longer fits is stored as skipped. Otherwise the plan
-        // is stored as planned, as every store does.
-        const applied = await c.query<{ ok: string | null; ins: string | null; skipped: string | null }>({
+        const applied = await c.query<{
+          ok: string | null;
+          ins: string | null;
+          skipped: string | null;
+        }>({
           name: this.prefix + 'apply',
-          text: `WITH p AS (
-                 SELECT * FROM json_to_recordset($1::json) AS p(id text, tid text, version int, next_ms float8, action text)),
-               adv AS (
-                 UPDATE ${this.s}.jobs j SET
-                   next_run_time = CASE WHEN p.action = 'a' THEN to_timestamp(p.next_ms / 1000.0) END,
-                   paused = j.paused OR p.action = 'q',
-                   version = j.version + 1,
-                   updated_at = to_timestamp($2::float8 / 1000.0)
-                 FROM p WHERE j.ctid = ANY(ARRAY(SELECT tid::tid FROM p)) AND j.id = p.id AND j.version = p.version
-                   AND p.action <> 'r'
-                 RETURNING j.id),
-               del AS (
-                 DELETE FROM ${this.s}.jobs j USING p WHERE j.ctid = ANY(ARRAY(SELECT tid::tid FROM p WHERE action = 'r'))
-                   AND j.id = p.id AND j.version = p.version AND p.action = 'r'
-                 RETURNING j.*),
-               ret AS (
-                 INSERT INTO ${this.s}.retired_jobs SELECT * FROM del
-                 ON CONFLICT (id) DO UPDATE SET (${JOB_COLUMNS}) = (${JOB_COLUMN_LIST.map((c) => 'EXCLUDED.' + c).join(', ')})),
-               ok AS (SELECT id FROM adv UNION ALL SELECT id FROM del),
-               r AS (
-                 SELECT r.*, CASE WHEN r.status = 'pending' AND a.n > r.est AND a.n + r.k > r.max THEN 'skipped'
-                   ELSE r.status END AS final
-                 FROM json_to_recordset($3::json) AS r(id uuid, job_id text, task_id text, sft float8, nb float8,
-                   status text, k int, max int, est int)
-                 CROSS JOIN LATERAL (SELECT count(*) AS n FROM ${this.s}.runs a
-                   WHERE a.job_id = r.job_id AND a.status IN ${ACTIVE_SQL}) a
-                 WHERE r.job_id IN (SELECT id FROM ok)),
-               ins AS (
-                 INSERT INTO ${this.s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual,
-                   finished_at, created_at)
-                 SELECT r.id, r.job_id, r.task_id, to_timestamp(r.sft / 1000.0), to_timestamp(r.nb / 1000.0), r.final,
-                   false, CASE WHEN r.final = 'pending' THEN NULL ELSE to_timestamp($2::float8 / 1000.0) END,
-                   to_timestamp($2::float8 / 1000.0)
-                 FROM r
-                 ON CONFLICT (job_id, scheduled_fire_time, manual) DO NOTHING
-                 RETURNING id, status)
-               SELECT (SELECT string_agg(id, ',') FROM ok) AS ok, (SELECT string_agg(id::text, ',') FROM ins) AS ins,
-                 (SELECT string_agg(ins.id::text, ',') FROM ins JOIN r ON r.id = ins.id
-                   WHERE ins.status = 'skipped' AND r.status = 'pending') AS skipped`,
-          values: [JSON.stringify(jobs), t, JSON.stringify(runs)],
+          text: this.fireSql,
+          values: [JSON.stringify(jobs), t, extra.length === 0 ? '[]' : JSON.stringify(extra), n],
         });
         const out = applied.rows[0]!;
-        const ok = new Set(out.ok === null ? [] : out.ok.split(','));
-        const inserted = new Set(out.ins === null ? [] : out.ins.split(','));
+        // Each list is sent only when it is not the whole batch (a job whose compare-and-set failed, a run
+        // whose (job, fire time) existed already): null means all.
+        const ok = out.ok === null ? null : new Set(out.ok === '' ? [] : out.ok.split(','));
+        const inserted = out.ins === null ? null : new Set(out.ins === '' ? [] : out.ins.split(','));
         const downgraded = new Set(out.skipped === null ? [] : out.skipped.split(','));
         for (const r of planned) {
-          // A planned run whose (job, fire time) existed already was not inserted: it is left out.
-          if (!inserted.has(r.id)) continue;
           const f = r.fired;
+          if (ok !== null && !ok.has(f.job.id)) continue;
+          // A planned run whose (job, fire time) existed already was not inserted: it is left out.
+          if (inserted !== null && !inserted.has(r.id)) continue;
           if (downgraded.has(r.id)) {
             // The plan as applied: this run was stored as skipped (maxInstances, counted under the lock).
             const runsApplied = [...f.plan.runs];
@@ -735,7 +709,7 @@ export class PostgresStore implements Store {
           f.created.push({ id: r.id, sft: r.sft, nb: r.nb, status });
         }
         // Under the row locks a compare-and-set cannot fail; a job that did is left out, with nothing stored.
-        const done = fired.filter((f) => ok.has(f.job.id));
+        const done = ok === null ? fired : fired.filter((f) => ok.has(f.job.id));
         return { now, fired: done, more: rows.length > limit };
       },
       () => (created ? this.notifySql({ kind: 'run-created' }) : ''),
@@ -1364,6 +1338,104 @@ function jobValues(job: JobRecord): unknown[] {
 }
 
 /** A {@link FiredJob} whose run records are made only when someone reads them (the scheduler does not). */
+/**
+ * A claimed job in the firing step's JSON document, with its first planned run (when it has one).
+ * `i` id, `t` the locked row's ctid, `v` version (compare-and-set), `n` new next run time (epoch ms, or
+ * null), `a` action: absent (advance), `q` (quarantine: pause) or `r` (remove); the run fields as in
+ * {@link FireRunRecord}.
+ */
+interface FireJobRecord extends Partial<FireRunRecord> {
+  i: string;
+  t: string;
+  v: number;
+  n: number | null;
+  a?: 'q' | 'r';
+}
+
+/**
+ * A planned run in the firing step's JSON. `r` run id, `s` scheduled fire time, `b` not-before (absent: `s`),
+ * `st` status (absent: `pending`), `k` its position among the job's pending runs of this plan (absent: 1; 0
+ * for a run that is not pending), `e` the active runs the planner was told of (absent: 0); `i` the job id
+ * (for a job's second and later runs, which go in a document of their own).
+ */
+interface FireRunRecord {
+  r: string;
+  s: number;
+  b?: number;
+  st?: RunStatus;
+  k?: number;
+  e?: number;
+  i?: string;
+}
+
+/**
+ * The firing step's write statement, for the schema `s` (quoted). Parameters: `$1` the jobs (JSON array of
+ * {@link FireJobRecord}), `$2` the claim's time (epoch ms), `$3` the jobs' further runs (JSON array of
+ * {@link FireRunRecord}), `$4` the number of jobs in `$1`.
+ *
+ * It advances the jobs with a compare-and-set on `version` (reaching the locked rows by TID), removes (into
+ * `retired_jobs`) or pauses the jobs the plan says, and inserts the runs of the jobs whose compare-and-set
+ * succeeded `ON CONFLICT (job_id, scheduled_fire_time, manual) DO NOTHING`, with the task and `maxInstances`
+ * of the row. The active runs are counted again here, under the row locks, on the statement's snapshot: when
+ * more runs are active than the planner was told (a manual run committed between the claim's snapshot and
+ * its lock), a pending run that no longer fits `maxInstances` is stored as skipped.
+ *
+ * It returns the jobs advanced (`ok`) and the runs inserted (`ins`) as comma-separated ids only when they
+ * are not all of them (null: all; the common case sends no list), and the runs downgraded to skipped.
+ */
+function fireSql(s: string): string {
+  return `WITH p AS (
+      SELECT * FROM json_to_recordset($1::json) AS p(i text, t tid, v int, n float8, a text, r uuid, s float8,
+        b float8, st text, k int, e int)),
+    adv AS (
+      UPDATE ${s}.jobs j SET
+        next_run_time = CASE WHEN p.a IS NULL THEN to_timestamp(p.n / 1000.0) END,
+        paused = j.paused OR p.a IS NOT DISTINCT FROM 'q',
+        version = j.version + 1,
+        updated_at = to_timestamp($2::float8 / 1000.0)
+      FROM p WHERE j.ctid = ANY(ARRAY(SELECT t FROM p)) AND j.id = p.i AND j.version = p.v
+        AND p.a IS DISTINCT FROM 'r'
+      RETURNING j.id, j.task_id, j.max_instances),
+    del AS (
+      DELETE FROM ${s}.jobs j USING p WHERE j.ctid = ANY(ARRAY(SELECT t FROM p WHERE a = 'r'))
+        AND j.id = p.i AND j.version = p.v AND p.a = 'r'
+      RETURNING j.*),
+    ret AS (
+      INSERT INTO ${s}.retired_jobs SELECT * FROM del
+      ON CONFLICT (id) DO UPDATE SET (${JOB_COLUMNS}) = (${JOB_COLUMN_LIST.map((c) => 'EXCLUDED.' + c).join(', ')})),
+    ok AS (SELECT id, task_id, max_instances FROM adv UNION ALL SELECT id, task_id, max_instances FROM del),
+    rr AS (
+      SELECT p.i AS job_id, p.r AS id, p.s, coalesce(p.b, p.s) AS b, coalesce(p.st, 'pending') AS st,
+        coalesce(p.k, 1) AS k, coalesce(p.e, 0) AS e
+      FROM p WHERE p.r IS NOT NULL
+      UNION ALL
+      SELECT x.i, x.r, x.s, coalesce(x.b, x.s), coalesce(x.st, 'pending'), coalesce(x.k, 1), coalesce(x.e, 0)
+      FROM json_to_recordset($3::json) AS x(i text, r uuid, s float8, b float8, st text, k int, e int)),
+    r AS (
+      SELECT rr.*, ok.task_id,
+        CASE WHEN rr.st = 'pending' AND a.n > rr.e AND a.n + rr.k > ok.max_instances THEN 'skipped'
+          ELSE rr.st END AS final
+      FROM rr JOIN ok ON ok.id = rr.job_id
+      CROSS JOIN LATERAL (SELECT count(*) AS n FROM ${s}.runs a
+        WHERE a.job_id = rr.job_id AND a.status IN ${ACTIVE_SQL}) a),
+    ins AS (
+      INSERT INTO ${s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, finished_at,
+        created_at)
+      SELECT r.id, r.job_id, r.task_id, to_timestamp(r.s / 1000.0), to_timestamp(r.b / 1000.0), r.final, false,
+        CASE WHEN r.final = 'pending' THEN NULL ELSE to_timestamp($2::float8 / 1000.0) END,
+        to_timestamp($2::float8 / 1000.0)
+      FROM r
+      ON CONFLICT (job_id, scheduled_fire_time, manual) DO NOTHING
+      RETURNING id, status)
+    SELECT
+      CASE WHEN (SELECT count(*) FROM ok) = $4 THEN NULL
+        ELSE coalesce((SELECT string_agg(id, ',') FROM ok), '') END AS ok,
+      CASE WHEN (SELECT count(*) FROM ins) = (SELECT count(*) FROM r) THEN NULL
+        ELSE coalesce((SELECT string_agg(id::text, ',') FROM ins), '') END AS ins,
+      (SELECT string_agg(ins.id::text, ',') FROM ins JOIN r ON r.id = ins.id
+        WHERE ins.status = 'skipped' AND r.st = 'pending') AS skipped`;
+}
+
 class PgFired implements FiredJob {
   /** The runs stored, in plan order. */
   readonly created: { id: string; sft: number; nb: number; status: RunStatus }[] = [];
