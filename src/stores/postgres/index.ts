@@ -118,8 +118,9 @@ export interface PostgresStoreOptions {
    */
   maxRunsPerJob?: number;
   /**
-   * Finished runs older than this (by `finishedAt`), in milliseconds, are deleted by
-   * {@link PostgresStore.prune}; `null` keeps them (subject to `maxRunsPerJob`).
+   * Finished runs older than this, in milliseconds, are deleted by {@link PostgresStore.prune} (up to 10,000 per
+   * call, oldest first): runs whose `finishedAt` and scheduled fire time are both older (a run cancelled before
+   * its fire time is kept until that time is old too). `null` keeps them (subject to `maxRunsPerJob`).
    * @defaultValue null
    */
   maxRunAge?: number | null;
@@ -1121,9 +1122,13 @@ export class PostgresStore implements Store {
     if (this.maxRunAge !== null) {
       const r = await this.query(
         'prune-age',
-        `DELETE FROM ${this.s}.runs WHERE id IN (
-           SELECT id FROM ${this.s}.runs WHERE status IN ${FINAL_SQL}
-             AND finished_at < statement_timestamp() - $1 * interval '1 millisecond' LIMIT 10000)`,
+        // Through runs_time, oldest first: a run finishes after its fire time (a run cancelled before it is
+        // deleted once that time is old too), so only old runs are read, not the whole table each time.
+        `WITH cutoff AS (SELECT statement_timestamp() - $1 * interval '1 millisecond' AS t)
+         DELETE FROM ${this.s}.runs WHERE id IN (
+           SELECT id FROM ${this.s}.runs, cutoff WHERE scheduled_fire_time < cutoff.t AND finished_at < cutoff.t
+             AND status IN ${FINAL_SQL}
+           ORDER BY scheduled_fire_time LIMIT 10000)`,
         [this.maxRunAge],
       );
       deleted += r.rowCount ?? 0;

@@ -76,8 +76,9 @@ export interface SqliteStoreOptions {
    */
   maxRunsPerJob?: number;
   /**
-   * Finished runs older than this (by `finishedAt`), in milliseconds, are deleted by {@link SqliteStore.prune};
-   * `null` keeps them (subject to `maxRunsPerJob`).
+   * Finished runs older than this, in milliseconds, are deleted by {@link SqliteStore.prune} (up to 10,000 per
+   * call, oldest first): runs whose `finishedAt` and scheduled fire time are both older (a run cancelled before
+   * its fire time is kept until that time is old too). `null` keeps them (subject to `maxRunsPerJob`).
    * @defaultValue null
    */
   maxRunAge?: number | null;
@@ -790,8 +791,13 @@ export class SqliteStore implements Store {
       for (const id of jobs) deleted += perJob.run(id, id, this.maxRunsPerJob).changes;
       if (this.maxRunAge !== null) {
         deleted += this.stmt(
-          `DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE status IN ${FINAL_SQL} AND finished_at < ? LIMIT 10000)`,
-        ).run(this.now() - this.maxRunAge).changes;
+          // Through runs_time, oldest first: a run finishes after its fire time (a run cancelled before it
+          // is deleted once that time is old too), so only old runs are read, not the whole table each time.
+          `DELETE FROM runs WHERE id IN (
+             SELECT id FROM runs WHERE scheduled_fire_time < @cutoff AND finished_at < @cutoff
+               AND status IN ${FINAL_SQL}
+             ORDER BY scheduled_fire_time LIMIT 10000)`,
+        ).run({ cutoff: this.now() - this.maxRunAge }).changes;
       }
       this.stmt(
         `DELETE FROM retired_jobs WHERE NOT EXISTS (

@@ -1,0 +1,158 @@
+// Retention by age (`maxRunAge`, SQLite and PostgreSQL): finished runs older than the limit are deleted,
+// active and younger runs kept; and the pruning reads only the old runs, never the whole runs table at every
+// call (it runs every `pruneEvery` finished runs).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { PostgresStore, quoteIdent } from '../../src/stores/postgres/index.js';
+import { SqliteStore } from '../../src/stores/sqlite/index.js';
+import type { FirePlanner, PlannedRun, Store } from '../../src/stores/store.js';
+import { job } from './store-contract.js';
+import { PG_URL, dropSchema, tempDbFile, testSchema } from './harness.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+/** A planner that stores `runs(t)` for a job due at `t` and moves it an hour on. */
+function planner(runs: (t: number) => PlannedRun[]): FirePlanner {
+  return (j) => {
+    const t = j.nextRunTime!.getTime();
+    return { runs: runs(t), nextRunTime: new Date(t + HOUR), remove: false };
+  };
+}
+
+const run = (t: number, status: PlannedRun['status']): PlannedRun => ({
+  scheduledFireTime: new Date(t),
+  status,
+  notBefore: new Date(t),
+});
+
+/**
+ * Job `old` fired 3 hours ago: a missed and a skipped run (finished; then dated 2 hours ago) and a pending
+ * run. Job `young` fired 10 minutes ago: a missed run. With `maxRunAge` of an hour, prune deletes the two
+ * old finished runs only.
+ */
+async function checkAgeRetention(
+  store: Store,
+  now: number,
+  ageFinished: (jobId: string, finishedAt: number) => Promise<void>,
+  prune: () => Promise<number>,
+): Promise<void> {
+  const old = now - 3 * HOUR;
+  const young = now - 10 * MIN;
+  await store.addJob(job('old', { nextRunTime: new Date(old) }), 'error');
+  await store.addJob(job('young', { nextRunTime: new Date(young) }), 'error');
+  await store.fireDueJobs(
+    new Date(now),
+    10,
+    planner((t) =>
+      t === old
+        ? [run(t, 'missed'), run(t + 1000, 'skipped'), run(t + 2000, 'pending')]
+        : [run(t, 'missed')],
+    ),
+  );
+  await ageFinished('old', now - 2 * HOUR);
+  await ageFinished('young', now - 10 * MIN);
+  assert.equal(await prune(), 2, 'the two finished runs older than an hour');
+  const left = await store.getRuns({ limit: 100 });
+  assert.deepEqual(
+    left.map((r) => [r.jobId, r.scheduledFireTime.getTime(), r.status]).sort(),
+    [
+      ['old', old + 2000, 'pending'],
+      ['young', young, 'missed'],
+    ].sort(),
+  );
+}
+
+test('SQLite maxRunAge: finished runs older than the limit are deleted; active and younger runs kept', async () => {
+  const { dir, file } = tempDbFile();
+  const now = Math.floor(Date.now() / 1000) * 1000;
+  const store = new SqliteStore({ path: file, maxRunAge: HOUR, pruneEvery: 100_000 });
+  try {
+    await store.start({ nodeId: 'test-node', now: () => now });
+    await checkAgeRetention(
+      store,
+      now,
+      async (jobId, finishedAt) => {
+        const db = new Database(file);
+        db.prepare(`UPDATE runs SET finished_at = ? WHERE job_id = ? AND finished_at IS NOT NULL`).run(
+          finishedAt,
+          jobId,
+        );
+        db.close();
+      },
+      () => store.prune(),
+    );
+  } finally {
+    await store.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** PostgreSQL: a store with `maxRunAge` of an hour in a new schema, on a pool of one connection. */
+async function withPostgres(fn: (store: PostgresStore, pool: pg.Pool, schema: string) => Promise<void>) {
+  const schema = testSchema();
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+  const store = new PostgresStore({ pool }, { schema, listen: false, maxRunAge: HOUR, pruneEvery: 100_000 });
+  try {
+    await store.start({ nodeId: 'test-node', now: () => Date.now() });
+    await fn(store, pool, schema);
+  } finally {
+    await store.stop();
+    await pool.end();
+    await dropSchema(schema);
+  }
+}
+
+test('PostgreSQL maxRunAge: finished runs older than the limit are deleted; active and younger runs kept', async () => {
+  await withPostgres(async (store, pool, schema) => {
+    const s = quoteIdent(schema);
+    // The store fires by the database's clock: due times relative to it.
+    const r = await pool.query<{ t: number }>(`SELECT floor(date_part('epoch', now()) * 1000) AS t`);
+    const now = Math.floor(Number(r.rows[0]!.t) / 1000) * 1000;
+    await checkAgeRetention(
+      store,
+      now,
+      async (jobId, finishedAt) => {
+        await pool.query(
+          `UPDATE ${s}.runs SET finished_at = to_timestamp($1 / 1000.0) WHERE job_id = $2 AND finished_at IS NOT NULL`,
+          [finishedAt, jobId],
+        );
+      },
+      () => store.prune(),
+    );
+  });
+});
+
+test('PostgreSQL maxRunAge: pruning a table of 20,000 young finished runs reads none of them by sequential scan', async () => {
+  await withPostgres(async (store, pool, schema) => {
+    const s = quoteIdent(schema);
+    await pool.query(
+      `INSERT INTO ${s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, attempt,
+         finished_at, created_at)
+       SELECT gen_random_uuid(), 'job-' || (i % 100), 'task', now() - i * interval '100 ms',
+         now() - i * interval '100 ms', 'succeeded', false, 1, now() - i * interval '100 ms' + interval '10 ms', now()
+       FROM generate_series(1, 20000) AS i`,
+    );
+    await pool.query(`ANALYZE ${s}.runs`);
+    const seqRead = async (): Promise<number> => {
+      await pool.query('SELECT pg_stat_force_next_flush()');
+      await pool.query('SELECT 1');
+      const q = await pool.query<{ n: string }>(
+        `SELECT pg_stat_clear_snapshot(), (SELECT seq_tup_read FROM pg_stat_user_tables
+           WHERE schemaname = $1 AND relname = 'runs')::text AS n`,
+        [schema],
+      );
+      return Number(q.rows[0]!.n);
+    };
+    const before = await seqRead();
+    // Seven calls: PostgreSQL switches a prepared statement to its generic plan after five.
+    for (let i = 0; i < 7; i++) assert.equal(await store.prune(), 0, 'every run is younger than an hour');
+    const read = (await seqRead()) - before;
+    // A scan of the table per call would read 7 x 20,000 = 140,000 rows.
+    assert.ok(read < 20_000, `pruning read ${read} runs by sequential scan`);
+    assert.equal((await store.getRuns({ limit: 1 })).length, 1);
+  });
+});
