@@ -10,7 +10,7 @@ import type { FireContext, FirePlanner } from '../../src/stores/store.js';
 import { job } from './store-contract.js';
 import { PG_URL, dropSchema, startContext, testSchema } from './harness.js';
 
-test('PostgreSQL: a run that became active after the claim\'s snapshot is counted under the lock; the pending run that no longer fits maxInstances is stored and reported as skipped', async () => {
+test("PostgreSQL: a run that became active after the claim's snapshot is counted under the lock; the pending run that no longer fits maxInstances is stored and reported as skipped", async () => {
   const schema = testSchema();
   const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
   const other = new pg.Pool({ connectionString: PG_URL, max: 1 });

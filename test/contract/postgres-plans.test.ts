@@ -105,7 +105,10 @@ test('PostgreSQL: after retention empties the runs table and it is analyzed empt
     // pages and a scan is the cheaper plan (about 120,000 here). The bound is a tenth of the former.
     const bound = (JOBS * JOBS) / 20;
     assert.ok(afterFiring - before < bound, `firing read ${afterFiring - before} runs by sequential scan`);
-    assert.ok(afterRuns - afterFiring < bound, `leasing read ${afterRuns - afterFiring} runs by sequential scan`);
+    assert.ok(
+      afterRuns - afterFiring < bound,
+      `leasing read ${afterRuns - afterFiring} runs by sequential scan`,
+    );
   } finally {
     await store.stop();
     await pool.end();

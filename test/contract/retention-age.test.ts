@@ -48,9 +48,7 @@ async function checkAgeRetention(
     new Date(now),
     10,
     planner((t) =>
-      t === old
-        ? [run(t, 'missed'), run(t + 1000, 'skipped'), run(t + 2000, 'pending')]
-        : [run(t, 'missed')],
+      t === old ? [run(t, 'missed'), run(t + 1000, 'skipped'), run(t + 2000, 'pending')] : [run(t, 'missed')],
     ),
   );
   await ageFinished('old', now - 2 * HOUR);

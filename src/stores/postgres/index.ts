@@ -197,9 +197,7 @@ function msOf(column: string): string {
 }
 /** {@link JOB_COLUMNS} with the times as epoch ms (`float8`): much cheaper for the driver than timestamps. */
 const JOB_COLUMNS_MS = JOB_COLUMN_LIST.map((c) =>
-  c === 'next_run_time' || c === 'created_at' || c === 'updated_at'
-    ? `${msOf(c)} AS ${c}`
-    : c,
+  c === 'next_run_time' || c === 'created_at' || c === 'updated_at' ? `${msOf(c)} AS ${c}` : c,
 ).join(', ');
 const RUN_COLUMN_LIST = [
   'id',
@@ -233,9 +231,7 @@ const RUN_TIMES = new Set([
  */
 function runColumnsMs(table = ''): string {
   const q = table ? `${table}.` : '';
-  return RUN_COLUMN_LIST.map((c) =>
-    RUN_TIMES.has(c) ? `${msOf(q + c)} AS ${c}` : `${q}${c}`,
-  ).join(', ');
+  return RUN_COLUMN_LIST.map((c) => (RUN_TIMES.has(c) ? `${msOf(q + c)} AS ${c}` : `${q}${c}`)).join(', ');
 }
 const FINAL_SQL = `('succeeded', 'failed', 'timed-out', 'missed', 'skipped', 'abandoned', 'cancelled')`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -1451,8 +1447,11 @@ class PgFired implements FiredJob {
     private readonly now: number,
   ) {}
 
+  private records: RunRecord[] | null = null;
+
+  /** The run records (built once, on first read: the caller reads them after the step is complete). */
   get runs(): RunRecord[] {
-    return this.created.map((r) =>
+    return (this.records ??= this.created.map((r) =>
       newRunRecord(
         r.id,
         this.job,
@@ -1463,6 +1462,6 @@ class PgFired implements FiredJob {
         r.status === 'pending' ? null : this.now,
         this.now,
       ),
-    );
+    ));
   }
 }
