@@ -653,6 +653,28 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
       assert.deepEqual(await store.getRun(m3.id), m3);
     });
 
+    it("a run's times as reported find it again as filter bounds (never later than the stored times)", async ({
+      store,
+    }) => {
+      await store.addJob(job('a', { maxInstances: 1000 }), 'error');
+      // Manual runs take the store's clock, which may keep finer than milliseconds.
+      for (let i = 0; i < 40; i++) {
+        const run = await store.createManualRun('a', new Date());
+        const t = run.scheduledFireTime.getTime();
+        const found = await store.getRuns({
+          jobId: 'a',
+          from: new Date(t),
+          to: new Date(t + 1),
+          limit: 1000,
+        });
+        assert.ok(
+          found.some((r) => r.id === run.id),
+          `run ${i} at ${run.scheduledFireTime.toISOString()} is in [its time, its time + 1 ms)`,
+        );
+        assert.deepEqual(await store.getRun(run.id), run, 'read back as created');
+      }
+    });
+
     // ------------------------------------------------------------------ running
 
     it('acquireRuns leases due pending runs once: notBefore, taskIds, limit, order, attempt, lease', async ({
@@ -1106,6 +1128,34 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
         // Repairing the trigger brings it back.
         await store.updateJob('b', { trigger, paused: false, nextRunTime: past });
         assert.equal((await store.getJob('b'))!.trigger.type, 'interval');
+      });
+
+      it('a job quarantined for its args fires again once they are repaired (its trigger text unchanged)', async (h) => {
+        const { store } = h;
+        const past = new Date(Date.now() - MIN);
+        const trigger = new IntervalTrigger({ seconds: 60, startDate: new Date(0) }).toJSON();
+        await store.addJob(job('c', { nextRunTime: past, trigger }), 'error');
+        await h.corrupt!('c', 'args', 'not json');
+        const planner: FirePlanner = (j, ctx) => {
+          try {
+            triggerFromJSON(j.trigger);
+          } catch (err) {
+            return { runs: [], nextRunTime: null, remove: false, quarantine: (err as Error).message };
+          }
+          return simplePlanner()(j, ctx);
+        };
+        const first = await store.fireDueJobs(new Date(), 10, planner);
+        assert.deepEqual(
+          first.fired.map((f) => [f.job.trigger.type, f.plan.quarantine !== undefined]),
+          [['__invalid__', true]],
+        );
+        // The same store instance (which may keep decoded triggers between claims) after the repair.
+        await store.updateJob('c', { args: [1], paused: false, nextRunTime: past });
+        const second = await store.fireDueJobs(new Date(), 10, planner);
+        assert.deepEqual(
+          second.fired.map((f) => [f.job.trigger.type, f.job.args, f.plan.quarantine ?? null, f.runs.length]),
+          [['interval', [1], null, 1]],
+        );
       });
     }
 

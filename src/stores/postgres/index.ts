@@ -52,6 +52,7 @@ import {
   copyJob,
   decodeJob,
   decodeRun,
+  isInvalidTrigger,
   newRunRecord,
   notFound,
   resultToJson,
@@ -188,12 +189,12 @@ const JOB_COLUMN_LIST = [
 ];
 const JOB_COLUMNS = JOB_COLUMN_LIST.join(', ');
 /**
- * A timestamp as epoch ms (`float8`), rounded to the millisecond. `date_part` computes in `float8`, unlike
- * `extract` (`numeric`, several times slower); the float's error (under a microsecond) is rounded away, so a
- * time written from a `Date` (whole ms) reads back exactly.
+ * A timestamp as epoch ms (`float8`), exact: `numeric` arithmetic, so a time stored with microseconds (set
+ * by the database's clock) keeps them and `new Date` truncates them, never reporting a time later than the
+ * stored one (a `float8` `date_part` is cheaper but rounds, and can read such a time up to 0.5 ms late).
  */
 function msOf(column: string): string {
-  return `round(date_part('epoch', ${column}) * 1000)`;
+  return `(extract(epoch FROM ${column}) * 1000)::float8`;
 }
 /** {@link JOB_COLUMNS} with the times as epoch ms (`float8`): much cheaper for the driver than timestamps. */
 const JOB_COLUMNS_MS = JOB_COLUMN_LIST.map((c) =>
@@ -617,7 +618,7 @@ export class PostgresStore implements Store {
                ca AS (
                  SELECT ${JOB_COLUMNS_MS}, c.row_tid::text AS row_tid, (SELECT count(*) FROM ${this.s}.runs r
                    WHERE r.job_id = c.id AND r.status IN ${ACTIVE_SQL})::int AS active_runs FROM c)
-               SELECT floor(date_part('epoch', statement_timestamp()) * 1000) AS db_now, ca.*
+               SELECT ${msOf('statement_timestamp()')} AS db_now, ca.*
                FROM (SELECT 1) AS one LEFT JOIN ca ON true`,
           values: [limit + 1],
         });
@@ -723,6 +724,9 @@ export class PostgresStore implements Store {
     const cached = this.claimedTriggers.get(row.id);
     if (cached !== undefined && cached.text === row.trigger) return decodeJob(row, cached.trigger);
     const job = decodeJob(row);
+    // A placeholder (the row's args or retry could not be read) is not kept: it stands for the whole row,
+    // and a repaired row with the same trigger text must decode afresh.
+    if (isInvalidTrigger(job.trigger)) return job;
     if (this.claimedTriggers.size >= 100_000) this.claimedTriggers.clear();
     this.claimedTriggers.set(row.id, { text: row.trigger, trigger: job.trigger });
     return job;
