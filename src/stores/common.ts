@@ -28,14 +28,14 @@ export function sameTrigger(a: TriggerJSON, b: TriggerJSON): boolean {
 
 /**
  * Whether `replace` of `existing` by `job` would change nothing: the same definition (name, task, trigger, args
- * and policy, compared as JSON) and neither paused, so the stored `nextRunTime` is kept as well. Stores then
+ * and policy, compared as JSON), and `job` does not pause a job that is running (a paused job stays paused
+ * under `replace`, see {@link replacementOf}; a job that is not paused keeps its `nextRunTime`). Stores then
  * write nothing and announce nothing ({@link AddJobResult} `unchanged`): every process of a deployment can
  * re-add its jobs at boot without a write, a version bump or a wake-up of the others per job.
  */
 export function unchangedByReplace(existing: JobRecord, job: JobRecord): boolean {
   return (
-    !existing.paused &&
-    !job.paused &&
+    (existing.paused || !job.paused) &&
     existing.name === job.name &&
     existing.taskId === job.taskId &&
     existing.maxInstances === job.maxInstances &&
@@ -47,6 +47,25 @@ export function unchangedByReplace(existing: JobRecord, job: JobRecord): boolean
     stableStringify(existing.args) === stableStringify(job.args) &&
     sameTrigger(existing.trigger, job.trigger)
   );
+}
+
+/**
+ * The record `replace` stores over `existing`: `job`'s definition, with what belongs to the stored job rather
+ * than to its definition kept. A paused job stays paused (`nextRunTime` null: pausing is an operator's
+ * decision, which re-adding the jobs at boot must not undo; `resumeJob` resumes it, from the new trigger); a
+ * job that is not paused keeps its `nextRunTime` while its trigger is unchanged (fire times owed are not
+ * erased); the creation time is kept and the version incremented. `job` with `paused: true` pauses it.
+ */
+export function replacementOf(existing: JobRecord, job: JobRecord): JobRecord {
+  const paused = existing.paused || job.paused;
+  const keepNext = !paused && sameTrigger(existing.trigger, job.trigger);
+  return {
+    ...job,
+    paused,
+    nextRunTime: paused ? null : keepNext ? existing.nextRunTime : job.nextRunTime,
+    version: existing.version + 1,
+    createdAt: existing.createdAt,
+  };
 }
 
 const copyDate = (d: Date | null): Date | null => (d === null ? null : new Date(d.getTime()));

@@ -30,7 +30,7 @@ export interface AddJobResult {
   job: JobRecord;
   /**
    * `added`: new; `replaced`: an existing job was overwritten; `kept`: the existing job was left as it was
-   * (`keep`); `unchanged`: `replace` found the same job (same definition, not paused) and wrote nothing.
+   * (`keep`); `unchanged`: `replace` found the same job (same definition) and wrote nothing.
    */
   outcome: 'added' | 'replaced' | 'kept' | 'unchanged';
 }
@@ -288,10 +288,12 @@ export interface Store {
    * Adds a job. The record's `version` is set to 1 (`added`, `replaced`) by the store.
    *
    * On an id that exists: `error` rejects with `JOB_CONFLICT`; `keep` leaves the stored job untouched;
-   * `replace` overwrites it, except that when the stored trigger is unchanged (deep-equal JSON) and the
-   * stored job is not paused, its `nextRunTime` is kept, so re-adding the same job at every boot does not
-   * erase fire times that are owed. When nothing else differs either (name, task, args, policy), `replace`
-   * writes nothing, keeps the version and announces no change: the outcome is `unchanged`.
+   * `replace` overwrites its definition (name, task, trigger, args, policy), except that a paused job stays
+   * paused (an operator's pause survives the re-adding of the jobs at boot; `resumeJob` resumes it), and a job
+   * that is not paused keeps its `nextRunTime` while the stored trigger is unchanged (deep-equal JSON), so
+   * re-adding the same job at every boot does not erase fire times that are owed. A record with `paused: true`
+   * pauses the job. When the definition is the same, `replace` writes nothing, keeps the version and announces
+   * no change: the outcome is `unchanged`.
    */
   addJob(job: JobRecord, conflict: ConflictPolicy): Promise<AddJobResult>;
   /** The job, or `null`. */

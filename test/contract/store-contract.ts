@@ -220,7 +220,7 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
       }
     });
 
-    it('addJob with `replace` takes the new nextRunTime when the trigger changed or the job was paused', async ({
+    it('addJob with `replace` takes the new nextRunTime when the trigger changed; a paused job stays paused', async ({
       store,
     }) => {
       const owed = new Date(Date.now() - 5 * MIN);
@@ -232,11 +232,36 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
       );
       assert.equal(ms((await store.getJob('a'))!.nextRunTime), later.getTime());
 
-      await store.addJob(job('p', { paused: true, nextRunTime: null }), 'error');
-      await store.addJob(job('p', { nextRunTime: later }), 'replace');
+      // Paused (by an operator), then re-added at a boot by a definition that is not paused: it stays paused,
+      // and an unchanged definition writes nothing.
+      await store.addJob(job('p', { nextRunTime: owed }), 'error');
+      await store.updateJob('p', { paused: true, nextRunTime: null });
+      const paused = (await store.getJob('p'))!;
+      const same = await store.addJob(job('p', { nextRunTime: later }), 'replace');
+      assert.equal(same.outcome, 'unchanged');
+      assert.deepEqual(await store.getJob('p'), paused);
+      // A new definition is taken; the pause is kept.
+      const renamed = await store.addJob(
+        job('p', {
+          name: 'renamed',
+          trigger: { type: 'interval', version: 1, seconds: 30 },
+          nextRunTime: later,
+        }),
+        'replace',
+      );
+      assert.equal(renamed.outcome, 'replaced');
       const p = (await store.getJob('p'))!;
-      assert.equal(p.paused, false);
-      assert.equal(ms(p.nextRunTime), later.getTime());
+      assert.deepEqual(
+        [p.name, p.trigger, p.paused, p.nextRunTime, p.version],
+        ['renamed', { type: 'interval', version: 1, seconds: 30 }, true, null, paused.version + 1],
+      );
+      assert.deepEqual(renamed.job, p);
+      // A definition with paused: true pauses a job that runs.
+      await store.addJob(job('q', { nextRunTime: owed }), 'error');
+      const pausing = await store.addJob(job('q', { paused: true, nextRunTime: null }), 'replace');
+      assert.equal(pausing.outcome, 'replaced');
+      const q = (await store.getJob('q'))!;
+      assert.deepEqual([q.paused, q.nextRunTime], [true, null]);
     });
 
     it('getJobs orders by id and applies ids, taskId, paused, afterId and limit', async ({ store }) => {

@@ -57,3 +57,37 @@ test('a boot re-adding 1,200 stored jobs: unchanged ones take no addJob, keep th
   assert.equal((await store.getJob('j7'))!.trigger.milliseconds, 120_000);
   await second.s.shutdown();
 });
+
+test('a job paused by an operator stays paused across a boot that re-adds it (changed or not); resumeJob resumes it from the new trigger', async () => {
+  const store = new MemoryStore();
+  const clock = new ManualClock(T);
+  const boot = async (seconds: number, beforeStart: boolean) => {
+    const s = new Scheduler({ clock, store, logger: captureLogger() });
+    s.defineTask('work', () => {});
+    const outcomes = new Map<string, string>();
+    s.on('job:added', (e) => outcomes.set(e.jobId, e.outcome));
+    if (!beforeStart) await s.start({ paused: true });
+    await s.addJob('work', 'interval', { id: 'p', seconds, replaceExisting: true });
+    if (beforeStart) await s.start({ paused: true });
+    return { s, outcomes };
+  };
+  const first = await boot(60, true);
+  await first.s.pauseJob('p');
+  await first.s.shutdown();
+
+  await clock.advanceTo(T + 30_000);
+  const second = await boot(60, true); // the same definition, added before start
+  assert.equal(second.outcomes.get('p'), 'unchanged');
+  assert.deepEqual([(await store.getJob('p'))!.paused, (await store.getJob('p'))!.nextRunTime], [true, null]);
+  await second.s.shutdown();
+
+  const third = await boot(120, false); // a new trigger, added after start
+  assert.equal(third.outcomes.get('p'), 'replaced');
+  const p = (await store.getJob('p'))!;
+  assert.deepEqual([p.paused, p.nextRunTime, p.trigger.milliseconds], [true, null, 120_000]);
+  await clock.advanceTo(T + 40_000);
+  await third.s.resumeJob('p');
+  // Resumed from now (T + 40 s) by the new 120 s interval.
+  assert.equal((await store.getJob('p'))!.nextRunTime!.getTime(), T + 160_000);
+  await third.s.shutdown();
+});

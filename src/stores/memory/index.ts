@@ -29,7 +29,7 @@ import {
   compareCodePoints,
   freezeTrigger,
   jobComparator,
-  sameTrigger,
+  replacementOf,
   unchangedByReplace,
 } from '../common.js';
 import { MinHeap } from './heap.js';
@@ -105,13 +105,9 @@ export class MemoryStore implements Store {
       }
       if (conflict === 'keep') return { job: cloneJob(existing), outcome: 'kept' };
       if (unchangedByReplace(existing, job)) return { job: cloneJob(existing), outcome: 'unchanged' };
-      const keepNext = !existing.paused && !job.paused && sameTrigger(existing.trigger, job.trigger);
       const stored: JobRecord = {
-        ...cloneJob(job),
+        ...replacementOf(existing, cloneJob(job)),
         trigger: freezeTrigger(job.trigger),
-        nextRunTime: keepNext ? existing.nextRunTime : job.nextRunTime,
-        version: existing.version + 1,
-        createdAt: existing.createdAt,
       };
       this.setJob(stored);
       this.emit({ kind: 'job-modified', jobId: job.id });

@@ -56,7 +56,7 @@ import {
   newRunRecord,
   notFound,
   resultToJson,
-  sameTrigger,
+  replacementOf,
   unchangedByReplace,
   uuidv7,
   type JobColumns,
@@ -454,13 +454,7 @@ export class PostgresStore implements Store {
         const existing = decodeJob(row);
         if (conflict === 'keep') return { job: existing, outcome: 'kept' as const };
         if (unchangedByReplace(existing, job)) return { job: existing, outcome: 'unchanged' as const };
-        const keepNext = !existing.paused && !job.paused && sameTrigger(existing.trigger, job.trigger);
-        const stored: JobRecord = {
-          ...job,
-          nextRunTime: keepNext ? existing.nextRunTime : job.nextRunTime,
-          version: existing.version + 1,
-          createdAt: existing.createdAt,
-        };
+        const stored = replacementOf(existing, job);
         const v = jobValues(stored);
         await c.query(
           `UPDATE ${this.s}.jobs SET name = $2, task_id = $3, trigger = $4, args = $5, max_instances = $6,

@@ -34,7 +34,7 @@ import {
   newRunRecord,
   notFound,
   resultToJson,
-  sameTrigger,
+  replacementOf,
   unchangedByReplace,
   type JobColumns,
   type RunColumns,
@@ -322,13 +322,7 @@ export class SqliteStore implements Store {
       const existing = decodeJob(row);
       if (conflict === 'keep') return { job: existing, outcome: 'kept' as const };
       if (unchangedByReplace(existing, job)) return { job: existing, outcome: 'unchanged' as const };
-      const keepNext = !existing.paused && !job.paused && sameTrigger(existing.trigger, job.trigger);
-      const stored: JobRecord = {
-        ...job,
-        nextRunTime: keepNext ? existing.nextRunTime : job.nextRunTime,
-        version: existing.version + 1,
-        createdAt: existing.createdAt,
-      };
+      const stored = replacementOf(existing, job);
       this.stmt(
         `UPDATE jobs SET name = ?, task_id = ?, trigger = ?, args = ?, max_instances = ?, misfire_grace_time = ?,
            coalesce = ?, jitter = ?, timeout = ?, retry = ?, paused = ?, next_run_time = ?, version = ?, updated_at = ?
