@@ -326,6 +326,8 @@ export class Scheduler implements JobOwner {
   private lastNodeReport = -Infinity;
   /** When `start()` was called, in the store's time frame. */
   private startedAt = 0;
+  /** Shut down since the last `start()`: reads then throw instead of answering from the queued jobs. */
+  private shutDown = false;
 
   constructor(options: SchedulerOptions = {}) {
     const opts = optionsObject(options, 'options');
@@ -765,14 +767,15 @@ export class Scheduler implements JobOwner {
   }
 
   /**
-   * The job with `id`, or `null`.
-   * @throws TickworkError `INVALID_OPTION` (field `id`) for an id that is not one `addJob` accepts (rejects).
+   * The job with `id`, or `null`. Before the first `start()`, the queued jobs only.
+   * @throws TickworkError `INVALID_OPTION` (field `id`) for an id that is not one `addJob` accepts (rejects);
+   * `SCHEDULER_NOT_RUNNING` (rejects) after `shutdown()`.
    */
   async getJob(id: string): Promise<Job | null> {
     identifier(id, 'id');
     const pending = this.pendingJobs.get(id);
     if (pending) return new Job(this, pending.record, pending.trigger, true);
-    if (!this.running) return null;
+    if (!this.storeOpen('getJob')) return null;
     const record = await this.store.getJob(id);
     return record ? new Job(this, record, this.viewTrigger(record)) : null;
   }
@@ -780,7 +783,8 @@ export class Scheduler implements JobOwner {
   /**
    * Jobs matching `filter`, in the order of `filter.sort` (`id` by default; `nextRunTime` earliest first and
    * paused jobs last; `name`), after skipping `filter.offset`, at most `filter.limit`. The store sorts and
-   * pages. Jobs waiting for `start()` are included, filtered, sorted and paged with the others.
+   * pages. Jobs waiting for `start()` are included, filtered, sorted and paged with the others (before the
+   * first `start()`, they are all there is; after `shutdown()` this rejects with `SCHEDULER_NOT_RUNNING`).
    * @throws TickworkError `INVALID_OPTION` (rejects) naming the field for a bad `sort`, `offset` or `limit`,
    * `ids` that is not an array of ids (`ids[i]` for a bad element), a bad `taskId` or `afterId` (not an id),
    * or a `paused` that is not a boolean.
@@ -794,7 +798,7 @@ export class Scheduler implements JobOwner {
     if (filter.paused !== undefined) boolean(filter.paused, 'paused');
     const pending = this.pendingMatching(filter);
     if (pending.length === 0) {
-      if (!this.running) return [];
+      if (!this.storeOpen('getJobs')) return [];
       const records = await this.store.getJobs(filter);
       return records.map((r) => new Job(this, r, this.viewTrigger(r)));
     }
@@ -803,7 +807,7 @@ export class Scheduler implements JobOwner {
     const offset = filter.offset ?? 0;
     const end = filter.limit === undefined ? undefined : offset + filter.limit;
     let records: JobRecord[] = [];
-    if (this.running) {
+    if (this.storeOpen('getJobs')) {
       const { offset: _offset, limit: _limit, ...rest } = filter;
       records = await this.store.getJobs(end === undefined ? rest : { ...rest, limit: end });
     }
@@ -818,7 +822,7 @@ export class Scheduler implements JobOwner {
   /**
    * How many jobs match `filter` (all jobs without one), including those waiting for `start()`. Counted by
    * the store when it can (`Store.countJobs`: SQL `count(*)`, no job read); otherwise the length of
-   * {@link Scheduler.getJobs}.
+   * {@link Scheduler.getJobs}. Rejects with `SCHEDULER_NOT_RUNNING` after `shutdown()`.
    */
   async countJobs(filter: { taskId?: string; paused?: boolean } = {}): Promise<number> {
     const opts = optionsObject(filter, 'filter');
@@ -826,7 +830,7 @@ export class Scheduler implements JobOwner {
     if (opts.taskId !== undefined) nonEmptyString(opts.taskId, 'taskId');
     if (opts.paused !== undefined) boolean(opts.paused, 'paused');
     const pending = this.pendingMatching(filter).length;
-    if (!this.running) return pending;
+    if (!this.storeOpen('countJobs')) return pending;
     if (!this.store.countJobs) return (await this.getJobs(filter)).length;
     return pending + (await this.store.countJobs(filter));
   }
@@ -912,7 +916,9 @@ export class Scheduler implements JobOwner {
     const next = firstFireTime(t, now);
     const json = freezeTrigger(t.toJSON());
     this.triggerByJson.set(json, t);
-    const current = this.pendingJobs.get(id)?.record ?? (this.running ? await this.store.getJob(id) : null);
+    const current =
+      this.pendingJobs.get(id)?.record ??
+      (this.storeOpen('rescheduleJob') ? await this.store.getJob(id) : null);
     if (!current) throw jobNotFound(id);
     // A paused job stays paused (APScheduler 3 resumes it): `resumeJob` computes its next fire time later.
     const record = await this.updateRecord(
@@ -950,7 +956,8 @@ export class Scheduler implements JobOwner {
    */
   async resumeJob(id: string): Promise<Job | null> {
     identifier(id, 'id');
-    const current = this.pendingJobs.get(id)?.record ?? (this.running ? await this.store.getJob(id) : null);
+    const current =
+      this.pendingJobs.get(id)?.record ?? (this.storeOpen('resumeJob') ? await this.store.getJob(id) : null);
     if (!current) throw jobNotFound(id);
     const trigger = this.triggerFor(current);
     const next = trigger.getNextFireTime(null, new Date(this.now()));
@@ -973,7 +980,7 @@ export class Scheduler implements JobOwner {
     const pending = this.pendingJobs.get(id);
     let record: JobRecord | null = pending?.record ?? null;
     if (pending) this.pendingJobs.delete(id);
-    else if (this.running) record = await this.store.removeJob(id);
+    else if (this.storeOpen('removeJob')) record = await this.store.removeJob(id);
     if (!record) throw jobNotFound(id);
     this.events.emit('job:removed', { jobId: id, name: record.name });
     this.logger.info({ jobId: id }, `Removed job "${record.name}"`);
@@ -981,9 +988,10 @@ export class Scheduler implements JobOwner {
 
   /** Removes every job. Resolves to how many were removed. */
   async removeAllJobs(): Promise<number> {
+    const open = this.storeOpen('removeAllJobs');
     const n = this.pendingJobs.size;
     this.pendingJobs.clear();
-    return n + (this.running ? await this.store.removeAllJobs() : 0);
+    return n + (open ? await this.store.removeAllJobs() : 0);
   }
 
   /**
@@ -1060,6 +1068,7 @@ export class Scheduler implements JobOwner {
       throw new TickworkError('SCHEDULER_ALREADY_RUNNING', `The scheduler is ${this._state} already`);
     }
     this.reapFirst = true;
+    this.shutDown = false;
     this._state = options.paused ? 'paused' : 'running';
     try {
       await this.store.start({ nodeId: this.nodeId, now: () => this.clock.now() });
@@ -1176,6 +1185,7 @@ export class Scheduler implements JobOwner {
     this.lastNodeReport = -Infinity;
     await this.store.stop();
     this._state = 'stopped';
+    this.shutDown = true;
     this.events.emit('scheduler:shutdown', { nodeId: this.nodeId, aborted });
     this.logger.info('Scheduler has been shut down');
   }
@@ -1188,6 +1198,17 @@ export class Scheduler implements JobOwner {
   /** Whether the logger writes `level` (pino's `isLevelEnabled`; true for loggers without it). */
   private logs(level: 'debug' | 'info'): boolean {
     return this.logger.isLevelEnabled ? this.logger.isLevelEnabled(level) : true;
+  }
+
+  /**
+   * Whether the store can be asked: while started. Before the first `start()` the caller answers from the
+   * queued jobs alone (`false`); after `shutdown()` it throws, as the stored jobs can no longer be read.
+   * @throws TickworkError `SCHEDULER_NOT_RUNNING` after `shutdown()`.
+   */
+  private storeOpen(what: string): boolean {
+    if (this.running) return true;
+    if (this.shutDown) this.assertRunning(what);
+    return false;
   }
 
   private assertRunning(what: string): void {

@@ -220,3 +220,37 @@ test('shutdown during a wake-up that is leasing runs waits for the runs that wak
   const [run] = await store.getRuns({ jobId: 'j' });
   assert.equal(run!.status, 'succeeded');
 });
+
+test('before start() job reads answer from the queued jobs; after shutdown() they reject with SCHEDULER_NOT_RUNNING, never an empty answer', async () => {
+  const store = new MemoryStore();
+  const clock = new ManualClock(T);
+  const scheduler = new Scheduler({ clock, store, logger: captureLogger() });
+  scheduler.defineTask('work', () => {});
+  await scheduler.addJob('work', 'interval', { id: 'queued', seconds: 10 });
+  assert.deepEqual(
+    (await scheduler.getJobs()).map((j) => j.id),
+    ['queued'],
+  );
+  assert.equal(await scheduler.countJobs(), 1);
+  assert.equal(await scheduler.getJob('other'), null);
+  await scheduler.start();
+  await scheduler.addJob('work', 'interval', { id: 'stored', seconds: 10 });
+  await scheduler.shutdown();
+  assert.equal((await store.getJobs()).length, 2, 'the jobs are still stored');
+  const notRunning = (e: TickworkError) => e.code === 'SCHEDULER_NOT_RUNNING';
+  await assert.rejects(scheduler.getJobs(), notRunning);
+  await assert.rejects(scheduler.getJob('stored'), notRunning);
+  await assert.rejects(scheduler.countJobs(), notRunning);
+  await assert.rejects(scheduler.resumeJob('stored'), notRunning);
+  await assert.rejects(scheduler.rescheduleJob('stored', 'interval', { seconds: 5 }), notRunning);
+  await assert.rejects(scheduler.removeJob('stored'), notRunning);
+  await assert.rejects(scheduler.removeAllJobs(), notRunning);
+  assert.equal((await store.getJobs()).length, 2, 'nothing removed');
+  // Started again, it reads the store.
+  await scheduler.start();
+  assert.deepEqual(
+    (await scheduler.getJobs()).map((j) => j.id),
+    ['queued', 'stored'],
+  );
+  await scheduler.shutdown();
+});
