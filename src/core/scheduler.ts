@@ -1302,7 +1302,8 @@ export class Scheduler implements JobOwner {
       progress += await this.acquire();
       await this.reap();
       await this.reportNode();
-      const wake = await this.store.getNextWakeTime();
+      // Pending runs of tasks this process does not define are left to the processes that do.
+      const wake = await this.store.getNextWakeTime((this.taskIdList ??= [...this.tasks.keys()]));
       next = wake ? wake.getTime() : null;
       this.failures = 0;
       this.lastStoreError = null;
@@ -1338,8 +1339,8 @@ export class Scheduler implements JobOwner {
     // (what is due next is a run already fired, or the fire time is that close).
     const target = next !== null && next - this.fireAhead > now ? next - this.fireAhead : next;
     let delay = target === null ? cap : Math.min(Math.max(0, target - now), cap);
-    // Something is due that this process cannot start (a pending run of a task defined elsewhere, or no free
-    // slot: a finishing run wakes us then): do not spin on it; look again in a second.
+    // Something is due that this process cannot start (no free slot: a finishing run wakes us then; pending
+    // runs of tasks defined elsewhere are not in `next`): do not spin on it; look again in a second.
     // (Something that came due during this pass is looked at again at once.)
     if (next !== null && next <= passStart && progress === 0) delay = Math.max(delay, Math.min(1000, cap));
     this.clearTimer();
@@ -1594,7 +1595,7 @@ export class Scheduler implements JobOwner {
       await this.acquire(true);
       const now = this.now();
       if (this._state !== 'paused' || now >= this.firedAheadUntil) return;
-      const wake = await this.store.getNextWakeTime();
+      const wake = await this.store.getNextWakeTime((this.taskIdList ??= [...this.tasks.keys()]));
       // (A run due now that did not start has no free slot: it waits for resume(), as without firing ahead.)
       if (this._state !== 'paused' || wake === null || wake.getTime() > this.firedAheadUntil) return;
       if (wake.getTime() <= this.now()) return;

@@ -418,8 +418,11 @@ export interface Store {
   /**
    * The earliest instant at which something may become due: the smallest `nextRunTime` of an unpaused job,
    * `notBefore` of a pending run, or `leaseExpiresAt` of a running run. `null` when nothing is scheduled.
+   * `taskIds`: count only the pending runs of these tasks (those the caller can start, as it passes them to
+   * {@link Store.acquireRuns}): a run waiting for a process that defines its task must not keep waking, nor
+   * delay, a process that cannot start it. Absent: every pending run.
    */
-  getNextWakeTime(): Promise<Date | null>;
+  getNextWakeTime(taskIds?: string[]): Promise<Date | null>;
 
   /**
    * Subscribes to changes made through any process sharing the store (a hint to wake early; correctness

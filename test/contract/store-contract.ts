@@ -1049,6 +1049,31 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
       assertNowish(await store.getNextWakeTime(), leaseAt.getTime() + 10 * MIN, 'the lease end');
     });
 
+    it('getNextWakeTime(taskIds): pending runs of other tasks are left out', async ({ store }) => {
+      const t = Date.now();
+      await store.addJob(job('mine', { taskId: 'here', nextRunTime: new Date(t + 3 * HOUR) }), 'error');
+      await store.addJob(job('theirs', { taskId: 'elsewhere', nextRunTime: new Date(t - HOUR) }), 'error');
+      await store.addJob(job('early', { taskId: 'here', nextRunTime: new Date(t - HOUR) }), 'error');
+      await store.fireDueJobs(
+        new Date(),
+        10,
+        simplePlanner(5 * HOUR, [], (j) => ({
+          // theirs waits from t+1h, early from t+2h
+          runs: [
+            {
+              scheduledFireTime: new Date(t - HOUR),
+              status: 'pending',
+              notBefore: new Date(j.id === 'theirs' ? t + HOUR : t + 2 * HOUR),
+            },
+          ],
+        })),
+      );
+      assert.equal(ms(await store.getNextWakeTime()), t + HOUR, 'every pending run');
+      assert.equal(ms(await store.getNextWakeTime(['here'])), t + 2 * HOUR, 'the runs of task here');
+      assert.equal(ms(await store.getNextWakeTime(['nothing'])), t + 3 * HOUR, "no run: mine's next fire");
+      assert.equal(ms(await store.getNextWakeTime(['here', 'elsewhere'])), t + HOUR);
+    });
+
     it('subscribe: listeners hear changes until they unsubscribe', async (h) => {
       const { store } = h;
       const heard: StoreChange[] = [];

@@ -425,12 +425,20 @@ export class MemoryStore implements Store {
     return list.slice(offset, offset + (filter.limit ?? 100)).map(toRecord);
   }
 
-  async getNextWakeTime(): Promise<Date | null> {
+  async getNextWakeTime(taskIds?: string[]): Promise<Date | null> {
     let min = Infinity;
     const job = this.topDueJob();
     if (job !== undefined) min = job.nextRunTime!.getTime();
     const pending = this.topPendingRun();
-    if (pending !== undefined && pending.notBefore < min) min = pending.notBefore;
+    const tasks = taskIds ? this.taskSet(taskIds) : null;
+    if (pending !== undefined && (tasks === null || tasks.has(pending.taskId))) {
+      if (pending.notBefore < min) min = pending.notBefore;
+    } else if (pending !== undefined) {
+      // The earliest pending run is of another task: look through them all (rare: a memory store's runs are
+      // of this process's tasks).
+      for (const run of this.runs.values())
+        if (run.status === 'pending' && tasks!.has(run.taskId) && run.notBefore < min) min = run.notBefore;
+    }
     const leased = this.topLease();
     if (leased !== undefined && leased.lease! < min) min = leased.lease!;
     return min === Infinity ? null : new Date(min);

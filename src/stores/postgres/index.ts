@@ -991,14 +991,15 @@ export class PostgresStore implements Store {
     return r.rows.map(decodeRun);
   }
 
-  async getNextWakeTime(): Promise<Date | null> {
+  async getNextWakeTime(taskIds?: string[]): Promise<Date | null> {
     const r = await this.query<{ t: Date | null }>(
       'wake',
       `SELECT least(
          (SELECT min(next_run_time) FROM ${this.s}.jobs WHERE NOT paused),
-         (SELECT min(not_before) FROM ${this.s}.runs WHERE status = 'pending'),
+         (SELECT min(not_before) FROM ${this.s}.runs WHERE status = 'pending'
+           AND ($1::text[] IS NULL OR task_id = ANY($1::text[]))),
          (SELECT min(lease_expires_at) FROM ${this.s}.runs WHERE status = 'running')) AS t`,
-      [],
+      [taskIds ?? null],
     );
     return r.rows[0]?.t ?? null;
   }

@@ -697,14 +697,15 @@ export class SqliteStore implements Store {
     return rows.map(decodeRun);
   }
 
-  async getNextWakeTime(): Promise<Date | null> {
+  async getNextWakeTime(taskIds?: string[]): Promise<Date | null> {
     const row = this.read(() =>
       this.stmt(
         `SELECT min(t) AS t FROM (
            SELECT min(next_run_time) AS t FROM jobs WHERE paused = 0
            UNION ALL SELECT min(not_before) FROM runs WHERE status = 'pending'
+             AND (@tasks IS NULL OR task_id IN (SELECT value FROM json_each(@tasks)))
            UNION ALL SELECT min(lease_expires_at) FROM runs WHERE status = 'running')`,
-      ).get(),
+      ).get({ tasks: taskIds ? JSON.stringify(taskIds) : null }),
     ) as { t: number | null };
     return row.t === null ? null : new Date(row.t);
   }
