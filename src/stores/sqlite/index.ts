@@ -19,6 +19,8 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { TickworkError } from '../../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
@@ -62,7 +64,10 @@ import type {
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
-  /** Path of the database file (created when missing), or `':memory:'` for a private in-memory database. */
+  /**
+   * Path of the database file (created when missing, with its directory), or `':memory:'` for a private
+   * in-memory database.
+   */
   path: string;
   /**
    * How long a statement waits for another process's write lock before failing with `STORE_ERROR`, in
@@ -272,6 +277,7 @@ export class SqliteStore implements Store {
     if (this.db) return;
     this.now = context.now;
     this.wrap(() => {
+      if (this.path !== ':memory:' && this.path !== '') mkdirSync(dirname(this.path), { recursive: true });
       const db = new Database(this.path, { timeout: this.busyTimeout });
       try {
         db.pragma(`busy_timeout = ${this.busyTimeout}`);
