@@ -1227,9 +1227,10 @@ export class PostgresStore implements Store {
   private connectListener(): void {
     if (!this.listen || this.listenerState !== 'off') return;
     this.listenerState = 'connecting';
-    const config: pg.ClientConfig = this.connectionString
-      ? { connectionString: this.connectionString }
-      : { ...(this.pool as unknown as { options: pg.ClientConfig }).options };
+    // The pool's settings (own pool: application_name and the session timeouts; a caller's pool: its own).
+    const config: pg.ClientConfig = this.pool
+      ? { ...(this.pool as unknown as { options: pg.ClientConfig }).options }
+      : { connectionString: this.connectionString! };
     const client = new pg.Client(config);
     this.listener = client;
     const fail = () => {
