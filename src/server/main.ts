@@ -128,7 +128,11 @@ try {
   await app.scheduler.start();
 } catch (err) {
   await app.close().catch(() => {});
-  fail(`cannot start the scheduler on ${storeUrl}: ${(err as Error).message}`, isTickworkError(err) ? 2 : 1);
+  // A store that fails (unreachable, refused) exits 1, as any server error; a bad setting exits 2.
+  fail(
+    `cannot start the scheduler on ${storeUrl}: ${(err as Error).message}`,
+    isTickworkError(err) && err.code !== 'STORE_ERROR' ? 2 : 1,
+  );
 }
 const address = app.server.address() as AddressInfo;
 const shown = ['0.0.0.0', '::'].includes(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host;

@@ -166,6 +166,21 @@ test(
 );
 
 test(
+  'npm start: a store that cannot be reached prints one line and exits 1',
+  { timeout: 60_000 },
+  async () => {
+    const r = await runMain({ PORT: '0', TICKWORK_STORE: 'postgres://postgres:secret@127.0.0.1:1/test' });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /cannot start the scheduler on postgres:\/\/\*\*\*@127\.0\.0\.1:1\/test: .*ECONNREFUSED/,
+    );
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /secret/);
+  },
+);
+
+test(
   'npm start: a sqlite: path in a missing directory is created; a port in use starts nothing',
   { timeout: 120_000 },
   async () => {

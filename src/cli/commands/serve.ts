@@ -176,7 +176,9 @@ export async function startServe(options: ServeOptions, context: CliContext): Pr
   } catch (err) {
     await app.close().catch(() => {});
     if (err instanceof CliError) throw err;
-    if (isTickworkError(err)) throw new CliError(err.message, EXIT_USAGE);
+    // A store that fails (unreachable, refused) is a server error; other TickworkErrors are bad input.
+    if (isTickworkError(err))
+      throw new CliError(err.message, err.code === 'STORE_ERROR' ? EXIT_ERROR : EXIT_USAGE);
     const code = (err as { code?: string }).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
       throw new CliError(
