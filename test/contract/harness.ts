@@ -61,6 +61,22 @@ export function testSchema(): string {
   return `tw_test_${randomBytes(6).toString('hex')}`;
 }
 
+/**
+ * Rows of `runs` in `schema` read by sequential scans so far, as the server's statistics count them. `pool`
+ * must be the one connection that did the work: it is told to flush its statistics first (otherwise sent up
+ * to seconds later), then they are read from a fresh snapshot.
+ */
+export async function runsSeqTuplesRead(pool: pg.Pool, schema: string): Promise<number> {
+  await pool.query('SELECT pg_stat_force_next_flush()');
+  await pool.query('SELECT 1');
+  const r = await pool.query<{ n: string }>(
+    `SELECT pg_stat_clear_snapshot(), (SELECT seq_tup_read FROM pg_stat_user_tables
+       WHERE schemaname = $1 AND relname = 'runs')::text AS n`,
+    [schema],
+  );
+  return Number(r.rows[0]!.n);
+}
+
 export async function dropSchema(schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { PostgresStore, quoteIdent } from '../../src/stores/postgres/index.js';
 import type { FirePlanner } from '../../src/stores/store.js';
-import { PG_URL, dropSchema, startContext, testSchema } from './harness.js';
+import { PG_URL, dropSchema, runsSeqTuplesRead, startContext, testSchema } from './harness.js';
 
 const JOBS = 3000;
 const BATCH = 100;
@@ -21,20 +21,6 @@ const planner: FirePlanner = (j) => {
     remove: false,
   };
 };
-
-/** Rows of `runs` read by sequential scans so far, as the server's statistics count them. */
-async function runsSeqTuplesRead(pool: pg.Pool, schema: string): Promise<number> {
-  // The pool's one connection did the work: have it flush its statistics (they are otherwise sent up to
-  // seconds later), then read them from a fresh snapshot.
-  await pool.query('SELECT pg_stat_force_next_flush()');
-  await pool.query('SELECT 1');
-  const r = await pool.query<{ n: string }>(
-    `SELECT pg_stat_clear_snapshot(), (SELECT seq_tup_read FROM pg_stat_user_tables
-       WHERE schemaname = $1 AND relname = 'runs')::text AS n`,
-    [schema],
-  );
-  return Number(r.rows[0]!.n);
-}
 
 /** Fires every due job in batches; resolves to the number fired. */
 async function fireAll(store: PostgresStore): Promise<number> {

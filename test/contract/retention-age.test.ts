@@ -10,7 +10,7 @@ import { PostgresStore, quoteIdent } from '../../src/stores/postgres/index.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import type { FirePlanner, PlannedRun, Store } from '../../src/stores/store.js';
 import { job } from './store-contract.js';
-import { PG_URL, dropSchema, tempDbFile, testSchema } from './harness.js';
+import { PG_URL, dropSchema, runsSeqTuplesRead, tempDbFile, testSchema } from './harness.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -135,20 +135,10 @@ test('PostgreSQL maxRunAge: pruning a table of 20,000 young finished runs reads 
        FROM generate_series(1, 20000) AS i`,
     );
     await pool.query(`ANALYZE ${s}.runs`);
-    const seqRead = async (): Promise<number> => {
-      await pool.query('SELECT pg_stat_force_next_flush()');
-      await pool.query('SELECT 1');
-      const q = await pool.query<{ n: string }>(
-        `SELECT pg_stat_clear_snapshot(), (SELECT seq_tup_read FROM pg_stat_user_tables
-           WHERE schemaname = $1 AND relname = 'runs')::text AS n`,
-        [schema],
-      );
-      return Number(q.rows[0]!.n);
-    };
-    const before = await seqRead();
+    const before = await runsSeqTuplesRead(pool, schema);
     // Seven calls: PostgreSQL switches a prepared statement to its generic plan after five.
     for (let i = 0; i < 7; i++) assert.equal(await store.prune(), 0, 'every run is younger than an hour');
-    const read = (await seqRead()) - before;
+    const read = (await runsSeqTuplesRead(pool, schema)) - before;
     // A scan of the table per call would read 7 x 20,000 = 140,000 rows.
     assert.ok(read < 20_000, `pruning read ${read} runs by sequential scan`);
     assert.equal((await store.getRuns({ limit: 1 })).length, 1);

@@ -76,6 +76,18 @@ export function simplePlanner(
   };
 }
 
+/** A planner like the scheduler's: quarantines a job whose trigger `triggerFromJSON` rejects, else simple. */
+function quarantiningPlanner(): FirePlanner {
+  return (j, ctx) => {
+    try {
+      triggerFromJSON(j.trigger);
+    } catch (err) {
+      return { runs: [], nextRunTime: null, remove: false, quarantine: (err as Error).message };
+    }
+    return simplePlanner()(j, ctx);
+  };
+}
+
 async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(p, (err: unknown) => {
     assert.ok(isTickworkError(err), `expected a TickworkError, got ${String(err)}`);
@@ -1144,16 +1156,7 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
           () => triggerFromJSON(b.trigger),
           'the scheduler cannot build it, so it quarantines it',
         );
-        // A planner like the scheduler's: quarantine what triggerFromJSON rejects.
-        const planner: FirePlanner = (j, ctx) => {
-          try {
-            triggerFromJSON(j.trigger);
-          } catch (err) {
-            return { runs: [], nextRunTime: null, remove: false, quarantine: (err as Error).message };
-          }
-          return simplePlanner()(j, ctx);
-        };
-        const result = await store.fireDueJobs(new Date(), 10, planner);
+        const result = await store.fireDueJobs(new Date(), 10, quarantiningPlanner());
         assert.deepEqual(
           result.fired.map((f) => [f.job.id, f.runs.length, f.plan.quarantine !== undefined]),
           [
@@ -1186,14 +1189,7 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
         const trigger = new IntervalTrigger({ seconds: 60, startDate: new Date(0) }).toJSON();
         await store.addJob(job('c', { nextRunTime: past, trigger }), 'error');
         await h.corrupt!('c', 'args', 'not json');
-        const planner: FirePlanner = (j, ctx) => {
-          try {
-            triggerFromJSON(j.trigger);
-          } catch (err) {
-            return { runs: [], nextRunTime: null, remove: false, quarantine: (err as Error).message };
-          }
-          return simplePlanner()(j, ctx);
-        };
+        const planner = quarantiningPlanner();
         const first = await store.fireDueJobs(new Date(), 10, planner);
         assert.deepEqual(
           first.fired.map((f) => [f.job.trigger.type, f.plan.quarantine !== undefined]),
