@@ -532,6 +532,9 @@ export class Scheduler implements JobOwner {
     this.tasks.set(id, { id, fn, policy: validatePolicy(opts) });
     this.taskIdList = null;
     this.taskIdsByFn.set(fn, id);
+    // Runs of this task may be waiting already (created by another process): the loop left them out of its
+    // wake-up time while the task was unknown here.
+    if (!existing && this._state === 'running') this.wakeSoon();
   }
 
   /** Ids of the tasks defined in this process. */
@@ -835,6 +838,11 @@ export class Scheduler implements JobOwner {
     return pending + (await this.store.countJobs(filter));
   }
 
+  /** How many jobs are waiting for `start()` (added while the scheduler was stopped). */
+  queuedJobCount(): number {
+    return this.pendingJobs.size;
+  }
+
   /** The jobs waiting for `start()` that match the conditions of `filter` (no sorting or paging). */
   private pendingMatching(filter: JobFilter): PendingJob[] {
     const out: PendingJob[] = [];
@@ -1091,6 +1099,9 @@ export class Scheduler implements JobOwner {
       }
     } catch (err) {
       this._state = 'stopped';
+      // Close what start() opened (a pool would keep the process alive); the queued jobs that were not
+      // stored stay queued for the next start().
+      await this.store.stop().catch(() => {});
       throw err;
     }
     this.unsubscribe = this.store.subscribe(() => this.wakeSoon());
@@ -1206,7 +1217,8 @@ export class Scheduler implements JobOwner {
    * @throws TickworkError `SCHEDULER_NOT_RUNNING` after `shutdown()`.
    */
   private storeOpen(what: string): boolean {
-    if (this.running) return true;
+    // While shutdown() waits for running jobs the store is still open (it is closed last).
+    if (this.running || this._state === 'stopping') return true;
     if (this.shutDown) this.assertRunning(what);
     return false;
   }

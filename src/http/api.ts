@@ -743,7 +743,9 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
           }
         }
         let jobs = 0;
-        if (health?.ok !== false) jobs = await scheduler.countJobs();
+        // Stopped: the store is closed; only the jobs waiting for start() can be counted.
+        if (scheduler.state === 'stopped') jobs = scheduler.queuedJobCount();
+        else if (health?.ok !== false) jobs = await scheduler.countJobs();
         const body = {
           state: scheduler.state,
           nodeId: scheduler.nodeId,

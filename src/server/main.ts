@@ -10,7 +10,6 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -19,6 +18,7 @@ import { tokenProblem, type ApiToken } from '../http/auth.js';
 import type { Store } from '../stores/store.js';
 import { buildServer } from './app.js';
 import { openStore } from '../stores/url.js';
+import { ensureDirectory } from '../stores/common.js';
 
 /** Levels `LOG_LEVEL` may name (pino's). */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -74,7 +74,7 @@ for (const [name, value] of [
 const sqlitePath = /^sqlite:(?:\/\/)?(.+)$/i.exec(storeUrl.trim())?.[1];
 if (sqlitePath !== undefined && sqlitePath !== ':memory:') {
   try {
-    mkdirSync(dirname(sqlitePath), { recursive: true });
+    ensureDirectory(dirname(sqlitePath));
   } catch (err) {
     fail(`TICKWORK_STORE ${storeUrl}: cannot create its directory: ${(err as Error).message}`);
   }

@@ -2,6 +2,8 @@
  * Helpers shared by the store implementations.
  * @module
  */
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { randomFillSync } from 'node:crypto';
 import { TickworkError } from '../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../core/structures.js';
@@ -55,9 +57,13 @@ export function unchangedByReplace(existing: JobRecord, job: JobRecord): boolean
  * decision, which re-adding the jobs at boot must not undo; `resumeJob` resumes it, from the new trigger); a
  * job that is not paused keeps its `nextRunTime` while its trigger is unchanged (fire times owed are not
  * erased); the creation time is kept and the version incremented. `job` with `paused: true` pauses it.
+ * A job quarantined for a row that could not be decoded (its trigger the `__invalid__` placeholder) takes
+ * `job`'s state: the new definition repairs it.
  */
 export function replacementOf(existing: JobRecord, job: JobRecord): JobRecord {
-  const paused = existing.paused || job.paused;
+  // A job paused because its stored row could not be read (quarantined) is not an operator's pause: the
+  // definition that replaces the row brings it back.
+  const paused = (existing.paused && !isInvalidTrigger(existing.trigger)) || job.paused;
   const keepNext = !paused && sameTrigger(existing.trigger, job.trigger);
   return {
     ...job,
@@ -465,4 +471,26 @@ export function uuidv7(ms: number = Date.now()): string {
     HEX[r[i + 8]!]! +
     HEX[r[i + 9]!]!
   );
+}
+
+/**
+ * Creates directory `dir` and its missing parents, one level at a time from the nearest one that exists
+ * (Node's recursive `mkdirSync` never returns for some paths, e.g. under `/proc`).
+ * @throws the file system's error (`ENOENT`, `EACCES`, `ENOTDIR` when `dir` or a parent is a file, ...).
+ */
+export function ensureDirectory(dir: string): void {
+  if (existsSync(dir)) {
+    if (statSync(dir).isDirectory()) return;
+    throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), {
+      code: 'ENOTDIR',
+      path: dir,
+    });
+  }
+  const parent = dirname(dir);
+  if (parent !== dir) ensureDirectory(parent);
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EEXIST') throw err; // created meanwhile
+  }
 }

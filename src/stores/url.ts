@@ -21,7 +21,19 @@ export async function openStore(url: string): Promise<Store> {
   const value = url.trim();
   if (value === 'memory:' || value === 'memory') return new MemoryStore();
   if (/^postgres(ql)?:\/\//i.test(value)) {
-    const parsed = new URL(value);
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new TickworkError(
+        'INVALID_OPTION',
+        `Expected \`store\` to be a valid URL, got ${JSON.stringify(url)}`,
+        {
+          field: 'store',
+          value: url,
+        },
+      );
+    }
     const schema = parsed.searchParams.get('schema') ?? undefined;
     parsed.searchParams.delete('schema');
     const { PostgresStore } = await import('./postgres/index.js');

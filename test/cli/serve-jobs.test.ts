@@ -295,6 +295,9 @@ describe('tickwork serve: stores, tokens, configs', () => {
       assert.match(r.err, /--token \/ TICKWORK_TOKEN must not contain whitespace/);
       r = await run(ok, ['--store', 'mysql://x', '--token', ADMIN]);
       assert.equal(r.code, 2);
+      r = await run(ok, ['--store', 'postgres://postgres@[zz/test', '--token', ADMIN]);
+      assert.equal(r.code, 2, r.err);
+      assert.match(r.err, /valid URL/);
       // A store that cannot be reached is a server error, not bad input.
       r = await run(ok, ['--store', 'postgres://postgres@127.0.0.1:1/test', '--token', ADMIN]);
       assert.equal(r.code, 1, r.err);

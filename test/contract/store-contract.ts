@@ -1183,6 +1183,24 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
         assert.equal((await store.getJob('b'))!.trigger.type, 'interval');
       });
 
+      it('a job quarantined for a row that cannot be read is resumed by a replace that repairs it (not an operator pause)', async (h) => {
+        const { store } = h;
+        const past = new Date(Date.now() - MIN);
+        const trigger = new IntervalTrigger({ seconds: 60, startDate: new Date(0) }).toJSON();
+        await store.addJob(job('b', { nextRunTime: past, trigger }), 'error');
+        await h.corrupt!('b', 'trigger', '{"type": "interval", ');
+        await store.fireDueJobs(new Date(), 10, quarantiningPlanner());
+        assert.deepEqual(
+          [(await store.getJob('b'))!.paused, (await store.getJob('b'))!.nextRunTime],
+          [true, null],
+        );
+        // The next boot re-adds the job's definition.
+        const readded = await store.addJob(job('b', { nextRunTime: past, trigger }), 'replace');
+        assert.equal(readded.outcome, 'replaced');
+        const b = (await store.getJob('b'))!;
+        assert.deepEqual([b.paused, ms(b.nextRunTime), b.trigger.type], [false, past.getTime(), 'interval']);
+      });
+
       it('a job quarantined for its args fires again once they are repaired (its trigger text unchanged)', async (h) => {
         const { store } = h;
         const past = new Date(Date.now() - MIN);

@@ -102,6 +102,17 @@ test('GET /status is 503 when the store does not answer, and null health before 
   assert.equal(before.body.store.health, null);
   await stopped.close();
 
+  // After a shutdown (the server still up, as with autoStart: false or bindLifecycle): 200, stopped.
+  const down = await harness();
+  await down.call('POST', '/scheduler/jobs', {
+    body: { id: 'ok', taskId: 'tick', trigger: { type: 'interval', seconds: 10 } },
+  });
+  await down.scheduler.shutdown();
+  const after = await down.json('GET', '/scheduler/status');
+  assert.equal(after.status, 200, JSON.stringify(after.body));
+  assert.deepEqual([after.body.state, after.body.store.health, after.body.jobs], ['stopped', null, 0]);
+  await down.close();
+
   const h = await harness();
   h.scheduler.store.getNextWakeTime = () => Promise.reject(new Error('connection refused'));
   const res = await h.json('GET', '/scheduler/status');

@@ -45,3 +45,31 @@ test("a pending run of a task defined elsewhere does not delay this process's jo
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a task defined after start() starts its waiting runs at once, not at the next wake-up cap', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-foreign-'));
+  try {
+    const clock = new ManualClock(T);
+    const scheduler = new Scheduler({
+      clock,
+      store: new SqliteStore({ path: join(dir, 'jobs.db') }),
+      logger: silentLogger,
+    });
+    scheduler.defineTask('other', () => {});
+    await scheduler.start();
+    await scheduler.addJob('late', new DateTrigger(new Date(T)), { id: 'job' });
+    await clock.advance(0); // its run is created, and waits: no task here yet
+    assert.deepEqual(
+      (await scheduler.getRuns({ jobId: 'job' })).map((r) => r.status),
+      ['pending'],
+    );
+    await clock.advance(100);
+    const started: number[] = [];
+    scheduler.defineTask('late', () => void started.push(clock.now()));
+    await clock.advance(0);
+    assert.deepEqual(started, [T + 100], 'started when the task was defined');
+    await scheduler.shutdown();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

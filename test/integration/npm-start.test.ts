@@ -147,6 +147,7 @@ test(
         { TICKWORK_STORE: 'mysql://user:secret@db/x' },
         /TICKWORK_STORE mysql:\/\/\*\*\*@db\/x: Expected `store`/,
       ],
+      [{ TICKWORK_STORE: 'postgres://user:secret@[zz/x' }, /Expected `store` to be a valid URL/],
       // A file where a directory is needed: its directory cannot be created.
       [{ TICKWORK_STORE: `sqlite:${join(root, 'package.json')}/x.db` }, /cannot create its directory/],
       [{ TICKWORK_TOKEN: 'short' }, /TICKWORK_TOKEN must be at least 16 characters/],

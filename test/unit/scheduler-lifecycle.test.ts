@@ -254,3 +254,47 @@ test('before start() job reads answer from the queued jobs; after shutdown() the
   );
   await scheduler.shutdown();
 });
+
+test('while shutdown() waits for a running job, job reads still answer from the store', async () => {
+  const clock = new ManualClock(T);
+  const scheduler = new Scheduler({ clock, logger: captureLogger() });
+  let release!: () => void;
+  scheduler.defineTask('slow', () => new Promise<void>((r) => (release = r)));
+  await scheduler.start();
+  await scheduler.addJob('slow', 'interval', { id: 'a', seconds: 10 });
+  await clock.advance(10_000); // a's run is going
+  const down = scheduler.shutdown();
+  assert.equal(scheduler.state, 'stopping');
+  assert.deepEqual(
+    (await scheduler.getJobs()).map((j) => j.id),
+    ['a'],
+  );
+  assert.equal((await scheduler.getJob('a'))?.id, 'a');
+  assert.equal(await scheduler.countJobs(), 1);
+  release();
+  await down;
+  await assert.rejects(scheduler.getJobs(), (e: TickworkError) => e.code === 'SCHEDULER_NOT_RUNNING');
+});
+
+test('a start() that fails while storing the queued jobs closes the store it opened', async () => {
+  let stops = 0;
+  class Tracking extends MemoryStore {
+    override async stop(): Promise<void> {
+      stops++;
+      return super.stop();
+    }
+  }
+  const store = new Tracking();
+  const first = new Scheduler({ clock: new ManualClock(T), store, logger: captureLogger() });
+  first.defineTask('work', () => {});
+  await first.start();
+  await first.addJob('work', 'interval', { id: 'a', seconds: 10 });
+  await first.shutdown();
+  stops = 0;
+  const second = new Scheduler({ clock: new ManualClock(T), store, logger: captureLogger() });
+  second.defineTask('work', () => {});
+  await second.addJob('work', 'interval', { id: 'a', seconds: 10 }); // no replaceExisting: a conflict
+  await assert.rejects(second.start(), (e: TickworkError) => e.code === 'JOB_CONFLICT');
+  assert.equal(second.state, 'stopped');
+  assert.equal(stops, 1, 'the store was stopped');
+});

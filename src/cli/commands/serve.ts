@@ -4,12 +4,12 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { isTickworkError } from '../../core/errors.js';
+import { ensureDirectory } from '../../stores/common.js';
 import type { Scheduler } from '../../core/scheduler.js';
 import type { ApiAuthOptions, ApiToken } from '../../http/auth.js';
 import { tokenProblem } from '../../http/auth.js';
@@ -67,7 +67,7 @@ async function openStoreAt(url: string, cwd: string): Promise<Store> {
   if (sqlite && sqlite[1] !== ':memory:') {
     const path = isAbsolute(sqlite[1]!) ? sqlite[1]! : resolve(cwd, sqlite[1]!);
     try {
-      mkdirSync(dirname(path), { recursive: true });
+      ensureDirectory(dirname(path));
     } catch (err) {
       throw new CliError(`store ${url}: cannot create its directory: ${(err as Error).message}`, EXIT_USAGE);
     }

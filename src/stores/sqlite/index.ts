@@ -19,7 +19,6 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { TickworkError } from '../../core/errors.js';
@@ -38,6 +37,7 @@ import {
   resultToJson,
   replacementOf,
   unchangedByReplace,
+  ensureDirectory,
   type JobColumns,
   type RunColumns,
   versionConflict,
@@ -277,7 +277,8 @@ export class SqliteStore implements Store {
     if (this.db) return;
     this.now = context.now;
     this.wrap(() => {
-      if (this.path !== ':memory:' && this.path !== '') mkdirSync(dirname(this.path), { recursive: true });
+      // A `file:` URI is not opened by this build of better-sqlite3: it fails below, creating nothing.
+      if (this.path !== ':memory:' && !/^file:/i.test(this.path)) ensureDirectory(dirname(this.path));
       const db = new Database(this.path, { timeout: this.busyTimeout });
       try {
         db.pragma(`busy_timeout = ${this.busyTimeout}`);
