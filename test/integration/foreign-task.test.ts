@@ -12,7 +12,8 @@ import { SqliteStore } from '../../src/stores/sqlite/index.js';
 
 const T = Date.parse('2024-01-01T00:00:00Z');
 
-test("a pending run of a task defined elsewhere does not delay this process's jobs", async () => {
+/** Runs `fn` with a scheduler on a ManualClock at T and a SQLite store in a temp directory. */
+async function withScheduler(fn: (scheduler: Scheduler, clock: ManualClock) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tickwork-foreign-'));
   try {
     const clock = new ManualClock(T);
@@ -21,6 +22,15 @@ test("a pending run of a task defined elsewhere does not delay this process's jo
       store: new SqliteStore({ path: join(dir, 'jobs.db') }),
       logger: silentLogger,
     });
+    await fn(scheduler, clock);
+    await scheduler.shutdown();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("a pending run of a task defined elsewhere does not delay this process's jobs", async () => {
+  await withScheduler(async (scheduler, clock) => {
     const started: number[] = [];
     scheduler.defineTask('here', () => void started.push(clock.now()));
     await scheduler.start();
@@ -40,21 +50,11 @@ test("a pending run of a task defined elsewhere does not delay this process's jo
     );
     await clock.advance(300);
     assert.deepEqual(started, [T + 300], 'mine started at its fire time, not a second later');
-    await scheduler.shutdown();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a task defined after start() starts its waiting runs at once, not at the next wake-up cap', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tickwork-foreign-'));
-  try {
-    const clock = new ManualClock(T);
-    const scheduler = new Scheduler({
-      clock,
-      store: new SqliteStore({ path: join(dir, 'jobs.db') }),
-      logger: silentLogger,
-    });
+  await withScheduler(async (scheduler, clock) => {
     scheduler.defineTask('other', () => {});
     await scheduler.start();
     await scheduler.addJob('late', new DateTrigger(new Date(T)), { id: 'job' });
@@ -68,8 +68,5 @@ test('a task defined after start() starts its waiting runs at once, not at the n
     scheduler.defineTask('late', () => void started.push(clock.now()));
     await clock.advance(0);
     assert.deepEqual(started, [T + 100], 'started when the task was defined');
-    await scheduler.shutdown();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
