@@ -899,7 +899,10 @@ export class Scheduler implements JobOwner {
    * Replaces a job's trigger and recomputes its next fire time from now. Accepts a trigger object or the
    * shorthand `rescheduleJob(id, 'cron', { hour: '*\/2' })`. A paused job stays paused (unlike APScheduler 3,
    * where rescheduling resumes it): its next fire time is computed from the new trigger when it is resumed.
-   * @throws TickworkError `INVALID_TRIGGER`, `TRIGGER_NEVER_FIRES`; `INVALID_OPTION` (field `id`) for an id
+   * The change is written over the version of the job it read (a pause by another process in between is
+   * kept; the job is read again, up to 5 times).
+   * @throws TickworkError `INVALID_TRIGGER`, `TRIGGER_NEVER_FIRES`; `JOB_VERSION_CONFLICT` when the job kept
+   * changing; `INVALID_OPTION` (field `id`) for an id
    * that is not one `addJob` accepts; `INVALID_TIMEZONE` (field `timezone`) for a bad shorthand `timezone`;
    * rejects with `JOB_NOT_FOUND`.
    */
@@ -924,15 +927,27 @@ export class Scheduler implements JobOwner {
     const next = firstFireTime(t, now);
     const json = freezeTrigger(t.toJSON());
     this.triggerByJson.set(json, t);
-    const current =
-      this.pendingJobs.get(id)?.record ??
-      (this.storeOpen('rescheduleJob') ? await this.store.getJob(id) : null);
-    if (!current) throw jobNotFound(id);
-    // A paused job stays paused (APScheduler 3 resumes it): `resumeJob` computes its next fire time later.
-    const record = await this.updateRecord(
-      id,
-      current.paused ? { trigger: json } : { trigger: json, nextRunTime: next },
-    );
+    let current: JobRecord | null;
+    let record: JobRecord;
+    for (let attempt = 1; ; attempt++) {
+      current =
+        this.pendingJobs.get(id)?.record ??
+        (this.storeOpen('rescheduleJob') ? await this.store.getJob(id) : null);
+      if (!current) throw jobNotFound(id);
+      // A paused job stays paused (APScheduler 3 resumes it): `resumeJob` computes its next fire time later.
+      // Written only over the version read (compare-and-set): a pause by another process in between must
+      // not be left with a next run time. On a conflict, read again.
+      try {
+        record = await this.updateRecord(
+          id,
+          current.paused ? { trigger: json } : { trigger: json, nextRunTime: next },
+          this.pendingJobs.has(id) ? undefined : current.version,
+        );
+        break;
+      } catch (err) {
+        if (attempt >= 5 || !isTickworkError(err) || err.code !== 'JOB_VERSION_CONFLICT') throw err;
+      }
+    }
     this.events.emit('job:modified', {
       jobId: id,
       name: record.name,
@@ -1050,7 +1065,11 @@ export class Scheduler implements JobOwner {
     return [...this.inFlight.values()].map((r) => r.run);
   }
 
-  private async updateRecord(id: string, patch: Partial<JobRecord>): Promise<JobRecord> {
+  private async updateRecord(
+    id: string,
+    patch: Partial<JobRecord>,
+    expectedVersion?: number,
+  ): Promise<JobRecord> {
     const pending = this.pendingJobs.get(id);
     if (pending) {
       pending.record = { ...pending.record, ...patch, updatedAt: new Date(this.clock.now()) };
@@ -1059,7 +1078,7 @@ export class Scheduler implements JobOwner {
       return pending.record;
     }
     this.assertRunning('modifying a job');
-    const record = await this.store.updateJob(id, { ...patch });
+    const record = await this.store.updateJob(id, { ...patch }, expectedVersion);
     this.wakeSoon();
     return record;
   }

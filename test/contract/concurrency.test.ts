@@ -59,21 +59,26 @@ test('SQLite: 4 connections in 4 threads fire 100 jobs x 21 fire times exactly o
     await setup.start(startContext);
     for (let i = 0; i < JOBS; i++)
       await setup.addJob(job(`job-${String(i).padStart(3, '0')}`, { nextRunTime: new Date(base) }), 'error');
-    const results = await Promise.all(
-      [0, 1, 2, 3].map(
-        () =>
-          new Promise<{ planned: string[]; inserted: string[] }>((resolve, reject) => {
-            // Workers do not inherit tsx's loader on Node 20: load the TypeScript worker through tsx's API.
-            const url = new URL('./sqlite-fire-worker.ts', import.meta.url).href;
-            const w = new Worker(
-              `import(${JSON.stringify(TSX_API)}).then((m) => m.tsImport(${JSON.stringify(url)}, ${JSON.stringify(url)}))`,
-              { eval: true, workerData: { file, now, limit: 7 } },
-            );
-            w.once('message', resolve);
-            w.once('error', reject);
-          }),
-      ),
+    // Workers do not inherit tsx's loader on Node 20: load the TypeScript worker through tsx's API.
+    const url = new URL('./sqlite-fire-worker.ts', import.meta.url).href;
+    const workers = [0, 1, 2, 3].map(
+      () =>
+        new Worker(
+          `import(${JSON.stringify(TSX_API)}).then((m) => m.tsImport(${JSON.stringify(url)}, ${JSON.stringify(url)}))`,
+          { eval: true, workerData: { file, now, limit: 7 } },
+        ),
     );
+    const message = (w: Worker) =>
+      new Promise<unknown>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    // Each opens its connection first; then all start firing at once (a worker that loads faster than the
+    // others must not find the work done before they begin).
+    await Promise.all(workers.map(message));
+    const done = workers.map(message) as Promise<{ planned: string[]; inserted: string[] }>[];
+    for (const w of workers) w.postMessage('go');
+    const results = await Promise.all(done);
     const planned = results.flatMap((r) => r.planned);
     const inserted = results.flatMap((r) => r.inserted);
     assert.equal(countDuplicates(planned), 0, 'no fire time planned twice');
@@ -187,7 +192,11 @@ test('PostgreSQL fireConcurrency: one call divides its claim among transactions 
     assert.equal(small.fired.length, 127);
     assert.equal(small.more, true);
     assert.equal(maxInUse, 1, 'a claim of 127 is one transaction');
-    // 200 = 3 shares (68 + 66 + 66) on three connections at once; `b` fires the rest alongside.
+    // 200 = 3 shares (68 + 66 + 66) on three connections at once; `b` fires the rest alongside. The pool
+    // holds 3 idle connections first: a share that had to wait for a new connection could start after
+    // another share had finished, and the three would not be seen open at once.
+    const warm = await Promise.all([pool.connect(), pool.connect(), pool.connect()]);
+    for (const c of warm) c.release();
     maxInUse = 0;
     const inserted: string[] = [];
     const [big] = await Promise.all([

@@ -1,11 +1,14 @@
 // A worker thread for the SQLite concurrency test: its own connection to the shared file, firing until
-// nothing is due at the given `now`. Posts the (job, fire time) pairs it planned and inserted.
+// nothing is due at the given `now`. Posts 'ready' once its store is open and starts on the next message
+// (all workers start together), then posts the (job, fire time) pairs it planned and inserted.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 
 const { file, now, limit } = workerData as { file: string; now: number; limit: number };
 const store = new SqliteStore({ path: file, busyTimeout: 20_000 });
 await store.start({ nodeId: 'worker', now: () => now });
+parentPort!.postMessage('ready');
+await new Promise((resolve) => parentPort!.once('message', resolve));
 const planned: string[] = [];
 const inserted: string[] = [];
 for (;;) {

@@ -455,3 +455,33 @@ test('a misspelt job option in the shorthand gets a hint naming the job option',
       e.message.includes('Did you mean `maxInstances`?'),
   );
 });
+
+test('rescheduleJob writes over the version it read: a pause by another process in between stays a pause', async () => {
+  let pauseOnRead = false;
+  class Racing extends MemoryStore {
+    override async getJob(id: string) {
+      const read = await super.getJob(id);
+      if (pauseOnRead && read) {
+        pauseOnRead = false;
+        // Another process pauses the job after this read.
+        await super.updateJob(id, { paused: true, nextRunTime: null });
+      }
+      return read;
+    }
+  }
+  const clock = new ManualClock(T0);
+  const scheduler = new Scheduler({ clock, store: new Racing(), logger: silentLogger });
+  scheduler.defineTask('work', () => {});
+  await scheduler.start();
+  await scheduler.addJob('work', 'interval', { id: 'a', seconds: 10 });
+  pauseOnRead = true;
+  const job = await scheduler.rescheduleJob('a', 'interval', { seconds: 30 });
+  const stored = (await scheduler.store.getJob('a'))!;
+  assert.deepEqual(
+    [stored.paused, stored.nextRunTime, stored.trigger.milliseconds],
+    [true, null, 30_000],
+    'paused, no next run time, the new trigger',
+  );
+  assert.equal(job.nextRunTime, null);
+  await scheduler.shutdown();
+});
