@@ -945,7 +945,7 @@ export class Scheduler implements JobOwner {
         );
         break;
       } catch (err) {
-        if (attempt >= 5 || !isTickworkError(err) || err.code !== 'JOB_VERSION_CONFLICT') throw err;
+        if (attempt >= 5 || !isTickworkError(err, 'JOB_VERSION_CONFLICT')) throw err;
       }
     }
     this.events.emit('job:modified', {

@@ -628,7 +628,7 @@ export class PostgresStore implements Store {
         const t = now.getTime();
         // The batch goes to the server as JSON (the driver's array literals cost far more), one record per
         // job carrying its first planned run; the further runs of a job (a backlog not coalesced) go in a
-        // second document. Values equal to their defaults are left out (see FIRE_SQL).
+        // second document. Values equal to their defaults are left out (see {@link fireSql}).
         const jobs: FireJobRecord[] = [];
         const extra: FireRunRecord[] = [];
         const planned: { fired: PgFired; index: number; id: string; sft: number; nb: number }[] = [];
@@ -676,12 +676,12 @@ export class PostgresStore implements Store {
         }>({
           name: this.prefix + 'apply',
           text: this.fireSql,
-          values: [JSON.stringify(jobs), t, extra.length === 0 ? '[]' : JSON.stringify(extra), n],
+          values: [JSON.stringify(jobs), t, JSON.stringify(extra), n],
         });
         const out = applied.rows[0]!;
         // Each list is sent only when it is not the whole batch (a job whose compare-and-set failed, a run
         // whose (job, fire time) existed already): null means all.
-        const ok = out.ok === null ? null : new Set(out.ok === '' ? [] : out.ok.split(','));
+        const ok = out.ok === null ? null : new Set(JSON.parse(out.ok) as string[]);
         const inserted = out.ins === null ? null : new Set(out.ins === '' ? [] : out.ins.split(','));
         const downgraded = new Set(out.skipped === null ? [] : out.skipped.split(','));
         for (const r of planned) {
@@ -1381,8 +1381,9 @@ interface FireRunRecord {
  * more runs are active than the planner was told (a manual run committed between the claim's snapshot and
  * its lock), a pending run that no longer fits `maxInstances` is stored as skipped.
  *
- * It returns the jobs advanced (`ok`) and the runs inserted (`ins`) as comma-separated ids only when they
- * are not all of them (null: all; the common case sends no list), and the runs downgraded to skipped.
+ * It returns the jobs advanced (`ok`, a JSON array: a job id may hold a comma) and the runs inserted (`ins`,
+ * comma-separated uuids) only when they are not all of them (null: all; the common case sends no list), and
+ * the runs downgraded to skipped.
  */
 function fireSql(s: string): string {
   return `WITH p AS (
@@ -1430,7 +1431,7 @@ function fireSql(s: string): string {
       RETURNING id, status)
     SELECT
       CASE WHEN (SELECT count(*) FROM ok) = $4 THEN NULL
-        ELSE coalesce((SELECT string_agg(id, ',') FROM ok), '') END AS ok,
+        ELSE coalesce((SELECT json_agg(id) FROM ok), '[]')::text END AS ok,
       CASE WHEN (SELECT count(*) FROM ins) = (SELECT count(*) FROM r) THEN NULL
         ELSE coalesce((SELECT string_agg(id::text, ',') FROM ins), '') END AS ins,
       (SELECT string_agg(ins.id::text, ',') FROM ins JOIN r ON r.id = ins.id

@@ -238,6 +238,8 @@ export class SqliteStore implements Store {
   private readonly pollInterval: number;
   private db: Database.Database | null = null;
   private now: () => number = Date.now;
+  /** The last task id list passed in, as JSON (see {@link SqliteStore.taskJson}). */
+  private lastTaskIds: { list: string[]; length: number; json: string } | null = null;
   private readonly listeners = new Set<(change: StoreChange) => void>();
   private pollTimer: NodeJS.Timeout | null = null;
   private dataVersion = 0;
@@ -528,7 +530,7 @@ export class SqliteStore implements Store {
     return this.tx(() => {
       const filter = taskIds ? 'AND task_id IN (SELECT value FROM json_each(?))' : '';
       const params: unknown[] = [owner, t, t + leaseMs, t];
-      if (taskIds) params.push(JSON.stringify(taskIds));
+      if (taskIds) params.push(this.taskJson(taskIds));
       params.push(limit);
       const rows = this.stmt(
         `UPDATE runs SET status = 'running', owner = ?, attempt = attempt + 1, started_at = ?, lease_expires_at = ?
@@ -704,6 +706,13 @@ export class SqliteStore implements Store {
     return rows.map(decodeRun);
   }
 
+  /** `JSON.stringify(taskIds)`, kept while the caller passes the same array (the scheduler keeps one). */
+  private taskJson(taskIds: string[]): string {
+    if (this.lastTaskIds?.list !== taskIds || this.lastTaskIds.length !== taskIds.length)
+      this.lastTaskIds = { list: taskIds, length: taskIds.length, json: JSON.stringify(taskIds) };
+    return this.lastTaskIds.json;
+  }
+
   async getNextWakeTime(taskIds?: string[]): Promise<Date | null> {
     const row = this.read(() =>
       this.stmt(
@@ -712,7 +721,7 @@ export class SqliteStore implements Store {
            UNION ALL SELECT min(not_before) FROM runs WHERE status = 'pending'
              AND (@tasks IS NULL OR task_id IN (SELECT value FROM json_each(@tasks)))
            UNION ALL SELECT min(lease_expires_at) FROM runs WHERE status = 'running')`,
-      ).get({ tasks: taskIds ? JSON.stringify(taskIds) : null }),
+      ).get({ tasks: taskIds ? this.taskJson(taskIds) : null }),
     ) as { t: number | null };
     return row.t === null ? null : new Date(row.t);
   }
