@@ -24,6 +24,9 @@ for (;;) {
   for (const f of r.fired)
     for (const run of f.runs) inserted.push(`${run.jobId}@${run.scheduledFireTime.getTime()}`);
   if (r.fired.length === 0 && !r.more) break;
+  // A scheduler does other work between passes; without a pause one thread can take the write lock again
+  // and again while the others sleep in SQLite's busy handler, and the test would not be concurrent.
+  await new Promise((resolve) => setTimeout(resolve, 1));
 }
 await store.stop();
 parentPort!.postMessage({ planned, inserted });
