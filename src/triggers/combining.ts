@@ -72,6 +72,12 @@ function checkChildren(kind: string, triggers: unknown): Trigger[] {
 }
 
 /**
+ * The budget of the {@link AndTrigger} search in progress (searches are synchronous, so one at a time), shared
+ * by the `and` triggers nested in it; `null` when none is.
+ */
+let activeSearch: { left: number } | null = null;
+
+/**
  * The earliest fire time of `t` at or after `at`. Triggers whose fire times form a fixed grid (cron,
  * calendar interval, interval with a start date, and/or of those) jump straight there; others are walked
  * from `from` one fire time at a time (`null` from the walk means the child is exhausted).
@@ -91,8 +97,10 @@ function atOrAfter(t: Trigger, at: number, from: Date, now: Date, budget: { left
  * each child's next fire time; while they disagree, move every child that is behind to its first fire
  * time at or after the latest one; when they agree, the earliest of them is the fire time.
  *
- * The search is bounded: after `maxIterations` rounds without agreement it answers `null` (and never
- * hangs), so two crons that never coincide (`0 0 * * 1` and `0 0 * * 2`) give `null` in milliseconds.
+ * The search is bounded: after `maxIterations` rounds without agreement, or `maxIterations` times the number
+ * of children steps in all (rounds and children advanced, counting those of `and` triggers nested in it,
+ * which share the outermost search's budget), it answers `null` (and never hangs), so two crons that never
+ * coincide (`0 0 * * 1` and `0 0 * * 2`) give `null` in milliseconds.
  * `Scheduler.addJob` then refuses the job with `TRIGGER_NEVER_FIRES`.
  *
  * @throws TickworkError `INVALID_TRIGGER` for an empty or malformed `triggers`, `INVALID_OPTION`.
@@ -119,10 +127,22 @@ export class AndTrigger implements Trigger {
   }
 
   getNextFireTime(previousFireTime: Date | null, now: Date): Date | null {
+    // A search inside another (an `and` nested in an `and`) draws on the outer search's budget: each level
+    // having a budget of its own would multiply them (three levels of 10,000 rounds: 10^12).
+    if (activeSearch !== null) return this.search(previousFireTime, now, activeSearch);
+    const budget = { left: this.maxIterations * this.triggers.length };
+    activeSearch = budget;
+    try {
+      return this.search(previousFireTime, now, budget);
+    } finally {
+      activeSearch = null;
+    }
+  }
+
+  private search(previousFireTime: Date | null, now: Date, budget: { left: number }): Date | null {
     const prev = previousFireTime === null ? null : new Date(previousFireTime.getTime() + this.threshold);
     const times: (Date | null)[] = this.triggers.map((t) => t.getNextFireTime(prev, now));
-    const budget = { left: this.maxIterations * this.triggers.length };
-    for (let i = 0; i < this.maxIterations; i++) {
+    for (let i = 0; i < this.maxIterations && budget.left-- > 0; i++) {
       let earliest = Infinity;
       let latest = -Infinity;
       for (const d of times) {

@@ -135,6 +135,33 @@ describe('AndTrigger', () => {
       );
     }
   });
+  test('nested and triggers share the outermost search budget (three levels do not multiply it)', () => {
+    // Grid leaves, counted. An inner pair (every 100 ms, and every 101 ms from 1 ms) agrees every 10,100 ms
+    // after about 100 rounds; the other pair (100 ms, 103 ms from 1 ms) every 10,300 ms. The outer search
+    // advances the pairs many times, and each advance is an inner search: with a budget per level that
+    // multiplies (200 x 100 rounds); shared, the whole search takes at most maxIterations x children
+    // (200 x 2) steps.
+    let calls = 0;
+    const leaf = (ms: number, origin: number): Trigger => ({
+      type: 'counting',
+      jitter: null,
+      getNextFireTime(prev: Date | null) {
+        calls++;
+        const after = prev === null ? origin : prev.getTime() + 1;
+        return new Date(origin + Math.max(0, Math.ceil((after - origin) / ms)) * ms);
+      },
+      toJSON: () => ({ type: 'counting', version: 1 }),
+      describe: () => 'counting',
+    });
+    const pair = (other: number) => new AndTrigger([leaf(100, 0), leaf(other, 1)], { maxIterations: 200 });
+    assert.equal(pair(101).getNextFireTime(null, new Date(0))?.getTime(), 10_000, 'a pair alone agrees');
+    calls = 0;
+    const t = new AndTrigger([pair(101), pair(103)], { maxIterations: 200 });
+    assert.equal(t.getNextFireTime(null, new Date(0)), null, 'no agreement within the budget');
+    assert.ok(calls > 0 && calls <= 4 * 200 * 2, `leaf calls: ${calls}`);
+    // The budget is released when the outer search ends: a later search has its own.
+    assert.equal(pair(101).getNextFireTime(null, new Date(0))?.getTime(), 10_000);
+  });
 });
 
 describe('OrTrigger', () => {
