@@ -16,7 +16,7 @@ import { TickworkError, invalidOption } from '../core/errors.js';
 import type { SchedulerEventName } from '../core/events.js';
 import type { Job } from '../core/job.js';
 import type { Logger } from '../core/logger.js';
-import type { Scheduler } from '../core/scheduler.js';
+import { firstFireTime, type Scheduler } from '../core/scheduler.js';
 import { runToJSON, type RunRecord } from '../core/structures.js';
 import { dashboardAssets } from '../dashboard/index.js';
 import { duration, integer, optionsObject, rejectUnknownKeys } from '../core/validate.js';
@@ -553,9 +553,11 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
             400,
           );
         }
-        // Build the trigger first (pure) so that a bad one changes nothing.
+        // Build the trigger and find its first fire time before anything changes, so that a bad one (or one
+        // that never fires) changes nothing.
         const trigger =
           triggerInput === undefined ? null : triggerFromInput(triggerInput, 'trigger', scheduler.timezone);
+        if (trigger) firstFireTime(trigger, new Date(scheduler.clock.now()));
         let job = await getJob(id);
         if (Object.keys(changes).length > 0) job = await scheduler.modifyJob(id, changes);
         // rescheduleJob leaves a paused job paused: it is never fired in between.

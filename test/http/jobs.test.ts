@@ -416,6 +416,16 @@ test('PATCH modifies options and/or reschedules; a paused job stays paused', asy
   assert.equal(bad.status, 400);
   assert.equal(bad.body.code, 'INVALID_CRON');
   assert.equal((await h.json('GET', '/scheduler/jobs/p')).body.name, 'both');
+  // Nor does a trigger that never fires (30 February).
+  const never = await h.json('PATCH', '/scheduler/jobs/p', {
+    body: { name: 'x', maxInstances: 7, trigger: { type: 'cron', expression: '0 0 30 2 *' } },
+  });
+  assert.equal(never.status, 400);
+  assert.equal(never.body.code, 'TRIGGER_NEVER_FIRES');
+  const kept = (await h.json('GET', '/scheduler/jobs/p')).body;
+  assert.equal(kept.name, 'both');
+  assert.equal(kept.maxInstances, 3);
+  assert.equal(kept.trigger.type, 'cron');
   const empty = await h.json('PATCH', '/scheduler/jobs/p', { body: {} });
   assert.equal(empty.status, 400);
   assert.equal(empty.body.details.field, 'body');
