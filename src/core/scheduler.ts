@@ -66,6 +66,7 @@ import {
   compareCodePoints,
   freezeTrigger,
   jobComparator,
+  isInvalidTrigger,
   stableStringify,
   unchangedByReplace,
 } from '../stores/common.js';
@@ -1432,7 +1433,9 @@ export class Scheduler implements JobOwner {
         runs: [],
         nextRunTime: null,
         remove: false,
-        quarantine: `trigger cannot be read: ${(err as Error).message}`,
+        quarantine: isInvalidTrigger(job.trigger)
+          ? (err as Error).message
+          : `trigger cannot be read: ${(err as Error).message}`,
       };
     }
     let t: Date | null = job.nextRunTime;
@@ -1609,6 +1612,17 @@ export class Scheduler implements JobOwner {
     const key = stableStringify(job.trigger);
     const cached = this.triggerCache.get(job.id);
     if (cached && cached.key === key) return cached.trigger;
+    if (isInvalidTrigger(job.trigger)) {
+      // A store's placeholder for a row it could not decode: say which column and why.
+      const { field, error } = job.trigger as { field?: unknown; error?: unknown };
+      throw new TickworkError(
+        'INVALID_TRIGGER',
+        `the stored ${String(field)} cannot be read: ${String(error)}`,
+        {
+          field: String(field),
+        },
+      );
+    }
     const trigger = triggerFromJSON(job.trigger);
     this.triggerCache.set(job.id, { key, trigger });
     return trigger;

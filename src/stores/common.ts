@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomFillSync } from 'node:crypto';
-import { TickworkError } from '../core/errors.js';
+import { TickworkError, show } from '../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../core/structures.js';
 import type { TriggerJSON } from '../triggers/trigger.js';
 import { integer, oneOf } from '../core/validate.js';
@@ -211,10 +211,40 @@ export function decodeJob(row: JobColumns, parsedTrigger?: TriggerJSON): JobReco
   if (row.retry !== null) {
     const r = parseJsonColumn(row.retry);
     if (!r.ok) bad ??= { field: 'retry', error: r.error };
-    else if (r.value !== null && (typeof r.value !== 'object' || Array.isArray(r.value)))
-      bad ??= { field: 'retry', error: 'not an object' };
-    else retry = r.value as JobRecord['retry'];
+    else if (r.value !== null) {
+      const error = retryError(r.value);
+      if (error !== null) bad ??= { field: 'retry', error };
+      else retry = r.value as JobRecord['retry'];
+    }
   }
+  // The other columns are typed in PostgreSQL but not in SQLite (a hand-written 'one' or '2024-01-01'):
+  // a value that is not what the store writes makes the row undecodable too, with a harmless stand-in.
+  const number = (field: string, v: unknown, min: number, integral = false): number | null => {
+    const n = Number(v);
+    if (v === null || v === '' || typeof v === 'boolean' || !Number.isFinite(n) || n < min) {
+      bad ??= { field, error: `not a number of at least ${min}: ${show(v)}` };
+      return null;
+    }
+    if (integral && !Number.isSafeInteger(n)) bad ??= { field, error: `not an integer: ${show(v)}` };
+    return n;
+  };
+  const time = (field: string, v: Date | number): Date | null => {
+    const d = toDate(v);
+    if (!Number.isFinite(d.getTime())) {
+      bad ??= { field, error: `not a time: ${show(v)}` };
+      return null;
+    }
+    return d;
+  };
+  const maxInstances = number('max_instances', row.max_instances, 1, true);
+  const misfireGraceTime =
+    row.misfire_grace_time === null ? null : number('misfire_grace_time', row.misfire_grace_time, 0);
+  const jitter = row.jitter === null ? null : number('jitter', row.jitter, 0);
+  const timeout = row.timeout === null ? null : number('timeout', row.timeout, 1);
+  const version = number('version', row.version, 0, true);
+  const nextRunTime = row.next_run_time === null ? null : time('next_run_time', row.next_run_time);
+  const createdAt = time('created_at', row.created_at);
+  const updatedAt = time('updated_at', row.updated_at);
   if (bad) trigger = invalidTrigger(row.trigger, bad.field, bad.error);
   return {
     id: row.id,
@@ -222,18 +252,33 @@ export function decodeJob(row: JobColumns, parsedTrigger?: TriggerJSON): JobReco
     taskId: row.task_id,
     trigger: trigger!,
     args: bad ? [] : args,
-    maxInstances: Number(row.max_instances),
-    misfireGraceTime: row.misfire_grace_time === null ? null : Number(row.misfire_grace_time),
+    maxInstances: maxInstances ?? 1,
+    misfireGraceTime,
     coalesce: Boolean(row.coalesce),
-    jitter: row.jitter === null ? null : Number(row.jitter),
-    timeout: row.timeout === null ? null : Number(row.timeout),
+    jitter,
+    timeout,
     retry: bad ? null : retry,
     paused: Boolean(row.paused),
-    nextRunTime: row.next_run_time === null ? null : toDate(row.next_run_time),
-    version: Number(row.version),
-    createdAt: toDate(row.created_at),
-    updatedAt: toDate(row.updated_at),
+    nextRunTime,
+    version: version ?? 0,
+    createdAt: createdAt ?? new Date(0),
+    updatedAt: updatedAt ?? new Date(0),
   };
+}
+
+/** Why a stored retry policy is not one tickwork writes (all five fields, in range), or `null`. */
+function retryError(v: unknown): string | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not an object';
+  const r = v as Record<string, unknown>;
+  const ms = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+  if (!Number.isSafeInteger(r.attempts) || (r.attempts as number) < 1)
+    return '`attempts` is not an integer >= 1';
+  if (r.backoff !== 'fixed' && r.backoff !== 'exponential')
+    return '`backoff` is not "fixed" or "exponential"';
+  if (!ms(r.delay)) return '`delay` is not a number of milliseconds';
+  if (!ms(r.maxDelay)) return '`maxDelay` is not a number of milliseconds';
+  if (typeof r.jitter !== 'boolean') return '`jitter` is not a boolean';
+  return null;
 }
 
 /** Columns of a stored run, as both persistent stores name them. */

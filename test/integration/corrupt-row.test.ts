@@ -59,3 +59,55 @@ test('a corrupt job row is quarantined (paused, event), never deleted; other job
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('SQLite columns with values tickwork never writes (untyped) are quarantined too, and listing still works', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-corrupt-'));
+  const path = join(dir, 'jobs.db');
+  try {
+    const clock = new ManualClock('2024-01-01T00:00:00Z');
+    const scheduler = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
+    const ran: string[] = [];
+    scheduler.defineTask('work', (name: string) => {
+      ran.push(name);
+      throw new Error('fails, to be retried');
+    });
+    await scheduler.start();
+    // column -> the value written behind the store's back
+    const damage: Record<string, string> = {
+      max_instances: "'one'",
+      misfire_grace_time: "'x'",
+      timeout: '-1',
+      jitter: "'soon'",
+      retry: '\'{"attempts":3}\'', // parses, but is not a whole policy
+    };
+    for (const id of ['good', ...Object.keys(damage), 'next_run_time'])
+      await scheduler.addJob('work', 'interval', { id, args: [id], seconds: 10, retry: 2 });
+    const db = new Database(path);
+    for (const [column, value] of Object.entries(damage))
+      db.prepare(`UPDATE jobs SET ${column} = ${value} WHERE id = ?`).run(column);
+    db.prepare("UPDATE jobs SET next_run_time = '2024-01-01T00:00:10Z' WHERE id = 'next_run_time'").run();
+    db.close();
+
+    const quarantined = new Map<string, string>();
+    scheduler.on('job:quarantined', (e) => quarantined.set(e.jobId, e.reason));
+    await clock.advance(25_000);
+
+    // Only the good job ran (twice, as retried); each damaged one that came due was paused, the reason
+    // naming its column.
+    assert.deepEqual([...new Set(ran)], ['good']);
+    assert.deepEqual([...quarantined.keys()].sort(), Object.keys(damage).sort());
+    for (const [id, reason] of quarantined) assert.match(reason, new RegExp(`stored ${id} cannot be read`));
+    // Every job is listed and serialises (the API's job list), the undecodable ones as such; none deleted.
+    const jobs = await scheduler.getJobs();
+    assert.equal(jobs.length, 7);
+    for (const j of jobs) assert.doesNotThrow(() => JSON.stringify(j), j.id);
+    const text = jobs.find((j) => j.id === 'next_run_time')!;
+    assert.equal(text.nextRunTime, null);
+    assert.match(text.trigger.describe(), /next_run_time cannot be read/);
+    for (const id of Object.keys(damage)) assert.equal(jobs.find((j) => j.id === id)!.paused, true, id);
+    assert.equal(jobs.find((j) => j.id === 'good')!.paused, false);
+    await scheduler.shutdown();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
