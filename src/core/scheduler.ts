@@ -1883,8 +1883,13 @@ export class Scheduler implements JobOwner {
     const { run, job } = entry;
     const name = job?.name ?? run.jobId;
     const retry = job?.retry ?? null;
-    const willRetry = retry !== null && run.attempt < retry.attempts && this._state === 'running';
-    const retryAt = willRetry ? new Date(this.now() + retryDelay(retry, run.attempt, this.random)) : null;
+    let retryAt: Date | null = null;
+    if (retry !== null && run.attempt < retry.attempts && this._state === 'running') {
+      retryAt = new Date(this.now() + retryDelay(retry, run.attempt, this.random));
+      // A policy whose delay leaves the Date range (a stored row written by hand) retries nothing.
+      if (isBadDate(retryAt)) retryAt = null;
+    }
+    const willRetry = retryAt !== null;
     if (status === 'timed-out') abortRun(entry, err);
     const error = errorToJSON(err);
     await this.settle(entry, { status, error, retryAt });

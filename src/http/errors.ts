@@ -40,14 +40,41 @@ export class ApiError extends Error {
   }
 }
 
-/** A JSON response (`undefined` → no body). BigInts become strings; other non-JSON values are dropped. */
+/**
+ * A JSON response (`undefined` → no body). BigInts become strings; other non-JSON values are dropped; an
+ * object that contains itself (a memory store's job args or run result may) is cut at the repeat, which
+ * becomes the string `"[Circular]"`.
+ */
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
   if (body === undefined) return new Response(null, { status, headers });
-  const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  let text: string;
+  try {
+    text = JSON.stringify(body, bigintsAsStrings);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    text = JSON.stringify(body, cutCycles());
+  }
   return new Response(text, {
     status,
     headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
   });
+}
+
+const bigintsAsStrings = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v);
+
+/** A `JSON.stringify` replacer like {@link bigintsAsStrings} that also replaces a value by `"[Circular]"` where
+ * it is its own ancestor. */
+function cutCycles(): (this: unknown, key: string, value: unknown) => unknown {
+  const ancestors: unknown[] = [];
+  return function (this: unknown, _key: string, value: unknown): unknown {
+    if (typeof value === 'bigint') return value.toString();
+    if (typeof value !== 'object' || value === null) return value;
+    // `this` is the object holding `value`: drop the ancestors that are not on its path.
+    while (ancestors.length > 0 && ancestors[ancestors.length - 1] !== this) ancestors.pop();
+    if (ancestors.includes(value)) return '[Circular]';
+    ancestors.push(value);
+    return value;
+  };
 }
 
 /** The error response for `err`: its code, message and details; unexpected errors become 500. */

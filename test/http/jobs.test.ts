@@ -547,3 +547,22 @@ test('lastRun counts only runs of the job itself, not those of an earlier job wi
   assert.equal((await h.json('GET', '/scheduler/jobs/again')).body.recentRuns.length, 1);
   await h.close();
 });
+
+test('a memory-store job whose args or run result contain themselves is listed, the repeat cut as "[Circular]"', async () => {
+  const h = await harness();
+  const cyclic: Record<string, unknown> = { n: 1 };
+  cyclic.self = cyclic;
+  h.scheduler.defineTask('cyclic', () => cyclic);
+  await h.scheduler.addJob('cyclic', 'interval', { id: 'c', seconds: 10, args: [cyclic, 2n] });
+  await h.clock.advance(10_000);
+  const job = await h.json('GET', '/scheduler/jobs/c');
+  assert.equal(job.status, 200);
+  assert.deepEqual(job.body.args, [{ n: 1, self: '[Circular]' }, '2']);
+  const list = await h.json('GET', '/scheduler/jobs');
+  assert.equal(list.status, 200);
+  const runs = await h.json('GET', '/scheduler/runs?jobId=c');
+  assert.equal(runs.status, 200);
+  assert.equal(runs.body.items.length, 1);
+  assert.deepEqual(runs.body.items[0].result, { n: 1, self: '[Circular]' });
+  await h.close();
+});
