@@ -588,9 +588,11 @@ export class Scheduler implements JobOwner {
    * - `addJob(fn, new IntervalTrigger({ seconds: 5 }), options)`;
    * - `addJob('task-id', trigger, options)` for a task defined with {@link Scheduler.defineTask}.
    *
-   * Before `start()`, the job waits (pending) and its first fire time is computed at start.
+   * Before `start()`, the job waits (pending) and its first fire time is computed at start. After
+   * `shutdown()` (and while it runs) the promise rejects with `SCHEDULER_NOT_RUNNING`.
    *
-   * Validation errors are thrown synchronously; store errors reject the promise.
+   * Validation errors are thrown synchronously; store and state errors (`JOB_CONFLICT`,
+   * `SCHEDULER_NOT_RUNNING`) reject the promise.
    * @throws TickworkError `INVALID_TRIGGER`, `INVALID_OPTION`, `UNKNOWN_OPTION`, `TRIGGER_NEVER_FIRES`,
    * `ANONYMOUS_TASK`, `TASK_NOT_FOUND`, `TASK_CONFLICT`; `INVALID_TIMEZONE` (field `timezone`) for a shorthand
    * `timezone` that is not a known zone name (a BigInt included); rejects with `JOB_CONFLICT`.
@@ -696,11 +698,22 @@ export class Scheduler implements JobOwner {
     };
     this.triggerByJson.set(record.trigger, triggerObj);
     if (!this.running) {
+      // After shutdown() (or while it runs) a job would wait for a start() that may never come: refused.
+      if (this.shutDown || this._state === 'stopping') {
+        return Promise.reject(
+          new TickworkError(
+            'SCHEDULER_NOT_RUNNING',
+            'addJob needs a started scheduler: this one was shut down (call start() again first)',
+          ),
+        );
+      }
       if (this.pendingJobs.has(record.id) && resolved.conflict === 'error') {
-        throw new TickworkError('JOB_CONFLICT', `A job with id "${record.id}" was added already`, {
-          field: 'id',
-          value: record.id,
-        });
+        return Promise.reject(
+          new TickworkError('JOB_CONFLICT', `A job with id "${record.id}" was added already`, {
+            field: 'id',
+            value: record.id,
+          }),
+        );
       }
       const pending: PendingJob = {
         record,

@@ -227,6 +227,12 @@ test('before start() job reads answer from the queued jobs; after shutdown() the
   const scheduler = new Scheduler({ clock, store, logger: captureLogger() });
   scheduler.defineTask('work', () => {});
   await scheduler.addJob('work', 'interval', { id: 'queued', seconds: 10 });
+  // A queued id added again: a rejected promise (as once started), not a synchronous throw.
+  let again: Promise<unknown> | undefined;
+  assert.doesNotThrow(() => {
+    again = scheduler.addJob('work', 'interval', { id: 'queued', seconds: 10 });
+  });
+  await assert.rejects(again!, (e: TickworkError) => e.code === 'JOB_CONFLICT');
   assert.deepEqual(
     (await scheduler.getJobs()).map((j) => j.id),
     ['queued'],
@@ -245,7 +251,13 @@ test('before start() job reads answer from the queued jobs; after shutdown() the
   await assert.rejects(scheduler.rescheduleJob('stored', 'interval', { seconds: 5 }), notRunning);
   await assert.rejects(scheduler.removeJob('stored'), notRunning);
   await assert.rejects(scheduler.removeAllJobs(), notRunning);
-  assert.equal((await store.getJobs()).length, 2, 'nothing removed');
+  // addJob too (a job queued now would wait for a start() that may never come), as a rejected promise.
+  let added: Promise<unknown> | undefined;
+  assert.doesNotThrow(() => {
+    added = scheduler.addJob('work', 'interval', { id: 'late', seconds: 10 });
+  });
+  await assert.rejects(added!, notRunning);
+  assert.equal((await store.getJobs()).length, 2, 'nothing removed, nothing added');
   // Started again, it reads the store.
   await scheduler.start();
   assert.deepEqual(
