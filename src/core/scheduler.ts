@@ -997,7 +997,12 @@ export class Scheduler implements JobOwner {
       this.pendingJobs.get(id)?.record ?? (this.storeOpen('resumeJob') ? await this.store.getJob(id) : null);
     if (!current) throw jobNotFound(id);
     const trigger = this.triggerFor(current);
-    const next = trigger.getNextFireTime(null, new Date(this.now()));
+    const now = new Date(this.now());
+    let next = trigger.getNextFireTime(null, now);
+    // A date trigger (or an `or` with one) answers its date even when it has passed: step past the fire
+    // times before now, which are not owed (a date job whose date passed while paused has none left).
+    for (let i = 0; next !== null && next.getTime() < now.getTime() && i < 10_000; i++)
+      next = trigger.getNextFireTime(next, now);
     if (next === null) {
       await this.removeJob(id);
       return null;

@@ -1,8 +1,10 @@
 // Scheduler job API: addJob forms, option validation, job management, runJob, Job.toString().
 import { test } from 'node:test';
 import {
+  DateTrigger,
   IntervalTrigger,
   MemoryStore,
+  OrTrigger,
   Scheduler,
   TickworkError,
   isTickworkError,
@@ -251,6 +253,38 @@ test('pauseJob stops firing; resumeJob resumes from now without owing the paused
   assert.equal(resumed!.nextRunTime!.getTime(), clock.now() + 1000);
   await clock.advance(1000);
   assert.equal(ran.length, 2, 'one run after resuming, no catch-up of the paused period');
+  await scheduler.shutdown();
+});
+
+test('resumeJob: a date job whose date passed while paused is removed (null); an or keeps its later fire times', async () => {
+  const { clock, scheduler } = setup();
+  const ran: string[] = [];
+  const removed: string[] = [];
+  scheduler.on('job:removed', (e) => removed.push(e.jobId));
+  scheduler.defineTask('work', (id: string) => void ran.push(id));
+  await scheduler.start();
+  const at = new Date(clock.now() + 1000);
+  await scheduler.addJob('work', 'date', { id: 'once', args: ['once'], runDate: at });
+  // or[the same date, every 10 s]: after the pause, the date is not owed; the interval goes on.
+  await scheduler.addJob(
+    'work',
+    new OrTrigger([
+      new DateTrigger(at),
+      new IntervalTrigger({ seconds: 10, startDate: new Date(clock.now()) }),
+    ]),
+    { id: 'or', args: ['or'] },
+  );
+  await scheduler.pauseJob('once');
+  await scheduler.pauseJob('or');
+  await clock.advance(2000); // the date passes while paused
+  assert.equal(await scheduler.resumeJob('once'), null);
+  assert.deepEqual(removed, ['once']);
+  assert.equal(await scheduler.getJob('once'), null);
+  const or = await scheduler.resumeJob('or');
+  // T0 + 10 s: the interval's first fire time at or after now (T0 + 2 s)
+  assert.equal(or!.nextRunTime!.getTime(), clock.now() + 8000);
+  await clock.advance(10_000);
+  assert.deepEqual(ran, ['or'], 'the passed date ran for neither job');
   await scheduler.shutdown();
 });
 
