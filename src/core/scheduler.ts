@@ -1028,12 +1028,24 @@ export class Scheduler implements JobOwner {
     this.logger.info({ jobId: id }, `Removed job "${record.name}"`);
   }
 
-  /** Removes every job. Resolves to how many were removed. */
+  /**
+   * Removes every job (pending runs are cancelled, running ones finish). Resolves to how many were removed.
+   * Emits `job:removed` for each job it read just before removing them (a job another process adds in
+   * between is removed without one) and logs one line.
+   */
   async removeAllJobs(): Promise<number> {
     const open = this.storeOpen('removeAllJobs');
-    const n = this.pendingJobs.size;
+    const removed = [...this.pendingJobs.values()].map((p) => p.record);
     this.pendingJobs.clear();
-    return n + (open ? await this.store.removeAllJobs() : 0);
+    let n = removed.length;
+    if (open) {
+      const stored = await this.store.getJobs();
+      n += await this.store.removeAllJobs();
+      removed.push(...stored);
+    }
+    for (const job of removed) this.events.emit('job:removed', { jobId: job.id, name: job.name });
+    this.logger.info({ removed: n }, `Removed all jobs (${n})`);
+    return n;
   }
 
   /**

@@ -221,7 +221,10 @@ test('getJob, getJobs, modifyJob, rescheduleJob, removeJob, removeAllJobs', asyn
     ['b'],
     'a removed job does not run',
   );
+  const removedEvents: string[] = [];
+  scheduler.on('job:removed', (e) => removedEvents.push(e.jobId));
   assert.equal(await scheduler.removeAllJobs(), 2);
+  assert.deepEqual(removedEvents.sort(), ['a', 'c'], 'an event per job removed');
   assert.deepEqual(await scheduler.getJobs(), []);
   await clock.advance(60_000);
   assert.equal(ran.length, 3, 'a and c ran once at 10 s, nothing after removal');
