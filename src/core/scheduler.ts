@@ -662,16 +662,7 @@ export class Scheduler implements JobOwner {
         throw invalidOption('taskId', `the same as the task argument "${task}"`, resolved.taskId);
       }
       taskId = task;
-      if (!this.tasks.has(task) && !this.store.persistent) {
-        throw new TickworkError(
-          'TASK_NOT_FOUND',
-          `No task "${task}" is defined; call defineTask("${task}", fn) first`,
-          {
-            field: 'task',
-            value: task,
-          },
-        );
-      }
+      if (!this.tasks.has(task) && !this.store.persistent) throw taskNotFound(task, 'task');
     } else {
       throw invalidOption('task', 'a function or a task id', task);
     }
@@ -872,10 +863,11 @@ export class Scheduler implements JobOwner {
   }
 
   /**
-   * Changes options of a job (`name`, `args`, policy, `nextRunTime`). Use {@link Scheduler.rescheduleJob} for
-   * the trigger.
+   * Changes options of a job (`name`, `args`, `taskId`, policy, `nextRunTime`). Use
+   * {@link Scheduler.rescheduleJob} for the trigger.
    * @throws TickworkError `UNKNOWN_OPTION`, `INVALID_OPTION` (also field `id` for an id that is not one
-   * `addJob` accepts); rejects with `JOB_NOT_FOUND`.
+   * `addJob` accepts); `TASK_NOT_FOUND` (field `taskId`) on a memory store for a task not defined in this
+   * process (as `addJob`); rejects with `JOB_NOT_FOUND`.
    */
   async modifyJob(id: string, changes: JobChanges): Promise<Job> {
     identifier(id, 'id');
@@ -894,7 +886,12 @@ export class Scheduler implements JobOwner {
       if (this.store.persistent) assertJson(resolved.args, 'args');
       patch.args = resolved.args;
     }
-    if (resolved.taskId !== undefined) patch.taskId = resolved.taskId;
+    if (resolved.taskId !== undefined) {
+      // As addJob: a memory store's jobs run in this process only, so the task must be defined here.
+      if (!this.tasks.has(resolved.taskId) && !this.store.persistent)
+        throw taskNotFound(resolved.taskId, 'taskId');
+      patch.taskId = resolved.taskId;
+    }
     if (resolved.nextRunTime !== undefined) {
       patch.nextRunTime = resolved.nextRunTime;
       patch.paused = resolved.nextRunTime === null;
@@ -2169,6 +2166,17 @@ export function firstFireTime(trigger: Trigger, now: Date): Date {
 /** Aborts a run's signal, creating it if the task has not read it yet (so it reads as aborted later). */
 function abortRun(entry: RunningRun, reason: unknown): void {
   (entry.controller ??= new AbortController()).abort(reason);
+}
+
+function taskNotFound(task: string, field: string): TickworkError {
+  return new TickworkError(
+    'TASK_NOT_FOUND',
+    `No task "${task}" is defined; call defineTask("${task}", fn) first`,
+    {
+      field,
+      value: task,
+    },
+  );
 }
 
 function jobNotFound(id: string): TickworkError {

@@ -198,6 +198,11 @@ test('getJob, getJobs, modifyJob, rescheduleJob, removeJob, removeAllJobs', asyn
   assert.deepEqual(modified.args, [1]);
   assert.equal((await scheduler.getJob('a'))!.name, 'renamed');
   await rejectsWith(() => scheduler.modifyJob('a', { trigger: 'x' } as never), 'UNKNOWN_OPTION', 'trigger');
+  // A memory store's job must run a task defined here (as addJob); the job is left as it was.
+  await rejectsWith(() => scheduler.modifyJob('a', { taskId: 'nowhere' }), 'TASK_NOT_FOUND', 'taskId');
+  assert.equal((await scheduler.getJob('a'))!.taskId, 't-a');
+  assert.equal((await scheduler.modifyJob('a', { taskId: 't-b' })).taskId, 't-b');
+  await scheduler.modifyJob('a', { taskId: 't-a' });
   await rejectsWith(() => scheduler.modifyJob('a', { maxInstances: 0 }), 'INVALID_OPTION', 'maxInstances');
   await rejectsWith(() => scheduler.modifyJob('zzz', { name: 'x' }), 'JOB_NOT_FOUND', 'id');
 
