@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { MIGRATIONS, PostgresStore } from '../../src/stores/postgres/index.js';
+import { isTickworkError } from '../../src/core/errors.js';
 import { PG_URL, dropSchema, startContext, testSchema } from './harness.js';
 
 const SCHEMA_FILE = new URL('../../src/stores/postgres/schema.sql', import.meta.url);
@@ -163,4 +164,22 @@ test('a caller-owned pool is used and never closed; a quoted schema name works',
     await pool.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
     await pool.end();
   }
+});
+
+test('schema names: at most 63 bytes in UTF-8 (PostgreSQL cuts identifiers there); a long one has a hashed channel', () => {
+  const ok = 'tw_' + 'ジ'.repeat(20); // 3 + 60 bytes
+  assert.equal(new PostgresStore({ connectionString: PG_URL }, { schema: ok }).schema, ok);
+  // 21 characters, 66 bytes: two such names differing after byte 63 would have shared a schema.
+  assert.throws(
+    () => new PostgresStore({ connectionString: PG_URL }, { schema: 'tw_' + 'ジ'.repeat(20) + 'A' }),
+    (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'schema',
+  );
+  // A channel is an identifier too: 9 + 63 bytes would be cut; the hash keeps it short and distinct.
+  const channel = new PostgresStore({ connectionString: PG_URL }, { schema: ok }).channel;
+  assert.ok(Buffer.byteLength(channel) <= 63, channel);
+  assert.notEqual(
+    channel,
+    new PostgresStore({ connectionString: PG_URL }, { schema: 'tw_' + 'ジ'.repeat(19) }).channel,
+  );
+  assert.equal(new PostgresStore({ connectionString: PG_URL }, { schema: 'jobs' }).channel, 'tickwork.jobs');
 });

@@ -33,7 +33,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { TickworkError } from '../../core/errors.js';
+import { TickworkError, invalidOption } from '../../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
 import type { TriggerJSON } from '../../triggers/trigger.js';
 import {
@@ -341,6 +341,9 @@ export class PostgresStore implements Store {
       this.ownPool = true;
     }
     this.schema = opts.schema === undefined ? 'tickwork' : nonEmptyString(opts.schema, 'schema', 63);
+    // PostgreSQL cuts identifiers at 63 bytes: two longer names with the same first 63 would share a schema.
+    if (Buffer.byteLength(this.schema) > 63)
+      throw invalidOption('schema', 'a name of at most 63 bytes in UTF-8', this.schema);
     this.poolSize = opts.poolSize === undefined ? 4 : integer(opts.poolSize, 'poolSize', 1);
     this.statementTimeout =
       opts.statementTimeout === undefined ? 30_000 : integer(opts.statementTimeout, 'statementTimeout', 0);
@@ -360,7 +363,8 @@ export class PostgresStore implements Store {
       opts.fireConcurrency === undefined ? 2 : integer(opts.fireConcurrency, 'fireConcurrency', 1, 16);
     this.s = quoteIdent(this.schema);
     const hash = createHash('sha1').update(this.schema).digest('hex').slice(0, 10);
-    this.channel = this.schema.length <= 50 ? `tickwork.${this.schema}` : `tickwork.${hash}`;
+    // A channel name is an identifier too (63 bytes): a long schema name's channel is named by its hash.
+    this.channel = Buffer.byteLength(this.schema) <= 50 ? `tickwork.${this.schema}` : `tickwork.${hash}`;
     this.prefix = `tw_${hash}_`;
     this.fireSql = fireSql(this.s);
     this.begin =
