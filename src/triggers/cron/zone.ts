@@ -19,7 +19,11 @@
 
 /** Milliseconds in a day. */
 export const DAY_MS = 86_400_000;
-const PROBE_STEP = 7 * DAY_MS;
+/**
+ * How far apart a zone's offset is probed; a change and its reverse closer together than this could be missed.
+ * The shortest such period since 1970 is about a week (Boa Vista, Recife and Noronha, 8 to 15 October 2000).
+ */
+const PROBE_STEP = 3 * DAY_MS;
 
 /** Offsets of one zone over one UTC year. */
 export interface ZoneYear {

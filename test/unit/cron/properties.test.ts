@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { CronTrigger } from '../../../src/triggers/cron/index.js';
 import { triggerFromJSON } from '../../../src/triggers/index.js';
+import { ZoneRules } from '../../../src/triggers/cron/zone.js';
 import { isoInZone, wallOf } from './helpers.js';
 
 const ZONES = [
@@ -426,4 +427,25 @@ describe('cron properties', () => {
       { numRuns: 100, seed: 3 },
     );
   });
+});
+
+test('zone offsets: a week of summer time (Boa Vista, Recife, Noronha, October 2000) is seen, hour by hour as Intl says', () => {
+  // The offset straight from Intl (its own formatter here), for comparison.
+  const intlOffset = (zone: string, t: number): number => {
+    const s = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' }).format(t);
+    const m = /GMT([+\u2212-])(\d\d):(\d\d)/.exec(s);
+    return m === null ? 0 : (m[1] === '+' ? 1 : -1) * (Number(m[2]) * 60 + Number(m[3])) * 60_000;
+  };
+  for (const zone of ['America/Boa_Vista', 'America/Recife', 'America/Noronha']) {
+    const rules = new ZoneRules(zone);
+    const from = Date.UTC(2000, 9, 1);
+    const to = Date.UTC(2000, 10, 1);
+    const seen = new Set<number>();
+    for (let t = from; t < to; t += 3_600_000) {
+      const expected = intlOffset(zone, t);
+      seen.add(expected);
+      assert.equal(rules.offsetAt(t), expected, `${zone} at ${new Date(t).toISOString()}`);
+    }
+    assert.equal(seen.size, 2, `${zone} changed its offset and back in October 2000`);
+  }
 });
