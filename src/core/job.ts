@@ -59,8 +59,10 @@ export interface JobPolicy {
    */
   timeout?: number | null;
   /**
-   * Retries of a failed or timed-out run: a number of attempts (fixed 1 s delay), or a policy.
-   * `null` = no retries.
+   * Retries of a failed, timed-out or abandoned run: a number of attempts in all (`3`: `{ attempts: 3,
+   * backoff: 'fixed', delay: 1000, jitter: false }`), or a policy whose missing fields default to `backoff:
+   * 'exponential'`, `delay: 1000` (ms), `maxDelay: max(delay, 300000)` (ms), and `jitter: true` with
+   * exponential backoff, `false` with fixed (a fixed delay is what it says). `null` = no retries.
    * @defaultValue null
    */
   retry?: number | Partial<RetryPolicy> | null;
@@ -178,7 +180,8 @@ function validateRetry(value: unknown, field: string): RetryPolicy | null {
     backoff,
     delay,
     maxDelay: o.maxDelay === undefined ? Math.max(delay, 300_000) : duration(o.maxDelay, field + '.maxDelay'),
-    jitter: o.jitter === undefined ? true : boolean(o.jitter, field + '.jitter'),
+    // Full jitter spreads exponential retries; a fixed delay stays fixed unless asked.
+    jitter: o.jitter === undefined ? backoff === 'exponential' : boolean(o.jitter, field + '.jitter'),
   };
 }
 

@@ -55,7 +55,10 @@ export interface RetryPolicy {
   delay: number;
   /** Cap on the delay in milliseconds. */
   maxDelay: number;
-  /** Whether to randomise each delay (full jitter: uniform in [0, delay]). */
+  /**
+   * Whether to randomise each delay (full jitter: uniform in [0, delay)). Given as a policy without it: `true`
+   * for exponential backoff, `false` for fixed.
+   */
   jitter: boolean;
 }
 

@@ -2,7 +2,7 @@
 // receives. Expected times are worked out by hand from the options given.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IntervalTrigger, Scheduler, type TaskContext } from '../../src/index.js';
+import { IntervalTrigger, Scheduler, silentLogger, type TaskContext } from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
 import { captureLogger } from '../helpers/logger.js';
 import { at } from '../helpers/time.js';
@@ -263,4 +263,39 @@ test('a retried run that succeeds is recorded succeeded on its second attempt', 
   assert.equal(run!.status, 'succeeded');
   assert.equal(run!.attempt, 2);
   await scheduler.shutdown();
+});
+
+test('retry policy defaults, as documented: a number is fixed 1 s without jitter; a policy fills its missing fields', async () => {
+  const scheduler = new Scheduler({ clock: new ManualClock('2024-01-01T00:00:00Z'), logger: silentLogger });
+  scheduler.defineTask('t', () => {});
+  const policy = async (retry: unknown) =>
+    (await scheduler.addJob('t', 'interval', { seconds: 1, retry } as never)).retry;
+  assert.deepEqual(await policy(3), {
+    attempts: 3,
+    backoff: 'fixed',
+    delay: 1000,
+    maxDelay: 1000,
+    jitter: false,
+  });
+  assert.deepEqual(await policy({}), {
+    attempts: 3,
+    backoff: 'exponential',
+    delay: 1000,
+    maxDelay: 300_000,
+    jitter: true,
+  });
+  assert.deepEqual(await policy({ attempts: 5, backoff: 'fixed', delay: 500 }), {
+    attempts: 5,
+    backoff: 'fixed',
+    delay: 500,
+    maxDelay: 300_000,
+    jitter: false,
+  });
+  assert.deepEqual(await policy({ delay: 600_000, jitter: false }), {
+    attempts: 3,
+    backoff: 'exponential',
+    delay: 600_000,
+    maxDelay: 600_000,
+    jitter: false,
+  });
 });
