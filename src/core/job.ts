@@ -42,7 +42,10 @@ export interface JobPolicy {
   misfireGraceTime?: number | null;
   /**
    * When several fire times are due at once (after downtime or a stall), run once, for the latest, instead
-   * of once for each (APScheduler's `coalesce`, Quartz's "fire once now" misfire instruction).
+   * of once for each (APScheduler's `coalesce`, Quartz's "fire once now" misfire instruction). With `false`,
+   * each owed fire time is a run of its own and counts against `maxInstances`: with the default of 1, the
+   * first runs and the others are recorded `skipped` (APScheduler 3 instead runs them one after another in
+   * one instance). Raise `maxInstances` to run a backlog (its runs then go at once).
    * @defaultValue true
    */
   coalesce?: boolean;
