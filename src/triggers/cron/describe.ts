@@ -102,12 +102,12 @@ export function describeCron(
     fallback = t.map(([n, v]) => [n === 'dayOfWeek' ? 'day of week (0 = Monday)' : n, v]);
   }
   let text = (cron !== null ? describeCronstrue(cron) : null) ?? plain(fallback);
-  const bothRestricted =
-    !parsed.dayOfMonth.all && !parsed.dayOfWeek.all && domText !== '*' && dowText !== '*';
-  if (bothRestricted) {
-    text += andDays
-      ? ' (only on days matching both the day-of-month and the day-of-week rules)'
-      : ' (on days matching either the day-of-month or the day-of-week rule)';
+  if (!andDays) {
+    // Vixie's OR (both fields restricted as written), even when a field lists every value (`1-31`: then
+    // every day matches, which the text above does not say).
+    text += ' (on days matching either the day-of-month or the day-of-week rule)';
+  } else if (!parsed.dayOfMonth.all && !parsed.dayOfWeek.all && domText !== '*' && dowText !== '*') {
+    text += ' (only on days matching both the day-of-month and the day-of-week rules)';
   }
   return text;
 }

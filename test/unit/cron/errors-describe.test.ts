@@ -179,6 +179,8 @@ describe('describe() and toString()', () => {
   test('our dialect where cronstrue falls short', () => {
     assert.match(new CronTrigger('0 0 * * FRI#L').describe(), /last Friday of the month/);
     assert.match(new CronTrigger('0 0 1,15 * 1').describe(), /either the day-of-month or the day-of-week/);
+    // 1-31 lists every day but is restricted as written: Vixie ORs it with Thursday, so it fires daily.
+    assert.match(new CronTrigger('0 0 1-31 * 4').describe(), /either the day-of-month or the day-of-week/);
     assert.match(new CronTrigger('0 0 */2 * 1').describe(), /both the day-of-month and the day-of-week/);
     assert.match(new CronTrigger('0 0 L-3,15 * *').describe(), /day-of-month L-3,15/);
     assert.match(
