@@ -333,6 +333,26 @@ export class Scheduler implements JobOwner {
   constructor(options: SchedulerOptions = {}) {
     const opts = optionsObject(options, 'options');
     rejectUnknownKeys(opts, SCHEDULER_KEYS);
+    // Duck-typed objects (a store, clock or logger of the caller's own): the methods the scheduler calls.
+    const methods = (value: unknown, field: string, names: readonly string[], what: string): void => {
+      if (value === undefined) return;
+      const o = value as Record<string, unknown> | null;
+      if (o === null || typeof o !== 'object' || names.some((n) => typeof o[n] !== 'function'))
+        throw invalidOption(field, what, value);
+    };
+    methods(options.store, 'store', STORE_METHODS, 'a Store (MemoryStore, SqliteStore, PostgresStore)');
+    methods(
+      options.clock,
+      'clock',
+      ['now', 'setTimeout', 'clearTimeout'],
+      'a Clock (now, setTimeout, clearTimeout)',
+    );
+    methods(
+      options.logger,
+      'logger',
+      ['debug', 'info', 'warn', 'error'],
+      'a logger (pino-like: debug, info, warn, error)',
+    );
     this.store = options.store ?? new MemoryStore();
     this.clock = options.clock ?? new SystemClock();
     this.logger = options.logger ?? defaultLogger();
@@ -390,6 +410,9 @@ export class Scheduler implements JobOwner {
       options.nodeId === undefined
         ? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
         : nonEmptyString(options.nodeId, 'nodeId', 200);
+    // It is written in log lines and the nodes table: one printable line.
+    if (/\p{Cc}/u.test(this.nodeId))
+      throw invalidOption('nodeId', 'a name without control characters', this.nodeId);
     if (options.random !== undefined && typeof options.random !== 'function') {
       throw invalidOption('random', 'a function returning a number in [0, 1)', options.random);
     }
@@ -2167,6 +2190,29 @@ export function firstFireTime(trigger: Trigger, now: Date): Date {
 function abortRun(entry: RunningRun, reason: unknown): void {
   (entry.controller ??= new AbortController()).abort(reason);
 }
+
+/** The {@link Store} methods a store given to the scheduler must have (the optional ones aside). */
+const STORE_METHODS = [
+  'start',
+  'stop',
+  'addJob',
+  'getJob',
+  'getJobs',
+  'updateJob',
+  'removeJob',
+  'removeAllJobs',
+  'fireDueJobs',
+  'createManualRun',
+  'acquireRuns',
+  'heartbeatRuns',
+  'finishRun',
+  'reapExpiredRuns',
+  'requeueRun',
+  'getRun',
+  'getRuns',
+  'getNextWakeTime',
+  'subscribe',
+] as const;
 
 function taskNotFound(task: string, field: string): TickworkError {
   return new TickworkError(

@@ -1,7 +1,7 @@
 // Breaker: bad input that is accepted, or rejected with something other than a TickworkError.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IntervalTrigger, Scheduler, TickworkError, silentLogger } from '../../src/index.js';
+import { IntervalTrigger, Scheduler, TickworkError, isTickworkError, silentLogger } from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
 
 const isTw = (code?: string) => (err: unknown) =>
@@ -87,4 +87,22 @@ test('getJobs(null) and getRuns(null) reject with INVALID_OPTION, not a TypeErro
   } finally {
     await scheduler.shutdown();
   }
+});
+
+test('Scheduler options: a store, clock or logger without the methods it needs, or a nodeId with a newline, is INVALID_OPTION', () => {
+  const bad = (options: Record<string, unknown>, field: string) =>
+    assert.throws(
+      () => new Scheduler(options as never),
+      (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === field,
+      field,
+    );
+  bad({ store: {} }, 'store');
+  bad({ store: null }, 'store');
+  bad({ clock: {} }, 'clock');
+  bad({ logger: 5 }, 'logger');
+  bad({ logger: { info() {} } }, 'logger');
+  bad({ nodeId: 'a\nb' }, 'nodeId');
+  // Objects of the caller's own with the methods are accepted.
+  const logger = { debug() {}, info() {}, warn() {}, error() {} };
+  assert.equal(new Scheduler({ logger, nodeId: 'web-1' }).nodeId, 'web-1');
 });
