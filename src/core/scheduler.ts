@@ -2271,7 +2271,14 @@ function jsonDepthExceeds(value: unknown, limit: number): boolean {
 }
 
 function assertJson(value: unknown, field: string): void {
-  if (jsonDepthExceeds(value, MAX_JSON_DEPTH)) {
+  let deep: boolean;
+  try {
+    deep = jsonDepthExceeds(value, MAX_JSON_DEPTH);
+  } catch {
+    // a getter or a Proxy trap that throws: not plain JSON
+    throw invalidOption(field, 'plain JSON values (the store is persistent)', '(unreadable)');
+  }
+  if (deep) {
     throw invalidOption(field, `plain JSON values nested at most ${MAX_JSON_DEPTH} deep`, '(too deep)');
   }
   let same = false;

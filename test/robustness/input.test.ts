@@ -2,7 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IntervalTrigger, Scheduler, TickworkError, isTickworkError, silentLogger } from '../../src/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ManualClock } from '../../src/testing.js';
+import { SqliteStore } from '../../src/stores/sqlite/index.js';
 
 const isTw = (code?: string) => (err: unknown) =>
   err instanceof TickworkError && (code === undefined || err.code === code);
@@ -105,4 +109,26 @@ test('Scheduler options: a store, clock or logger without the methods it needs, 
   // Objects of the caller's own with the methods are accepted.
   const logger = { debug() {}, info() {}, warn() {}, error() {} };
   assert.equal(new Scheduler({ logger, nodeId: 'web-1' }).nodeId, 'web-1');
+});
+
+test("args with a throwing getter, for a persistent store, are INVALID_OPTION (field args), not the getter's error", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-args-'));
+  const s = new Scheduler({ store: new SqliteStore({ path: join(dir, 'db') }), logger: silentLogger });
+  try {
+    s.defineTask('t', () => {});
+    await s.start();
+    const trap = {
+      get x(): never {
+        throw new Error('getter');
+      },
+    };
+    await assert.rejects(
+      async () => s.addJob('t', 'interval', { seconds: 1, args: [trap] }),
+      (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'args',
+    );
+    assert.equal(await s.countJobs(), 0);
+  } finally {
+    await s.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
