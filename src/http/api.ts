@@ -204,7 +204,7 @@ function resolveOptions(options: ApiOptions) {
 
 /** Parses `value` with `schema`, turning the first problem into a 400 naming the field. */
 function parse<S extends ZodType>(schema: S, value: unknown, prefix = '', query = false): z.output<S> {
-  const r = schema.safeParse(value);
+  const r = schema.safeParse(value, { reportInput: true });
   if (!r.success) throw validationError(r.error, prefix, query);
   return r.data;
 }

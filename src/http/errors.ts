@@ -5,7 +5,7 @@
  * @module
  */
 import type { ZodError } from 'zod';
-import { TickworkError, type ErrorDetails } from '../core/errors.js';
+import { TickworkError, show, type ErrorDetails } from '../core/errors.js';
 
 /** Codes that only the HTTP API answers with, with their HTTP status. */
 export const HTTP_ERROR_CODES = {
@@ -122,10 +122,33 @@ export function validationError(error: ZodError, prefix = '', query = false): Ap
   }
   const field = join(issue.path) || 'body';
   const value = (issue as { input?: unknown }).input;
+  // The library's message shape: Expected `maxInstances` to be an integer >= 1, got `0`.
+  const got = value === undefined ? '' : `, got \`${show(value)}\``;
   return new ApiError(
     'INVALID_OPTION',
-    `Invalid \`${field}\`: ${issue.message}`,
+    `Expected \`${field}\` to be ${expectation(issue)}${got}`,
     value === undefined ? { field } : { field, value },
     400,
   );
+}
+
+/** What a zod issue asked for, in the words of the library's messages. */
+function expectation(issue: ZodError['issues'][number]): string {
+  const i = issue as unknown as Record<string, unknown>;
+  const bound = (op: string) => {
+    const size = i.origin === 'string' ? ' characters long' : i.origin === 'array' ? ' items' : '';
+    return `${i.origin === 'number' || i.origin === 'int' ? 'a number' : String(i.origin ?? 'a value')} ${op} ${String(i.minimum ?? i.maximum)}${size}`;
+  };
+  switch (issue.code) {
+    case 'too_small':
+      return bound(i.inclusive === false ? '>' : '>=');
+    case 'too_big':
+      return bound(i.inclusive === false ? '<' : '<=');
+    case 'invalid_type':
+      return `of type ${String(i.expected)}`;
+    case 'invalid_value':
+      return `one of ${(i.values as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    default:
+      return `valid (${issue.message})`;
+  }
 }

@@ -129,6 +129,14 @@ test('validation errors are 400 with a stable code and the field', async () => {
   const q = await h.json('GET', '/scheduler/jobs?limit=501');
   assert.equal(q.status, 400);
   assert.equal(q.body.details.field, 'limit');
+  // The library's message shape, with the value in the details.
+  assert.equal(q.body.message, 'Expected `limit` to be a number <= 500, got `501`');
+  assert.equal(q.body.details.value, 501);
+  const zero = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', trigger: interval, maxInstances: 0 },
+  });
+  assert.equal(zero.body.message, 'Expected `maxInstances` to be a number >= 1, got `0`');
+  assert.equal(zero.body.details.value, 0);
   const unknownParam = await h.json('GET', '/scheduler/jobs?sortt=id');
   assert.equal(unknownParam.body.code, 'UNKNOWN_OPTION');
   assert.equal(unknownParam.body.details.field, 'sortt');
