@@ -81,6 +81,8 @@ export interface JobOptions extends JobPolicy {
   args?: unknown[];
   /**
    * First fire time, instead of the trigger's; `null` adds the job paused (APScheduler's `next_run_time`).
+   * A `replaceExisting` add over a stored job with the same trigger keeps the stored next fire time (the
+   * backlog owed since it is not erased), even when this is given: set it with `modifyJob` instead.
    */
   nextRunTime?: Date | number | string | null;
   /** Add the job paused. @defaultValue false */
