@@ -329,6 +329,8 @@ export class Scheduler implements JobOwner {
   private startedAt = 0;
   /** Shut down since the last `start()`: reads then throw instead of answering from the queued jobs. */
   private shutDown = false;
+  /** The `start()` in progress, if any. */
+  private starting: Promise<void> | null = null;
 
   constructor(options: SchedulerOptions = {}) {
     const opts = optionsObject(options, 'options');
@@ -1145,6 +1147,18 @@ export class Scheduler implements JobOwner {
     if (this._state !== 'stopped') {
       throw new TickworkError('SCHEDULER_ALREADY_RUNNING', `The scheduler is ${this._state} already`);
     }
+    // A shutdown() called before this resolves waits for it (the store must be open to be closed).
+    const starting = this.open(options);
+    this.starting = starting;
+    try {
+      await starting;
+    } finally {
+      if (this.starting === starting) this.starting = null;
+    }
+  }
+
+  /** The body of {@link Scheduler.start}; sets the state before its first await. */
+  private async open(options: { paused?: boolean }): Promise<void> {
     this.reapFirst = true;
     this.shutDown = false;
     this._state = options.paused ? 'paused' : 'running';
@@ -1211,6 +1225,8 @@ export class Scheduler implements JobOwner {
     rejectUnknownKeys(opts, ['wait', 'timeout']);
     const wait = options.wait === undefined ? true : boolean(options.wait, 'wait');
     const timeout = options.timeout === undefined ? 30_000 : duration(options.timeout, 'timeout');
+    // A start() still opening the store finishes first (if it fails, there is nothing to shut down).
+    if (this.starting) await this.starting.catch(() => {});
     if (this._state === 'stopping') return this.stopping ?? undefined;
     if (this._state === 'stopped') return;
     this._state = 'stopping';

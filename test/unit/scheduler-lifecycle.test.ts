@@ -1,9 +1,13 @@
 // Scheduler lifecycle: start (paused), pause/resume with the misfire rules, bounded shutdown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TickworkError } from '../../src/index.js';
 import { IntervalTrigger, MemoryStore, Scheduler, type TaskContext } from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
+import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import { captureLogger } from '../helpers/logger.js';
 import { at } from '../helpers/time.js';
 
@@ -309,4 +313,30 @@ test('a start() that fails while storing the queued jobs closes the store it ope
   await assert.rejects(second.start(), (e: TickworkError) => e.code === 'JOB_CONFLICT');
   assert.equal(second.state, 'stopped');
   assert.equal(stops, 1, 'the store was stopped');
+});
+
+test('shutdown() called while start() is still opening the store waits for it: every queued job is stored, then all is closed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-race-'));
+  const path = join(dir, 'jobs.db');
+  try {
+    const scheduler = new Scheduler({
+      clock: new ManualClock(T),
+      store: new SqliteStore({ path }),
+      logger: captureLogger(),
+    });
+    scheduler.defineTask('work', () => {});
+    for (let i = 0; i < 50; i++) await scheduler.addJob('work', 'interval', { id: `j${i}`, seconds: 10 });
+    const started = scheduler.start();
+    const stopped = scheduler.shutdown();
+    await started;
+    await stopped;
+    assert.equal(scheduler.state, 'stopped');
+    assert.equal(scheduler.queuedJobCount(), 0, 'none left queued');
+    const check = new SqliteStore({ path });
+    await check.start({ nodeId: 'check', now: () => T });
+    assert.equal((await check.getJobs()).length, 50, 'all 50 stored');
+    await check.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
