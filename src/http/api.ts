@@ -257,12 +257,16 @@ function runSummary(run: RunRecord) {
   };
 }
 
-/** A run in full, with its duration and lateness. */
+/**
+ * A run in full, with its duration and lateness: how long after it was due its (last) attempt started: the
+ * scheduled fire time for a first attempt, the retry's time (`notBefore`) for a later one.
+ */
 function runView(run: RunRecord) {
+  const due = run.attempt > 1 ? run.notBefore : run.scheduledFireTime;
   return {
     ...runToJSON(run),
     duration: run.startedAt && run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
-    lateness: run.startedAt ? run.startedAt.getTime() - run.scheduledFireTime.getTime() : null,
+    lateness: run.startedAt ? run.startedAt.getTime() - due.getTime() : null,
   };
 }
 

@@ -32,7 +32,8 @@ export interface SchedulerMetrics {
  * - `tickwork_runs_started_total`: runs handed to the executor (fired or run now);
  * - `tickwork_runs_total{outcome}`: outcomes `succeeded`, `failed`, `timed-out`, `missed`, `skipped`
  *   (max instances), `abandoned` (lease expired);
- * - `tickwork_run_lateness_seconds`: run start − scheduled fire time, for scheduled (not manual) runs;
+ * - `tickwork_run_lateness_seconds`: run start − scheduled fire time, for the first attempts of scheduled (not
+ *   manual) runs;
  * - `tickwork_run_duration_seconds{outcome}`: duration of finished runs;
  * - `tickwork_running_runs`: runs executing in this process now;
  * - `tickwork_jobs{paused}`: jobs in the store.
@@ -99,7 +100,8 @@ export function createMetrics(scheduler: Scheduler, options: MetricsOptions = {}
   const offs = [
     scheduler.on('job:submitted', (e) => {
       started.inc();
-      if (!e.manual) {
+      // The schedule's lateness: first attempts (a retry starts after its backoff, on purpose).
+      if (!e.manual && e.attempt <= 1) {
         lateness.observe(Math.max(0, scheduler.clock.now() - Date.parse(e.scheduledFireTime)) / 1000);
       }
     }),

@@ -347,3 +347,28 @@ test('GET /runs with a cursor that decodes but lies outside the Date range is 40
   assert.equal((await h.json('GET', `/scheduler/runs?cursor=${edge}`)).status, 200);
   await h.close();
 });
+
+test('a retried run: lateness is from the time the retry was due; the lateness histogram counts first attempts only', async () => {
+  const h = await harness();
+  await h.call('POST', '/scheduler/jobs', {
+    body: {
+      id: 'flaky',
+      taskId: 'boom',
+      trigger: { type: 'interval', seconds: 60 },
+      retry: { attempts: 3, backoff: 'fixed', delay: 5000 },
+    },
+  });
+  await h.clock.advance(60_000); // attempt 1 at 60 s
+  await h.clock.advance(5000); // attempt 2 at 65 s
+  await h.clock.advance(5000); // attempt 3 at 70 s: failed for good
+  const [run] = (await h.json('GET', '/scheduler/runs?jobId=flaky')).body.items;
+  assert.equal(run.attempt, 3);
+  const full = (await h.json('GET', `/scheduler/runs/${run.id}`)).body;
+  // Started when due (fixed 5 s backoff, no jitter), 10 s after the fire time.
+  assert.equal(Date.parse(full.startedAt) - Date.parse(full.scheduledFireTime), 10_000);
+  assert.equal(full.lateness, 0);
+  const text = await (await h.call('GET', '/scheduler/metrics')).text();
+  assert.match(text, /^tickwork_run_lateness_seconds_count 1$/m);
+  assert.match(text, /^tickwork_runs_started_total 3$/m);
+  await h.close();
+});
