@@ -309,13 +309,10 @@ export const RunView = z
     finishedAt: isoDateTime.nullable(),
     createdAt: isoDateTime,
     duration: z.number().nullable().meta({ description: 'finishedAt − startedAt in ms' }),
-    lateness: z
-      .number()
-      .nullable()
-      .meta({
-        description:
-          'startedAt − scheduledFireTime in ms (a retry, attempt > 1: startedAt − notBefore, the time it was due)',
-      }),
+    lateness: z.number().nullable().meta({
+      description:
+        'startedAt − scheduledFireTime in ms (a retry, attempt > 1: startedAt − notBefore, the time it was due)',
+    }),
     error: errorInfo.nullable(),
     result: z.unknown().optional(),
   })

@@ -33,7 +33,12 @@ async function startServer(auth: ApiAuthOptions): Promise<Server> {
         await new Promise((resolve) => setTimeout(resolve, 20));
         return 'tock';
       });
-      await scheduler.addJob('tick', 'interval', { id: 'tick', seconds: 1, maxInstances: 2 });
+      await scheduler.addJob('tick', 'interval', {
+        id: 'tick',
+        seconds: 1,
+        maxInstances: 2,
+        retry: { attempts: 3, backoff: 'fixed', delay: 2000 },
+      });
       await scheduler.addJob('tick', 'interval', { id: 'xss', name: XSS, hours: 1 });
       await scheduler.addJob('tick', 'cron', { id: 'nightly', name: 'nightly report', hour: 3 });
     },
@@ -121,6 +126,8 @@ test('the dashboard: sign in, jobs, pause, run now, remove, live updates, escapi
     await row(page, 'tick').locator('td.name a').click();
     await page.waitForSelector('#job-view:not([hidden])', WAIT);
     assert.equal(await page.locator('#job-title').textContent(), 'tick');
+    // Its options, the retry policy among them.
+    assert.match((await page.locator('#job-details').textContent()) ?? '', /Retry3 attempts, 2\.00 s apart/);
     assert.equal(await page.locator('#runs-table tr[data-kind="manual"]').count(), 0);
     await page.click('#job-actions button[data-action="run"]');
     await page.waitForSelector('#runs-table tr[data-kind="manual"][data-status="succeeded"]', WAIT);

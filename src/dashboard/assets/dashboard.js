@@ -34,7 +34,8 @@ const STATUSES = new Set([
  * @typedef {{ id: string, name: string, taskId: string, triggerText: string, description: string,
  *   paused: boolean, pending: boolean, nextRunTime: string | null, maxInstances: number,
  *   misfireGraceTime: number | null, coalesce: boolean, jitter: number | null, timeout: number | null,
- *   lastRun: RunSummary | null }} Job
+ *   retry: RetryPolicy | null, lastRun: RunSummary | null }} Job
+ * @typedef {{ attempts: number, backoff: string, delay: number, maxDelay: number, jitter: boolean }} RetryPolicy
  * @typedef {Job & { nextFireTimes: string[], recentRunCounts: Record<string, number> }} JobDetail
  */
 
@@ -459,6 +460,19 @@ async function loadJob() {
 }
 
 /**
+ * A retry policy in words: `3 attempts, exponential from 1 s (at most 5 min), jittered`.
+ * @param {RetryPolicy | null} retry
+ */
+function retryText(retry) {
+  if (retry === null) return 'none';
+  const backoff =
+    retry.backoff === 'fixed'
+      ? `${formatMs(retry.delay)} apart`
+      : `exponential from ${formatMs(retry.delay)} (at most ${formatMs(retry.maxDelay)})`;
+  return `${retry.attempts} attempts, ${backoff}${retry.jitter ? ', jittered' : ''}`;
+}
+
+/**
  * @param {JobDetail} job
  * @param {Run[]} runs newest first
  */
@@ -480,6 +494,7 @@ function renderJob(job, runs) {
     ['Coalesce', job.coalesce ? 'yes' : 'no'],
     ['Jitter', job.jitter === null ? 'none' : formatMs(job.jitter)],
     ['Timeout', job.timeout === null ? 'none' : formatMs(job.timeout)],
+    ['Retry', retryText(job.retry)],
   ];
   $('job-details').replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   $('job-next-note').textContent = job.paused ? '(if resumed now)' : '';
