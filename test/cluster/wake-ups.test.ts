@@ -58,7 +58,9 @@ test('a job added, resumed or run now on node A starts within 100 ms on node B (
     const added = await latency('added', () =>
       p.a.addJob('probe', 'date', { id: 'added', runDate: new Date() }),
     );
-    await p.a.addJob('probe', 'date', { id: 'resumed', runDate: new Date(), paused: true });
+    // Due 400 ms from now, so still ahead when resumed 200 ms later (a date that passed while paused is not
+    // owed: resumeJob would remove the job).
+    await p.a.addJob('probe', 'date', { id: 'resumed', runDate: new Date(Date.now() + 400), paused: true });
     await p.a.addJob('probe', 'interval', { id: 'manual', hours: 1 });
     await sleep(200);
     assert.ok(!p.started.has('resumed') && !p.started.has('manual'));

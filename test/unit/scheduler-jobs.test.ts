@@ -273,12 +273,12 @@ test('resumeJob: a date job whose date passed while paused is removed (null); an
   await scheduler.start();
   const at = new Date(clock.now() + 1000);
   await scheduler.addJob('work', 'date', { id: 'once', args: ['once'], runDate: at });
-  // or[the same date, every 10 s]: after the pause, the date is not owed; the interval goes on.
+  // or[the same date, every 10 s from T0 + 5 s]: after the pause, the date is not owed; the interval goes on.
   await scheduler.addJob(
     'work',
     new OrTrigger([
       new DateTrigger(at),
-      new IntervalTrigger({ seconds: 10, startDate: new Date(clock.now()) }),
+      new IntervalTrigger({ seconds: 10, startDate: new Date(clock.now() + 5000) }),
     ]),
     { id: 'or', args: ['or'] },
   );
@@ -289,10 +289,10 @@ test('resumeJob: a date job whose date passed while paused is removed (null); an
   assert.deepEqual(removed, ['once']);
   assert.equal(await scheduler.getJob('once'), null);
   const or = await scheduler.resumeJob('or');
-  // T0 + 10 s: the interval's first fire time at or after now (T0 + 2 s)
-  assert.equal(or!.nextRunTime!.getTime(), clock.now() + 8000);
-  await clock.advance(10_000);
-  assert.deepEqual(ran, ['or'], 'the passed date ran for neither job');
+  // T0 + 5 s: the interval's first fire time at or after now (T0 + 2 s)
+  assert.equal(or!.nextRunTime!.getTime(), clock.now() + 3000);
+  await clock.advance(10_000); // to T0 + 12 s
+  assert.deepEqual(ran, ['or'], 'the passed date ran for neither job; the interval once, at T0 + 5 s');
   await scheduler.shutdown();
 });
 
