@@ -72,10 +72,30 @@ function checkChildren(kind: string, triggers: unknown): Trigger[] {
 }
 
 /**
- * The budget of the {@link AndTrigger} search in progress (searches are synchronous, so one at a time), shared
- * by the `and` triggers nested in it; `null` when none is.
+ * The most steps (rounds and children advanced, in every `and` search) one call of a combining trigger's
+ * `getNextFireTime` takes, nested triggers included: each `and` has its own `maxIterations`, and nesting
+ * multiplies them, so the whole search has this cap too (about 100 ms of CPU), past which it answers `null`.
  */
-let activeSearch: { left: number } | null = null;
+export const MAX_SEARCH_STEPS = 200_000;
+
+/** What is left of {@link MAX_SEARCH_STEPS} in the outermost search in progress (synchronous: one at a time). */
+let work: { left: number } | null = null;
+
+/** Runs `search` as (part of) the outermost combining search, which owns the shared step count. */
+function withinSearch<T>(search: () => T): T {
+  if (work !== null) return search();
+  work = { left: MAX_SEARCH_STEPS };
+  try {
+    return search();
+  } finally {
+    work = null;
+  }
+}
+
+/** Takes a step of an `and` search: `false` when its own budget or the whole search's is spent. */
+function step(budget: { left: number }): boolean {
+  return budget.left-- > 0 && work !== null && work.left-- > 0;
+}
 
 /**
  * The earliest fire time of `t` at or after `at`. Triggers whose fire times form a fixed grid (cron,
@@ -86,7 +106,7 @@ function atOrAfter(t: Trigger, at: number, from: Date, now: Date, budget: { left
   if (t instanceof DateTrigger) return t.runDate.getTime() >= at ? t.runDate : null;
   if (t instanceof IntervalTrigger && t.startDate === null) {
     let cur: Date | null = from;
-    while (cur !== null && cur.getTime() < at && budget.left-- > 0) cur = t.getNextFireTime(cur, now);
+    while (cur !== null && cur.getTime() < at && step(budget)) cur = t.getNextFireTime(cur, now);
     return cur !== null && cur.getTime() >= at ? cur : null;
   }
   return t.getNextFireTime(new Date(at - 1), now);
@@ -98,9 +118,9 @@ function atOrAfter(t: Trigger, at: number, from: Date, now: Date, budget: { left
  * time at or after the latest one; when they agree, the earliest of them is the fire time.
  *
  * The search is bounded: after `maxIterations` rounds without agreement, or `maxIterations` times the number
- * of children steps in all (rounds and children advanced, counting those of `and` triggers nested in it,
- * which share the outermost search's budget), it answers `null` (and never hangs), so two crons that never
- * coincide (`0 0 * * 1` and `0 0 * * 2`) give `null` in milliseconds.
+ * of children steps (rounds and children advanced), it answers `null` (and never hangs), so two crons that
+ * never coincide (`0 0 * * 1` and `0 0 * * 2`) give `null` in milliseconds. The whole search of the
+ * outermost combining trigger, nested ones included, takes at most {@link MAX_SEARCH_STEPS} steps.
  * `Scheduler.addJob` then refuses the job with `TRIGGER_NEVER_FIRES`.
  *
  * @throws TickworkError `INVALID_TRIGGER` for an empty or malformed `triggers`, `INVALID_OPTION`.
@@ -127,22 +147,14 @@ export class AndTrigger implements Trigger {
   }
 
   getNextFireTime(previousFireTime: Date | null, now: Date): Date | null {
-    // A search inside another (an `and` nested in an `and`) draws on the outer search's budget: each level
-    // having a budget of its own would multiply them (three levels of 10,000 rounds: 10^12).
-    if (activeSearch !== null) return this.search(previousFireTime, now, activeSearch);
-    const budget = { left: this.maxIterations * this.triggers.length };
-    activeSearch = budget;
-    try {
-      return this.search(previousFireTime, now, budget);
-    } finally {
-      activeSearch = null;
-    }
+    return withinSearch(() => this.search(previousFireTime, now));
   }
 
-  private search(previousFireTime: Date | null, now: Date, budget: { left: number }): Date | null {
+  private search(previousFireTime: Date | null, now: Date): Date | null {
+    const budget = { left: this.maxIterations * this.triggers.length };
     const prev = previousFireTime === null ? null : new Date(previousFireTime.getTime() + this.threshold);
     const times: (Date | null)[] = this.triggers.map((t) => t.getNextFireTime(prev, now));
-    for (let i = 0; i < this.maxIterations && budget.left-- > 0; i++) {
+    for (let i = 0; i < this.maxIterations && step(budget); i++) {
       let earliest = Infinity;
       let latest = -Infinity;
       for (const d of times) {
@@ -160,7 +172,7 @@ export class AndTrigger implements Trigger {
           if (times[j] === null) return null;
         }
       }
-      if (budget.left <= 0) return null;
+      if (budget.left <= 0 || work!.left <= 0) return null;
     }
     return null;
   }
@@ -195,7 +207,8 @@ export class AndTrigger implements Trigger {
 
 /**
  * Fires whenever any of its triggers fires (APScheduler 4's `OrTrigger`): the earliest of the children's
- * next fire times; a time at which several fire is returned once.
+ * next fire times; a time at which several fire is returned once. With no previous fire time, a child's
+ * time before `now` (a date trigger's passed date) is answered only when no child has one at or after `now`.
  *
  * @throws TickworkError `INVALID_TRIGGER` for an empty or malformed `triggers`, `INVALID_OPTION`.
  */
@@ -215,12 +228,20 @@ export class OrTrigger implements Trigger {
   }
 
   getNextFireTime(previousFireTime: Date | null, now: Date): Date | null {
-    let best: Date | null = null;
-    for (const t of this.triggers) {
-      const d = t.getNextFireTime(previousFireTime, now);
-      if (d !== null && (best === null || d.getTime() < best.getTime())) best = d;
-    }
-    return best;
+    return withinSearch(() => {
+      // With no previous fire time, a child's answer before `now` (a date trigger's passed date) counts only
+      // when no child has one at or after `now`: the schedule goes on from now.
+      let best: Date | null = null;
+      let bestPast: Date | null = null;
+      for (const t of this.triggers) {
+        const d = t.getNextFireTime(previousFireTime, now);
+        if (d === null) continue;
+        if (previousFireTime === null && d.getTime() < now.getTime()) {
+          if (bestPast === null || d.getTime() < bestPast.getTime()) bestPast = d;
+        } else if (best === null || d.getTime() < best.getTime()) best = d;
+      }
+      return best ?? bestPast;
+    });
   }
 
   toJSON(): TriggerJSON {

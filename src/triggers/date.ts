@@ -49,8 +49,14 @@ export class DateTrigger implements Trigger {
     this.runDate = toInstant(opts.runDate, 'runDate', this.timezone);
   }
 
+  /**
+   * Its date, with no previous fire time (even when the date has passed: a job added late still fires, per its
+   * misfire grace time, as in APScheduler); after a previous fire time, its date only when later (the
+   * Trigger contract: an `or` with a later date child keeps it), else `null`.
+   */
   getNextFireTime(previousFireTime: Date | null, _now: Date): Date | null {
-    return previousFireTime === null ? new Date(this.runDate.getTime()) : null;
+    if (previousFireTime !== null && previousFireTime.getTime() >= this.runDate.getTime()) return null;
+    return new Date(this.runDate.getTime());
   }
 
   toJSON(): TriggerJSON {

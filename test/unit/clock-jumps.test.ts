@@ -1,7 +1,14 @@
 // Wake-ups at the wrong moment: early timers, the wall clock stepping back, a jump of a year forward.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IntervalTrigger, Scheduler, type TaskContext } from '../../src/index.js';
+import {
+  CronTrigger,
+  DateTrigger,
+  IntervalTrigger,
+  OrTrigger,
+  Scheduler,
+  type TaskContext,
+} from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
 import { captureLogger } from '../helpers/logger.js';
 import { at, WrappedClock } from '../helpers/time.js';
@@ -138,5 +145,34 @@ test('a wall-clock step forward longer than the lease: the running run is renewe
   const runs = await scheduler.getRuns({ jobId: 'slow', limit: 100 });
   const first = runs.find((r) => r.scheduledFireTime.getTime() === T)!;
   assert.equal(first.status, 'succeeded', 'and the first run is recorded as succeeded');
+  await scheduler.shutdown();
+});
+
+test('an or with a passed date and an every-second cron: a 2-hour jump runs once and goes on from now (no loop back to the date)', async () => {
+  const clock = new ManualClock(T);
+  const logger = captureLogger();
+  const scheduler = new Scheduler({ clock, logger });
+  const ran: number[] = [];
+  scheduler.defineTask('work', (ctx: TaskContext) => void ran.push(ctx.scheduledFireTime.getTime()));
+  await scheduler.start();
+  const trigger = new OrTrigger([new DateTrigger(new Date(T - 86_400_000)), new CronTrigger('* * * * * *')]);
+  const job = await scheduler.addJob('work', trigger, { id: 'j' });
+  assert.equal(job.nextRunTime!.getTime(), T, 'the passed date is not the first fire time');
+  await clock.advance(0);
+  clock.jump(7_200_000); // 7,200 fire times owed: more than maxCatchUp (1,000)
+  await clock.advance(2000);
+  const now = clock.now();
+  // T, then the latest owed (coalesced) at the jump, then one a second: a handful, not thousands.
+  assert.ok(ran.length >= 2 && ran.length <= 5, `runs: ${ran.length}`);
+  assert.ok(
+    ran.every((t) => t === T || t >= T + 7_200_000),
+    'nothing ran for times before the jump but T',
+  );
+  const next = (await scheduler.getJob('j'))!.nextRunTime!.getTime();
+  assert.ok(
+    next > now - 1000 && next <= now + 1000,
+    `next run ${new Date(next).toISOString()}, now ${new Date(now).toISOString()}`,
+  );
+  assert.ok(logger.messages('warn').filter((m) => m.includes('were due at once')).length <= 1);
   await scheduler.shutdown();
 });

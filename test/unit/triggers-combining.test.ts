@@ -1,7 +1,7 @@
 /** AndTrigger and OrTrigger (APScheduler 4's combining triggers). */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AndTrigger, OrTrigger } from '../../src/triggers/combining.js';
+import { AndTrigger, MAX_SEARCH_STEPS, OrTrigger } from '../../src/triggers/combining.js';
 import { CronTrigger } from '../../src/triggers/cron/index.js';
 import {
   DateTrigger,
@@ -135,12 +135,10 @@ describe('AndTrigger', () => {
       );
     }
   });
-  test('nested and triggers share the outermost search budget (three levels do not multiply it)', () => {
+  test('nesting does not multiply the work: one search takes at most MAX_SEARCH_STEPS steps in all', () => {
     // Grid leaves, counted. An inner pair (every 100 ms, and every 101 ms from 1 ms) agrees every 10,100 ms
-    // after about 100 rounds; the other pair (100 ms, 103 ms from 1 ms) every 10,300 ms. The outer search
-    // advances the pairs many times, and each advance is an inner search: with a budget per level that
-    // multiplies (200 x 100 rounds); shared, the whole search takes at most maxIterations x children
-    // (200 x 2) steps.
+    // after about 100 rounds; the other pair (100 ms, 103 ms from 1 ms) every 10,300 ms. Three levels of
+    // 20,000 rounds each would multiply to about 10^10 leaf calls; the whole search is capped.
     let calls = 0;
     const leaf = (ms: number, origin: number): Trigger => ({
       type: 'counting',
@@ -153,14 +151,32 @@ describe('AndTrigger', () => {
       toJSON: () => ({ type: 'counting', version: 1 }),
       describe: () => 'counting',
     });
-    const pair = (other: number) => new AndTrigger([leaf(100, 0), leaf(other, 1)], { maxIterations: 200 });
+    const pair = (other: number) => new AndTrigger([leaf(100, 0), leaf(other, 1)], { maxIterations: 20_000 });
     assert.equal(pair(101).getNextFireTime(null, new Date(0))?.getTime(), 10_000, 'a pair alone agrees');
     calls = 0;
-    const t = new AndTrigger([pair(101), pair(103)], { maxIterations: 200 });
-    assert.equal(t.getNextFireTime(null, new Date(0)), null, 'no agreement within the budget');
-    assert.ok(calls > 0 && calls <= 4 * 200 * 2, `leaf calls: ${calls}`);
-    // The budget is released when the outer search ends: a later search has its own.
+    const t = new AndTrigger([new AndTrigger([pair(101), pair(103)], { maxIterations: 20_000 }), pair(107)], {
+      maxIterations: 20_000,
+    });
+    assert.equal(t.getNextFireTime(null, new Date(0)), null, 'no agreement within the cap');
+    assert.ok(calls > 0 && calls <= 3 * MAX_SEARCH_STEPS, `leaf calls: ${calls}`);
+    // The cap is per search: a later one has it whole again.
     assert.equal(pair(101).getNextFireTime(null, new Date(0))?.getTime(), 10_000);
+  });
+
+  test('a nested and that never fires does not starve the search around it (first Mondays of 2026)', () => {
+    // and[or[Mondays, and[Mondays, Tuesdays] (never)], days 1-7]: the first Monday of each month.
+    const t = new AndTrigger([
+      new OrTrigger([
+        new CronTrigger('0 0 * * 1'),
+        new AndTrigger([new CronTrigger('0 0 * * 1'), new CronTrigger('0 0 * * 2')]),
+      ]),
+      new CronTrigger('0 0 1-7 * *'),
+    ]);
+    assert.deepEqual(fires(t, '2025-12-31T00:00:00Z', 3), [
+      '2026-01-05T00:00:00.000Z',
+      '2026-02-02T00:00:00.000Z',
+      '2026-03-02T00:00:00.000Z',
+    ]);
   });
 });
 
@@ -186,5 +202,37 @@ describe('OrTrigger', () => {
     assert.equal(back.type, 'or');
     assert.equal(back.getNextFireTime(null, new Date(0))?.toISOString(), '2024-01-01T00:00:00.000Z');
     assert.match(t.describe(), /^Whenever any of these fires/);
+  });
+  test('a date child later than the previous fire time still fires; passed dates do not hold the schedule back', () => {
+    const daily = new CronTrigger('0 9 * * *');
+    const t = new OrTrigger([daily, new DateTrigger(new Date('2030-01-03T15:00:00Z'))]);
+    assert.deepEqual(fires(t, '2030-01-01T00:00:00Z', 5), [
+      '2030-01-01T09:00:00.000Z',
+      '2030-01-02T09:00:00.000Z',
+      '2030-01-03T09:00:00.000Z',
+      '2030-01-03T15:00:00.000Z',
+      '2030-01-04T09:00:00.000Z',
+    ]);
+    const dates = new OrTrigger([
+      new DateTrigger(new Date('2030-01-01T01:00:00Z')),
+      new DateTrigger(new Date('2030-01-01T02:00:00Z')),
+    ]);
+    assert.deepEqual(fires(dates, '2030-01-01T00:00:00Z', 3), [
+      '2030-01-01T01:00:00.000Z',
+      '2030-01-01T02:00:00.000Z',
+    ]);
+    // With no previous fire time, a passed date does not win over a child that fires from now on.
+    const late = new OrTrigger([new DateTrigger(new Date('2029-12-31T00:00:00Z')), daily]);
+    assert.equal(
+      late.getNextFireTime(null, new Date('2030-01-01T10:00:00Z'))?.toISOString(),
+      '2030-01-02T09:00:00.000Z',
+    );
+    // Only passed dates: the earliest (a date job added late fires, per its misfire grace time).
+    assert.equal(
+      new OrTrigger([new DateTrigger(new Date('2029-12-31T00:00:00Z'))])
+        .getNextFireTime(null, new Date('2030-01-01T00:00:00Z'))
+        ?.toISOString(),
+      '2029-12-31T00:00:00.000Z',
+    );
   });
 });
