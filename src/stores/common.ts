@@ -241,7 +241,7 @@ export function decodeJob(row: JobColumns, parsedTrigger?: TriggerJSON): JobReco
     row.misfire_grace_time === null ? null : number('misfire_grace_time', row.misfire_grace_time, 0);
   const jitter = row.jitter === null ? null : number('jitter', row.jitter, 0);
   const timeout = row.timeout === null ? null : number('timeout', row.timeout, 1);
-  const version = number('version', row.version, 0, true);
+  const version = number('version', row.version, -Number.MAX_SAFE_INTEGER, true);
   const nextRunTime = row.next_run_time === null ? null : time('next_run_time', row.next_run_time);
   const createdAt = time('created_at', row.created_at);
   const updatedAt = time('updated_at', row.updated_at);

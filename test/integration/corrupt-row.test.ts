@@ -79,13 +79,15 @@ test('SQLite columns with values tickwork never writes (untyped) are quarantined
       timeout: '-1',
       jitter: "'soon'",
       retry: '\'{"attempts":3}\'', // parses, but is not a whole policy
+      version: "'x'", // the compare-and-set column itself
     };
-    for (const id of ['good', ...Object.keys(damage), 'next_run_time'])
+    for (const id of ['good', 'negative', ...Object.keys(damage), 'next_run_time'])
       await scheduler.addJob('work', 'interval', { id, args: [id], seconds: 10, retry: 2 });
     const db = new Database(path);
     for (const [column, value] of Object.entries(damage))
       db.prepare(`UPDATE jobs SET ${column} = ${value} WHERE id = ?`).run(column);
     db.prepare("UPDATE jobs SET next_run_time = '2024-01-01T00:00:10Z' WHERE id = 'next_run_time'").run();
+    db.prepare("UPDATE jobs SET version = -1 WHERE id = 'negative'").run(); // odd, but an integer: fine
     db.close();
 
     const quarantined = new Map<string, string>();
@@ -94,12 +96,12 @@ test('SQLite columns with values tickwork never writes (untyped) are quarantined
 
     // Only the good job ran (twice, as retried); each damaged one that came due was paused, the reason
     // naming its column.
-    assert.deepEqual([...new Set(ran)], ['good']);
+    assert.deepEqual([...new Set(ran)].sort(), ['good', 'negative']);
     assert.deepEqual([...quarantined.keys()].sort(), Object.keys(damage).sort());
     for (const [id, reason] of quarantined) assert.match(reason, new RegExp(`stored ${id} cannot be read`));
     // Every job is listed and serialises (the API's job list), the undecodable ones as such; none deleted.
     const jobs = await scheduler.getJobs();
-    assert.equal(jobs.length, 7);
+    assert.equal(jobs.length, 9);
     for (const j of jobs) assert.doesNotThrow(() => JSON.stringify(j), j.id);
     const text = jobs.find((j) => j.id === 'next_run_time')!;
     assert.equal(text.nextRunTime, null);

@@ -447,9 +447,12 @@ export class SqliteStore implements Store {
       const advance = this.stmt(
         'UPDATE jobs SET next_run_time = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?',
       );
+      // Under the write lock that read the row: no compare-and-set, whose version may be the bad column
+      // (a version that is not an integer is replaced).
       const quarantine = this.stmt(
-        `UPDATE jobs SET paused = 1, next_run_time = NULL, version = version + 1, updated_at = ?
-         WHERE id = ? AND version = ?`,
+        `UPDATE jobs SET paused = 1, next_run_time = NULL,
+           version = CASE WHEN typeof(version) = 'integer' THEN version + 1 ELSE 1 END, updated_at = ?
+         WHERE id = ?`,
       );
       const retire = this.stmt(
         `INSERT OR REPLACE INTO retired_jobs (${JOB_COLUMNS}) SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`,
@@ -468,7 +471,7 @@ export class SqliteStore implements Store {
         const plan = planner(job, { now, activeRuns: Number(row.active ?? 0) });
         let ok: boolean;
         if (plan.quarantine !== undefined) {
-          ok = quarantine.run(t, job.id, job.version).changes === 1;
+          ok = quarantine.run(t, job.id).changes === 1;
         } else if (plan.remove) {
           retire.run(job.id);
           ok = remove.run(job.id, job.version).changes === 1;
