@@ -712,6 +712,7 @@ export class Scheduler implements JobOwner {
       createdAt: now,
       updatedAt: now,
     };
+    if (this.store.persistent) assertReadable(record.trigger);
     this.triggerByJson.set(record.trigger, triggerObj);
     if (!this.running) {
       // After shutdown() (or while it runs) a job would wait for a start() that may never come: refused.
@@ -962,6 +963,7 @@ export class Scheduler implements JobOwner {
     const now = new Date(this.now());
     const next = firstFireTime(t, now);
     const json = freezeTrigger(t.toJSON());
+    if (this.store.persistent) assertReadable(json);
     this.triggerByJson.set(json, t);
     let current: JobRecord | null;
     let record: JobRecord;
@@ -2229,6 +2231,25 @@ const STORE_METHODS = [
   'getNextWakeTime',
   'subscribe',
 ] as const;
+
+/**
+ * A persistent store's job is read back from its trigger's JSON: a trigger object whose JSON
+ * `triggerFromJSON` refuses (nested deeper than it allows, a custom type) would be quarantined at its first
+ * fire, so it is refused when added, with the reader's error.
+ */
+function assertReadable(json: TriggerJSON): void {
+  try {
+    triggerFromJSON(json);
+  } catch (err) {
+    if (isTickworkError(err)) {
+      throw new TickworkError(err.code, `${err.message} (the store keeps the trigger as JSON)`, {
+        ...err.details,
+        field: typeof err.details.field === 'string' ? err.details.field : 'trigger',
+      });
+    }
+    throw err;
+  }
+}
 
 function taskNotFound(task: string, field: string): TickworkError {
   return new TickworkError(

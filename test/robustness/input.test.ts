@@ -1,7 +1,15 @@
 // Breaker: bad input that is accepted, or rejected with something other than a TickworkError.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IntervalTrigger, Scheduler, TickworkError, isTickworkError, silentLogger } from '../../src/index.js';
+import {
+  IntervalTrigger,
+  OrTrigger,
+  Scheduler,
+  TickworkError,
+  isTickworkError,
+  silentLogger,
+  type Trigger,
+} from '../../src/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +135,33 @@ test("args with a throwing getter, for a persistent store, are INVALID_OPTION (f
       (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'args',
     );
     assert.equal(await s.countJobs(), 0);
+  } finally {
+    await s.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a trigger object a persistent store could not read back (or nested 10 deep) is refused when added, not quarantined later', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-nest-'));
+  const s = new Scheduler({ store: new SqliteStore({ path: join(dir, 'db') }), logger: silentLogger });
+  try {
+    s.defineTask('t', () => {});
+    await s.start();
+    let trigger: Trigger = new IntervalTrigger({ seconds: 1 });
+    for (let i = 0; i < 10; i++) trigger = new OrTrigger([trigger]);
+    await assert.rejects(
+      async () => s.addJob('t', trigger, { id: 'deep' }),
+      (e: unknown) => isTickworkError(e, 'INVALID_TRIGGER') && e.details.field === 'trigger.triggers',
+    );
+    await s.addJob('t', 'interval', { id: 'ok', seconds: 1 });
+    await assert.rejects(
+      async () => s.rescheduleJob('ok', trigger),
+      (e: unknown) => isTickworkError(e, 'INVALID_TRIGGER'),
+    );
+    assert.deepEqual(
+      (await s.getJobs()).map((j) => [j.id, String(j.trigger)]),
+      [['ok', 'interval[0:00:01]']],
+    );
   } finally {
     await s.shutdown();
     rmSync(dir, { recursive: true, force: true });
