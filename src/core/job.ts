@@ -24,7 +24,7 @@ export interface JobPolicy {
   /**
    * How many runs of the job may be going at once (pending or running), across every process sharing the
    * store. A fire time that comes due while that many are going is skipped with a `job:max-instances`
-   * event and a warning (APScheduler's `max_instances`).
+   * event and a warning (APScheduler's `max_instances`). An integer from 1 to 2,147,483,647.
    * @defaultValue 1
    */
   maxInstances?: number;
@@ -147,7 +147,7 @@ export const DEFAULT_POLICY: Readonly<ResolvedPolicy> = Object.freeze({
 export function validatePolicy(opts: Record<string, unknown>, prefix = ''): Partial<ResolvedPolicy> {
   const out: Partial<ResolvedPolicy> = {};
   if (opts.maxInstances !== undefined)
-    out.maxInstances = integer(opts.maxInstances, prefix + 'maxInstances', 1);
+    out.maxInstances = integer(opts.maxInstances, prefix + 'maxInstances', 1, 2_147_483_647);
   if (opts.misfireGraceTime !== undefined) {
     out.misfireGraceTime =
       opts.misfireGraceTime === null ? null : duration(opts.misfireGraceTime, prefix + 'misfireGraceTime');

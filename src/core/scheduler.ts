@@ -339,7 +339,11 @@ export class Scheduler implements JobOwner {
     const methods = (value: unknown, field: string, names: readonly string[], what: string): void => {
       if (value === undefined) return;
       const o = value as Record<string, unknown> | null;
-      if (o === null || typeof o !== 'object' || names.some((n) => typeof o[n] !== 'function'))
+      if (
+        o === null ||
+        (typeof o !== 'object' && typeof o !== 'function') ||
+        names.some((n) => typeof o[n] !== 'function')
+      )
         throw invalidOption(field, what, value);
     };
     methods(options.store, 'store', STORE_METHODS, 'a Store (MemoryStore, SqliteStore, PostgresStore)');
@@ -741,6 +745,17 @@ export class Scheduler implements JobOwner {
       if (!(this.pendingJobs.has(record.id) && resolved.conflict === 'keep'))
         this.pendingJobs.set(record.id, pending);
       return Promise.resolve(new Job(this, record, triggerObj, true));
+    }
+    // start() is still opening the store (a first start migrates PostgreSQL's tables): store the job after.
+    const starting = this.starting;
+    if (starting) {
+      return starting.then(
+        () => this.storeJob(record, triggerObj, resolved.conflict),
+        () =>
+          Promise.reject(
+            new TickworkError('SCHEDULER_NOT_RUNNING', 'addJob needs a started scheduler; start() failed'),
+          ),
+      );
     }
     return this.storeJob(record, triggerObj, resolved.conflict);
   }
@@ -1230,7 +1245,11 @@ export class Scheduler implements JobOwner {
     // A start() still opening the store finishes first (if it fails, there is nothing to shut down).
     if (this.starting) await this.starting.catch(() => {});
     if (this._state === 'stopping') return this.stopping ?? undefined;
-    if (this._state === 'stopped') return;
+    if (this._state === 'stopped') {
+      // Never started (or stopped already): shut down all the same, so addJob refuses from now on.
+      this.shutDown = true;
+      return;
+    }
     this._state = 'stopping';
     this.stopping = this.stop(wait, timeout);
     try {

@@ -161,7 +161,13 @@ const retry = z.union([
 ]);
 
 const policy = {
-  maxInstances: z.number().int().min(1).optional().meta({ description: 'Runs going at once. Default 1' }),
+  maxInstances: z
+    .number()
+    .int()
+    .min(1)
+    .max(2_147_483_647)
+    .optional()
+    .meta({ description: 'Runs going at once. Default 1' }),
   misfireGraceTime: ms('How late (ms) a run may start; null = no limit').nullable().optional(),
   coalesce: z.boolean().optional().meta({ description: 'Collapse a backlog of fire times into one run' }),
   jitter: jitter.optional(),

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { MIGRATIONS, PostgresStore } from '../../src/stores/postgres/index.js';
 import { isTickworkError } from '../../src/core/errors.js';
+import { Scheduler, silentLogger } from '../../src/index.js';
 import { PG_URL, dropSchema, startContext, testSchema } from './harness.js';
 
 const SCHEMA_FILE = new URL('../../src/stores/postgres/schema.sql', import.meta.url);
@@ -182,4 +183,26 @@ test('schema names: at most 63 bytes in UTF-8 (PostgreSQL cuts identifiers there
     new PostgresStore({ connectionString: PG_URL }, { schema: 'tw_' + 'ジ'.repeat(19) }).channel,
   );
   assert.equal(new PostgresStore({ connectionString: PG_URL }, { schema: 'jobs' }).channel, 'tickwork.jobs');
+});
+
+test('addJob while the first start() is still migrating a new schema waits for it: the job is stored', async () => {
+  const schema = testSchema();
+  const scheduler = new Scheduler({
+    store: new PostgresStore({ connectionString: PG_URL }, { schema, listen: false }),
+    logger: silentLogger,
+  });
+  scheduler.defineTask('t', () => {});
+  try {
+    const started = scheduler.start();
+    const added = await scheduler.addJob('t', 'interval', { id: 'early', seconds: 5 });
+    await started;
+    assert.equal(added.id, 'early');
+    assert.deepEqual(
+      (await scheduler.getJobs()).map((j) => j.id),
+      ['early'],
+    );
+  } finally {
+    await scheduler.shutdown();
+    await dropSchema(schema);
+  }
 });

@@ -167,3 +167,14 @@ test('a trigger object a persistent store could not read back (or nested 10 deep
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('maxInstances is at most 2,147,483,647 (a PostgreSQL integer); a function with the methods is a valid logger', () => {
+  const s = new Scheduler({ logger: silentLogger });
+  s.defineTask('t', () => {});
+  assert.throws(
+    () => s.addJob('t', 'interval', { seconds: 1, maxInstances: 2 ** 31 }),
+    (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'maxInstances',
+  );
+  const logger = Object.assign(() => {}, { debug() {}, info() {}, warn() {}, error() {} });
+  assert.doesNotThrow(() => new Scheduler({ logger }));
+});

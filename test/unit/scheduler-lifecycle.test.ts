@@ -340,3 +340,17 @@ test('shutdown() called while start() is still opening the store waits for it: e
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('shutdown() of a scheduler never started: addJob rejects with SCHEDULER_NOT_RUNNING until start()', async () => {
+  const scheduler = new Scheduler({ clock: new ManualClock(T), logger: captureLogger() });
+  scheduler.defineTask('work', () => {});
+  await scheduler.shutdown();
+  await assert.rejects(
+    scheduler.addJob('work', 'interval', { seconds: 10 }),
+    (e: TickworkError) => e.code === 'SCHEDULER_NOT_RUNNING',
+  );
+  await scheduler.start();
+  await scheduler.addJob('work', 'interval', { id: 'after', seconds: 10 });
+  assert.equal((await scheduler.getJobs()).length, 1);
+  await scheduler.shutdown();
+});
