@@ -146,8 +146,12 @@ export const DEFAULT_POLICY: Readonly<ResolvedPolicy> = Object.freeze({
 /** Validates the policy keys present in `opts` (prefixing field names with `prefix`). */
 export function validatePolicy(opts: Record<string, unknown>, prefix = ''): Partial<ResolvedPolicy> {
   const out: Partial<ResolvedPolicy> = {};
-  if (opts.maxInstances !== undefined)
-    out.maxInstances = integer(opts.maxInstances, prefix + 'maxInstances', 1, 2_147_483_647);
+  if (opts.maxInstances !== undefined) {
+    out.maxInstances = integer(opts.maxInstances, prefix + 'maxInstances', 1);
+    // PostgreSQL's integer (checked apart, so the usual message stays "an integer >= 1")
+    if (out.maxInstances > 2_147_483_647)
+      throw invalidOption(prefix + 'maxInstances', 'an integer <= 2147483647', out.maxInstances);
+  }
   if (opts.misfireGraceTime !== undefined) {
     out.misfireGraceTime =
       opts.misfireGraceTime === null ? null : duration(opts.misfireGraceTime, prefix + 'misfireGraceTime');
