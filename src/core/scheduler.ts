@@ -1161,6 +1161,8 @@ export class Scheduler implements JobOwner {
    * @throws TickworkError `SCHEDULER_ALREADY_RUNNING`; rejects with the store's errors or `JOB_CONFLICT`.
    */
   async start(options: { paused?: boolean } = {}): Promise<void> {
+    // A shutdown() in progress ends first: then this starts again.
+    if (this._state === 'stopping' && this.stopping) await this.stopping.catch(() => {});
     if (this._state !== 'stopped') {
       throw new TickworkError('SCHEDULER_ALREADY_RUNNING', `The scheduler is ${this._state} already`);
     }

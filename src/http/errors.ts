@@ -43,15 +43,15 @@ export class ApiError extends Error {
 /**
  * A JSON response (`undefined` → no body). BigInts become strings; other non-JSON values are dropped; an
  * object that contains itself (a memory store's job args or run result may) is cut at the repeat, which
- * becomes the string `"[Circular]"`.
+ * becomes the string `"[Circular]"`, and nesting deeper than 64 levels is cut as `"[Too deep]"`.
  */
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
   if (body === undefined) return new Response(null, { status, headers });
   let text: string;
   try {
     text = JSON.stringify(body, bigintsAsStrings);
-  } catch (err) {
-    if (!(err instanceof TypeError)) throw err;
+  } catch {
+    // A cycle (TypeError) or nesting too deep for the stack (RangeError): cut both.
     text = JSON.stringify(body, cutCycles());
   }
   return new Response(text, {
@@ -61,6 +61,9 @@ export function json(body: unknown, status = 200, headers: Record<string, string
 }
 
 const bigintsAsStrings = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v);
+
+/** Nesting kept by {@link json} when a value cannot be serialised whole (the library's limit for args). */
+const MAX_JSON_NESTING = 64;
 
 /** A `JSON.stringify` replacer like {@link bigintsAsStrings} that also replaces a value by `"[Circular]"` where
  * it is its own ancestor. */
@@ -72,6 +75,7 @@ function cutCycles(): (this: unknown, key: string, value: unknown) => unknown {
     // `this` is the object holding `value`: drop the ancestors that are not on its path.
     while (ancestors.length > 0 && ancestors[ancestors.length - 1] !== this) ancestors.pop();
     if (ancestors.includes(value)) return '[Circular]';
+    if (ancestors.length > MAX_JSON_NESTING) return '[Too deep]';
     ancestors.push(value);
     return value;
   };
@@ -99,6 +103,7 @@ function errorJson(
   headers: Record<string, string> = {},
 ): Response {
   try {
+    JSON.stringify(details, bigintsAsStrings); // throws for a cycle or nesting too deep
     return json({ code, message, details }, status, headers);
   } catch {
     const field = typeof details.field === 'string' ? { field: details.field } : {};
@@ -136,8 +141,10 @@ export function validationError(error: ZodError, prefix = '', query = false): Ap
 function expectation(issue: ZodError['issues'][number]): string {
   const i = issue as unknown as Record<string, unknown>;
   const bound = (op: string) => {
-    const size = i.origin === 'string' ? ' characters long' : i.origin === 'array' ? ' items' : '';
-    return `${i.origin === 'number' || i.origin === 'int' ? 'a number' : String(i.origin ?? 'a value')} ${op} ${String(i.minimum ?? i.maximum)}${size}`;
+    const n = String(i.minimum ?? i.maximum);
+    if (i.origin === 'string') return `a string of ${op} ${n} characters`;
+    if (i.origin === 'array') return `an array of ${op} ${n} items`;
+    return `a number ${op} ${n}`;
   };
   switch (issue.code) {
     case 'too_small':
@@ -145,7 +152,7 @@ function expectation(issue: ZodError['issues'][number]): string {
     case 'too_big':
       return bound(i.inclusive === false ? '<' : '<=');
     case 'invalid_type':
-      return `of type ${String(i.expected)}`;
+      return i.input === undefined ? 'given' : `of type ${String(i.expected)}`;
     case 'invalid_value':
       return `one of ${(i.values as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     default:

@@ -8,7 +8,7 @@ import { randomFillSync } from 'node:crypto';
 import { TickworkError, show } from '../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../core/structures.js';
 import type { TriggerJSON } from '../triggers/trigger.js';
-import { integer, oneOf } from '../core/validate.js';
+import { MAX_DURATION, integer, oneOf } from '../core/validate.js';
 import type { JobChanges, JobFilter, JobSort } from './store.js';
 
 /** JSON with object keys sorted, so equal values give equal strings. */
@@ -219,10 +219,16 @@ export function decodeJob(row: JobColumns, parsedTrigger?: TriggerJSON): JobReco
   }
   // The other columns are typed in PostgreSQL but not in SQLite (a hand-written 'one' or '2024-01-01'):
   // a value that is not what the store writes makes the row undecodable too, with a harmless stand-in.
-  const number = (field: string, v: unknown, min: number, integral = false): number | null => {
+  const number = (
+    field: string,
+    v: unknown,
+    min: number,
+    integral = false,
+    max = Infinity,
+  ): number | null => {
     const n = Number(v);
-    if (v === null || v === '' || typeof v === 'boolean' || !Number.isFinite(n) || n < min) {
-      bad ??= { field, error: `not a number of at least ${min}: ${show(v)}` };
+    if (v === null || v === '' || typeof v === 'boolean' || !Number.isFinite(n) || n < min || n > max) {
+      bad ??= { field, error: `not a number from ${min} to ${max}: ${show(v)}` };
       return null;
     }
     if (integral && !Number.isSafeInteger(n)) bad ??= { field, error: `not an integer: ${show(v)}` };
@@ -237,10 +243,13 @@ export function decodeJob(row: JobColumns, parsedTrigger?: TriggerJSON): JobReco
     return d;
   };
   const maxInstances = number('max_instances', row.max_instances, 1, true);
+  // Durations: what the options accept (at most 10^14 ms).
   const misfireGraceTime =
-    row.misfire_grace_time === null ? null : number('misfire_grace_time', row.misfire_grace_time, 0);
-  const jitter = row.jitter === null ? null : number('jitter', row.jitter, 0);
-  const timeout = row.timeout === null ? null : number('timeout', row.timeout, 1);
+    row.misfire_grace_time === null
+      ? null
+      : number('misfire_grace_time', row.misfire_grace_time, 0, false, MAX_DURATION);
+  const jitter = row.jitter === null ? null : number('jitter', row.jitter, 0, false, MAX_DURATION);
+  const timeout = row.timeout === null ? null : number('timeout', row.timeout, 1, false, MAX_DURATION);
   const version = number('version', row.version, -Number.MAX_SAFE_INTEGER, true);
   const nextRunTime = row.next_run_time === null ? null : time('next_run_time', row.next_run_time);
   const createdAt = time('created_at', row.created_at);

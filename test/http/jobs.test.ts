@@ -137,6 +137,10 @@ test('validation errors are 400 with a stable code and the field', async () => {
   });
   assert.equal(zero.body.message, 'Expected `maxInstances` to be a number >= 1, got `0`');
   assert.equal(zero.body.details.value, 0);
+  const missing = await h.json('POST', '/scheduler/jobs', { body: { taskId: 'tick' } });
+  assert.equal(missing.body.message, 'Expected `trigger` to be given');
+  const empty = await h.json('POST', '/scheduler/jobs', { body: { taskId: '', trigger: interval } });
+  assert.equal(empty.body.message, 'Expected `taskId` to be a string of >= 1 characters, got `""`');
   const unknownParam = await h.json('GET', '/scheduler/jobs?sortt=id');
   assert.equal(unknownParam.body.code, 'UNKNOWN_OPTION');
   assert.equal(unknownParam.body.details.field, 'sortt');
@@ -568,6 +572,13 @@ test('a memory-store job whose args or run result contain themselves is listed, 
   assert.deepEqual(job.body.args, [{ n: 1, self: '[Circular]' }, '2']);
   const list = await h.json('GET', '/scheduler/jobs');
   assert.equal(list.status, 200);
+  // Nesting deeper than the stack can serialise is cut too (the list still answers).
+  let deep: unknown[] = [];
+  for (let i = 0; i < 20_000; i++) deep = [deep];
+  await h.scheduler.addJob('cyclic', 'interval', { id: 'deep', seconds: 10, args: [deep] });
+  const withDeep = await h.json('GET', '/scheduler/jobs');
+  assert.equal(withDeep.status, 200);
+  assert.match(JSON.stringify(withDeep.body), /\[Too deep\]/);
   const runs = await h.json('GET', '/scheduler/runs?jobId=c');
   assert.equal(runs.status, 200);
   assert.equal(runs.body.items.length, 1);

@@ -77,7 +77,7 @@ test('SQLite columns with values tickwork never writes (untyped) are quarantined
       max_instances: "'one'",
       misfire_grace_time: "'x'",
       timeout: '-1',
-      jitter: "'soon'",
+      jitter: '1e20', // a number, but beyond what the options accept
       retry: '\'{"attempts":3}\'', // parses, but is not a whole policy
       version: "'x'", // the compare-and-set column itself
     };

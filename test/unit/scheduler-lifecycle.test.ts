@@ -354,3 +354,18 @@ test('shutdown() of a scheduler never started: addJob rejects with SCHEDULER_NOT
   assert.equal((await scheduler.getJobs()).length, 1);
   await scheduler.shutdown();
 });
+
+test('start() called while shutdown() is in progress waits for it and starts again', async () => {
+  const clock = new ManualClock(T);
+  const scheduler = new Scheduler({ clock, logger: captureLogger() });
+  scheduler.defineTask('work', () => {});
+  await scheduler.start();
+  const stopped = scheduler.shutdown();
+  assert.equal(scheduler.state, 'stopping');
+  await scheduler.start();
+  await stopped;
+  assert.equal(scheduler.state, 'running');
+  await scheduler.addJob('work', 'interval', { id: 'again', seconds: 10 });
+  assert.equal((await scheduler.getJobs()).length, 1);
+  await scheduler.shutdown();
+});
