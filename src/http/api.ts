@@ -563,9 +563,13 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
           triggerInput === undefined ? null : triggerFromInput(triggerInput, 'trigger', scheduler.timezone);
         if (trigger) firstFireTime(trigger, new Date(scheduler.clock.now()));
         let job = await getJob(id);
-        if (Object.keys(changes).length > 0) job = await scheduler.modifyJob(id, changes);
+        // With a new trigger, a given nextRunTime is applied after it (rescheduling recomputes it).
+        const { nextRunTime, ...others } = changes;
+        const first = trigger && nextRunTime !== undefined ? others : changes;
+        if (Object.keys(first).length > 0) job = await scheduler.modifyJob(id, first);
         // rescheduleJob leaves a paused job paused: it is never fired in between.
         if (trigger) job = await scheduler.rescheduleJob(id, trigger);
+        if (trigger && nextRunTime !== undefined) job = await scheduler.modifyJob(id, { nextRunTime });
         return json(jobView(job, await lastRunOf(id)));
       },
     },

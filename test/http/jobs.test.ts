@@ -428,6 +428,17 @@ test('PATCH modifies options and/or reschedules; a paused job stays paused', asy
   assert.equal(bad.status, 400);
   assert.equal(bad.body.code, 'INVALID_CRON');
   assert.equal((await h.json('GET', '/scheduler/jobs/p')).body.name, 'both');
+  // A new trigger and a nextRunTime: the given time wins (rescheduling would recompute it).
+  const both2 = await h.json('PATCH', '/scheduler/jobs/p', {
+    body: { trigger: { type: 'interval', hours: 2 }, nextRunTime: '2031-01-01T00:00:00Z' },
+  });
+  assert.equal(both2.status, 200);
+  assert.equal(both2.body.nextRunTime, '2031-01-01T00:00:00.000Z');
+  assert.equal(both2.body.description, 'Every 2 hours');
+  await h.call('POST', '/scheduler/jobs/p/pause');
+  await h.json('PATCH', '/scheduler/jobs/p', {
+    body: { trigger: { type: 'cron', expression: '0 * * * *' } },
+  });
   // Nor does a trigger that never fires (30 February).
   const never = await h.json('PATCH', '/scheduler/jobs/p', {
     body: { name: 'x', maxInstances: 7, trigger: { type: 'cron', expression: '0 0 30 2 *' } },
