@@ -70,7 +70,11 @@ export function replacementOf(existing: JobRecord, job: JobRecord): JobRecord {
     paused,
     nextRunTime: paused ? null : keepNext ? existing.nextRunTime : job.nextRunTime,
     version: existing.version + 1,
-    createdAt: existing.createdAt,
+    // (an undecodable created_at reads as the epoch: the replacement writes its own)
+    createdAt:
+      isInvalidTrigger(existing.trigger) && existing.createdAt.getTime() === 0
+        ? job.createdAt
+        : existing.createdAt,
   };
 }
 

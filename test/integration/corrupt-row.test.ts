@@ -113,3 +113,33 @@ test('SQLite columns with values tickwork never writes (untyped) are quarantined
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a replaceExisting add repairs a row whose created_at could not be read: it fires again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-corrupt-'));
+  const path = join(dir, 'jobs.db');
+  try {
+    const clock = new ManualClock('2024-01-01T00:00:00Z');
+    const scheduler = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
+    const ran: number[] = [];
+    scheduler.defineTask('work', () => void ran.push(clock.now()));
+    await scheduler.start();
+    const define = () =>
+      scheduler.addJob('work', 'interval', { id: 'j', seconds: 10, replaceExisting: true });
+    await define();
+    const db = new Database(path);
+    db.prepare("UPDATE jobs SET created_at = 'yesterday' WHERE id = 'j'").run();
+    db.close();
+    await clock.advance(10_000);
+    assert.deepEqual(ran, [], 'quarantined at its fire time');
+    assert.equal((await scheduler.getJob('j'))!.paused, true);
+    await define(); // the boot's re-add
+    const repaired = (await scheduler.getJob('j'))!;
+    assert.equal(repaired.paused, false);
+    assert.doesNotMatch(repaired.trigger.describe(), /cannot be read/);
+    await clock.advance(10_000);
+    assert.equal(ran.length, 1, 'fires again');
+    await scheduler.shutdown();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

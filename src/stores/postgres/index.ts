@@ -463,8 +463,8 @@ export class PostgresStore implements Store {
         await c.query(
           `UPDATE ${this.s}.jobs SET name = $2, task_id = $3, trigger = $4, args = $5, max_instances = $6,
              misfire_grace_time = $7, coalesce = $8, jitter = $9, timeout = $10, retry = $11, paused = $12,
-             next_run_time = $13, version = $14, updated_at = $15 WHERE id = $1`,
-          [...v.slice(0, 13), stored.version, v[14]],
+             next_run_time = $13, version = $14, updated_at = $15, created_at = $16 WHERE id = $1`,
+          [...v.slice(0, 13), stored.version, v[14], v[13]],
         );
         return { job: stored, outcome: 'replaced' as const };
       }
@@ -1342,7 +1342,6 @@ function jobValues(job: JobRecord): unknown[] {
   ];
 }
 
-/** A {@link FiredJob} whose run records are made only when someone reads them (the scheduler does not). */
 /**
  * A claimed job in the firing step's JSON document, with its first planned run (when it has one).
  * `i` id, `t` the locked row's ctid, `v` version (compare-and-set), `n` new next run time (epoch ms, or

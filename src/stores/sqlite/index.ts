@@ -334,9 +334,16 @@ export class SqliteStore implements Store {
       const stored = replacementOf(existing, job);
       this.stmt(
         `UPDATE jobs SET name = ?, task_id = ?, trigger = ?, args = ?, max_instances = ?, misfire_grace_time = ?,
-           coalesce = ?, jitter = ?, timeout = ?, retry = ?, paused = ?, next_run_time = ?, version = ?, updated_at = ?
+           coalesce = ?, jitter = ?, timeout = ?, retry = ?, paused = ?, next_run_time = ?, version = ?, updated_at = ?,
+           created_at = ?
          WHERE id = ?`,
-      ).run(...jobValues(stored).slice(1, 13), stored.version, ms(stored.updatedAt), job.id);
+      ).run(
+        ...jobValues(stored).slice(1, 13),
+        stored.version,
+        ms(stored.updatedAt),
+        ms(stored.createdAt),
+        job.id,
+      );
       return { job: stored, outcome: 'replaced' as const };
     });
     if (result.outcome === 'added' || result.outcome === 'replaced')
