@@ -10,12 +10,23 @@ import { Scheduler, silentLogger } from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 
-test('a corrupt job row is quarantined (paused, event), never deleted; other jobs keep firing', async () => {
+/** Runs `body` with a scheduler (not started) on a new SQLite file, under a manual clock; removes the file. */
+async function onSqlite(
+  body: (ctx: { clock: ManualClock; scheduler: Scheduler; path: string }) => Promise<void>,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tickwork-corrupt-'));
   const path = join(dir, 'jobs.db');
   try {
     const clock = new ManualClock('2024-01-01T00:00:00Z');
     const scheduler = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
+    await body({ clock, scheduler, path });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a corrupt job row is quarantined (paused, event), never deleted; other jobs keep firing', async () => {
+  await onSqlite(async ({ clock, scheduler, path }) => {
     const ran: string[] = [];
     scheduler.defineTask('work', (name: string) => void ran.push(name));
     await scheduler.start();
@@ -55,17 +66,11 @@ test('a corrupt job row is quarantined (paused, event), never deleted; other job
     check.close();
     assert.equal(row.trigger, '{"type": "interval", "milliseconds": ');
     assert.equal(row.paused, 1);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('SQLite columns with values tickwork never writes (untyped) are quarantined too, and listing still works', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tickwork-corrupt-'));
-  const path = join(dir, 'jobs.db');
-  try {
-    const clock = new ManualClock('2024-01-01T00:00:00Z');
-    const scheduler = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
+  await onSqlite(async ({ clock, scheduler, path }) => {
     const ran: string[] = [];
     scheduler.defineTask('work', (name: string) => {
       ran.push(name);
@@ -109,17 +114,11 @@ test('SQLite columns with values tickwork never writes (untyped) are quarantined
     for (const id of Object.keys(damage)) assert.equal(jobs.find((j) => j.id === id)!.paused, true, id);
     assert.equal(jobs.find((j) => j.id === 'good')!.paused, false);
     await scheduler.shutdown();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a replaceExisting add repairs a row whose created_at could not be read: it fires again', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tickwork-corrupt-'));
-  const path = join(dir, 'jobs.db');
-  try {
-    const clock = new ManualClock('2024-01-01T00:00:00Z');
-    const scheduler = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
+  await onSqlite(async ({ clock, scheduler, path }) => {
     const ran: number[] = [];
     scheduler.defineTask('work', () => void ran.push(clock.now()));
     await scheduler.start();
@@ -139,7 +138,5 @@ test('a replaceExisting add repairs a row whose created_at could not be read: it
     await clock.advance(10_000);
     assert.equal(ran.length, 1, 'fires again');
     await scheduler.shutdown();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
