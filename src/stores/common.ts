@@ -223,41 +223,21 @@ export function decodeJob(row: JobColumns, parsedTrigger?: TriggerJSON): JobReco
   }
   // The other columns are typed in PostgreSQL but not in SQLite (a hand-written 'one' or '2024-01-01'):
   // a value that is not what the store writes makes the row undecodable too, with a harmless stand-in.
-  const number = (
-    field: string,
-    v: unknown,
-    min: number,
-    integral = false,
-    max = Infinity,
-  ): number | null => {
-    const n = Number(v);
-    if (v === null || v === '' || typeof v === 'boolean' || !Number.isFinite(n) || n < min || n > max) {
-      bad ??= { field, error: `not a number from ${min} to ${max}: ${show(v)}` };
-      return null;
-    }
-    if (integral && !Number.isSafeInteger(n)) bad ??= { field, error: `not an integer: ${show(v)}` };
-    return n;
-  };
-  const time = (field: string, v: Date | number): Date | null => {
-    const d = toDate(v);
-    if (!Number.isFinite(d.getTime())) {
-      bad ??= { field, error: `not a time: ${show(v)}` };
-      return null;
-    }
-    return d;
-  };
-  const maxInstances = number('max_instances', row.max_instances, 1, true);
+  const d: Decoding = { bad };
+  const maxInstances = numberColumn(d, 'max_instances', row.max_instances, 1, true);
   // Durations: what the options accept (at most 10^14 ms).
   const misfireGraceTime =
     row.misfire_grace_time === null
       ? null
-      : number('misfire_grace_time', row.misfire_grace_time, 0, false, MAX_DURATION);
-  const jitter = row.jitter === null ? null : number('jitter', row.jitter, 0, false, MAX_DURATION);
-  const timeout = row.timeout === null ? null : number('timeout', row.timeout, 1, false, MAX_DURATION);
-  const version = number('version', row.version, -Number.MAX_SAFE_INTEGER, true);
-  const nextRunTime = row.next_run_time === null ? null : time('next_run_time', row.next_run_time);
-  const createdAt = time('created_at', row.created_at);
-  const updatedAt = time('updated_at', row.updated_at);
+      : numberColumn(d, 'misfire_grace_time', row.misfire_grace_time, 0, false, MAX_DURATION);
+  const jitter = row.jitter === null ? null : numberColumn(d, 'jitter', row.jitter, 0, false, MAX_DURATION);
+  const timeout =
+    row.timeout === null ? null : numberColumn(d, 'timeout', row.timeout, 1, false, MAX_DURATION);
+  const version = numberColumn(d, 'version', row.version, -Number.MAX_SAFE_INTEGER, true);
+  const nextRunTime = row.next_run_time === null ? null : timeColumn(d, 'next_run_time', row.next_run_time);
+  const createdAt = timeColumn(d, 'created_at', row.created_at);
+  const updatedAt = timeColumn(d, 'updated_at', row.updated_at);
+  bad = d.bad;
   if (bad) trigger = invalidTrigger(row.trigger, bad.field, bad.error);
   return {
     id: row.id,
@@ -277,6 +257,39 @@ export function decodeJob(row: JobColumns, parsedTrigger?: TriggerJSON): JobReco
     createdAt: createdAt ?? new Date(0),
     updatedAt: updatedAt ?? new Date(0),
   };
+}
+
+/** The first column of a row found undecodable, while {@link decodeJob} reads it. */
+interface Decoding {
+  bad: { field: string; error: string } | null;
+}
+
+/** A numeric column's value, or `null` (and `d.bad` set, if first) when it is not one tickwork writes. */
+function numberColumn(
+  d: Decoding,
+  field: string,
+  v: unknown,
+  min: number,
+  integral = false,
+  max = Infinity,
+): number | null {
+  const n = Number(v);
+  if (v === null || v === '' || typeof v === 'boolean' || !Number.isFinite(n) || n < min || n > max) {
+    d.bad ??= { field, error: `not a number from ${min} to ${max}: ${show(v)}` };
+    return null;
+  }
+  if (integral && !Number.isSafeInteger(n)) d.bad ??= { field, error: `not an integer: ${show(v)}` };
+  return n;
+}
+
+/** A time column's value, or `null` (and `d.bad` set, if first) when it is not a time. */
+function timeColumn(d: Decoding, field: string, v: Date | number): Date | null {
+  const t = toDate(v);
+  if (!Number.isFinite(t.getTime())) {
+    d.bad ??= { field, error: `not a time: ${show(v)}` };
+    return null;
+  }
+  return t;
 }
 
 /** Why a stored retry policy is not one tickwork writes (all five fields, in range), or `null`. */
