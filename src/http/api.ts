@@ -203,10 +203,37 @@ function resolveOptions(options: ApiOptions) {
 }
 
 /** Parses `value` with `schema`, turning the first problem into a 400 naming the field. */
-function parse<S extends ZodType>(schema: S, value: unknown, prefix = '', query = false): z.output<S> {
+function parse<S extends ZodType>(
+  schema: S,
+  value: unknown,
+  prefix = '',
+  query: Record<string, string> | null = null,
+): z.output<S> {
   const r = schema.safeParse(value, { reportInput: true });
   if (!r.success) throw validationError(r.error, prefix, query);
   return r.data;
+}
+
+/**
+ * The query string as one value per parameter.
+ * @throws ApiError 400 `INVALID_OPTION` for a parameter given more than once (`?limit=1&limit=2`): which
+ *   one was meant is not known (lists are comma-separated: `status=failed,missed`).
+ */
+function queryOf(params: URLSearchParams): Record<string, string> {
+  const query: Record<string, string> = {};
+  for (const [key, value] of params) {
+    if (Object.hasOwn(query, key)) {
+      const values = params.getAll(key);
+      throw new ApiError(
+        'INVALID_OPTION',
+        `Expected \`${key}\` to be given once, got ${values.length} values`,
+        { field: key, value: values },
+        400,
+      );
+    }
+    query[key] = value;
+  }
+  return query;
 }
 
 /** Re-prefixes the field of a trigger error (`seconds` → `trigger.seconds`). */
@@ -970,7 +997,8 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
       );
     }
     parse(IdParams.partial(), match.params);
-    const query = route.query ? parse(route.query, Object.fromEntries(url.searchParams), '', true) : {};
+    const sent = queryOf(url.searchParams);
+    const query: unknown = route.query ? parse(route.query, sent, '', sent) : {};
     const context: RouteContext = {
       request,
       url,

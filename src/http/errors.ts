@@ -116,9 +116,14 @@ function errorJson(
  * `maxInstances`, the query parameter): `UNKNOWN_OPTION` for an unknown key, `INVALID_OPTION` otherwise.
  * `prefix` is prepended to field names (`trigger`); for a `query`, the field is the parameter's name.
  */
-export function validationError(error: ZodError, prefix = '', query = false): ApiError {
-  const issue = error.issues[0];
-  if (!issue) return new ApiError('INVALID_OPTION', 'Invalid request', {}, 400);
+export function validationError(
+  error: ZodError,
+  prefix = '',
+  query: Record<string, string> | null = null,
+): ApiError {
+  const first = error.issues[0];
+  if (!first) return new ApiError('INVALID_OPTION', 'Invalid request', {}, 400);
+  const issue = specific(first);
   const join = (path: readonly PropertyKey[]): string =>
     [prefix, ...(query ? path.slice(0, 1) : path).map(String)].filter((p) => p !== '').join('.');
   if (issue.code === 'unrecognized_keys') {
@@ -126,7 +131,10 @@ export function validationError(error: ZodError, prefix = '', query = false): Ap
     return new ApiError('UNKNOWN_OPTION', `Unknown option \`${field}\``, { field }, 400);
   }
   const field = join(issue.path) || 'body';
-  const value = (issue as { input?: unknown }).input;
+  // A query parameter whose coercion lost it (`limit=x` became NaN) is reported as sent.
+  const input = (issue as { input?: unknown }).input;
+  const sent = query !== null && issue.path.length > 0 ? query[String(issue.path[0])] : undefined;
+  const value = Number.isNaN(input) && sent !== undefined ? sent : input;
   // The library's message shape: Expected `maxInstances` to be an integer >= 1, got `0`.
   const got = value === undefined ? '' : `, got \`${show(value)}\``;
   return new ApiError(
@@ -135,6 +143,39 @@ export function validationError(error: ZodError, prefix = '', query = false): Ap
     value === undefined ? { field } : { field, value },
     400,
   );
+}
+
+type Issue = ZodError['issues'][number];
+
+/**
+ * The issue to report for `issue`: for a union none of whose options matched, the problem inside the option
+ * the value came closest to (`retry.backoff`, when `retry` was an object with a bad `backoff`), with the
+ * full path; for an unknown discriminator (`trigger.type`), the discriminator's value. Other issues as they
+ * are.
+ */
+function specific(issue: Issue): Issue {
+  if (issue.code !== 'invalid_union') return issue;
+  const u = issue as Issue & {
+    errors?: Issue[][];
+    discriminator?: string;
+    options?: unknown[];
+    input?: unknown;
+  };
+  if (u.discriminator !== undefined && Array.isArray(u.options)) {
+    const input = u.input as Record<string, unknown> | null | undefined;
+    const value = input !== null && typeof input === 'object' ? input[u.discriminator] : undefined;
+    const path = issue.path.at(-1) === u.discriminator ? issue.path : [...issue.path, u.discriminator];
+    return { ...issue, code: 'invalid_value', values: u.options, path, input: value } as unknown as Issue;
+  }
+  // An option that failed below its root (the value had the option's type) says the most.
+  const inner = (u.errors ?? []).map((e) => e[0]).find((e) => e !== undefined && e.path.length > 0);
+  if (inner !== undefined) return specific({ ...inner, path: [...issue.path, ...inner.path] } as Issue);
+  const types = (u.errors ?? [])
+    .map((e) => e[0])
+    .filter((e): e is Issue => e?.code === 'invalid_type')
+    .map((e) => String((e as { expected?: unknown }).expected));
+  if (types.length === 0) return issue;
+  return { ...issue, code: 'invalid_type', expected: types, input: u.input } as unknown as Issue;
 }
 
 /** What a zod issue asked for, in the words of the library's messages. */
@@ -151,8 +192,11 @@ function expectation(issue: ZodError['issues'][number]): string {
       return bound(i.inclusive === false ? '>' : '>=');
     case 'too_big':
       return bound(i.inclusive === false ? '<' : '<=');
-    case 'invalid_type':
-      return i.input === undefined ? 'given' : `of type ${String(i.expected)}`;
+    case 'invalid_type': {
+      if (i.input === undefined) return 'given';
+      const types = Array.isArray(i.expected) ? (i.expected as string[]) : [String(i.expected)];
+      return `of type ${types.length > 1 ? `${types.slice(0, -1).join(', ')} or ${types.at(-1)}` : types[0]}`;
+    }
     case 'invalid_value':
       return `one of ${(i.values as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     default:

@@ -141,6 +141,36 @@ test('validation errors are 400 with a stable code and the field', async () => {
   assert.equal(missing.body.message, 'Expected `trigger` to be given');
   const empty = await h.json('POST', '/scheduler/jobs', { body: { taskId: '', trigger: interval } });
   assert.equal(empty.body.message, 'Expected `taskId` to be a string of >= 1 characters, got `""`');
+  // A union (retry: a number, an object or null) reports the option the value was closest to.
+  const retryType = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', trigger: interval, retry: 'x' },
+  });
+  assert.equal(retryType.body.message, 'Expected `retry` to be of type number, object or null, got `"x"`');
+  const backoff = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', trigger: interval, retry: { attempts: 2, backoff: 'linear' } },
+  });
+  assert.equal(
+    backoff.body.message,
+    'Expected `retry.backoff` to be one of "fixed", "exponential", got `"linear"`',
+  );
+  assert.deepEqual(backoff.body.details, { field: 'retry.backoff', value: 'linear' });
+  const kind = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', trigger: { type: 'hourly' } },
+  });
+  assert.equal(
+    kind.body.message,
+    'Expected `trigger.type` to be one of "interval", "date", "cron", "calendarInterval", "and", "or", got `"hourly"`',
+  );
+  assert.deepEqual(kind.body.details, { field: 'trigger.type', value: 'hourly' });
+  // A query parameter that is not a number is reported as sent (not as the NaN it was coerced to).
+  const nan = await h.json('GET', '/scheduler/runs?limit=ten');
+  assert.equal(nan.body.message, 'Expected `limit` to be of type number, got `"ten"`');
+  assert.deepEqual(nan.body.details, { field: 'limit', value: 'ten' });
+  // A parameter given twice is refused: which value was meant is not known.
+  const twice = await h.json('GET', '/scheduler/jobs?limit=1&limit=2');
+  assert.equal(twice.status, 400);
+  assert.equal(twice.body.message, 'Expected `limit` to be given once, got 2 values');
+  assert.deepEqual(twice.body.details, { field: 'limit', value: ['1', '2'] });
   const unknownParam = await h.json('GET', '/scheduler/jobs?sortt=id');
   assert.equal(unknownParam.body.code, 'UNKNOWN_OPTION');
   assert.equal(unknownParam.body.details.field, 'sortt');
