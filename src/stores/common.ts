@@ -224,6 +224,9 @@ export function decodeJob(row: JobColumns, parsedTrigger?: TriggerJSON): JobReco
   // The other columns are typed in PostgreSQL but not in SQLite (a hand-written 'one' or '2024-01-01'):
   // a value that is not what the store writes makes the row undecodable too, with a harmless stand-in.
   const d: Decoding = { bad };
+  const id = textColumn(d, 'id', row.id);
+  const name = textColumn(d, 'name', row.name);
+  const taskId = textColumn(d, 'task_id', row.task_id);
   const maxInstances = numberColumn(d, 'max_instances', row.max_instances, 1, true);
   // Durations: what the options accept (at most 10^14 ms).
   const misfireGraceTime =
@@ -240,9 +243,9 @@ export function decodeJob(row: JobColumns, parsedTrigger?: TriggerJSON): JobReco
   bad = d.bad;
   if (bad) trigger = invalidTrigger(row.trigger, bad.field, bad.error);
   return {
-    id: row.id,
-    name: row.name,
-    taskId: row.task_id,
+    id,
+    name,
+    taskId,
     trigger: trigger!,
     args: bad ? [] : args,
     maxInstances: maxInstances ?? 1,
@@ -280,6 +283,16 @@ function numberColumn(
   }
   if (integral && !Number.isSafeInteger(n)) d.bad ??= { field, error: `not an integer: ${show(v)}` };
   return n;
+}
+
+/**
+ * A text column's value; for one that is not text (a SQLite BLOB written by hand), its bytes read as UTF-8
+ * and `d.bad` set, if first.
+ */
+function textColumn(d: Decoding, field: string, v: unknown): string {
+  if (typeof v === 'string') return v;
+  d.bad ??= { field, error: `not text: ${Buffer.isBuffer(v) ? 'a BLOB' : show(v)}` };
+  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
 }
 
 /** A time column's value, or `null` (and `d.bad` set, if first) when it is not a time. */

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { Scheduler, silentLogger } from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
+import { createApi } from '../../src/http/index.js';
 
 /** Runs `body` with a scheduler (not started) on a new SQLite file, under a manual clock; removes the file. */
 async function onSqlite(
@@ -85,6 +86,10 @@ test('SQLite columns with values tickwork never writes (untyped) are quarantined
       jitter: '1e20', // a number, but beyond what the options accept
       retry: '\'{"attempts":3}\'', // parses, but is not a whole policy
       version: "'x'", // the compare-and-set column itself
+      // BLOBs where text belongs; the id's bytes spell "id", the row's id before
+      id: "X'6964'",
+      name: "X'6e616d65'",
+      task_id: "X'776f726b'",
     };
     for (const id of ['good', 'negative', ...Object.keys(damage), 'next_run_time'])
       await scheduler.addJob('work', 'interval', { id, args: [id], seconds: 10, retry: 2 });
@@ -106,8 +111,13 @@ test('SQLite columns with values tickwork never writes (untyped) are quarantined
     for (const [id, reason] of quarantined) assert.match(reason, new RegExp(`stored ${id} cannot be read`));
     // Every job is listed and serialises (the API's job list), the undecodable ones as such; none deleted.
     const jobs = await scheduler.getJobs();
-    assert.equal(jobs.length, 9);
+    assert.equal(jobs.length, 12);
     for (const j of jobs) assert.doesNotThrow(() => JSON.stringify(j), j.id);
+    const listed = await createApi(scheduler, { auth: false }).handle(
+      new Request('http://localhost/scheduler/jobs'),
+    );
+    assert.equal(listed.status, 200);
+    assert.equal(((await listed.json()) as { items: unknown[] }).items.length, 12);
     const text = jobs.find((j) => j.id === 'next_run_time')!;
     assert.equal(text.nextRunTime, null);
     assert.match(text.trigger.describe(), /next_run_time cannot be read/);

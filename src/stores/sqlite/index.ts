@@ -447,19 +447,19 @@ export class SqliteStore implements Store {
     const t = now.getTime();
     const result = this.tx(() => {
       const rows = this.stmt(
-        `SELECT ${JOB_COLUMNS},
+        `SELECT ${JOB_COLUMNS}, rowid AS row_id,
            (SELECT count(*) FROM runs r WHERE r.job_id = j.id AND r.status IN ${ACTIVE_SQL}) AS active
          FROM jobs j WHERE paused = 0 AND next_run_time <= ? ORDER BY next_run_time LIMIT ?`,
-      ).all(t, limit + 1) as Row[];
+      ).all(t, limit + 1) as (Row & { row_id: number })[];
       const advance = this.stmt(
         'UPDATE jobs SET next_run_time = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?',
       );
       // Under the write lock that read the row: no compare-and-set, whose version may be the bad column
-      // (a version that is not an integer is replaced).
+      // (a version that is not an integer is replaced); by rowid, as the id may be the bad column (a BLOB).
       const quarantine = this.stmt(
         `UPDATE jobs SET paused = 1, next_run_time = NULL,
            version = CASE WHEN typeof(version) = 'integer' THEN version + 1 ELSE 1 END, updated_at = ?
-         WHERE id = ?`,
+         WHERE rowid = ?`,
       );
       const retire = this.stmt(
         `INSERT OR REPLACE INTO retired_jobs (${JOB_COLUMNS}) SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`,
@@ -478,7 +478,7 @@ export class SqliteStore implements Store {
         const plan = planner(job, { now, activeRuns: Number(row.active ?? 0) });
         let ok: boolean;
         if (plan.quarantine !== undefined) {
-          ok = quarantine.run(t, job.id).changes === 1;
+          ok = quarantine.run(t, row.row_id).changes === 1;
         } else if (plan.remove) {
           retire.run(job.id);
           ok = remove.run(job.id, job.version).changes === 1;
