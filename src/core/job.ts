@@ -288,6 +288,12 @@ export class Job {
   readonly paused: boolean;
   /** Next fire time; `null` when paused. */
   readonly nextRunTime: Date | null;
+  /**
+   * Why the scheduler paused the job because it could not plan it (quarantined: a stored row that cannot be
+   * read, a trigger that threw), or `null`. Unlike an operator's pause, a quarantine ends with a
+   * `replaceExisting` add of the job (the next boot's definition) as well as with `resumeJob`/`pauseJob`.
+   */
+  readonly quarantine: string | null;
   /** Stored version (incremented on every change). */
   readonly version: number;
   /** Whether the job is waiting for the scheduler to start (APScheduler's "pending"). */
@@ -312,6 +318,7 @@ export class Job {
     this.retry = record.retry;
     this.paused = record.paused;
     this.nextRunTime = record.nextRunTime;
+    this.quarantine = record.quarantine;
     this.version = record.version;
     this.pending = pending;
   }
@@ -367,6 +374,7 @@ export class Job {
       retry: this.retry,
       paused: this.paused,
       nextRunTime: this.nextRunTime?.toISOString() ?? null,
+      quarantine: this.quarantine,
       version: this.version,
     };
   }

@@ -712,6 +712,7 @@ export class Scheduler implements JobOwner {
       ...policy,
       paused,
       nextRunTime,
+      quarantine: null,
       version: 0,
       createdAt: now,
       updatedAt: now,

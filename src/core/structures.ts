@@ -90,6 +90,12 @@ export interface JobRecord {
   paused: boolean;
   /** Next fire time; `null` when paused or when the trigger has no more fire times. */
   nextRunTime: Date | null;
+  /**
+   * Why the store paused the job because it could not be planned (quarantined: a stored row that cannot be
+   * read, a trigger that throws), or `null`. A quarantine is not an operator's pause: a `replaceExisting` add
+   * of the job brings it back, and any change that resumes the job clears it.
+   */
+  quarantine: string | null;
   /** Incremented on every change; used for compare-and-set. */
   version: number;
   createdAt: Date;

@@ -351,6 +351,10 @@ export const JobView = z
     paused: z.boolean(),
     pending: z.boolean().meta({ description: 'Waiting for the scheduler to start' }),
     nextRunTime: isoDateTime.nullable(),
+    quarantine: z.string().nullable().meta({
+      description:
+        'Why the scheduler paused the job because it could not plan it (a stored row that cannot be read, a trigger that threw); ended by a resume, a pause or a replacing add',
+    }),
     version: z.number().int(),
     lastRun: RunSummary.nullable(),
   })

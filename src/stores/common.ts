@@ -30,7 +30,8 @@ export function sameTrigger(a: TriggerJSON, b: TriggerJSON): boolean {
 
 /**
  * Whether `replace` of `existing` by `job` would change nothing: the same definition (name, task, trigger, args
- * and policy, compared as JSON), and `job` does not pause a job that is running (a paused job stays paused
+ * and policy, compared as JSON), `existing` not quarantined (a replace ends a quarantine), and `job` does not
+ * pause a job that is running (a paused job stays paused
  * under `replace`, see {@link replacementOf}; a job that is not paused keeps its `nextRunTime`). Stores then
  * write nothing and announce nothing ({@link AddJobResult} `unchanged`): every process of a deployment can
  * re-add its jobs at boot without a write, a version bump or a wake-up of the others per job.
@@ -38,6 +39,7 @@ export function sameTrigger(a: TriggerJSON, b: TriggerJSON): boolean {
 export function unchangedByReplace(existing: JobRecord, job: JobRecord): boolean {
   return (
     (existing.paused || !job.paused) &&
+    existing.quarantine === null &&
     existing.name === job.name &&
     existing.taskId === job.taskId &&
     existing.maxInstances === job.maxInstances &&
@@ -57,18 +59,22 @@ export function unchangedByReplace(existing: JobRecord, job: JobRecord): boolean
  * decision, which re-adding the jobs at boot must not undo; `resumeJob` resumes it, from the new trigger); a
  * job that is not paused keeps its `nextRunTime` while its trigger is unchanged (fire times owed are not
  * erased); the creation time is kept and the version incremented. `job` with `paused: true` pauses it.
- * A job quarantined for a row that could not be decoded (its trigger the `__invalid__` placeholder) takes
- * `job`'s state: the new definition repairs it.
+ * A quarantined job (`quarantine` set, or a row that cannot be decoded: its trigger the `__invalid__`
+ * placeholder) takes `job`'s state, `nextRunTime` included, and its quarantine ends: the new definition
+ * repairs it.
  */
 export function replacementOf(existing: JobRecord, job: JobRecord): JobRecord {
-  // A job paused because its stored row could not be read (quarantined) is not an operator's pause: the
-  // definition that replaces the row brings it back.
-  const paused = (existing.paused && !isInvalidTrigger(existing.trigger)) || job.paused;
-  const keepNext = !paused && sameTrigger(existing.trigger, job.trigger);
+  // A job paused because it could not be planned (quarantined: its stored row could not be read, its trigger
+  // threw) is not an operator's pause: the definition that replaces it brings it back.
+  const quarantined = existing.quarantine !== null || isInvalidTrigger(existing.trigger);
+  const paused = (existing.paused && !quarantined) || job.paused;
+  // (a quarantine cleared the stored next run time: the definition's first fire time stands)
+  const keepNext = !paused && !quarantined && sameTrigger(existing.trigger, job.trigger);
   return {
     ...job,
     paused,
     nextRunTime: paused ? null : keepNext ? existing.nextRunTime : job.nextRunTime,
+    quarantine: null,
     version: existing.version + 1,
     // (an undecodable created_at reads as the epoch: the replacement writes its own)
     createdAt:
@@ -180,6 +186,7 @@ export interface JobColumns {
   retry: string | null;
   paused: boolean | number;
   next_run_time: Date | number | null;
+  quarantine: string | null;
   version: number;
   created_at: Date | number;
   updated_at: Date | number;
@@ -256,6 +263,7 @@ export function decodeJob(row: JobColumns, parsedTrigger?: TriggerJSON): JobReco
     retry: bad ? null : retry,
     paused: Boolean(row.paused),
     nextRunTime,
+    quarantine: typeof row.quarantine === 'string' ? row.quarantine : null,
     version: version ?? 0,
     createdAt: createdAt ?? new Date(0),
     updatedAt: updatedAt ?? new Date(0),

@@ -51,6 +51,7 @@ export function job(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
     retry: { attempts: 3, backoff: 'exponential', delay: 100, maxDelay: 1000, jitter: false },
     paused: false,
     nextRunTime: new Date(now.getTime() + HOUR),
+    quarantine: null,
     version: 1,
     createdAt: now,
     updatedAt: now,
@@ -633,8 +634,46 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
       const stored = (await store.getJob('bad'))!;
       assert.equal(stored.paused, true);
       assert.equal(stored.nextRunTime, null);
+      assert.equal(stored.quarantine, 'trigger cannot be read');
       assert.equal(stored.version, 2);
       assert.deepEqual((await store.fireDueJobs(new Date(), 10, simplePlanner())).fired, []);
+    });
+
+    it('a quarantine is not an operator pause: a replace of the same definition ends it, as does a resume', async ({
+      store,
+    }) => {
+      const due = new Date(Date.now() - MIN);
+      const quarantine: FirePlanner = () => ({
+        runs: [],
+        nextRunTime: null,
+        remove: false,
+        quarantine: 'its plan failed',
+      });
+      for (const id of ['replaced', 'resumed', 'operator'])
+        await store.addJob(job(id, { nextRunTime: due }), 'error');
+      await store.fireDueJobs(new Date(), 10, quarantine);
+      // The next boot re-adds the same definitions; the operator's pause is kept.
+      await store.updateJob('operator', { paused: true, nextRunTime: null });
+      assert.equal(
+        (await store.getJob('operator'))!.quarantine,
+        null,
+        'an explicit pause ends the quarantine',
+      );
+      const readded = await store.addJob(job('replaced', { nextRunTime: due }), 'replace');
+      assert.equal(readded.outcome, 'replaced');
+      const replaced = (await store.getJob('replaced'))!;
+      assert.deepEqual(
+        [replaced.paused, ms(replaced.nextRunTime), replaced.quarantine],
+        [false, due.getTime(), null],
+      );
+      const operator = await store.addJob(job('operator', { nextRunTime: due }), 'replace');
+      assert.deepEqual([operator.job.paused, operator.job.nextRunTime], [true, null]);
+      // Edits leave a quarantine in place; a resume ends it.
+      await store.updateJob('resumed', { name: 'renamed' });
+      assert.equal((await store.getJob('resumed'))!.quarantine, 'its plan failed');
+      await store.updateJob('resumed', { paused: false, nextRunTime: due });
+      const resumed = (await store.getJob('resumed'))!;
+      assert.deepEqual([resumed.paused, resumed.quarantine], [false, null]);
     });
 
     it('limit: earliest nextRunTime first, `more` while due jobs remain', async ({ store }) => {

@@ -1,7 +1,7 @@
 // The job endpoints of the HTTP API, through api.handle (no sockets), on a ManualClock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JobFilter } from '../../src/index.js';
+import { IntervalTrigger, type JobFilter } from '../../src/index.js';
 import { harness, type Harness } from './helpers.js';
 
 const interval = { type: 'interval', seconds: 10 };
@@ -24,6 +24,35 @@ test('POST /jobs creates a job for a registered task: 201 with the job view and 
   assert.equal(res.body.nextRunTime, '2024-01-01T00:00:10.000Z');
   assert.equal(res.body.lastRun, null);
   assert.equal(res.body.pending, false);
+  assert.equal(res.body.quarantine, null);
+  await h.close();
+});
+
+test('a quarantined job shows its reason; POST /jobs/:id/resume ends the quarantine', async () => {
+  const h = await harness();
+  let broken = false;
+  class Flaky extends IntervalTrigger {
+    override getNextFireTime(previous: Date | null, now: Date): Date | null {
+      if (broken) throw new Error('no fire time');
+      return super.getNextFireTime(previous, now);
+    }
+  }
+  await h.scheduler.addJob('tick', new Flaky({ seconds: 10 }), { id: 'q' });
+  broken = true;
+  await h.clock.advance(10_000);
+  const listed = await h.json('GET', '/scheduler/jobs');
+  assert.deepEqual(
+    listed.body.items.map((j: { id: string; paused: boolean; quarantine: string | null }) => [
+      j.id,
+      j.paused,
+      j.quarantine,
+    ]),
+    [['q', true, 'its plan failed: no fire time']],
+  );
+  broken = false;
+  const resumed = await h.json('POST', '/scheduler/jobs/q/resume');
+  assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
+  assert.deepEqual([resumed.body.paused, resumed.body.quarantine], [false, null]);
   await h.close();
 });
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Scheduler, silentLogger } from '../../src/index.js';
+import { IntervalTrigger, Scheduler, silentLogger } from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import { createApi } from '../../src/http/index.js';
@@ -148,5 +148,75 @@ test('a replaceExisting add repairs a row whose created_at could not be read: it
     await clock.advance(10_000);
     assert.equal(ran.length, 1, 'fires again');
     await scheduler.shutdown();
+  });
+});
+
+test('a job quarantined for a trigger that throws is not an operator pause: the boot re-add of the same definition brings it back', async () => {
+  // A trigger whose fire-time search fails (a custom trigger's bug, here switched on and off).
+  let broken = false;
+  class Flaky extends IntervalTrigger {
+    override getNextFireTime(previous: Date | null, now: Date): Date | null {
+      if (broken) throw new Error('the fire-time search failed');
+      return super.getNextFireTime(previous, now);
+    }
+  }
+  const clock = new ManualClock('2024-01-01T00:00:00Z');
+  const scheduler = new Scheduler({ clock, logger: silentLogger });
+  const ran: number[] = [];
+  scheduler.defineTask('work', () => void ran.push(clock.now()));
+  await scheduler.start();
+  const define = (options: { paused?: boolean } = {}) =>
+    scheduler.addJob('work', new Flaky({ seconds: 10 }), { id: 'j', replaceExisting: true, ...options });
+  await define();
+  await scheduler.addJob('work', new Flaky({ seconds: 10 }), { id: 'held' });
+  broken = true;
+  await clock.advance(10_000);
+  assert.deepEqual(ran, [], 'both quarantined when due');
+  const quarantined = (await scheduler.getJob('j'))!;
+  assert.deepEqual(
+    [quarantined.paused, quarantined.quarantine],
+    [true, 'its plan failed: the fire-time search failed'],
+  );
+  // An operator pauses `held` for good; then the process restarts with the bug fixed and re-adds its jobs.
+  await scheduler.pauseJob('held');
+  assert.equal((await scheduler.getJob('held'))!.quarantine, null);
+  broken = false;
+  await define();
+  await scheduler.addJob('work', new Flaky({ seconds: 10 }), { id: 'held', replaceExisting: true });
+  const back = (await scheduler.getJob('j'))!;
+  assert.deepEqual(
+    [back.paused, back.quarantine, back.nextRunTime?.toISOString()],
+    [false, null, '2024-01-01T00:00:20.000Z'],
+  );
+  assert.equal((await scheduler.getJob('held'))!.paused, true, "the operator's pause is kept");
+  await clock.advance(10_000);
+  assert.deepEqual(ran, [Date.parse('2024-01-01T00:00:20Z')]);
+  await scheduler.shutdown();
+});
+
+test('SQLite: the quarantine reason survives a restart, and the boot re-add ends it', async () => {
+  await onSqlite(async ({ clock, scheduler, path }) => {
+    const ran: string[] = [];
+    scheduler.defineTask('work', (id: string) => void ran.push(id));
+    await scheduler.start();
+    await scheduler.addJob('work', 'interval', { id: 'j', args: ['j'], seconds: 10, replaceExisting: true });
+    // A trigger that parses but that tickwork cannot build: an interval longer than the Date range.
+    const db = new Database(path);
+    db.prepare(`UPDATE jobs SET trigger = '{"type":"interval","version":1,"milliseconds":1e300}'`).run();
+    db.close();
+    await clock.advance(10_000);
+    await scheduler.shutdown();
+    const next = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
+    next.defineTask('work', (id: string) => void ran.push(id));
+    await next.start();
+    const stored = (await next.getJob('j'))!;
+    assert.equal(stored.paused, true);
+    // (the Date range is 8.64e15 ms either side of the epoch)
+    assert.match(stored.quarantine ?? '', /^trigger cannot be read: .*at most 8640000000000000 ms/);
+    await next.addJob('work', 'interval', { id: 'j', args: ['j'], seconds: 10, replaceExisting: true });
+    assert.deepEqual([(await next.getJob('j'))!.paused, (await next.getJob('j'))!.quarantine], [false, null]);
+    await clock.advance(10_000);
+    assert.deepEqual(ran, ['j']);
+    await next.shutdown();
   });
 });

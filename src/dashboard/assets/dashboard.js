@@ -32,7 +32,7 @@ const STATUSES = new Set([
  * @typedef {RunSummary & { jobId: string, attempt: number, lateness: number | null,
  *   error: { name: string, message: string } | null }} Run
  * @typedef {{ id: string, name: string, taskId: string, triggerText: string, description: string,
- *   paused: boolean, pending: boolean, nextRunTime: string | null, maxInstances: number,
+ *   paused: boolean, quarantine: string | null, pending: boolean, nextRunTime: string | null, maxInstances: number,
  *   misfireGraceTime: number | null, coalesce: boolean, jitter: number | null, timeout: number | null,
  *   retry: RetryPolicy | null, lastRun: RunSummary | null }} Job
  * @typedef {{ attempts: number, backoff: string, delay: number, maxDelay: number, jitter: boolean }} RetryPolicy
@@ -375,6 +375,12 @@ function jobActions(job) {
 
 /** @param {Job} job */
 function jobState(job) {
+  if (job.paused && job.quarantine)
+    return h(
+      'span',
+      { class: 'badge paused', 'data-state': 'quarantined', title: job.quarantine },
+      'quarantined',
+    );
   if (job.paused) return h('span', { class: 'badge paused', 'data-state': 'paused' }, 'paused');
   if (job.pending) return h('span', { class: 'badge pending', 'data-state': 'pending' }, 'pending');
   return h('span', { class: 'badge active', 'data-state': 'active' }, 'active');
@@ -489,6 +495,7 @@ function renderJob(job, runs) {
     ['Schedule', job.description],
     ['Trigger', h('span', { class: 'mono' }, job.triggerText)],
     ['Next run', job.paused ? 'paused' : timeCell(job.nextRunTime)],
+    ...(job.quarantine ? [['Quarantined', job.quarantine]] : []),
     ['Max instances', String(job.maxInstances)],
     ['Misfire grace', job.misfireGraceTime === null ? 'no limit' : formatMs(job.misfireGraceTime)],
     ['Coalesce', job.coalesce ? 'yes' : 'no'],

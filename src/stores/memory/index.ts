@@ -166,6 +166,8 @@ export class MemoryStore implements Store {
       );
     }
     const updated: JobRecord = cloneJob({ ...job, ...changes, version: job.version + 1 });
+    // Pausing or resuming is the operator's decision: it ends a quarantine.
+    if (changes.paused !== undefined) updated.quarantine = null;
     if (changes.trigger) updated.trigger = freezeTrigger(changes.trigger);
     this.setJob(updated);
     this.emit({ kind: 'job-modified', jobId: id });
@@ -237,6 +239,7 @@ export class MemoryStore implements Store {
           ...job,
           paused: true,
           nextRunTime: null,
+          quarantine: plan.quarantine,
           version: job.version + 1,
           updatedAt: now,
         });
@@ -605,6 +608,7 @@ function advanced(job: JobRecord, nextRunTime: Date | null, now: Date): JobRecor
     retry: job.retry,
     paused: job.paused,
     nextRunTime,
+    quarantine: job.quarantine,
     version: job.version + 1,
     createdAt: job.createdAt,
     updatedAt: now,

@@ -186,6 +186,7 @@ const JOB_COLUMN_LIST = [
   'version',
   'created_at',
   'updated_at',
+  'quarantine',
 ];
 const JOB_COLUMNS = JOB_COLUMN_LIST.join(', ');
 /**
@@ -444,7 +445,7 @@ export class PostgresStore implements Store {
       for (;;) {
         const inserted = await c.query(
           `INSERT INTO ${this.s}.jobs (${JOB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-             $13, 1, $14, $15) ON CONFLICT (id) DO NOTHING`,
+             $13, 1, $14, $15, $16) ON CONFLICT (id) DO NOTHING`,
           jobValues(job),
         );
         if (inserted.rowCount === 1) return { job: { ...job, version: 1 }, outcome: 'added' as const };
@@ -463,8 +464,9 @@ export class PostgresStore implements Store {
         await c.query(
           `UPDATE ${this.s}.jobs SET name = $2, task_id = $3, trigger = $4, args = $5, max_instances = $6,
              misfire_grace_time = $7, coalesce = $8, jitter = $9, timeout = $10, retry = $11, paused = $12,
-             next_run_time = $13, version = $14, updated_at = $15, created_at = $16 WHERE id = $1`,
-          [...v.slice(0, 13), stored.version, v[14], v[13]],
+             next_run_time = $13, version = $14, updated_at = $15, created_at = $16, quarantine = $17
+           WHERE id = $1`,
+          [...v.slice(0, 13), stored.version, v[14], v[13], v[15]],
         );
         return { job: stored, outcome: 'replaced' as const };
       }
@@ -524,6 +526,8 @@ export class PostgresStore implements Store {
         params.push(encodeChange(key as keyof JobChanges, value));
         sets.push(`${column} = $${params.length}`);
       }
+      // Pausing or resuming is the operator's decision: it ends a quarantine.
+      if (changes.paused !== undefined) sets.push('quarantine = NULL');
       sets.push('version = version + 1', 'updated_at = statement_timestamp()');
       const updated = await c.query<Row>(
         `UPDATE ${this.s}.jobs SET ${sets.join(', ')} WHERE id = $1 RETURNING ${JOB_COLUMNS}`,
@@ -651,7 +655,10 @@ export class PostgresStore implements Store {
             v: job.version,
             n: plan.nextRunTime === null ? null : plan.nextRunTime.getTime(),
           };
-          if (plan.quarantine !== undefined) rec.a = 'q';
+          if (plan.quarantine !== undefined) {
+            rec.a = 'q';
+            rec.q = plan.quarantine;
+          }
           else if (plan.remove) rec.a = 'r';
           let k = 0;
           plan.runs.forEach((p, index) => {
@@ -1321,7 +1328,7 @@ function encodeChange(key: keyof JobChanges, value: unknown): unknown {
   }
 }
 
-/** The 15 column values of a job in column order, without `version`. */
+/** The 16 column values of a job in column order, without `version`. */
 function jobValues(job: JobRecord): unknown[] {
   return [
     job.id,
@@ -1339,14 +1346,15 @@ function jobValues(job: JobRecord): unknown[] {
     job.nextRunTime,
     job.createdAt,
     job.updatedAt,
+    job.quarantine,
   ];
 }
 
 /**
  * A claimed job in the firing step's JSON document, with its first planned run (when it has one).
  * `i` id, `t` the locked row's ctid, `v` version (compare-and-set), `n` new next run time (epoch ms, or
- * null), `a` action: absent (advance), `q` (quarantine: pause) or `r` (remove); the run fields as in
- * {@link FireRunRecord}.
+ * null), `a` action: absent (advance), `q` (quarantine: pause, `q` the reason) or `r` (remove); the run
+ * fields as in {@link FireRunRecord}.
  */
 interface FireJobRecord extends Partial<FireRunRecord> {
   i: string;
@@ -1354,6 +1362,7 @@ interface FireJobRecord extends Partial<FireRunRecord> {
   v: number;
   n: number | null;
   a?: 'q' | 'r';
+  q?: string;
 }
 
 /**
@@ -1390,12 +1399,13 @@ interface FireRunRecord {
  */
 function fireSql(s: string): string {
   return `WITH p AS (
-      SELECT * FROM json_to_recordset($1::json) AS p(i text, t tid, v int, n float8, a text, r uuid, s float8,
-        b float8, st text, k int, e int)),
+      SELECT * FROM json_to_recordset($1::json) AS p(i text, t tid, v int, n float8, a text, q text, r uuid,
+        s float8, b float8, st text, k int, e int)),
     adv AS (
       UPDATE ${s}.jobs j SET
         next_run_time = CASE WHEN p.a IS NULL THEN to_timestamp(p.n / 1000.0) END,
         paused = j.paused OR p.a IS NOT DISTINCT FROM 'q',
+        quarantine = CASE WHEN p.a IS NOT DISTINCT FROM 'q' THEN p.q ELSE j.quarantine END,
         version = j.version + 1,
         updated_at = to_timestamp($2::float8 / 1000.0)
       FROM p WHERE j.ctid = ANY(ARRAY(SELECT t FROM p)) AND j.id = p.i AND j.version = p.v

@@ -114,4 +114,14 @@ DROP INDEX jobs_due;
 DROP INDEX jobs_task;
 `,
   },
+  {
+    version: 5,
+    name: 'quarantine reason',
+    sql: `
+-- Why the store paused a job it could not plan (JobRecord.quarantine): not an operator's pause. Added to both
+-- tables alike: the firing step moves removed jobs into retired_jobs column by column (SELECT *).
+ALTER TABLE jobs ADD COLUMN quarantine text;
+ALTER TABLE retired_jobs ADD COLUMN quarantine text;
+`,
+  },
 ];

@@ -18,6 +18,7 @@ CREATE TABLE jobs (
   version integer NOT NULL,
   created_at timestamp with time zone NOT NULL,
   updated_at timestamp with time zone NOT NULL,
+  quarantine text,
   CONSTRAINT jobs_pkey PRIMARY KEY (id)
 );
 CREATE INDEX jobs_name ON jobs USING btree (name COLLATE "C", id COLLATE "C");
@@ -57,6 +58,7 @@ CREATE TABLE retired_jobs (
   version integer NOT NULL,
   created_at timestamp with time zone NOT NULL,
   updated_at timestamp with time zone NOT NULL,
+  quarantine text,
   CONSTRAINT retired_jobs_pkey PRIMARY KEY (id)
 );
 

@@ -111,7 +111,7 @@ const FINAL_SQL = `('succeeded', 'failed', 'timed-out', 'missed', 'skipped', 'ab
 
 const JOB_COLUMNS =
   'id, name, task_id, trigger, args, max_instances, misfire_grace_time, coalesce, jitter, timeout, retry, ' +
-  'paused, next_run_time, version, created_at, updated_at';
+  'paused, next_run_time, version, created_at, updated_at, quarantine';
 
 /**
  * Numbered migrations of the SQLite schema; `PRAGMA user_version` records the last one applied. Each is
@@ -209,6 +209,15 @@ CREATE TABLE nodes (
     sql: `
 CREATE INDEX jobs_next_run ON jobs (next_run_time, id);
 CREATE INDEX jobs_name ON jobs (name, id);
+`,
+  },
+  {
+    version: 4,
+    name: 'quarantine reason',
+    // Why the store paused a job it could not plan (JobRecord.quarantine): not an operator's pause.
+    sql: `
+ALTER TABLE jobs ADD COLUMN quarantine TEXT;
+ALTER TABLE retired_jobs ADD COLUMN quarantine TEXT;
 `,
   },
 ];
@@ -323,7 +332,7 @@ export class SqliteStore implements Store {
       const row = this.stmt(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).get(job.id) as Row | undefined;
       if (!row) {
         this.stmt(
-          `INSERT INTO jobs (${JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+          `INSERT INTO jobs (${JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
         ).run(...jobValues(job));
         return { job: { ...job, version: 1 }, outcome: 'added' as const };
       }
@@ -335,13 +344,14 @@ export class SqliteStore implements Store {
       this.stmt(
         `UPDATE jobs SET name = ?, task_id = ?, trigger = ?, args = ?, max_instances = ?, misfire_grace_time = ?,
            coalesce = ?, jitter = ?, timeout = ?, retry = ?, paused = ?, next_run_time = ?, version = ?, updated_at = ?,
-           created_at = ?
+           created_at = ?, quarantine = ?
          WHERE id = ?`,
       ).run(
         ...jobValues(stored).slice(1, 13),
         stored.version,
         ms(stored.updatedAt),
         ms(stored.createdAt),
+        stored.quarantine,
         job.id,
       );
       return { job: stored, outcome: 'replaced' as const };
@@ -403,6 +413,8 @@ export class SqliteStore implements Store {
         sets.push(`${column} = ?`);
         values.push(encodeChange(key as keyof JobChanges, value));
       }
+      // Pausing or resuming is the operator's decision: it ends a quarantine.
+      if (changes.paused !== undefined) sets.push('quarantine = NULL');
       sets.push('version = version + 1', 'updated_at = ?');
       values.push(this.now());
       this.stmt(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
@@ -457,7 +469,7 @@ export class SqliteStore implements Store {
       // Under the write lock that read the row: no compare-and-set, whose version may be the bad column
       // (a version that is not an integer is replaced); by rowid, as the id may be the bad column (a BLOB).
       const quarantine = this.stmt(
-        `UPDATE jobs SET paused = 1, next_run_time = NULL,
+        `UPDATE jobs SET paused = 1, next_run_time = NULL, quarantine = ?,
            version = CASE WHEN typeof(version) = 'integer' THEN version + 1 ELSE 1 END, updated_at = ?
          WHERE rowid = ?`,
       );
@@ -478,7 +490,7 @@ export class SqliteStore implements Store {
         const plan = planner(job, { now, activeRuns: Number(row.active ?? 0) });
         let ok: boolean;
         if (plan.quarantine !== undefined) {
-          ok = quarantine.run(t, row.row_id).changes === 1;
+          ok = quarantine.run(plan.quarantine, t, row.row_id).changes === 1;
         } else if (plan.remove) {
           retire.run(job.id);
           ok = remove.run(job.id, job.version).changes === 1;
@@ -967,7 +979,7 @@ function encodeChange(key: keyof JobChanges, value: unknown): unknown {
 
 const ms = (d: Date | null): number | null => (d === null ? null : d.getTime());
 
-/** The 15 column values of a job in {@link JOB_COLUMNS} order, without `version`. */
+/** The 16 column values of a job in {@link JOB_COLUMNS} order, without `version`. */
 function jobValues(job: JobRecord): unknown[] {
   return [
     job.id,
@@ -985,5 +997,6 @@ function jobValues(job: JobRecord): unknown[] {
     ms(job.nextRunTime),
     ms(job.createdAt),
     ms(job.updatedAt),
+    job.quarantine,
   ];
 }
