@@ -102,7 +102,13 @@ export async function loadConfig(path: string): Promise<TickworkConfig> {
     mod = await importModule(path);
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError(`cannot load ${path}: ${(err as Error)?.message ?? String(err)}`, EXIT_USAGE);
+    const message = (err as Error)?.message ?? String(err);
+    // `export default` in a .js file of a package without "type": "module" (Node reads it as CommonJS).
+    const hint =
+      err instanceof SyntaxError && /\bexport\b|\bimport\b/.test(message) && /\.js$/.test(path)
+        ? ': this .js file is read as CommonJS; name it tickwork.config.mjs, or add "type": "module" to package.json'
+        : '';
+    throw new CliError(`cannot load ${path}: ${message}${hint}`, EXIT_USAGE);
   }
   let value = (mod.default ?? mod) as unknown;
   // A TypeScript module compiled as CommonJS (no `"type": "module"`) nests its default export once more.

@@ -1,6 +1,7 @@
 /**
- * Opening a store from a URL, for servers and the CLI: `memory:`, `sqlite:PATH`, `postgres://...`.
- * The driver modules are loaded only when asked for (they are optional peer dependencies).
+ * Opening a store from a URL, for servers and the CLI: `memory:`, `sqlite:PATH`, `postgres://...`, each with
+ * the store's options as query parameters. The driver modules are loaded only when asked for (they are
+ * optional peer dependencies).
  * @module
  */
 import { TickworkError } from '../core/errors.js';
@@ -8,18 +9,116 @@ import { MemoryStore } from './memory/index.js';
 import type { Store } from './store.js';
 
 /**
- * Opens the store a URL names:
- * - `memory:`: a new {@link MemoryStore};
+ * The connection parameters the `pg` driver reads from a connection string (libpq's names); they are left in
+ * the URL for the driver. Any other query parameter of a `postgres://` URL must be a store option.
+ */
+const PG_PARAMETERS = new Set([
+  'host',
+  'port',
+  'user',
+  'password',
+  'database',
+  'ssl',
+  'sslmode',
+  'sslcert',
+  'sslkey',
+  'sslrootcert',
+  'sslnegotiation',
+  'uselibpqcompat',
+  'application_name',
+  'fallback_application_name',
+  'options',
+  'client_encoding',
+  'replication',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'query_timeout',
+]);
+
+/**
+ * A query parameter's value as an option value: `true`/`false` as booleans, `null` as null, a decimal number
+ * as a number, anything else as the string (the store's own checks then name the option).
+ */
+function optionValue(text: string): unknown {
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  if (text === 'null') return null;
+  if (/^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(text)) return Number(text);
+  return text;
+}
+
+/**
+ * The options in `params` (each given once), by name.
+ * @throws TickworkError `INVALID_OPTION` (field `store.NAME`) for a parameter given twice.
+ */
+function optionsOf(params: URLSearchParams, url: string): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of params) {
+    if (Object.hasOwn(options, key)) {
+      throw new TickworkError('INVALID_OPTION', `Expected \`${key}\` to be given once in the store URL`, {
+        field: `store.${key}`,
+        value: url,
+      });
+    }
+    options[key] = optionValue(value);
+  }
+  return options;
+}
+
+/**
+ * Imports a store module, whose driver is an optional peer dependency.
+ * @throws Error naming the package to install when the driver is not installed.
+ */
+export async function importDriver<T>(load: () => Promise<T>, pkg: string, install: string): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message?.includes(`'${pkg}'`)) {
+      throw new Error(`this needs the ${pkg} package, which is not installed: ${install}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** `TickworkError`s of a store's constructor, with the field named as a parameter of the store URL. */
+function asUrlOption(err: unknown): unknown {
+  if (!(err instanceof TickworkError) || typeof err.details.field !== 'string') return err;
+  return new TickworkError(
+    err.code,
+    `${err.message} (a query parameter of the store URL)`,
+    { ...err.details, field: `store.${err.details.field}` },
+    { cause: err },
+  );
+}
+
+/**
+ * Opens the store a URL names; the store's options go in its query string
+ * (`postgres://db/app?schema=jobs&listen=false&poolSize=8`, `sqlite:data/jobs.db?maxRunsPerJob=20`):
+ * `true`/`false` are booleans, `null` is null, decimal numbers are numbers (durations in milliseconds).
+ * - `memory:`: a new {@link MemoryStore} (options: `maxRunsPerJob`);
  * - `sqlite:PATH` (or `sqlite://PATH`, or a path ending in `.db`/`.sqlite`): a `SqliteStore` on that file
- *   (`better-sqlite3` must be installed);
- * - `postgres://…` or `postgresql://…`: a `PostgresStore` (`pg` must be installed); a `schema` query
- *   parameter selects the schema (default `tickwork`).
+ *   (`better-sqlite3` must be installed); the path ends at the first `?`;
+ * - `postgres://…` or `postgresql://…`: a `PostgresStore` (`pg` must be installed); `schema` selects the
+ *   schema (default `tickwork`); the driver's connection parameters (`sslmode`, `application_name`, ...) stay
+ *   in the connection string.
  *
- * @throws TickworkError `INVALID_OPTION` (field `store`) for anything else.
+ * @throws TickworkError `INVALID_OPTION` (field `store`, or `store.NAME` for a query parameter) for anything
+ *   else, or for an option value the store refuses; `UNKNOWN_OPTION` (field `store.NAME`) for a query
+ *   parameter that is neither a store option nor (PostgreSQL) a connection parameter of the driver.
  */
 export async function openStore(url: string): Promise<Store> {
   const value = url.trim();
-  if (value === 'memory:' || value === 'memory') return new MemoryStore();
+  const memory = /^memory:?(?:\?(.*))?$/i.exec(value);
+  if (memory) {
+    const options = optionsOf(new URLSearchParams(memory[1] ?? ''), url);
+    try {
+      return new MemoryStore(options);
+    } catch (err) {
+      throw asUrlOption(err);
+    }
+  }
   if (/^postgres(ql)?:\/\//i.test(value)) {
     let parsed: URL;
     try {
@@ -28,22 +127,39 @@ export async function openStore(url: string): Promise<Store> {
       throw new TickworkError(
         'INVALID_OPTION',
         `Expected \`store\` to be a valid URL, got ${JSON.stringify(url)}`,
-        {
-          field: 'store',
-          value: url,
-        },
+        { field: 'store', value: url },
       );
     }
-    const schema = parsed.searchParams.get('schema') ?? undefined;
-    parsed.searchParams.delete('schema');
-    const { PostgresStore } = await import('./postgres/index.js');
-    return new PostgresStore({ connectionString: parsed.toString(), ...(schema ? { schema } : {}) });
+    const ours = new URLSearchParams();
+    for (const [key, v] of [...parsed.searchParams]) {
+      if (PG_PARAMETERS.has(key)) continue;
+      ours.append(key, v);
+      parsed.searchParams.delete(key);
+    }
+    const options = optionsOf(ours, url);
+    const { PostgresStore } = await importDriver(() => import('./postgres/index.js'), 'pg', 'npm install pg');
+    try {
+      return new PostgresStore({ connectionString: parsed.toString() }, options);
+    } catch (err) {
+      throw asUrlOption(err);
+    }
   }
   const sqlite = /^sqlite:(?:\/\/)?(.+)$/i.exec(value);
-  if (sqlite || /\.(db|sqlite3?)$/i.test(value)) {
-    const path = sqlite ? sqlite[1]! : value;
-    const { SqliteStore } = await import('./sqlite/index.js');
-    return new SqliteStore({ path });
+  if (sqlite || /\.(db|sqlite3?)(\?.*)?$/i.test(value)) {
+    const rest = sqlite ? sqlite[1]! : value;
+    const q = rest.indexOf('?');
+    const path = q === -1 ? rest : rest.slice(0, q);
+    const options = optionsOf(new URLSearchParams(q === -1 ? '' : rest.slice(q + 1)), url);
+    const { SqliteStore } = await importDriver(
+      () => import('./sqlite/index.js'),
+      'better-sqlite3',
+      'npm install better-sqlite3@12',
+    );
+    try {
+      return new SqliteStore({ ...options, path });
+    } catch (err) {
+      throw asUrlOption(err);
+    }
   }
   throw new TickworkError(
     'INVALID_OPTION',

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
@@ -295,6 +295,10 @@ describe('tickwork serve: stores, tokens, configs', () => {
       assert.match(r.err, /--token \/ TICKWORK_TOKEN must not contain whitespace/);
       r = await run(ok, ['--store', 'mysql://x', '--token', ADMIN]);
       assert.equal(r.code, 2);
+      r = await run(ok, ['--store', 'memory:?maxRuns=5', '--token', ADMIN]);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /Unknown option `maxRuns`.*\(a query parameter of the store URL\)/);
+
       r = await run(ok, ['--store', 'postgres://postgres@[zz/test', '--token', ADMIN]);
       assert.equal(r.code, 2, r.err);
       assert.match(r.err, /valid URL/);
@@ -358,6 +362,26 @@ describe('tickwork --help', () => {
 });
 
 describe('tickwork: more exit codes and output', () => {
+  test('an ES module config in a .js file of a CommonJS package: exit 2 with how to fix it (built CLI, plain node)', () => {
+    // Under the test runner's TypeScript loader any .js file may use `export`; plain Node reads this one as
+    // CommonJS (the package says so), as a user's `npx tickwork serve` does.
+    const dir = tempDir({ 'tickwork.config.js': CONFIG });
+    try {
+      writeFileSync(join(dir, 'package.json'), '{ "type": "commonjs" }\n'); // as `npm init -y` writes it
+      const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+      const r = spawnSync(process.execPath, [cli, 'serve', '--port', '0', '--store', 'memory:'], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { ...process.env, TICKWORK_TOKEN: ADMIN },
+      });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /Unexpected token 'export'.*name it tickwork\.config\.mjs/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('serve creates the directory of any sqlite: path', async () => {
     const dir = tempDir({ 'tickwork.config.js': CONFIG });
     try {

@@ -150,7 +150,8 @@ export async function startServe(options: ServeOptions, context: CliContext): Pr
   }
   const storeUrl = options.store ?? (env.TICKWORK_STORE || undefined) ?? config.store ?? DEFAULT_STORE;
   const store = await openStoreAt(storeUrl, cwd);
-  const { default: Fastify } = await import('fastify');
+  const { importDriver } = await import('../../stores/url.js');
+  const { default: Fastify } = await importDriver(() => import('fastify'), 'fastify', 'npm install fastify');
   const { tickwork, tickworkFrameworkErrors } = await import('../../plugins/fastify.js');
   // JSON log lines, as Fastify writes them, through the CLI's output.
   const app = Fastify({

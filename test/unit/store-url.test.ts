@@ -1,0 +1,122 @@
+// openStore: the store URLs of `npm start` (TICKWORK_STORE) and `tickwork serve --store`, with the stores'
+// options as query parameters.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { isTickworkError } from '../../src/index.js';
+import { importDriver, openStore } from '../../src/stores/url.js';
+import { MemoryStore } from '../../src/stores/memory/index.js';
+import { PostgresStore } from '../../src/stores/postgres/index.js';
+import { SqliteStore } from '../../src/stores/sqlite/index.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const PG = process.env.TICKWORK_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** The private fields a store was built with (what the URL's parameters became). */
+const fields = (store: unknown) => store as Record<string, unknown>;
+
+async function rejects(url: string, code: string, field: string): Promise<void> {
+  await assert.rejects(openStore(url), (err: unknown) => {
+    assert.ok(isTickworkError(err), String(err));
+    assert.equal(err.code, code, err.message);
+    assert.equal(err.details.field, field, err.message);
+    return true;
+  });
+}
+
+test('a postgres:// URL takes the store options as query parameters and leaves the driver its own', async () => {
+  const schema = `tw_url_${Math.random().toString(36).slice(2, 8)}`;
+  const store = await openStore(
+    `${PG}?schema=${schema}&listen=false&poolSize=2&maxRunAge=null&fireConcurrency=1&application_name=tw-url-test`,
+  );
+  assert.ok(store instanceof PostgresStore);
+  const f = fields(store);
+  assert.deepEqual(
+    [store.schema, f.listen, f.poolSize, f.maxRunAge, f.fireConcurrency],
+    [schema, false, 2, null, 1],
+  );
+  // The driver got application_name: the store's sessions carry it.
+  await store.start({ nodeId: 'url-test', now: Date.now });
+  const admin = new pg.Client({ connectionString: PG });
+  await admin.connect();
+  try {
+    const r = await admin.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'tw-url-test'`,
+    );
+    assert.ok(r.rows[0].n >= 1, 'a session named by the URL');
+    // listen=false: subscribing opens no LISTEN connection, where a store with the default opens one.
+    const listener = await openStore(`${PG}?schema=${schema}&application_name=tw-url-listen`);
+    await listener.start({ nodeId: 'url-test-2', now: Date.now });
+    store.subscribe(() => {});
+    listener.subscribe(() => {});
+    const listening = async (name: string) =>
+      (
+        await admin.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query ILIKE 'LISTEN%' AND application_name = $1`,
+          [name],
+        )
+      ).rows[0].n as number;
+    for (let i = 0; i < 100 && (await listening('tw-url-listen')) === 0; i++) await sleep(50);
+    assert.equal(await listening('tw-url-listen'), 1, 'the default store listens');
+    assert.equal(await listening('tw-url-test'), 0, 'listen=false does not');
+    await listener.stop();
+  } finally {
+    await store.stop();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
+});
+
+test('store URLs refuse unknown parameters, bad values and repeats, naming the parameter', async () => {
+  await rejects(`${PG}?schmea=jobs`, 'UNKNOWN_OPTION', 'store.schmea');
+  await rejects(`${PG}?poolSize=lots`, 'INVALID_OPTION', 'store.poolSize');
+  await rejects(`${PG}?schema=`, 'INVALID_OPTION', 'store.schema');
+  await rejects(`${PG}?listen=false&listen=true`, 'INVALID_OPTION', 'store.listen');
+  await rejects('sqlite:/tmp/x.db?maxRunsPerJob=-1', 'INVALID_OPTION', 'store.maxRunsPerJob');
+  await rejects('sqlite:/tmp/x.db?busy=1', 'UNKNOWN_OPTION', 'store.busy');
+  await rejects('memory:?maxRuns=1', 'UNKNOWN_OPTION', 'store.maxRuns');
+  await rejects('mysql://db/x', 'INVALID_OPTION', 'store');
+});
+
+test('sqlite: and memory: URLs take their options too; the SQLite path ends at the first "?"', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-url-'));
+  try {
+    const store = await openStore(
+      `sqlite:${join(dir, 'jobs.db')}?busyTimeout=250&maxRunsPerJob=7&changePollInterval=0`,
+    );
+    assert.ok(store instanceof SqliteStore);
+    const f = fields(store);
+    assert.deepEqual([f.path, f.busyTimeout, f.maxRunsPerJob], [join(dir, 'jobs.db'), 250, 7]);
+    const plain = await openStore(join(dir, 'other.db'));
+    assert.equal(fields(plain).path, join(dir, 'other.db'));
+    const memory = await openStore('memory:?maxRunsPerJob=3');
+    assert.ok(memory instanceof MemoryStore);
+    assert.equal(fields(memory).maxRunsPerJob, 3);
+    assert.ok((await openStore('memory:')) instanceof MemoryStore);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store whose driver is not installed names the package to install', async () => {
+  const missing = Object.assign(new Error("Cannot find package 'better-sqlite3' imported from /x/index.js"), {
+    code: 'ERR_MODULE_NOT_FOUND',
+  });
+  await assert.rejects(
+    importDriver(() => Promise.reject(missing), 'better-sqlite3', 'npm install better-sqlite3@12'),
+    {
+      message: 'this needs the better-sqlite3 package, which is not installed: npm install better-sqlite3@12',
+    },
+  );
+  // Another module missing (a broken install of the store itself) is passed on as it is.
+  const other = Object.assign(new Error("Cannot find module '/x/sqlite/index.js'"), {
+    code: 'ERR_MODULE_NOT_FOUND',
+  });
+  await assert.rejects(
+    importDriver(() => Promise.reject(other), 'better-sqlite3', 'x'),
+    other,
+  );
+});
