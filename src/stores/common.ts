@@ -232,6 +232,8 @@ export function decodeJob(row: JobColumns, parsedTrigger?: TriggerJSON): JobReco
   // a value that is not what the store writes makes the row undecodable too, with a harmless stand-in.
   const d: Decoding = { bad };
   const id = textColumn(d, 'id', row.id);
+  const coalesce = booleanColumn(d, 'coalesce', row.coalesce);
+  const paused = booleanColumn(d, 'paused', row.paused);
   const name = textColumn(d, 'name', row.name);
   const taskId = textColumn(d, 'task_id', row.task_id);
   const maxInstances = numberColumn(d, 'max_instances', row.max_instances, 1, true);
@@ -257,11 +259,11 @@ export function decodeJob(row: JobColumns, parsedTrigger?: TriggerJSON): JobReco
     args: bad ? [] : args,
     maxInstances: maxInstances ?? 1,
     misfireGraceTime,
-    coalesce: Boolean(row.coalesce),
+    coalesce,
     jitter,
     timeout,
     retry: bad ? null : retry,
-    paused: Boolean(row.paused),
+    paused,
     nextRunTime,
     quarantine: typeof row.quarantine === 'string' ? row.quarantine : null,
     version: version ?? 0,
@@ -284,13 +286,26 @@ function numberColumn(
   integral = false,
   max = Infinity,
 ): number | null {
-  const n = Number(v);
-  if (v === null || v === '' || typeof v === 'boolean' || !Number.isFinite(n) || n < min || n > max) {
+  // Only a number: `Number()` would also read text such as '0x1' or ' ', which the SQL compare-and-set on the
+  // column then never matches.
+  const n = typeof v === 'number' ? v : NaN;
+  if (!Number.isFinite(n) || n < min || n > max) {
     d.bad ??= { field, error: `not a number from ${min} to ${max}: ${show(v)}` };
     return null;
   }
   if (integral && !Number.isSafeInteger(n)) d.bad ??= { field, error: `not an integer: ${show(v)}` };
   return n;
+}
+
+/**
+ * A boolean column's value: a boolean (PostgreSQL) or 0/1 (SQLite); anything else (a hand-written 'no') is
+ * read as `true` with `d.bad` set, if first.
+ */
+function booleanColumn(d: Decoding, field: string, v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  if (v === 0 || v === 1) return v === 1;
+  d.bad ??= { field, error: `not a boolean (0 or 1): ${show(v)}` };
+  return true;
 }
 
 /**

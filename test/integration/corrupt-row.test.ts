@@ -220,3 +220,30 @@ test('SQLite: the quarantine reason survives a restart, and the boot re-add ends
     await next.shutdown();
   });
 });
+
+test("SQLite: text that Number() would read ('0x1', ' ') or a boolean that is not 0/1 is undecodable; the other jobs keep firing", async () => {
+  await onSqlite(async ({ clock, scheduler, path }) => {
+    const ran: string[] = [];
+    scheduler.defineTask('work', (id: string) => void ran.push(id));
+    await scheduler.start();
+    for (const id of ['good', 'hex', 'blank', 'paused'])
+      await scheduler.addJob('work', 'interval', { id, args: [id], seconds: 10 });
+    const db = new Database(path);
+    db.prepare("UPDATE jobs SET version = '0x1' WHERE id = 'hex'").run();
+    db.prepare("UPDATE jobs SET max_instances = ' ' WHERE id = 'blank'").run();
+    db.prepare("UPDATE jobs SET paused = 'no' WHERE id = 'paused'").run();
+    db.close();
+    const quarantined: string[] = [];
+    const errors: unknown[] = [];
+    scheduler.on('job:quarantined', (e) => quarantined.push(e.jobId));
+    scheduler.on('scheduler:error', (e) => errors.push(e));
+    await clock.advance(30_000);
+    assert.deepEqual(ran, ['good', 'good', 'good'], 'firing never stopped');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(quarantined.sort(), ['blank', 'hex']);
+    // `paused = 'no'` is never due (the claim wants 0), so it is not quarantined, but it is listed as such.
+    const paused = (await scheduler.getJob('paused'))!;
+    assert.match(paused.trigger.describe(), /the stored paused cannot be read/);
+    await scheduler.shutdown();
+  });
+});
