@@ -447,7 +447,9 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
   // removed job with the same id are history, not this job's last run.
   const lastRunOf = async (jobId: string): Promise<RunRecord | null> => {
     if (!scheduler.running) return null;
-    const runs = await scheduler.getRuns({ jobId, limit: 10 });
+    // From the store: a stored id the API would not accept (written by hand: empty, too long, a control
+    // character) must not fail the whole listing.
+    const runs = await scheduler.store.getRuns({ jobId, limit: 10 });
     if (runs.length === 0) return null; // no run at all: no need to read the job's creation time
     const since = (await scheduler.store.getJob(jobId))?.createdAt.getTime() ?? -Infinity;
     return runs.find((r) => r.createdAt.getTime() >= since) ?? null;

@@ -362,8 +362,6 @@ export interface RunColumns {
   created_at: Date | number;
 }
 
-const toDateOrNull = (v: Date | number | null): Date | null => (v === null ? null : toDate(v));
-
 /** Decodes a stored run row; bad `error` or `result` JSON never throws (the raw text is kept as the message). */
 export function decodeRun(row: RunColumns): RunRecord {
   let error: RunRecord['error'] = null;
@@ -374,22 +372,33 @@ export function decodeRun(row: RunColumns): RunRecord {
         ? (e.value as RunRecord['error'])
         : { name: 'Error', message: row.error };
   }
+  // A time that is not one (written by hand: SQLite's 'garbage', PostgreSQL's 'infinity') reads as the epoch,
+  // or null where null is allowed, and the run's error says which column: one bad row must not break a
+  // listing of runs.
+  const d: Decoding = { bad: null };
   const record: RunRecord = {
     id: row.id,
     jobId: row.job_id,
     taskId: row.task_id,
-    scheduledFireTime: toDate(row.scheduled_fire_time),
-    notBefore: toDate(row.not_before),
+    scheduledFireTime: timeColumn(d, 'scheduled_fire_time', row.scheduled_fire_time) ?? new Date(0),
+    notBefore: timeColumn(d, 'not_before', row.not_before) ?? new Date(0),
     status: row.status as RunRecord['status'],
     manual: Boolean(row.manual),
     attempt: Number(row.attempt),
     owner: row.owner,
-    leaseExpiresAt: toDateOrNull(row.lease_expires_at),
-    startedAt: toDateOrNull(row.started_at),
-    finishedAt: toDateOrNull(row.finished_at),
+    leaseExpiresAt:
+      row.lease_expires_at === null ? null : timeColumn(d, 'lease_expires_at', row.lease_expires_at),
+    startedAt: row.started_at === null ? null : timeColumn(d, 'started_at', row.started_at),
+    finishedAt: row.finished_at === null ? null : timeColumn(d, 'finished_at', row.finished_at),
     error,
-    createdAt: toDate(row.created_at),
+    createdAt: timeColumn(d, 'created_at', row.created_at) ?? new Date(0),
   };
+  if (d.bad !== null && record.error === null) {
+    record.error = {
+      name: 'UnreadableRun',
+      message: `the stored ${d.bad.field} cannot be read: ${d.bad.error}`,
+    };
+  }
   if (row.result !== null) {
     const r = parseJsonColumn(row.result);
     if (r.ok) record.result = r.value;

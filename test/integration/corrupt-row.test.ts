@@ -247,3 +247,41 @@ test("SQLite: text that Number() would read ('0x1', ' ') or a boolean that is no
     await scheduler.shutdown();
   });
 });
+
+test('SQLite: odd stored job ids and run rows with times that are not times leave the API answering', async () => {
+  await onSqlite(async ({ clock, scheduler, path }) => {
+    scheduler.defineTask('work', () => {});
+    await scheduler.start();
+    await scheduler.addJob('work', 'interval', { id: 'a', seconds: 10 });
+    await clock.advance(10_000);
+    const db = new Database(path);
+    // Ids the API would refuse as input: empty, over 200 characters, a control character.
+    for (const id of ['', 'x'.repeat(201), 'a\u0001b'])
+      db.prepare(
+        `INSERT INTO jobs (id, name, task_id, trigger, args, max_instances, misfire_grace_time, coalesce, jitter,
+           timeout, retry, paused, next_run_time, version, created_at, updated_at)
+         SELECT ?, name, task_id, trigger, args, max_instances, misfire_grace_time, coalesce, jitter, timeout, retry,
+           1, NULL, 1, created_at, updated_at FROM jobs WHERE id = 'a'`,
+      ).run(id);
+    db.prepare(
+      "UPDATE runs SET scheduled_fire_time = 'garbage', finished_at = 'later' WHERE job_id = 'a'",
+    ).run();
+    db.close();
+    const api = createApi(scheduler, { auth: false });
+    const get = async (path: string) => {
+      const r = await api.handle(new Request(`http://localhost/scheduler${path}`));
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+    const jobs = await get('/jobs');
+    assert.equal(jobs.status, 200, JSON.stringify(jobs.body));
+    assert.equal((jobs.body.items as unknown[]).length, 4);
+    const runs = await get('/runs');
+    assert.equal(runs.status, 200, JSON.stringify(runs.body));
+    const [run] = runs.body.items as { id: string; scheduledFireTime: string; error: { message: string } }[];
+    assert.equal(run!.scheduledFireTime, '1970-01-01T00:00:00.000Z');
+    assert.match(run!.error.message, /the stored scheduled_fire_time cannot be read/);
+    assert.equal((await get(`/runs/${run!.id}`)).status, 200);
+    assert.equal((await get('/jobs/a')).status, 200);
+    await scheduler.shutdown();
+  });
+});
