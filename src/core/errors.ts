@@ -25,6 +25,10 @@ export const ERROR_CODES = {
     status: 409,
     description: 'The job changed since it was read (compare-and-set failed).',
   },
+  JOB_UNREADABLE: {
+    status: 409,
+    description: 'The stored job cannot be read (it is quarantined); repair its row or re-add the job.',
+  },
   TASK_NOT_FOUND: { status: 404, description: 'No task with the given id is defined in this process.' },
   TASK_CONFLICT: { status: 409, description: 'A different function is already defined under this task id.' },
   ANONYMOUS_TASK: {

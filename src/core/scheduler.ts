@@ -1097,6 +1097,8 @@ export class Scheduler implements JobOwner {
   async runJob(id: string): Promise<RunRecord> {
     identifier(id, 'id');
     this.assertRunning('runJob');
+    const stored = await this.store.getJob(id);
+    if (stored && isInvalidTrigger(stored.trigger)) throw unreadableJob(stored);
     const run = await this.store.createManualRun(id, new Date(this.clock.now()));
     if (run.status === 'skipped') {
       const job = await this.store.getJob(id);
@@ -1900,6 +1902,16 @@ export class Scheduler implements JobOwner {
       });
       return;
     }
+    if (isInvalidTrigger(job.trigger)) {
+      // The job's row cannot be read: its args, timeout and retry policy are stand-ins, so the task is not
+      // called with them (firing quarantines the job; a repair or a re-add brings it back).
+      const err = unreadableJob(job);
+      await this.settle(entry, {
+        status: 'cancelled',
+        error: { name: 'TickworkError', message: err.message, code: err.code },
+      });
+      return;
+    }
     if (!task) {
       await this.settle(entry, {
         status: 'failed',
@@ -2414,4 +2426,17 @@ class RunContext implements TaskContext {
   get idempotencyKey(): string {
     return `${this.jobId}@${this.#entry.run.scheduledFireTime.toISOString()}`;
   }
+}
+
+/**
+ * `JOB_UNREADABLE` for a job whose stored row cannot be read (its trigger the store's `__invalid__`
+ * placeholder, which names the column).
+ */
+function unreadableJob(job: JobRecord): TickworkError {
+  const { field, error } = job.trigger as { field?: unknown; error?: unknown };
+  return new TickworkError(
+    'JOB_UNREADABLE',
+    `Job "${job.id}" cannot be read (the stored ${String(field)}: ${String(error)}); repair its row or re-add it`,
+    { field: String(field) },
+  );
 }

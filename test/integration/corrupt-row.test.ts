@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { IntervalTrigger, Scheduler, silentLogger } from '../../src/index.js';
+import { IntervalTrigger, Scheduler, isTickworkError, silentLogger } from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import { createApi } from '../../src/http/index.js';
@@ -282,6 +282,32 @@ test('SQLite: odd stored job ids and run rows with times that are not times leav
     assert.match(run!.error.message, /the stored scheduled_fire_time cannot be read/);
     assert.equal((await get(`/runs/${run!.id}`)).status, 200);
     assert.equal((await get('/jobs/a')).status, 200);
+    await scheduler.shutdown();
+  });
+});
+
+test('a job whose stored args cannot be read is never run with stand-ins: runJob refuses, a pending run is cancelled', async () => {
+  await onSqlite(async ({ clock, scheduler, path }) => {
+    const calls: unknown[][] = [];
+    scheduler.defineTask('delete-user', (...args: unknown[]) => void calls.push(args));
+    await scheduler.start();
+    await scheduler.addJob('delete-user', 'interval', { id: 'd', args: ['user-42'], hours: 1 });
+    scheduler.pause(); // runs are created but not started
+    const pending = await scheduler.runJob('d');
+    const db = new Database(path);
+    db.prepare("UPDATE jobs SET args = '[\"user-' WHERE id = 'd'").run();
+    db.close();
+    await assert.rejects(scheduler.runJob('d'), (err: unknown) => {
+      assert.ok(isTickworkError(err, 'JOB_UNREADABLE'), String(err));
+      assert.match(err.message, /the stored args/);
+      return true;
+    });
+    scheduler.resume();
+    await clock.advance(1000);
+    assert.deepEqual(calls, [], 'the task never ran with stand-in args');
+    const run = (await scheduler.getRun(pending.id))!;
+    assert.equal(run.status, 'cancelled');
+    assert.equal(run.error?.code, 'JOB_UNREADABLE');
     await scheduler.shutdown();
   });
 });
