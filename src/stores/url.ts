@@ -40,7 +40,7 @@ const PG_PARAMETERS = new Set([
  * A query parameter's value as an option value: `true`/`false` as booleans, `null` as null, a decimal number
  * as a number, anything else as the string (the store's own checks then name the option).
  */
-function optionValue(text: string): unknown {
+export function optionValue(text: string): unknown {
   if (text === 'true') return true;
   if (text === 'false') return false;
   if (text === 'null') return null;
@@ -61,7 +61,7 @@ function optionsOf(params: URLSearchParams, url: string): Record<string, unknown
         value: url,
       });
     }
-    options[key] = optionValue(value);
+    options[key] = key === 'schema' ? value : optionValue(value); // a schema may be named "2024"
   }
   return options;
 }

@@ -120,3 +120,20 @@ test('a store whose driver is not installed names the package to install', async
     other,
   );
 });
+
+test('new PostgresStore({ connectionString }) reads the store options of its query too, and refuses a conflict', () => {
+  const store = new PostgresStore({ connectionString: `${PG}?schema=2024&listen=false&sslmode=disable` });
+  assert.deepEqual([store.schema, fields(store).listen], ['2024', false]);
+  // The driver gets the rest of the string.
+  assert.equal(fields(store).connectionString, `${PG}?sslmode=disable`);
+  assert.throws(
+    () => new PostgresStore({ connectionString: `${PG}?schema=a` }, { schema: 'b' }),
+    (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === 'schema',
+  );
+  assert.throws(
+    () => new PostgresStore({ connectionString: `${PG}?schema=` }),
+    (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === 'schema',
+  );
+  // The same schema both ways is fine.
+  assert.equal(new PostgresStore({ connectionString: `${PG}?schema=a`, schema: 'a' }).schema, 'a');
+});

@@ -84,6 +84,7 @@ import type {
   StoreStartContext,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
+import { optionValue } from '../url.js';
 
 export { MIGRATIONS, type Migration } from './migrations.js';
 
@@ -165,6 +166,34 @@ const OPTION_KEYS = [
   'fireConcurrency',
   'listen',
 ] as const;
+
+/**
+ * The store options ({@link OPTION_KEYS}) in a connection string's query, as values (see `optionValue`),
+ * and the connection string without them. A string that is not a URL (`host=... dbname=...`) is kept whole.
+ */
+function storeOptionsOf(connectionString: string): { url: string; options: Record<string, unknown> } {
+  let parsed: URL;
+  try {
+    parsed = new URL(connectionString);
+  } catch {
+    return { url: connectionString, options: {} };
+  }
+  const options: Record<string, unknown> = {};
+  for (const key of OPTION_KEYS) {
+    const values = parsed.searchParams.getAll(key);
+    if (values.length === 0) continue;
+    if (values.length > 1) {
+      throw new TickworkError('INVALID_OPTION', `Expected \`${key}\` once in the connection string`, {
+        field: key,
+      });
+    }
+    options[key] = key === 'schema' ? values[0]! : optionValue(values[0]!); // a schema may be named "2024"
+    parsed.searchParams.delete(key);
+  }
+  return Object.keys(options).length === 0
+    ? { url: connectionString, options }
+    : { url: parsed.toString(), options };
+}
 
 /** The smallest share of a claim {@link PostgresStoreOptions.fireConcurrency} gives a transaction. */
 const MIN_FIRE_SHARE = 64;
@@ -317,9 +346,12 @@ export class PostgresStore implements Store {
 
   /**
    * @param connection a `connectionString`, or a caller-owned `pool` (never closed by the store). Options may
-   *   also be given here, beside the connection (`{ connectionString, schema }`).
+   *   also be given here, beside the connection (`{ connectionString, schema }`), or in the connection
+   *   string's query by their names (`postgres://db/app?schema=jobs&listen=false`: `true`/`false`, `null` and
+   *   numbers as such), which the driver then does not see; the driver's own parameters (`sslmode`, ...) stay.
    * @param options see {@link PostgresStoreOptions}.
-   * @throws TickworkError `INVALID_OPTION` / `UNKNOWN_OPTION` for bad options.
+   * @throws TickworkError `INVALID_OPTION` / `UNKNOWN_OPTION` for bad options, `INVALID_OPTION` for an option
+   *   the connection string and the options both give, differently.
    */
   constructor(connection: PostgresConnection & PostgresStoreOptions, options: PostgresStoreOptions = {}) {
     const conn = optionsObject(connection, 'connection');
@@ -337,7 +369,22 @@ export class PostgresStore implements Store {
       this.ownPool = false;
       this.connectionString = null;
     } else {
-      this.connectionString = nonEmptyString(connectionString, 'connectionString', 4096);
+      const text = nonEmptyString(connectionString, 'connectionString', 4096);
+      // Store options in the connection string's query (`?schema=jobs&listen=false`, as store URLs give
+      // them) are the store's, not the driver's: taken out, and never in conflict with `options`.
+      const { url, options: fromUrl } = storeOptionsOf(text);
+      for (const [key, value] of Object.entries(fromUrl)) {
+        const given = (opts as Record<string, unknown>)[key];
+        if (given !== undefined && given !== value) {
+          throw new TickworkError(
+            'INVALID_OPTION',
+            `Expected \`${key}\` once: the connection string says ${JSON.stringify(value)}, the options ${JSON.stringify(given)}`,
+            { field: key },
+          );
+        }
+        (opts as Record<string, unknown>)[key] = value;
+      }
+      this.connectionString = url;
       this.pool = null;
       this.ownPool = true;
     }
@@ -658,8 +705,7 @@ export class PostgresStore implements Store {
           if (plan.quarantine !== undefined) {
             rec.a = 'q';
             rec.q = plan.quarantine;
-          }
-          else if (plan.remove) rec.a = 'r';
+          } else if (plan.remove) rec.a = 'r';
           let k = 0;
           plan.runs.forEach((p, index) => {
             const id = uuidv7(t);
