@@ -23,6 +23,14 @@ export function stableStringify(value: unknown): string {
   });
 }
 
+/** The largest job `version`: PostgreSQL stores it as an `integer`. */
+export const MAX_VERSION = 2_147_483_647;
+
+/** The version after `v`: one more, or 1 after {@link MAX_VERSION} (a compare-and-set needs only a change). */
+export function nextVersion(v: number): number {
+  return v >= MAX_VERSION ? 1 : v + 1;
+}
+
 /** Whether two serialised triggers describe the same schedule. */
 export function sameTrigger(a: TriggerJSON, b: TriggerJSON): boolean {
   return stableStringify(a) === stableStringify(b);
@@ -75,7 +83,7 @@ export function replacementOf(existing: JobRecord, job: JobRecord): JobRecord {
     paused,
     nextRunTime: paused ? null : keepNext ? existing.nextRunTime : job.nextRunTime,
     quarantine: null,
-    version: existing.version + 1,
+    version: nextVersion(existing.version),
     // (an undecodable created_at reads as the epoch: the replacement writes its own)
     createdAt:
       isInvalidTrigger(existing.trigger) && existing.createdAt.getTime() === 0

@@ -102,3 +102,34 @@ test("PostgreSQL: a run that became active after the claim's snapshot is counted
     await dropSchema(schema);
   }
 });
+
+test('PostgreSQL: a job at the largest version (integer) wraps to 1 when it fires, changes or is replaced; the other jobs keep firing', async () => {
+  const schema = testSchema();
+  const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
+  const store = new PostgresStore({ connectionString: PG_URL }, { schema, listen: false });
+  const s = quoteIdent(schema);
+  const due = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+  const simple: FirePlanner = (j) => ({
+    runs: [{ scheduledFireTime: j.nextRunTime!, status: 'pending', notBefore: j.nextRunTime! }],
+    nextRunTime: new Date(j.nextRunTime!.getTime() + 3_600_000),
+    remove: false,
+  });
+  try {
+    await store.start(startContext);
+    for (const id of ['max', 'good', 'edited', 'replaced'])
+      await store.addJob(job(id, { nextRunTime: due }), 'error');
+    await admin.query(`UPDATE ${s}.jobs SET version = 2147483647 WHERE id <> 'good'`);
+    const result = await store.fireDueJobs(new Date(), 10, simple);
+    assert.deepEqual(result.fired.map((f) => f.job.id).sort(), ['edited', 'good', 'max', 'replaced']);
+    assert.equal((await store.getJob('max'))!.version, 1);
+    await admin.query(`UPDATE ${s}.jobs SET version = 2147483647 WHERE id IN ('edited', 'replaced')`);
+    assert.equal((await store.updateJob('edited', { name: 'renamed' })).version, 1);
+    const replaced = await store.addJob(job('replaced', { name: 'new name', nextRunTime: due }), 'replace');
+    assert.deepEqual([replaced.outcome, replaced.job.version], ['replaced', 1]);
+    assert.equal((await store.getJob('replaced'))!.version, 1);
+  } finally {
+    await store.stop();
+    await admin.end();
+    await dropSchema(schema);
+  }
+});

@@ -53,6 +53,7 @@ import {
   decodeJob,
   decodeRun,
   isInvalidTrigger,
+  MAX_VERSION,
   newRunRecord,
   notFound,
   resultToJson,
@@ -166,6 +167,15 @@ const OPTION_KEYS = [
   'fireConcurrency',
   'listen',
 ] as const;
+
+/**
+ * The next value of a `version` column (`integer`): one more, or 1 after the largest (a job firing 100 times a
+ * second reaches it in 8 months; the overflow failed every firing batch). A compare-and-set only needs the
+ * value to change. See {@link nextVersion}.
+ */
+function nextVersionSql(column: string): string {
+  return `CASE WHEN ${column} >= ${MAX_VERSION} THEN 1 ELSE ${column} + 1 END`;
+}
 
 /**
  * The store options ({@link OPTION_KEYS}) in a connection string's query, as values (see `optionValue`),
@@ -575,7 +585,7 @@ export class PostgresStore implements Store {
       }
       // Pausing or resuming is the operator's decision: it ends a quarantine.
       if (changes.paused !== undefined) sets.push('quarantine = NULL');
-      sets.push('version = version + 1', 'updated_at = statement_timestamp()');
+      sets.push(`version = ${nextVersionSql('version')}`, 'updated_at = statement_timestamp()');
       const updated = await c.query<Row>(
         `UPDATE ${this.s}.jobs SET ${sets.join(', ')} WHERE id = $1 RETURNING ${JOB_COLUMNS}`,
         params,
@@ -1452,7 +1462,7 @@ function fireSql(s: string): string {
         next_run_time = CASE WHEN p.a IS NULL THEN to_timestamp(p.n / 1000.0) END,
         paused = j.paused OR p.a IS NOT DISTINCT FROM 'q',
         quarantine = CASE WHEN p.a IS NOT DISTINCT FROM 'q' THEN p.q ELSE j.quarantine END,
-        version = j.version + 1,
+        version = ${nextVersionSql('j.version')},
         updated_at = to_timestamp($2::float8 / 1000.0)
       FROM p WHERE j.ctid = ANY(ARRAY(SELECT t FROM p)) AND j.id = p.i AND j.version = p.v
         AND p.a IS DISTINCT FROM 'r'
