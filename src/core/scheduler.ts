@@ -308,6 +308,8 @@ export class Scheduler implements JobOwner {
   private heartbeatTimer: TimerHandle | null = null;
   /** Whether the next pass of the loop reaps expired leases before firing (the first pass after start). */
   private reapFirst = true;
+  /** While {@link Scheduler.start} opens the store and stores the queued jobs: the loop does not run yet. */
+  private opening = false;
   /** The heartbeat being sent, if any (shutdown lets it finish before the store closes). */
   private heartbeating: Promise<void> | null = null;
   private wakeInProgress = false;
@@ -1184,6 +1186,7 @@ export class Scheduler implements JobOwner {
     this.reapFirst = true;
     this.shutDown = false;
     this._state = options.paused ? 'paused' : 'running';
+    this.opening = true;
     try {
       await this.store.start({ nodeId: this.nodeId, now: () => this.clock.now() });
       await this.syncClock();
@@ -1209,6 +1212,8 @@ export class Scheduler implements JobOwner {
       // stored stay queued for the next start().
       await this.store.stop().catch(() => {});
       throw err;
+    } finally {
+      this.opening = false;
     }
     this.unsubscribe = this.store.subscribe(() => this.wakeSoon());
     this.events.emit('scheduler:started', { nodeId: this.nodeId, store: this.store.kind });
@@ -1348,7 +1353,8 @@ export class Scheduler implements JobOwner {
 
   /** Asks for a wake-up as soon as possible (a job changed, a slot freed). */
   private wakeSoon(): void {
-    if (this._state === 'running') this.wakeup();
+    // Not while start() is opening: a start that then fails must not have fired or run anything.
+    if (this._state === 'running' && !this.opening) this.wakeup();
   }
 
   private clearTimer(): void {

@@ -311,3 +311,27 @@ test('a job whose stored args cannot be read is never run with stand-ins: runJob
     await scheduler.shutdown();
   });
 });
+
+test('a start() that fails while storing the queued jobs has fired and run nothing', async () => {
+  await onSqlite(async ({ clock, scheduler, path }) => {
+    const ran: string[] = [];
+    scheduler.defineTask('work', (id: string) => void ran.push(id));
+    await scheduler.start();
+    await scheduler.addJob('work', 'interval', { id: 'x', args: ['x'], seconds: 10 });
+    await scheduler.addJob('work', 'interval', { id: 'a', args: ['a'], seconds: 10 });
+    await scheduler.shutdown();
+    await clock.advance(60_000); // x and a are due
+    const next = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
+    next.defineTask('work', (id: string) => void ran.push(id));
+    void next.addJob('work', 'interval', { id: 'b', args: ['b'], seconds: 10 }).catch(() => {});
+    // `a` exists: without replaceExisting, storing it fails, and so does start().
+    void next.addJob('work', 'interval', { id: 'a', args: ['a'], seconds: 10 }).catch(() => {});
+    await assert.rejects(next.start(), (err: unknown) => isTickworkError(err, 'JOB_CONFLICT'));
+    await clock.advance(1000);
+    assert.deepEqual(ran, []);
+    const db = new Database(path, { readonly: true });
+    const runs = db.prepare('SELECT job_id, status FROM runs').all();
+    db.close();
+    assert.deepEqual(runs, [], 'no run was created');
+  });
+});
