@@ -310,6 +310,10 @@ export class Scheduler implements JobOwner {
   private reapFirst = true;
   /** While {@link Scheduler.start} opens the store and stores the queued jobs: the loop does not run yet. */
   private opening = false;
+  /** When the previous pass of the loop began (wall clock), to notice a step of the clock. */
+  private lastPassAt: number | null = null;
+  /** Reaping waits until this time (wall clock) after a step of the clock (see {@link Scheduler.process}). */
+  private reapHoldUntil = 0;
   /** The heartbeat being sent, if any (shutdown lets it finish before the store closes). */
   private heartbeating: Promise<void> | null = null;
   private wakeInProgress = false;
@@ -1187,6 +1191,8 @@ export class Scheduler implements JobOwner {
     this.shutDown = false;
     this._state = options.paused ? 'paused' : 'running';
     this.opening = true;
+    this.lastPassAt = null;
+    this.reapHoldUntil = 0;
     try {
       await this.store.start({ nodeId: this.nodeId, now: () => this.clock.now() });
       await this.syncClock();
@@ -1386,6 +1392,17 @@ export class Scheduler implements JobOwner {
     let next: number | null = null;
     /** The time this pass began: what was due then and could not be started waits (below). */
     const passStart = this.now();
+    // The loop wakes at least every maxWakeInterval: a longer gap by the wall clock means the clock stepped
+    // forward (or this process was stopped). Every process on the store sees a step at once, and leases
+    // are judged by the wall clock: their holders renew them at their next pass, so reaping waits until
+    // then rather than taking runs that are still going elsewhere.
+    if (
+      this.lastPassAt !== null &&
+      passStart - this.lastPassAt > this.maxWakeInterval + this.heartbeatInterval
+    ) {
+      this.reapHoldUntil = passStart + this.maxWakeInterval + this.heartbeatInterval;
+    }
+    this.lastPassAt = passStart;
     /** Jobs fired plus runs started in this pass. */
     let progress = 0;
     // Slow start: the first batch of a wake-up is small and each next one twice as large (up to `batchSize`),
@@ -1791,6 +1808,14 @@ export class Scheduler implements JobOwner {
   private async reap(): Promise<void> {
     const now = this.clock.now();
     if (now - this.lastReap < this.heartbeatInterval) return;
+    if (now < this.reapHoldUntil) {
+      // After a step of the wall clock: this process's own leases are renewed now, the others' by their
+      // holders at their next pass; reaping resumes after that.
+      const renew =
+        this.inFlight.size + this.recording.size > 0 && now - this.lastRenewal > this.heartbeatInterval;
+      if (renew && !this.heartbeating) await this.heartbeat();
+      return;
+    }
     // Renew our own leases first when a renewal is overdue by the wall clock (it stepped forward, or the
     // process was stopped): otherwise we would abandon runs that are still going here. While a heartbeat is
     // on its way, reaping waits for a later pass: the loop never waits for a slow heartbeat.

@@ -2,29 +2,12 @@
 // quarantined: paused and reported, never deleted; the other jobs go on firing, and listing still works.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { IntervalTrigger, Scheduler, isTickworkError, silentLogger } from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import { createApi } from '../../src/http/index.js';
-
-/** Runs `body` with a scheduler (not started) on a new SQLite file, under a manual clock; removes the file. */
-async function onSqlite(
-  body: (ctx: { clock: ManualClock; scheduler: Scheduler; path: string }) => Promise<void>,
-): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'tickwork-corrupt-'));
-  const path = join(dir, 'jobs.db');
-  try {
-    const clock = new ManualClock('2024-01-01T00:00:00Z');
-    const scheduler = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
-    await body({ clock, scheduler, path });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { onSqlite } from '../helpers/sqlite.js';
 
 test('a corrupt job row is quarantined (paused, event), never deleted; other jobs keep firing', async () => {
   await onSqlite(async ({ clock, scheduler, path }) => {
@@ -309,29 +292,5 @@ test('a job whose stored args cannot be read is never run with stand-ins: runJob
     assert.equal(run.status, 'cancelled');
     assert.equal(run.error?.code, 'JOB_UNREADABLE');
     await scheduler.shutdown();
-  });
-});
-
-test('a start() that fails while storing the queued jobs has fired and run nothing', async () => {
-  await onSqlite(async ({ clock, scheduler, path }) => {
-    const ran: string[] = [];
-    scheduler.defineTask('work', (id: string) => void ran.push(id));
-    await scheduler.start();
-    await scheduler.addJob('work', 'interval', { id: 'x', args: ['x'], seconds: 10 });
-    await scheduler.addJob('work', 'interval', { id: 'a', args: ['a'], seconds: 10 });
-    await scheduler.shutdown();
-    await clock.advance(60_000); // x and a are due
-    const next = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
-    next.defineTask('work', (id: string) => void ran.push(id));
-    void next.addJob('work', 'interval', { id: 'b', args: ['b'], seconds: 10 }).catch(() => {});
-    // `a` exists: without replaceExisting, storing it fails, and so does start().
-    void next.addJob('work', 'interval', { id: 'a', args: ['a'], seconds: 10 }).catch(() => {});
-    await assert.rejects(next.start(), (err: unknown) => isTickworkError(err, 'JOB_CONFLICT'));
-    await clock.advance(1000);
-    assert.deepEqual(ran, []);
-    const db = new Database(path, { readonly: true });
-    const runs = db.prepare('SELECT job_id, status FROM runs').all();
-    db.close();
-    assert.deepEqual(runs, [], 'no run was created');
   });
 });

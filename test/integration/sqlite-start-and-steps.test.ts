@@ -1,0 +1,65 @@
+// SQLite stores under a manual clock: what a start that fails and a step of the wall clock must not do.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { Scheduler, isTickworkError, silentLogger } from '../../src/index.js';
+import { SqliteStore } from '../../src/stores/sqlite/index.js';
+import { onSqlite } from '../helpers/sqlite.js';
+
+test('a start() that fails while storing the queued jobs has fired and run nothing', async () => {
+  await onSqlite(async ({ clock, scheduler, path }) => {
+    const ran: string[] = [];
+    scheduler.defineTask('work', (id: string) => void ran.push(id));
+    await scheduler.start();
+    await scheduler.addJob('work', 'interval', { id: 'x', args: ['x'], seconds: 10 });
+    await scheduler.addJob('work', 'interval', { id: 'a', args: ['a'], seconds: 10 });
+    await scheduler.shutdown();
+    await clock.advance(60_000); // x and a are due
+    const next = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
+    next.defineTask('work', (id: string) => void ran.push(id));
+    void next.addJob('work', 'interval', { id: 'b', args: ['b'], seconds: 10 }).catch(() => {});
+    // `a` exists: without replaceExisting, storing it fails, and so does start().
+    void next.addJob('work', 'interval', { id: 'a', args: ['a'], seconds: 10 }).catch(() => {});
+    await assert.rejects(next.start(), (err: unknown) => isTickworkError(err, 'JOB_CONFLICT'));
+    await clock.advance(1000);
+    assert.deepEqual(ran, []);
+    const db = new Database(path, { readonly: true });
+    const runs = db.prepare('SELECT job_id, status FROM runs').all();
+    db.close();
+    assert.deepEqual(runs, [], 'no run was created');
+  });
+});
+
+test('SQLite, two processes: a wall-clock step longer than the lease does not let the other process take a run still going', async () => {
+  await onSqlite(async ({ clock, path }) => {
+    const make = (nodeId: string) =>
+      new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger, nodeId });
+    const a = make('A');
+    const b = make('B');
+    const log: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    for (const [name, s] of [
+      ['A', a],
+      ['B', b],
+    ] as const) {
+      s.defineTask('long', async (ctx: { attempt: number }) => {
+        log.push(`${name} runs attempt ${ctx.attempt}`);
+        await gate;
+      });
+      s.on('job:abandoned', () => log.push(`${name} abandoned a run`));
+    }
+    await a.start();
+    await a.addJob('long', 'date', { id: 'j', runDate: new Date(clock.now() + 5000), retry: 3 });
+    await clock.advance(5000); // A starts the run (lease 30 s, renewed every 10 s)
+    await b.start();
+    await clock.advance(1000);
+    clock.jump(120_000); // NTP steps the wall clock of the host 2 minutes forward
+    for (let i = 0; i < 30; i++) await clock.advance(1000);
+    assert.deepEqual(log, ['A runs attempt 1'], 'B neither abandoned nor re-ran the run A is running');
+    release();
+    await clock.advance(1000);
+    await a.shutdown();
+    await b.shutdown();
+  });
+});
