@@ -626,9 +626,9 @@ export class Scheduler implements JobOwner {
    * Before `start()`, the job waits (pending) and its first fire time is computed at start. After
    * `shutdown()` (and while it runs) the promise rejects with `SCHEDULER_NOT_RUNNING`.
    *
-   * Validation errors are thrown synchronously; store and state errors (`JOB_CONFLICT`,
-   * `SCHEDULER_NOT_RUNNING`) reject the promise.
-   * @throws TickworkError `INVALID_TRIGGER`, `INVALID_OPTION`, `UNKNOWN_OPTION`, `TRIGGER_NEVER_FIRES`,
+   * Never throws: validation errors reject the promise too, as store and state errors (`JOB_CONFLICT`,
+   * `SCHEDULER_NOT_RUNNING`) do.
+   * @throws TickworkError (as a rejection) `INVALID_TRIGGER`, `INVALID_OPTION`, `UNKNOWN_OPTION`, `TRIGGER_NEVER_FIRES`,
    * `ANONYMOUS_TASK`, `TASK_NOT_FOUND`, `TASK_CONFLICT`; `INVALID_TIMEZONE` (field `timezone`) for a shorthand
    * `timezone` that is not a known zone name (a BigInt included); rejects with `JOB_CONFLICT`.
    */
@@ -642,6 +642,19 @@ export class Scheduler implements JobOwner {
     task: TaskFunction | string,
     trigger: Trigger | string,
     options: Record<string, unknown> = {},
+  ): Promise<Job> {
+    try {
+      return this.addJobChecked(task, trigger, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** {@link Scheduler.addJob}, whose validation errors are thrown. */
+  private addJobChecked(
+    task: TaskFunction | string,
+    trigger: Trigger | string,
+    options: Record<string, unknown>,
   ): Promise<Job> {
     const opts = optionsObject(options, 'options');
     let triggerObj: Trigger;
@@ -1117,12 +1130,12 @@ export class Scheduler implements JobOwner {
 
   /**
    * Runs matching `filter`, newest scheduled fire time first.
-   * @throws TickworkError `INVALID_OPTION` naming the field, thrown synchronously, for a `filter` that is not
+   * @throws TickworkError (as a rejection) `INVALID_OPTION` naming the field for a `filter` that is not
    * an object, a `jobId` that is not an id, a `status` that is not a run status (or an array of them), a
    * `from` or `to` that is not a valid `Date`, a `limit` or `offset` that is not an integer >= 0;
    * `SCHEDULER_NOT_RUNNING`.
    */
-  getRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+  async getRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
     filter = runFilter(filter, 'filter');
     this.assertRunning('getRuns');
     return this.store.getRuns(filter);
@@ -1130,10 +1143,10 @@ export class Scheduler implements JobOwner {
 
   /**
    * One run, or `null`.
-   * @throws TickworkError `INVALID_OPTION` (field `id`), thrown synchronously, for an id that is not a string
+   * @throws TickworkError (as a rejection) `INVALID_OPTION` (field `id`) for an id that is not a string
    * of printable characters (see `identifier`); `SCHEDULER_NOT_RUNNING`.
    */
-  getRun(id: string): Promise<RunRecord | null> {
+  async getRun(id: string): Promise<RunRecord | null> {
     identifier(id, 'id');
     this.assertRunning('getRun');
     return this.store.getRun(id);
@@ -1156,6 +1169,8 @@ export class Scheduler implements JobOwner {
       if (patch.nextRunTime !== undefined) pending.explicitNextRunTime = true;
       return pending.record;
     }
+    // Before the first start() the queued jobs are all there is (as for getJob and removeJob).
+    if (!this.storeOpen('modifying a job')) throw jobNotFound(id);
     this.assertRunning('modifying a job');
     const record = await this.store.updateJob(id, { ...patch }, expectedVersion);
     this.wakeSoon();

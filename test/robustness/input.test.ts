@@ -68,8 +68,8 @@ test('a `__proto__` key in shorthand options is rejected, as the trigger constru
   const clock = new ManualClock('2024-01-01T00:00:00Z');
   const scheduler = new Scheduler({ clock, logger: silentLogger });
   assert.throws(() => new IntervalTrigger(JSON.parse('{"__proto__":{"seconds":5}}')), isTw('UNKNOWN_OPTION'));
-  assert.throws(
-    () => scheduler.addJob(async function p() {}, 'interval', JSON.parse('{"__proto__":{"seconds":5}}')),
+  await assert.rejects(
+    scheduler.addJob(async function p() {}, 'interval', JSON.parse('{"__proto__":{"seconds":5}}')),
     isTw('UNKNOWN_OPTION'),
   );
 });
@@ -168,11 +168,11 @@ test('a trigger object a persistent store could not read back (or nested 10 deep
   }
 });
 
-test('maxInstances is at most 2,147,483,647 (a PostgreSQL integer); a function with the methods is a valid logger', () => {
+test('maxInstances is at most 2,147,483,647 (a PostgreSQL integer); a function with the methods is a valid logger', async () => {
   const s = new Scheduler({ logger: silentLogger });
   s.defineTask('t', () => {});
-  assert.throws(
-    () => s.addJob('t', 'interval', { seconds: 1, maxInstances: 2 ** 31 }),
+  await assert.rejects(
+    s.addJob('t', 'interval', { seconds: 1, maxInstances: 2 ** 31 }),
     (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'maxInstances',
   );
   const logger = Object.assign(() => {}, { debug() {}, info() {}, warn() {}, error() {} });

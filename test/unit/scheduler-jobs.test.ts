@@ -485,12 +485,11 @@ test('dates outside years 0000-9999 and durations over 1e14 ms are refused', asy
   assert.equal(job.nextRunTime?.toISOString(), '9999-12-31T23:59:59.999Z', 'the last representable year');
 });
 
-test('a misspelt job option in the shorthand gets a hint naming the job option', () => {
+test('a misspelt job option in the shorthand gets a hint naming the job option', async () => {
   const scheduler = new Scheduler({ logger: silentLogger });
-  assert.throws(
-    () =>
-      // @ts-expect-error -- the misspelling TypeScript users are spared, for JavaScript users
-      scheduler.addJob(function noop() {}, 'interval', { seconds: 1, maxInstance: 2 }),
+  await assert.rejects(
+    // @ts-expect-error -- the misspelling TypeScript users are spared, for JavaScript users
+    scheduler.addJob(function noop() {}, 'interval', { seconds: 1, maxInstance: 2 }),
     (e: unknown) =>
       isTickworkError(e, 'UNKNOWN_OPTION') &&
       e.details.field === 'maxInstance' &&
@@ -526,4 +525,39 @@ test('rescheduleJob writes over the version it read: a pause by another process 
   );
   assert.equal(job.nextRunTime, null);
   await scheduler.shutdown();
+});
+
+test('addJob, getRuns and getRun never throw: bad input rejects the promise, so .catch() sees it', async () => {
+  const scheduler = new Scheduler({ logger: silentLogger });
+  const calls: [string, () => Promise<unknown>, string][] = [
+    ['addJob', () => scheduler.addJob(function noop() {}, 'interval', { seconds: -1 }), 'INVALID_OPTION'],
+    ['addJob', () => scheduler.addJob('no-such-task', 'interval', { seconds: 1 }), 'TASK_NOT_FOUND'],
+    ['getRuns', () => scheduler.getRuns({ limit: -1 }), 'INVALID_OPTION'],
+    ['getRuns', () => scheduler.getRuns(), 'SCHEDULER_NOT_RUNNING'],
+    ['getRun', () => scheduler.getRun(''), 'INVALID_OPTION'],
+  ];
+  for (const [name, call, code] of calls) {
+    let promise: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => {
+      promise = call();
+    }, name);
+    await assert.rejects(promise!, (e: unknown) => isTickworkError(e, code as never), name);
+  }
+});
+
+test('before the first start(), every job method answers JOB_NOT_FOUND for an id that is not queued', async () => {
+  const scheduler = new Scheduler({ logger: silentLogger });
+  await scheduler.addJob(function noop() {}, 'interval', { id: 'queued', seconds: 1 });
+  const calls: [string, () => Promise<unknown>][] = [
+    ['modifyJob', () => scheduler.modifyJob('nope', { name: 'x' })],
+    ['pauseJob', () => scheduler.pauseJob('nope')],
+    ['resumeJob', () => scheduler.resumeJob('nope')],
+    ['rescheduleJob', () => scheduler.rescheduleJob('nope', new IntervalTrigger({ seconds: 2 }))],
+    ['removeJob', () => scheduler.removeJob('nope')],
+  ];
+  for (const [name, call] of calls) {
+    await assert.rejects(call(), (e: unknown) => isTickworkError(e, 'JOB_NOT_FOUND'), name);
+  }
+  assert.equal(await scheduler.getJob('nope'), null);
+  assert.equal((await scheduler.pauseJob('queued')).paused, true, 'a queued job is changed');
 });
