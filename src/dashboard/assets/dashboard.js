@@ -495,7 +495,6 @@ function renderJob(job, runs) {
     ['Schedule', job.description],
     ['Trigger', h('span', { class: 'mono' }, job.triggerText)],
     ['Next run', job.paused ? 'paused' : timeCell(job.nextRunTime)],
-    ...(job.quarantine ? [['Quarantined', job.quarantine]] : []),
     ['Max instances', String(job.maxInstances)],
     ['Misfire grace', job.misfireGraceTime === null ? 'no limit' : formatMs(job.misfireGraceTime)],
     ['Coalesce', job.coalesce ? 'yes' : 'no'],
@@ -503,6 +502,7 @@ function renderJob(job, runs) {
     ['Timeout', job.timeout === null ? 'none' : formatMs(job.timeout)],
     ['Retry', retryText(job.retry)],
   ];
+  if (job.quarantine) rows.splice(5, 0, ['Quarantined', job.quarantine]);
   $('job-details').replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   $('job-next-note').textContent = job.paused ? '(if resumed now)' : '';
   $('job-next').replaceChildren(
