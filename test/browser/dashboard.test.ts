@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Page } from 'playwright-core';
 import { tickwork } from '../../src/plugins/fastify.js';
-import { silentLogger, type Scheduler } from '../../src/index.js';
+import { IntervalTrigger, silentLogger, type Scheduler } from '../../src/index.js';
 import type { ApiAuthOptions } from '../../src/http/index.js';
 import { DASHBOARD_CSP } from '../../src/dashboard/index.js';
 import { launchChromium, type Chromium } from './chromium.js';
@@ -41,6 +41,15 @@ async function startServer(auth: ApiAuthOptions): Promise<Server> {
       });
       await scheduler.addJob('tick', 'interval', { id: 'xss', name: XSS, hours: 1 });
       await scheduler.addJob('tick', 'cron', { id: 'nightly', name: 'nightly report', hour: 3 });
+      // A trigger whose second search fails: the job is quarantined after its first run.
+      let searches = 0;
+      class Flaky extends IntervalTrigger {
+        override getNextFireTime(previous: Date | null, now: Date): Date | null {
+          if (++searches > 1 && previous !== null) throw new Error('the fire-time search failed');
+          return super.getNextFireTime(previous, now);
+        }
+      }
+      await scheduler.addJob('tick', new Flaky({ seconds: 1 }), { id: 'flaky' });
     },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -104,6 +113,11 @@ test('the dashboard: sign in, jobs, pause, run now, remove, live updates, escapi
       'Every second',
     );
     await page.waitForSelector('#live[data-state="on"]', WAIT);
+
+    // A quarantined job says so, with the reason in its badge's title.
+    const quarantined = row(page, 'flaky').locator('[data-state="quarantined"]');
+    await quarantined.waitFor(WAIT);
+    assert.match((await quarantined.getAttribute('title')) ?? '', /the fire-time search failed/);
 
     // A hostile name is text, not markup.
     assert.equal(await row(page, 'xss').locator('td.name a').textContent(), XSS);
