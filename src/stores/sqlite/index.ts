@@ -4,8 +4,11 @@
  * Needs the optional peer dependency `better-sqlite3` (12 or later); only this module imports it.
  *
  * - Every write is one transaction; the firing step and leasing use `BEGIN IMMEDIATE`, which takes SQLite's
- *   single write lock at once, so two processes can never claim the same due job or lease the same run
- *   (a process that finds the lock taken waits up to `busyTimeout`).
+ *   single write lock at once, so two processes can never claim the same due job or lease the same run.
+ * - A call that finds the lock taken by another connection waits for it up to `busyTimeout` without blocking
+ *   the event loop: better-sqlite3 is synchronous, so SQLite's own busy handler (`PRAGMA busy_timeout`) only
+ *   gets a slice of at most 25 ms at a time, and between slices the call waits on a timer (see
+ *   {@link SqliteStoreOptions.busyTimeout}).
  * - The file uses WAL journaling, so readers never block the writer.
  * - "Now" is the scheduler's injected clock (the `now` arguments), as for the memory store: the processes
  *   share one host and so one clock.
@@ -20,6 +23,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { TickworkError } from '../../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
@@ -70,8 +74,13 @@ export interface SqliteStoreOptions {
    */
   path: string;
   /**
-   * How long a statement waits for another process's write lock before failing with `STORE_ERROR`, in
-   * milliseconds.
+   * How long a call waits in all for a lock held by another connection (another process's write lock) before
+   * failing with `STORE_ERROR`, in milliseconds; `0` fails at once.
+   *
+   * The wait does not block the event loop. SQLite's own busy handler (`PRAGMA busy_timeout`), which blocks
+   * the thread, is set to `min(busyTimeout, 25)` ms; a transaction that still finds the lock taken is tried
+   * again after a timer (2 ms, doubling up to 50 ms, with jitter) until `busyTimeout` has passed since the
+   * call. A store's writes that wait are applied in the order they were called.
    * @defaultValue 5000
    */
   busyTimeout?: number;
@@ -106,6 +115,15 @@ export interface SqliteStoreOptions {
    */
   changePollInterval?: number;
 }
+
+/**
+ * The longest SQLite's own busy handler waits for a lock at a time, in milliseconds: it sleeps in the calling
+ * thread, so this bounds how long a busy lock blocks the event loop. The rest of `busyTimeout` is waited on
+ * timers, {@link FIRST_PAUSE} ms at first, doubling up to {@link MAX_PAUSE} ms.
+ */
+const BUSY_SLICE = 25;
+const FIRST_PAUSE = 2;
+const MAX_PAUSE = 50;
 
 const FINAL_SQL = `('succeeded', 'failed', 'timed-out', 'missed', 'skipped', 'abandoned', 'cancelled')`;
 
@@ -233,6 +251,14 @@ type Row = JobColumns & { active?: number };
  *
  * Methods reject with `TickworkError` `STORE_ERROR` (the SQLite error as `cause`) when the database fails,
  * for example when another process holds the write lock longer than `busyTimeout`.
+ *
+ * Waiting for another connection's lock does not block the event loop (an HTTP server in the same process
+ * keeps answering): a call that finds the lock taken (`SQLITE_BUSY`) waits on a timer and tries again, its
+ * transaction rolled back and its callback run again whole, so nothing of a failed attempt is kept. In WAL
+ * mode only `BEGIN IMMEDIATE` meets the lock, so the firing step's planner is called once per claimed job;
+ * outside WAL mode (a file system that refuses it) a busy `COMMIT` reruns the step and its planner.
+ * While one write waits, the store's later writes queue behind it; reads go ahead (WAL readers are not
+ * blocked by the writer).
  */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
@@ -255,6 +281,13 @@ export class SqliteStore implements Store {
   private readonly dirtyJobs = new Set<string>();
   private finishedSincePrune = 0;
   private readonly cache = new Map<string, Database.Statement>();
+  /** A {@link SqliteStore.start} in progress (it may be waiting for the lock). */
+  private opening: Promise<void> | null = null;
+  /**
+   * The turn of the last write queued behind a write waiting for the lock, or `null` when no write waits (a
+   * write then runs at once). Writes that wait keep their call order.
+   */
+  private writeTail: Promise<void> | null = null;
 
   /** @throws TickworkError `INVALID_OPTION` / `UNKNOWN_OPTION` for bad options. */
   constructor(options: SqliteStoreOptions) {
@@ -283,52 +316,65 @@ export class SqliteStore implements Store {
         : integer(opts.changePollInterval, 'changePollInterval', 0);
   }
 
-  /** Opens the file (WAL, busy timeout) and applies pending migrations. */
+  /**
+   * Opens the file (WAL, busy timeout) and applies pending migrations, waiting for another connection's lock
+   * up to `busyTimeout` in all (without blocking the event loop).
+   */
   async start(context: StoreStartContext): Promise<void> {
     if (this.db) return;
-    this.now = context.now;
-    this.wrap(() => {
-      // A `file:` URI is not opened by this build of better-sqlite3: it fails below, creating nothing.
-      if (this.path !== ':memory:' && !/^file:/i.test(this.path)) ensureDirectory(dirname(this.path));
-      const db = new Database(this.path, { timeout: this.busyTimeout });
-      try {
-        db.pragma(`busy_timeout = ${this.busyTimeout}`);
-        if (this.path !== ':memory:') db.pragma('journal_mode = WAL');
-        db.pragma('synchronous = NORMAL');
-        db.transaction(() => {
-          const current = db.pragma('user_version', { simple: true }) as number;
-          const known = SQLITE_MIGRATIONS.at(-1)?.version ?? 0;
-          if (current > known) {
-            throw new TickworkError(
-              'STORE_ERROR',
-              `The SQLite database ${this.path} has schema version ${current}, newer than this tickwork knows (${known})`,
-            );
-          }
-          for (const m of SQLITE_MIGRATIONS) {
-            if (m.version > current) db.exec(m.sql);
-          }
-          db.pragma(`user_version = ${known}`);
-        }).immediate();
-      } catch (err) {
-        db.close();
-        throw err;
-      }
-      this.db = db;
-      this.dataVersion = db.pragma('data_version', { simple: true }) as number;
+    this.opening ??= this.open(context).finally(() => {
+      this.opening = null;
     });
-    if (this.listeners.size > 0) this.startPolling();
+    return this.opening;
   }
 
-  /** Closes the database. */
+  /** Closes the database (after a start in progress). */
   async stop(): Promise<void> {
+    if (this.opening) await this.opening.catch(() => {});
     this.stopPolling();
     this.cache.clear();
     this.db?.close();
     this.db = null;
   }
 
+  private async open(context: StoreStartContext): Promise<void> {
+    const started = performance.now();
+    this.now = context.now;
+    const db = this.wrap(() => {
+      // A `file:` URI is not opened by this build of better-sqlite3: it fails below, creating nothing.
+      if (this.path !== ':memory:' && !/^file:/i.test(this.path)) ensureDirectory(dirname(this.path));
+      // `timeout` is SQLite's busy_timeout: one slice of the wait (see BUSY_SLICE).
+      return new Database(this.path, { timeout: Math.min(this.busyTimeout, BUSY_SLICE) });
+    });
+    try {
+      if (this.path !== ':memory:') await this.retry(() => db.pragma('journal_mode = WAL'), started);
+      db.pragma('synchronous = NORMAL');
+      const migrate = db.transaction(() => {
+        const current = db.pragma('user_version', { simple: true }) as number;
+        const known = SQLITE_MIGRATIONS.at(-1)?.version ?? 0;
+        if (current > known) {
+          throw new TickworkError(
+            'STORE_ERROR',
+            `The SQLite database ${this.path} has schema version ${current}, newer than this tickwork knows (${known})`,
+          );
+        }
+        for (const m of SQLITE_MIGRATIONS) {
+          if (m.version > current) db.exec(m.sql);
+        }
+        db.pragma(`user_version = ${known}`);
+      });
+      await this.retry(() => migrate.immediate(), started);
+      this.dataVersion = this.wrap(() => db.pragma('data_version', { simple: true }) as number);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    this.db = db;
+    if (this.listeners.size > 0) this.startPolling();
+  }
+
   async addJob(job: JobRecord, conflict: ConflictPolicy): Promise<AddJobResult> {
-    const result = this.tx(() => {
+    const result = await this.tx(() => {
       const row = this.stmt(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).get(job.id) as Row | undefined;
       if (!row) {
         this.stmt(
@@ -362,7 +408,7 @@ export class SqliteStore implements Store {
   }
 
   async getJob(id: string): Promise<JobRecord | null> {
-    const row = this.read(() => this.stmt(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).get(id)) as
+    const row = (await this.read(() => this.stmt(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).get(id))) as
       Row | undefined;
     return row ? decodeJob(row) : null;
   }
@@ -385,7 +431,7 @@ export class SqliteStore implements Store {
       sql += ' LIMIT ? OFFSET ?';
       params.push(filter.limit ?? -1, filter.offset ?? 0);
     }
-    const rows = this.read(() => this.stmt(sql).all(...params)) as Row[];
+    const rows = (await this.read(() => this.stmt(sql).all(...params))) as Row[];
     return rows.map((row) => decodeJob(row));
   }
 
@@ -393,12 +439,12 @@ export class SqliteStore implements Store {
   async countJobs(filter: JobCountFilter = {}): Promise<number> {
     const { where, params } = jobWhere(filter);
     const sql = `SELECT count(*) AS n FROM jobs${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
-    const row = this.read(() => this.stmt(sql).get(...params)) as { n: number };
+    const row = (await this.read(() => this.stmt(sql).get(...params))) as { n: number };
     return row.n;
   }
 
   async updateJob(id: string, changes: JobChanges, expectedVersion?: number): Promise<JobRecord> {
-    const job = this.tx(() => {
+    const job = await this.tx(() => {
       const row = this.stmt(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).get(id) as Row | undefined;
       if (!row) throw notFound(id);
       if (expectedVersion !== undefined && row.version !== expectedVersion)
@@ -425,7 +471,7 @@ export class SqliteStore implements Store {
   }
 
   async removeJob(id: string): Promise<JobRecord | null> {
-    const job = this.tx(() => {
+    const job = await this.tx(() => {
       const row = this.stmt(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).get(id) as Row | undefined;
       if (!row) return null;
       this.stmt('DELETE FROM jobs WHERE id = ?').run(id);
@@ -439,7 +485,7 @@ export class SqliteStore implements Store {
   }
 
   async removeAllJobs(): Promise<number> {
-    const n = this.tx(() => {
+    const n = await this.tx(() => {
       this.stmt(
         `UPDATE runs SET status = 'cancelled', finished_at = ?
          WHERE status = 'pending' AND job_id IN (SELECT id FROM jobs)`,
@@ -457,7 +503,7 @@ export class SqliteStore implements Store {
    */
   async fireDueJobs(now: Date, limit: number, planner: FirePlanner): Promise<FireResult> {
     const t = now.getTime();
-    const result = this.tx(() => {
+    const result = await this.tx(() => {
       const rows = this.stmt(
         `SELECT ${JOB_COLUMNS}, rowid AS row_id,
            (SELECT count(*) FROM runs r WHERE r.job_id = j.id AND r.status IN ${ACTIVE_SQL}) AS active
@@ -506,20 +552,22 @@ export class SqliteStore implements Store {
           const nb = p.notBefore.getTime();
           if (insert.run(id, job.id, job.taskId, sft, nb, p.status, finished, t).changes === 0) continue;
           if (p.status === 'pending') created = true;
-          else this.dirtyJobs.add(job.id);
           runs.push(newRunRecord(id, job, sft, nb, p.status, false, finished, t));
         }
         fired.push({ job, plan, runs });
       }
       return { fired, more: rows.length > limit, created };
     });
+    // Finished runs (missed, skipped) count for retention; noted after the commit, as the step may run again.
+    for (const f of result.fired)
+      if (f.runs.some((r) => r.status !== 'pending')) this.dirtyJobs.add(f.job.id);
     if (result.created) this.emit({ kind: 'run-created' });
     return { now, fired: result.fired, more: result.more };
   }
 
   async createManualRun(jobId: string, now: Date): Promise<RunRecord> {
     const t = now.getTime();
-    const run = this.tx(() => {
+    const run = await this.tx(() => {
       const row = this.stmt(
         `SELECT id, task_id, max_instances,
            (SELECT count(*) FROM runs r WHERE r.job_id = j.id AND r.status IN ${ACTIVE_SQL}) AS active
@@ -533,9 +581,9 @@ export class SqliteStore implements Store {
         `INSERT INTO runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, attempt,
            finished_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, 0, ?, ?)`,
       ).run(id, jobId, row.task_id, t, t, status, finished, t);
-      if (status !== 'pending') this.dirtyJobs.add(jobId);
       return newRunRecord(id, { id: jobId, taskId: row.task_id }, t, t, status, true, finished, t);
     });
+    if (run.status !== 'pending') this.dirtyJobs.add(jobId);
     this.emit({ kind: 'run-created', jobId });
     return run;
   }
@@ -593,12 +641,12 @@ export class SqliteStore implements Store {
     // A final outcome is a group of one.
     if (!outcome.retryAt) return (await this.finishRuns(owner, [{ runId, attempt, outcome }], now))[0]!;
     const error = outcome.error ? JSON.stringify(outcome.error) : null;
-    const row = this.write(() =>
+    const row = (await this.write(() =>
       this.stmt(
         `UPDATE runs SET status = 'pending', not_before = ?, owner = NULL, lease_expires_at = NULL, error = ?
          WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running' RETURNING job_id`,
       ).get(outcome.retryAt!.getTime(), error, runId, owner, attempt),
-    ) as { job_id: string } | undefined;
+    )) as { job_id: string } | undefined;
     if (!row) return false;
     this.emit({ kind: 'run-created', jobId: row.job_id });
     return true;
@@ -611,7 +659,7 @@ export class SqliteStore implements Store {
     now: Date,
   ): Promise<boolean[]> {
     const t = now.getTime();
-    const jobIds = this.tx(() =>
+    const jobIds = await this.tx(() =>
       items.map((i) => {
         if (i.outcome.retryAt) return null;
         const row = this.stmt(
@@ -643,8 +691,7 @@ export class SqliteStore implements Store {
 
   async reapExpiredRuns(now: Date, limit: number, retry?: ReapRetry): Promise<RunRecord[]> {
     const t = now.getTime();
-    let requeued = false;
-    const rows = this.tx(() => {
+    const rows = await this.tx(() => {
       const expired = this.stmt(
         `SELECT * FROM runs WHERE status = 'running' AND lease_expires_at < ? LIMIT ?`,
       ).all(t, limit) as RunColumns[];
@@ -667,7 +714,6 @@ export class SqliteStore implements Store {
                RETURNING *`,
             ).get(t, row.id) as RunColumns,
           );
-          this.dirtyJobs.add(row.job_id);
         } else {
           out.push(
             this.stmt(
@@ -675,17 +721,21 @@ export class SqliteStore implements Store {
                  finished_at = NULL WHERE id = ? RETURNING *`,
             ).get(at.getTime(), row.id) as RunColumns,
           );
-          requeued = true;
         }
       }
       return out;
     });
+    let requeued = false;
+    for (const row of rows) {
+      if (row.status === 'pending') requeued = true;
+      else this.dirtyJobs.add(row.job_id);
+    }
     if (requeued) this.emit({ kind: 'run-created' });
     return rows.map(decodeRun);
   }
 
   async requeueRun(runId: string, attempt: number, notBefore: Date): Promise<boolean> {
-    const info = this.write(() =>
+    const info = await this.write(() =>
       this.stmt(
         `UPDATE runs SET status = 'pending', not_before = ?, owner = NULL, lease_expires_at = NULL, finished_at = NULL
          WHERE id = ? AND status = 'abandoned' AND attempt = ?`,
@@ -695,7 +745,7 @@ export class SqliteStore implements Store {
   }
 
   async getRun(id: string): Promise<RunRecord | null> {
-    const row = this.read(() => this.stmt('SELECT * FROM runs WHERE id = ?').get(id)) as
+    const row = (await this.read(() => this.stmt('SELECT * FROM runs WHERE id = ?').get(id))) as
       RunColumns | undefined;
     return row ? decodeRun(row) : null;
   }
@@ -724,7 +774,7 @@ export class SqliteStore implements Store {
     if (where.length) sql += ` WHERE ${where.join(' AND ')}`;
     sql += ' ORDER BY scheduled_fire_time DESC, created_at DESC, id LIMIT ? OFFSET ?';
     params.push(filter.limit ?? 100, filter.offset ?? 0);
-    const rows = this.read(() => this.stmt(sql).all(...params)) as RunColumns[];
+    const rows = (await this.read(() => this.stmt(sql).all(...params))) as RunColumns[];
     return rows.map(decodeRun);
   }
 
@@ -736,7 +786,7 @@ export class SqliteStore implements Store {
   }
 
   async getNextWakeTime(taskIds?: string[]): Promise<Date | null> {
-    const row = this.read(() =>
+    const row = (await this.read(() =>
       this.stmt(
         `SELECT min(t) AS t FROM (
            SELECT min(next_run_time) AS t FROM jobs WHERE paused = 0
@@ -744,7 +794,7 @@ export class SqliteStore implements Store {
              AND (@tasks IS NULL OR task_id IN (SELECT value FROM json_each(@tasks)))
            UNION ALL SELECT min(lease_expires_at) FROM runs WHERE status = 'running')`,
       ).get({ tasks: taskIds ? this.taskJson(taskIds) : null }),
-    ) as { t: number | null };
+    )) as { t: number | null };
     return row.t === null ? null : new Date(row.t);
   }
 
@@ -763,7 +813,7 @@ export class SqliteStore implements Store {
    */
   async registerNode(info: Omit<NodeInfo, 'lastSeenAt' | 'runningRuns'>): Promise<void> {
     const now = this.now();
-    this.tx(() => {
+    await this.tx(() => {
       this.stmt(
         `INSERT INTO nodes (id, host, pid, started_at, last_seen_at, clock_offset) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, clock_offset = excluded.clock_offset`,
@@ -773,17 +823,17 @@ export class SqliteStore implements Store {
   }
 
   async unregisterNode(id: string): Promise<void> {
-    this.tx(() => this.stmt('DELETE FROM nodes WHERE id = ?').run(id));
+    await this.tx(() => this.stmt('DELETE FROM nodes WHERE id = ?').run(id));
   }
 
   /** The registered nodes, with their `running` runs counted from the runs table (by owner). */
   async getNodes(): Promise<NodeInfo[]> {
-    const rows = this.read(() =>
+    const rows = (await this.read(() =>
       this.stmt(
         `SELECT n.*, (SELECT count(*) FROM runs r WHERE r.status = 'running' AND r.owner = n.id) AS running
          FROM nodes n ORDER BY n.id`,
       ).all(),
-    ) as {
+    )) as {
       id: string;
       host: string;
       pid: number;
@@ -871,31 +921,104 @@ export class SqliteStore implements Store {
     return s;
   }
 
-  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction, mapping database errors to `STORE_ERROR`. */
-  private tx<T>(fn: () => T): T {
-    return this.wrap(() => this.database.transaction(fn).immediate());
+  /**
+   * Runs `fn` in a `BEGIN IMMEDIATE` transaction, mapping database errors to `STORE_ERROR`. `fn` may run more
+   * than once (see {@link SqliteStore.writing}): it must keep what it changes outside the database to its
+   * result, applied by the caller after the commit.
+   */
+  private tx<T>(fn: () => T): Promise<T> {
+    return this.writing(() => {
+      const db = this.database;
+      try {
+        return db.transaction(fn).immediate();
+      } catch (err) {
+        // better-sqlite3 rolls back a transaction whose callback or COMMIT failed. Never wait with one open
+        // (the calls that run meanwhile would run in it): if it is still open, fail without retrying.
+        if (db.open && db.inTransaction) {
+          try {
+            db.exec('ROLLBACK');
+          } catch (rollbackError) {
+            throw storeError(rollbackError);
+          }
+        }
+        throw err;
+      }
+    });
   }
 
   /** A single write statement (atomic on its own). */
-  private write<T>(fn: () => T): T {
-    return this.wrap(fn);
+  private write<T>(fn: () => T): Promise<T> {
+    return this.writing(fn);
   }
 
-  private read<T>(fn: () => T): T {
-    return this.wrap(fn);
+  /**
+   * Runs the write `fn` (a whole transaction or one statement, which leaves nothing behind when it fails) at
+   * once when no write of this store is waiting for the lock. When `fn` finds the lock taken (`SQLITE_BUSY`),
+   * or another write waits already, it queues behind the waiting writes and is tried again by
+   * {@link SqliteStore.retry}: one write of the store waits at a time, so the event loop is blocked by one busy
+   * slice at a time, and writes keep their call order.
+   */
+  private async writing<T>(fn: () => T): Promise<T> {
+    const started = performance.now();
+    let busy: { error: unknown } | undefined;
+    if (this.writeTail === null) {
+      try {
+        return fn();
+      } catch (err) {
+        if (!isBusy(err)) throw storeError(err);
+        busy = { error: err };
+      }
+    }
+    const previous = this.writeTail;
+    let done!: () => void;
+    const turn = new Promise<void>((resolve) => (done = resolve));
+    this.writeTail = turn;
+    try {
+      if (previous) await previous;
+      return await this.retry(fn, started, busy);
+    } finally {
+      done();
+      if (this.writeTail === turn) this.writeTail = null;
+    }
+  }
+
+  /**
+   * A read: WAL readers are not blocked by the writer, but a read can still meet `SQLITE_BUSY` (another
+   * connection recovering the WAL, or a file outside WAL mode); it then waits like a write, without queueing.
+   */
+  private read<T>(fn: () => T): Promise<T> {
+    return this.retry(fn, performance.now());
+  }
+
+  /**
+   * Calls `fn` (at once unless `busy` holds the error of an attempt already made) until it does not fail with
+   * `SQLITE_BUSY`, waiting on a timer between attempts (from {@link FIRST_PAUSE} ms, doubling up to
+   * {@link MAX_PAUSE} ms, with ±25% jitter so that processes waiting for one lock spread out). Fails with
+   * `STORE_ERROR` (the last `SQLITE_BUSY` as cause) once `busyTimeout` has passed since `started`.
+   */
+  private async retry<T>(fn: () => T, started: number, busy?: { error: unknown }): Promise<T> {
+    let pause = FIRST_PAUSE;
+    for (;;) {
+      if (busy) {
+        const left = started + this.busyTimeout - performance.now();
+        if (left <= 0) throw storeError(busy.error);
+        await sleep(Math.min(left, pause * (0.75 + Math.random() / 2)));
+        pause = Math.min(pause * 2, MAX_PAUSE);
+      }
+      try {
+        return fn();
+      } catch (err) {
+        if (!isBusy(err)) throw storeError(err);
+        busy = { error: err };
+      }
+    }
   }
 
   private wrap<T>(fn: () => T): T {
     try {
       return fn();
     } catch (err) {
-      if (err instanceof TickworkError) throw err;
-      throw new TickworkError(
-        'STORE_ERROR',
-        `SQLite store failed: ${(err as Error).message}`,
-        {},
-        { cause: err },
-      );
+      throw storeError(err);
     }
   }
 
@@ -932,6 +1055,29 @@ export class SqliteStore implements Store {
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = null;
   }
+}
+
+/** A database error as `STORE_ERROR` (the error as `cause`); a `TickworkError` as it is. */
+function storeError(err: unknown): TickworkError {
+  if (err instanceof TickworkError) return err;
+  return new TickworkError(
+    'STORE_ERROR',
+    `SQLite store failed: ${(err as Error).message}`,
+    {},
+    { cause: err },
+  );
+}
+
+/**
+ * Whether `err` is SQLite's "database is locked": `SQLITE_BUSY` or one of its extended codes
+ * (`SQLITE_BUSY_RECOVERY`, `SQLITE_BUSY_SNAPSHOT`, `SQLITE_BUSY_TIMEOUT`). Not `SQLITE_LOCKED`, a conflict
+ * within this connection that waiting does not end.
+ */
+function isBusy(err: unknown): boolean {
+  if (err instanceof TickworkError || !(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_'))) return true;
+  return /database is locked/i.test(err.message);
 }
 
 /**
