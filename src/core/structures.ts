@@ -124,7 +124,7 @@ export interface RunRecord {
   manual: boolean;
   /** 0 before the first start, then 1, 2, ... for each attempt. */
   attempt: number;
-  /** Id of the process holding the lease while `running`. */
+  /** Id of the process holding the lease while `running`, or that held it last; `null` before the first start. */
   owner: string | null;
   /** When the lease ends unless renewed. */
   leaseExpiresAt: Date | null;

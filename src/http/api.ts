@@ -280,8 +280,17 @@ function runSummary(run: RunRecord) {
     scheduledFireTime: run.scheduledFireTime.toISOString(),
     startedAt: run.startedAt?.toISOString() ?? null,
     finishedAt: run.finishedAt?.toISOString() ?? null,
-    duration: run.startedAt && run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
+    duration: runDuration(run),
   };
+}
+
+/**
+ * How long a run took, in ms: `finishedAt − startedAt`; `null` before it finished, and for an `abandoned` run,
+ * whose `finishedAt` is when its expired lease was found, not when it stopped.
+ */
+function runDuration(run: RunRecord): number | null {
+  if (!run.startedAt || !run.finishedAt || run.status === 'abandoned') return null;
+  return run.finishedAt.getTime() - run.startedAt.getTime();
 }
 
 /**
@@ -292,7 +301,7 @@ function runView(run: RunRecord) {
   const due = run.attempt > 1 ? run.notBefore : run.scheduledFireTime;
   return {
     ...runToJSON(run),
-    duration: run.startedAt && run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
+    duration: runDuration(run),
     lateness: run.startedAt ? run.startedAt.getTime() - due.getTime() : null,
   };
 }

@@ -287,7 +287,10 @@ export const RunSummary = z
     scheduledFireTime: isoDateTime,
     startedAt: isoDateTime.nullable(),
     finishedAt: isoDateTime.nullable(),
-    duration: z.number().nullable().meta({ description: 'finishedAt − startedAt in ms' }),
+    duration: z
+      .number()
+      .nullable()
+      .meta({ description: 'finishedAt − startedAt in ms; null until finished, and for an abandoned run' }),
   })
   .meta({ id: 'RunSummary' });
 
@@ -314,7 +317,10 @@ export const RunView = z
     startedAt: isoDateTime.nullable(),
     finishedAt: isoDateTime.nullable(),
     createdAt: isoDateTime,
-    duration: z.number().nullable().meta({ description: 'finishedAt − startedAt in ms' }),
+    duration: z
+      .number()
+      .nullable()
+      .meta({ description: 'finishedAt − startedAt in ms; null until finished, and for an abandoned run' }),
     lateness: z.number().nullable().meta({
       description:
         'startedAt − scheduledFireTime in ms (a retry, attempt > 1: startedAt − notBefore, the time it was due)',

@@ -372,3 +372,22 @@ test('a retried run: lateness is from the time the retry was due; the lateness h
   assert.match(text, /^tickwork_runs_started_total 3$/m);
   await h.close();
 });
+
+test('an abandoned run has no duration: its finishedAt is when the expired lease was found', async () => {
+  const h = await harness();
+  await h.scheduler.addJob('tick', 'interval', { id: 'j', hours: 1 });
+  h.scheduler.pause(); // the run below is leased by a process that then dies, not by this one
+  const run = await h.scheduler.runJob('j');
+  const [leased] = await h.scheduler.store.acquireRuns('dead-node', new Date(h.clock.now()), 1, 1000);
+  assert.equal(leased?.run.id, run.id);
+  h.scheduler.resume();
+  await h.clock.advance(30_000);
+  const res = await h.json('GET', `/scheduler/runs/${run.id}`);
+  assert.equal(res.body.status, 'abandoned');
+  assert.equal(res.body.owner, 'dead-node');
+  assert.ok(res.body.startedAt && res.body.finishedAt);
+  assert.equal(res.body.duration, null);
+  const list = await h.json('GET', '/scheduler/runs?jobId=j');
+  assert.equal(list.body.items[0].duration, null);
+  await h.close();
+});
