@@ -1710,9 +1710,14 @@ export class Scheduler implements JobOwner {
       maxInstances: job.maxInstances,
       running: job.maxInstances,
     });
+    // A job whose task this process does not define: its runs wait (pending, counted) for a process that
+    // does, which is the likelier reason than runs going on.
+    const waiting = this.tasks.has(job.taskId)
+      ? ''
+      : ` (task "${job.taskId}" is not defined in this process: its runs wait for a process that defines it)`;
     this.logger.warn(
       { jobId: job.id, scheduledFireTime: fireTime.toISOString() },
-      `Execution of job "${this.jobText(job)}" skipped: maximum number of running instances reached (${job.maxInstances})`,
+      `Execution of job "${this.jobText(job)}" skipped: maximum number of running instances reached (${job.maxInstances})${waiting}`,
     );
   }
 

@@ -1,9 +1,10 @@
-// SQLite stores under a manual clock: what a start that fails and a step of the wall clock must not do.
+// SQLite stores under a manual clock: a start that fails, a step of the wall clock, a process without a task.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { Scheduler, isTickworkError, silentLogger } from '../../src/index.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
+import { captureLogger } from '../helpers/logger.js';
 import { onSqlite } from '../helpers/sqlite.js';
 
 test('a start() that fails while storing the queued jobs has fired and run nothing', async () => {
@@ -61,5 +62,28 @@ test('SQLite, two processes: a wall-clock step longer than the lease does not le
     await clock.advance(1000);
     await a.shutdown();
     await b.shutdown();
+  });
+});
+
+test('a process without the task of a job says why its fire times are skipped: the runs wait for a process that has it', async () => {
+  await onSqlite(async ({ clock, scheduler, path }) => {
+    scheduler.defineTask('hello', () => {});
+    await scheduler.start();
+    await scheduler.addJob('hello', 'interval', { id: 'h', seconds: 10 });
+    await scheduler.shutdown();
+    const logger = captureLogger();
+    const other = new Scheduler({ clock, store: new SqliteStore({ path }), logger }); // defines no task
+    await other.start();
+    await clock.advance(25_000);
+    const skipped = logger.lines.filter((l) =>
+      l.msg.includes('skipped: maximum number of running instances'),
+    );
+    assert.ok(skipped.length >= 1, logger.lines.map((l) => l.msg).join('\n'));
+    for (const l of skipped)
+      assert.match(
+        l.msg,
+        /\(task "hello" is not defined in this process: its runs wait for a process that defines it\)$/,
+      );
+    await other.shutdown();
   });
 });
