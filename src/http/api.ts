@@ -42,6 +42,7 @@ import {
   RemovedJob,
   RunList,
   RunView,
+  NodesView,
   StatusView,
   TriggerJson,
   TriggerShorthand,
@@ -805,6 +806,32 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
           runningRuns: scheduler.getRunningRuns().map((r) => ({ jobId: r.jobId, ...runSummary(r) })),
         };
         return json(body, health?.ok === false ? 503 : 200);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/nodes',
+      operationId: 'listNodes',
+      summary:
+        'The scheduler processes sharing the store, newest report first (a killed one stays listed, its lastSeenAt old, for an hour)',
+      tag: 'status',
+      role: 'read',
+      query: EmptyQuery,
+      responses: { 200: { description: 'The processes', schema: NodesView } },
+      async handler() {
+        const nodes = await scheduler.getNodes();
+        return json({
+          items: nodes.map((n) => ({
+            id: n.id,
+            host: n.host,
+            pid: n.pid,
+            startedAt: n.startedAt.toISOString(),
+            lastSeenAt: n.lastSeenAt.toISOString(),
+            clockOffset: n.clockOffset,
+            runningRuns: n.runningRuns,
+            self: n.id === scheduler.nodeId,
+          })),
+        });
       },
     },
     {

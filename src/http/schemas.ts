@@ -411,6 +411,27 @@ export const StatusView = z.object({
   runningRuns: z.array(RunSummary.extend({ jobId: z.string() })),
 });
 
+/** `GET /nodes`: the scheduler processes sharing the store. */
+export const NodesView = z
+  .object({
+    items: z.array(
+      z.object({
+        id: z.string().meta({ description: "The process's nodeId (the owner of its runs)" }),
+        host: z.string(),
+        pid: z.number().int(),
+        startedAt: isoDateTime,
+        lastSeenAt: isoDateTime.meta({
+          description:
+            'When it last reported itself (it does at every wake-up, at least every maxWakeInterval)',
+        }),
+        clockOffset: z.number().meta({ description: "The store's clock minus the process's, ms" }),
+        runningRuns: z.number().int(),
+        self: z.boolean().meta({ description: 'Whether it is the process answering' }),
+      }),
+    ),
+  })
+  .meta({ id: 'Nodes' });
+
 /** Every error response. */
 export const ErrorBody = z
   .object({

@@ -24,6 +24,7 @@ test('GET /openapi.json is an OpenAPI 3.1 document of exactly the routes the rou
     'GET /jobs',
     'GET /jobs/{id}',
     'GET /metrics',
+    'GET /nodes',
     'GET /openapi.json',
     'GET /runs',
     'GET /runs/{id}',

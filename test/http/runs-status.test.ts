@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { harness, readUntil } from './helpers.js';
+import { READER, harness, readUntil } from './helpers.js';
 
 test('GET /runs filters by job, status list and time range, and pages with limit/offset', async () => {
   const h = await harness();
@@ -389,5 +389,18 @@ test('an abandoned run has no duration: its finishedAt is when the expired lease
   assert.equal(res.body.duration, null);
   const list = await h.json('GET', '/scheduler/runs?jobId=j');
   assert.equal(list.body.items[0].duration, null);
+  await h.close();
+});
+
+test('GET /nodes lists the processes sharing the store; with a memory store, this one alone', async () => {
+  const h = await harness();
+  const res = await h.json('GET', '/scheduler/nodes');
+  assert.equal(res.status, 200);
+  assert.equal(res.body.items.length, 1);
+  const [node] = res.body.items;
+  assert.deepEqual([node.id, node.pid, node.self], [h.scheduler.nodeId, process.pid, true]);
+  assert.equal(node.startedAt, '2024-01-01T00:00:00.000Z');
+  const reader = await h.json('GET', '/scheduler/nodes', { token: READER });
+  assert.equal(reader.status, 200, 'a read token may list them');
   await h.close();
 });
