@@ -1220,12 +1220,21 @@ export class Scheduler implements JobOwner {
         const record = { ...pending.record };
         if (!pending.explicitNextRunTime && !record.paused)
           record.nextRunTime = firstFireTime(pending.trigger, now);
-        this.pendingJobs.delete(record.id);
         const found = stored.get(record.id);
         // Every boot re-adds the same jobs: those found unchanged take no round trip of their own.
-        if (found && unchangedByReplace(found, record))
+        if (found && unchangedByReplace(found, record)) {
+          this.pendingJobs.delete(record.id);
           this.announceAdded(found, pending.trigger, 'unchanged');
-        else await this.storeJob(record, pending.trigger, pending.conflict);
+        } else {
+          try {
+            await this.storeJob(record, pending.trigger, pending.conflict);
+          } catch (err) {
+            // A refusal (JOB_CONFLICT) is final; a store failure leaves the job queued for the next start().
+            if (isTickworkError(err, 'JOB_CONFLICT')) this.pendingJobs.delete(record.id);
+            throw err;
+          }
+          this.pendingJobs.delete(record.id);
+        }
       }
     } catch (err) {
       this._state = 'stopped';
@@ -1388,6 +1397,8 @@ export class Scheduler implements JobOwner {
    * the same instant (a run's end and a fire time) are seen in a fixed order under a manual clock.
    */
   private wakeup(): void {
+    // Not while start() is opening (a resume() then included): open() wakes the loop once it has succeeded.
+    if (this.opening) return;
     if (this.wakeInProgress) {
       this.wakeAgain = true;
       return;

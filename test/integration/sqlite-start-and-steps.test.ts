@@ -1,8 +1,17 @@
-// SQLite stores under a manual clock: a start that fails, a step of the wall clock, a process without a task.
+// Schedulers under a manual clock: a start that fails, a step of the wall clock, a process without a task.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { Scheduler, isTickworkError, silentLogger } from '../../src/index.js';
+import {
+  MemoryStore,
+  Scheduler,
+  TickworkError,
+  isTickworkError,
+  silentLogger,
+  type ConflictPolicy,
+  type JobRecord,
+} from '../../src/index.js';
+import { ManualClock } from '../../src/testing.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import { captureLogger } from '../helpers/logger.js';
 import { onSqlite } from '../helpers/sqlite.js';
@@ -86,4 +95,48 @@ test('a process without the task of a job says why its fire times are skipped: t
       );
     await other.shutdown();
   });
+});
+
+test('a resume() during start() fires nothing before the start completes; a store failure leaves the job queued for the next start()', async () => {
+  const clock = new ManualClock('2024-01-01T00:00:00Z');
+  let failOnce = true;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  class Flaky extends MemoryStore {
+    override async addJob(job: JobRecord, conflict: ConflictPolicy) {
+      if (job.id === 'x' && failOnce) {
+        failOnce = false;
+        await held;
+        throw new TickworkError('STORE_ERROR', 'the store went away');
+      }
+      return super.addJob(job, conflict);
+    }
+  }
+  const scheduler = new Scheduler({ clock, store: new Flaky(), logger: silentLogger });
+  const ran: string[] = [];
+  scheduler.defineTask('t', (id: string) => void ran.push(id));
+  await scheduler.addJob('t', 'interval', {
+    id: 'w',
+    args: ['w'],
+    seconds: 10,
+    nextRunTime: new Date(clock.now()),
+  });
+  await scheduler.addJob('t', 'interval', { id: 'x', args: ['x'], seconds: 10 });
+  const starting = scheduler.start({ paused: true });
+  await clock.advance(0);
+  scheduler.resume(); // while start() waits for the store
+  await clock.advance(100);
+  release();
+  await assert.rejects(starting, (err: unknown) => isTickworkError(err, 'STORE_ERROR'));
+  await clock.advance(1000);
+  assert.deepEqual(ran, [], 'nothing ran');
+  await scheduler.start();
+  assert.deepEqual(
+    (await scheduler.getJobs()).map((j) => j.id),
+    ['w', 'x'],
+    'the job the failed start was storing was stored by the next one',
+  );
+  await clock.advance(1000);
+  assert.deepEqual(ran, ['w']);
+  await scheduler.shutdown();
 });
