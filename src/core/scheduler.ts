@@ -855,7 +855,7 @@ export class Scheduler implements JobOwner {
    * pages. Jobs waiting for `start()` are included, filtered, sorted and paged with the others (before the
    * first `start()`, they are all there is; after `shutdown()` this rejects with `SCHEDULER_NOT_RUNNING`).
    * @throws TickworkError `INVALID_OPTION` (rejects) naming the field for a bad `sort`, `offset` or `limit`,
-   * `ids` that is not an array of ids (`ids[i]` for a bad element), a bad `taskId` or `afterId` (not an id),
+   * `ids` that is not an array of ids (`ids[i]` for a bad element), a bad `taskId` (not an id), an `afterId` that is not a string,
    * or a `paused` that is not a boolean.
    */
   async getJobs(filter: JobFilter = {}): Promise<Job[]> {
@@ -863,7 +863,9 @@ export class Scheduler implements JobOwner {
     const sort = checkJobPage(filter);
     if (filter.ids !== undefined) identifierList(filter.ids, 'ids');
     if (filter.taskId !== undefined) identifier(filter.taskId, 'taskId');
-    if (filter.afterId !== undefined) identifier(filter.afterId, 'afterId');
+    // Any string: paging goes on past a stored id that addJob would refuse (written by hand).
+    if (filter.afterId !== undefined && typeof filter.afterId !== 'string')
+      throw invalidOption('afterId', 'a string', filter.afterId);
     if (filter.paused !== undefined) boolean(filter.paused, 'paused');
     const pending = this.pendingMatching(filter);
     if (pending.length === 0) {

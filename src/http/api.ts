@@ -286,11 +286,13 @@ function runSummary(run: RunRecord) {
 }
 
 /**
- * How long a run took, in ms: `finishedAt − startedAt`; `null` before it finished, and for an `abandoned` run,
- * whose `finishedAt` is when its expired lease was found, not when it stopped.
+ * How long a run took, in ms: `finishedAt − startedAt`; `null` before it finished, for an `abandoned` run,
+ * whose `finishedAt` is when its expired lease was found, not when it stopped, and for a run cancelled while
+ * it waited for a retry (`notBefore`, the retry's time, after its last start): its attempt had ended before.
  */
 function runDuration(run: RunRecord): number | null {
   if (!run.startedAt || !run.finishedAt || run.status === 'abandoned') return null;
+  if (run.status === 'cancelled' && run.notBefore.getTime() > run.startedAt.getTime()) return null;
   return run.finishedAt.getTime() - run.startedAt.getTime();
 }
 

@@ -404,3 +404,21 @@ test('GET /nodes lists the processes sharing the store; with a memory store, thi
   assert.equal(reader.status, 200, 'a read token may list them');
   await h.close();
 });
+
+test('a run cancelled while it waited for a retry has no duration (its attempt had ended)', async () => {
+  const h = await harness();
+  await h.scheduler.addJob('boom', 'interval', {
+    id: 'b',
+    seconds: 10,
+    retry: { attempts: 3, backoff: 'fixed', delay: 3_600_000 },
+  });
+  await h.clock.advance(10_000); // the first attempt fails; the retry is an hour away
+  await h.scheduler.pause();
+  await h.clock.advance(50 * 60_000);
+  // Cancels the run waiting for its retry (it ran: it stays in the history, though it was fired ahead).
+  await h.scheduler.removeJob('b');
+  const list = await h.json('GET', '/scheduler/runs?jobId=b&status=cancelled');
+  assert.equal(list.body.items.length, 1, JSON.stringify(list.body));
+  assert.equal(list.body.items[0].duration, null);
+  await h.close();
+});

@@ -180,9 +180,10 @@ export class MemoryStore implements Store {
     this.jobs.delete(id);
     for (const run of [...(this.active.get(id) ?? [])]) {
       if (run.status !== 'pending') continue;
-      if (!run.manual && run.created < run.sft) {
-        // Fired ahead of its fire time (the scheduler's fireAhead) and removed before it: as if never fired,
-        // so a job re-added under this id fires that time.
+      if (!run.manual && run.created < run.sft && run.attempt === 0) {
+        // Fired ahead of its fire time (the scheduler's fireAhead) and removed before it started: as if never
+        // fired, so a job re-added under this id fires that time. (One that ran, and waits for a retry, is
+        // history: cancelled below.)
         this.active.get(id)!.delete(run);
         this.runs.delete(run.id);
         run.status = 'cancelled'; // its pending-index entry is dropped when it reaches the top
