@@ -258,6 +258,15 @@ test('SQLite: odd stored job ids and run rows with times that are not times leav
     const jobs = await get('/jobs');
     assert.equal(jobs.status, 200, JSON.stringify(jobs.body));
     assert.equal((jobs.body.items as unknown[]).length, 4);
+    // Paging one by one goes past them (the cursor carries the odd id).
+    const paged: string[] = [];
+    for (let cursor: string | null = '', i = 0; cursor !== null && i < 10; i++) {
+      const page = await get(`/jobs?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      paged.push(...(page.body.items as { id: string }[]).map((j) => j.id));
+      cursor = page.body.nextCursor as string | null;
+    }
+    assert.equal(paged.length, 4, JSON.stringify(paged));
     const runs = await get('/runs');
     assert.equal(runs.status, 200, JSON.stringify(runs.body));
     const [run] = runs.body.items as { id: string; scheduledFireTime: string; error: { message: string } }[];
