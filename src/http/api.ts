@@ -815,7 +815,7 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
       path: '/nodes',
       operationId: 'listNodes',
       summary:
-        'The scheduler processes sharing the store, newest report first (a killed one stays listed, its lastSeenAt old, for an hour)',
+        'The scheduler processes sharing the store, by id (a killed one stays listed, its lastSeenAt old, for an hour)',
       tag: 'status',
       role: 'read',
       query: EmptyQuery,

@@ -303,3 +303,23 @@ test('a job whose stored args cannot be read is never run with stand-ins: runJob
     await scheduler.shutdown();
   });
 });
+
+test('SQLite: a nodes row written by hand leaves GET /nodes answering', async () => {
+  await onSqlite(async ({ scheduler, path }) => {
+    await scheduler.start();
+    const db = new Database(path);
+    db.prepare(
+      `INSERT INTO nodes (id, host, pid, started_at, last_seen_at, clock_offset) VALUES (X'6869', 'h', 1, 'yesterday', 1e300, 0)`,
+    ).run();
+    db.close();
+    const r = await createApi(scheduler, { auth: false }).handle(
+      new Request('http://localhost/scheduler/nodes'),
+    );
+    assert.equal(r.status, 200);
+    const body = (await r.json()) as { items: { id: string; startedAt: string; self: boolean }[] };
+    const odd = body.items.find((n) => n.id === 'hi')!;
+    assert.equal(odd.startedAt, '1970-01-01T00:00:00.000Z');
+    assert.equal(body.items.filter((n) => n.self).length, 1);
+    await scheduler.shutdown();
+  });
+});

@@ -842,14 +842,19 @@ export class SqliteStore implements Store {
       clock_offset: number;
       running: number;
     }[];
+    // Observability only: a row written by hand lists with stand-ins (the epoch for a time that is not one)
+    // instead of failing the list.
+    const time = (v: unknown) =>
+      typeof v === 'number' && Number.isFinite(new Date(v).getTime()) ? new Date(v) : new Date(0);
+    const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
     return rows.map((n) => ({
-      id: n.id,
-      host: n.host,
-      pid: n.pid,
-      startedAt: new Date(n.started_at),
-      lastSeenAt: new Date(n.last_seen_at),
-      clockOffset: n.clock_offset,
-      runningRuns: n.running,
+      id: text(n.id),
+      host: text(n.host),
+      pid: Number(n.pid),
+      startedAt: time(n.started_at),
+      lastSeenAt: time(n.last_seen_at),
+      clockOffset: typeof n.clock_offset === 'number' ? n.clock_offset : 0,
+      runningRuns: Number(n.running),
     }));
   }
 
