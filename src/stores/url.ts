@@ -5,36 +5,23 @@
  * @module
  */
 import { TickworkError } from '../core/errors.js';
+import { closest } from '../core/validate.js';
 import { MemoryStore } from './memory/index.js';
 import type { Store } from './store.js';
 
-/**
- * The connection parameters the `pg` driver reads from a connection string (libpq's names); they are left in
- * the URL for the driver. Any other query parameter of a `postgres://` URL must be a store option.
- */
-const PG_PARAMETERS = new Set([
-  'host',
-  'port',
-  'user',
-  'password',
-  'database',
-  'ssl',
-  'sslmode',
-  'sslcert',
-  'sslkey',
-  'sslrootcert',
-  'sslnegotiation',
-  'uselibpqcompat',
-  'application_name',
-  'fallback_application_name',
-  'options',
-  'client_encoding',
-  'replication',
-  'statement_timeout',
-  'lock_timeout',
-  'idle_in_transaction_session_timeout',
-  'query_timeout',
-]);
+/** The options of `PostgresStore` (its `POSTGRES_OPTION_KEYS`, listed here to load no driver before it is needed). */
+const PG_STORE_OPTIONS = [
+  'schema',
+  'poolSize',
+  'statementTimeout',
+  'idleInTransactionTimeout',
+  'maxRunsPerJob',
+  'maxRunAge',
+  'pruneEvery',
+  'maxWakeInterval',
+  'fireConcurrency',
+  'listen',
+];
 
 /**
  * A query parameter's value as an option value: `true`/`false` as booleans, `null` as null, a decimal number
@@ -106,7 +93,8 @@ function asUrlOption(err: unknown): unknown {
  *
  * @throws TickworkError `INVALID_OPTION` (field `store`, or `store.NAME` for a query parameter) for anything
  *   else, or for an option value the store refuses; `UNKNOWN_OPTION` (field `store.NAME`) for a query
- *   parameter that is neither a store option nor (PostgreSQL) a connection parameter of the driver.
+ *   parameter that is not a store option (`memory:`, `sqlite:`), or (PostgreSQL, whose other parameters go
+ *   to the driver) is within two letters of one.
  */
 export async function openStore(url: string): Promise<Store> {
   const value = url.trim();
@@ -130,9 +118,22 @@ export async function openStore(url: string): Promise<Store> {
         { field: 'store', value: url },
       );
     }
+    // The store's options are taken out; the rest are the driver's connection parameters (libpq's names:
+    // `sslmode`, `connect_timeout`, `channel_binding`, ...), left in the string. A parameter that is nearly a
+    // store option (`schmea`, `Listen`) is refused rather than passed to the driver, which would ignore it.
     const ours = new URLSearchParams();
     for (const [key, v] of [...parsed.searchParams]) {
-      if (PG_PARAMETERS.has(key)) continue;
+      if (!PG_STORE_OPTIONS.includes(key)) {
+        const near = closest(key, PG_STORE_OPTIONS);
+        if (near !== null) {
+          throw new TickworkError(
+            'UNKNOWN_OPTION',
+            `Unknown option \`${key}\` (a query parameter of the store URL); did you mean \`${near}\`?`,
+            { field: `store.${key}` },
+          );
+        }
+        continue;
+      }
       ours.append(key, v);
       parsed.searchParams.delete(key);
     }

@@ -70,6 +70,23 @@ test('a postgres:// URL takes the store options as query parameters and leaves t
   }
 });
 
+test("a postgres:// URL leaves the driver's other connection parameters in the string, refusing near misses of store options", async () => {
+  const store = await openStore(
+    `${PG}?connect_timeout=5&channel_binding=prefer&target_session_attrs=any&listen=false`,
+  );
+  assert.equal(
+    fields(store).connectionString,
+    `${PG}?connect_timeout=5&channel_binding=prefer&target_session_attrs=any`,
+  );
+  assert.equal(fields(store).listen, false);
+  await assert.rejects(openStore(`${PG}?Listen=false`), (err: unknown) => {
+    assert.ok(isTickworkError(err, 'UNKNOWN_OPTION'));
+    assert.equal(err.details.field, 'store.Listen');
+    assert.match(err.message, /did you mean `listen`\?/);
+    return true;
+  });
+});
+
 test('store URLs refuse unknown parameters, bad values and repeats, naming the parameter', async () => {
   await rejects(`${PG}?schmea=jobs`, 'UNKNOWN_OPTION', 'store.schmea');
   await rejects(`${PG}?poolSize=lots`, 'INVALID_OPTION', 'store.poolSize');
@@ -133,6 +150,10 @@ test('new PostgresStore({ connectionString }) reads the store options of its que
   assert.throws(
     () => new PostgresStore({ connectionString: `${PG}?schema=` }),
     (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === 'schema',
+  );
+  assert.throws(
+    () => new PostgresStore({ connectionString: `${PG}?listne=false` }),
+    (err: unknown) => isTickworkError(err, 'UNKNOWN_OPTION') && err.details.field === 'listne',
   );
   // The same schema both ways is fine.
   assert.equal(new PostgresStore({ connectionString: `${PG}?schema=a`, schema: 'a' }).schema, 'a');

@@ -38,6 +38,7 @@ import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
 import type { TriggerJSON } from '../../triggers/trigger.js';
 import {
   boolean,
+  closest,
   duration,
   integer,
   nonEmptyString,
@@ -189,6 +190,17 @@ function storeOptionsOf(connectionString: string): { url: string; options: Recor
     return { url: connectionString, options: {} };
   }
   const options: Record<string, unknown> = {};
+  for (const key of parsed.searchParams.keys()) {
+    // The driver's own parameters stay; one that is nearly a store option is a misspelling it would ignore.
+    const near = (OPTION_KEYS as readonly string[]).includes(key) ? null : closest(key, OPTION_KEYS);
+    if (near !== null) {
+      throw new TickworkError(
+        'UNKNOWN_OPTION',
+        `Unknown option \`${key}\` in the connection string; did you mean \`${near}\`?`,
+        { field: key },
+      );
+    }
+  }
   for (const key of OPTION_KEYS) {
     const values = parsed.searchParams.getAll(key);
     if (values.length === 0) continue;
