@@ -34,6 +34,7 @@ import type { JobRecord, RunRecord } from './structures.js';
 import { checkTimeZone, formatTimedelta, formatIsoInZone } from './timezone.js';
 import {
   boolean,
+  closest,
   duration,
   identifier,
   identifierList,
@@ -61,6 +62,7 @@ import type {
 import { createTrigger, isTrigger, triggerFromJSON, type TriggerOptionsByKind } from '../triggers/index.js';
 import type { Trigger, TriggerJSON } from '../triggers/trigger.js';
 import { InvalidTrigger } from '../triggers/invalid.js';
+import { IntervalTrigger } from '../triggers/interval.js';
 import {
   checkJobPage,
   compareCodePoints,
@@ -2259,9 +2261,16 @@ export class Scheduler implements JobOwner {
 
 /**
  * The latest fire time of `trigger` after `after` and at or before `now`, or `null` when there is none: a
- * bisection on `getNextFireTime(null, x)`, which is monotone in `x` (about 50 calls for any span).
+ * bisection on `getNextFireTime(null, x)`, which is monotone in `x` (about 50 calls for any span). An
+ * interval trigger without a `startDate` counts from its previous fire time (`getNextFireTime(null, x)` is
+ * `x` plus the interval, whatever `x`): its fire times are `after` plus whole intervals.
  */
 export function latestFireTime(trigger: Trigger, after: Date, now: Date): Date | null {
+  if (trigger instanceof IntervalTrigger && trigger.startDate === null) {
+    const end = Math.min(now.getTime(), trigger.endDate?.getTime() ?? Infinity);
+    const k = Math.floor((end - after.getTime()) / trigger.interval);
+    return k >= 1 ? new Date(after.getTime() + k * trigger.interval) : null;
+  }
   let lo = after.getTime() + 1;
   let hi = now.getTime();
   const at = (x: number): number | null => trigger.getNextFireTime(null, new Date(x))?.getTime() ?? null;
@@ -2365,32 +2374,6 @@ function jobNotFound(id: string): TickworkError {
 }
 
 /** Asserts `value` survives a JSON round trip unchanged (a function, `Date` or `undefined` inside does not). */
-/** The entry of `choices` within edit distance 2 of `word` (the nearest), or `null`. */
-function closest(word: string, choices: readonly string[]): string | null {
-  let best: string | null = null;
-  let bestDistance = 3;
-  for (const c of choices) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
-
 /** How deep JSON values (job args) may nest. */
 const MAX_JSON_DEPTH = 64;
 

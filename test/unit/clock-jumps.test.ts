@@ -176,3 +176,28 @@ test('an or with a passed date and an every-second cron: a 2-hour jump runs once
   assert.ok(logger.messages('warn').filter((m) => m.includes('were due at once')).length <= 1);
   await scheduler.shutdown();
 });
+
+test('an outage of more than maxCatchUp fire times keeps an interval without startDate on its schedule', async () => {
+  const clock = new ManualClock(T);
+  const scheduler = new Scheduler({ clock, logger: captureLogger() });
+  const slots: number[] = [];
+  // No startDate: the first fire time is 10 s after it was added, the next ones 10 s apart from there.
+  await scheduler.addJob(
+    (ctx: TaskContext) => void slots.push(ctx.scheduledFireTime.getTime() - T),
+    'interval',
+    {
+      id: 'tick',
+      seconds: 10,
+    },
+  );
+  await scheduler.start();
+  await clock.advance(10_000);
+  assert.deepEqual(slots, [10_000]);
+  clock.jump(20_000_000 + 2_350); // 2,000 fire times owed, more than maxCatchUp (1000)
+  await clock.advance(20_000);
+  // The loop's timer, armed for 10 s after the first run, fires 10 s of elapsed time later: at 20,022,350 ms
+  // by the wall clock. By hand: fire times are 10 s + k × 10 s; the latest at or before it is 20,020,000
+  // (coalesced), then 20,030,000 within the advance.
+  assert.deepEqual(slots, [10_000, 20_020_000, 20_030_000]);
+  await scheduler.shutdown();
+});
