@@ -1430,7 +1430,9 @@ export class Scheduler implements JobOwner {
       this.lastPassAt !== null &&
       passStart - this.lastPassAt > this.maxWakeInterval + this.heartbeatInterval
     ) {
-      this.reapHoldUntil = passStart + this.maxWakeInterval + this.heartbeatInterval;
+      // (at least a lease: the holders may wake and renew less often than this process)
+      this.reapHoldUntil =
+        passStart + Math.max(this.maxWakeInterval + this.heartbeatInterval, this.leaseDuration);
     }
     this.lastPassAt = passStart;
     /** Jobs fired plus runs started in this pass. */
