@@ -1059,6 +1059,8 @@ export class Scheduler implements JobOwner {
     const current =
       this.pendingJobs.get(id)?.record ?? (this.storeOpen('resumeJob') ? await this.store.getJob(id) : null);
     if (!current) throw jobNotFound(id);
+    // A row that cannot be read cannot be resumed: it must be repaired or re-added first.
+    if (isInvalidTrigger(current.trigger)) throw unreadableJob(current);
     const trigger = this.triggerFor(current);
     const now = new Date(this.now());
     let next = trigger.getNextFireTime(null, now);
