@@ -862,6 +862,7 @@ export class Scheduler implements JobOwner {
    */
   async getJobs(filter: JobFilter = {}): Promise<Job[]> {
     filter = optionsObject(filter, 'filter') as JobFilter;
+    rejectUnknownKeys(filter, ['ids', 'taskId', 'paused', 'sort', 'offset', 'limit', 'afterId']);
     const sort = checkJobPage(filter);
     if (filter.ids !== undefined) identifierList(filter.ids, 'ids');
     if (filter.taskId !== undefined) identifier(filter.taskId, 'taskId');
@@ -1191,6 +1192,9 @@ export class Scheduler implements JobOwner {
    * @throws TickworkError `SCHEDULER_ALREADY_RUNNING`; rejects with the store's errors or `JOB_CONFLICT`.
    */
   async start(options: { paused?: boolean } = {}): Promise<void> {
+    const opts = optionsObject(options, 'options');
+    rejectUnknownKeys(opts, ['paused']);
+    if (opts.paused !== undefined) boolean(opts.paused, 'paused');
     // A shutdown() in progress ends first: then this starts again.
     if (this._state === 'stopping' && this.stopping) await this.stopping.catch(() => {});
     if (this._state !== 'stopped') {

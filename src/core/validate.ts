@@ -160,6 +160,7 @@ export const RUN_STATUSES: readonly RunStatus[] = [...ACTIVE_RUN_STATUSES, ...FI
  */
 export function runFilter(value: unknown, field = 'filter'): RunFilter {
   const filter = optionsObject(value, field);
+  rejectUnknownKeys(filter, ['jobId', 'status', 'from', 'to', 'limit', 'offset']);
   if (filter.jobId !== undefined) identifier(filter.jobId, 'jobId');
   const status = filter.status;
   if (Array.isArray(status)) status.forEach((s, i) => oneOf(s, `status[${i}]`, RUN_STATUSES));

@@ -561,3 +561,26 @@ test('before the first start(), every job method answers JOB_NOT_FOUND for an id
   assert.equal(await scheduler.getJob('nope'), null);
   assert.equal((await scheduler.pauseJob('queued')).paused, true, 'a queued job is changed');
 });
+
+test('misspelt filter and start() options are UNKNOWN_OPTION, not ignored', async () => {
+  const scheduler = new Scheduler({ logger: silentLogger });
+  await assert.rejects(
+    scheduler.start({ pausd: true } as never),
+    (e: unknown) => isTickworkError(e, 'UNKNOWN_OPTION') && e.details.field === 'pausd',
+  );
+  await assert.rejects(
+    scheduler.start({ paused: 'yes' } as never),
+    (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'paused',
+  );
+  assert.equal(scheduler.state, 'stopped');
+  await scheduler.start();
+  await assert.rejects(
+    scheduler.getRuns({ jobid: 'a' } as never),
+    (e: unknown) => isTickworkError(e, 'UNKNOWN_OPTION') && e.details.field === 'jobid',
+  );
+  await assert.rejects(
+    scheduler.getJobs({ pasued: true } as never),
+    (e: unknown) => isTickworkError(e, 'UNKNOWN_OPTION') && e.details.field === 'pasued',
+  );
+  await scheduler.shutdown();
+});
