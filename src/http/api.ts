@@ -221,7 +221,8 @@ function parse<S extends ZodType>(
  *   one was meant is not known (lists are comma-separated: `status=failed,missed`).
  */
 function queryOf(params: URLSearchParams): Record<string, string> {
-  const query: Record<string, string> = {};
+  // No prototype: a parameter named `__proto__` is a key like any other (and refused as unknown).
+  const query: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of params) {
     if (Object.hasOwn(query, key)) {
       const values = params.getAll(key);

@@ -40,7 +40,8 @@ export function optionValue(text: string): unknown {
  * @throws TickworkError `INVALID_OPTION` (field `store.NAME`) for a parameter given twice.
  */
 function optionsOf(params: URLSearchParams, url: string): Record<string, unknown> {
-  const options: Record<string, unknown> = {};
+  // No prototype: a parameter named `__proto__` is a key like any other (and refused as unknown).
+  const options: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [key, value] of params) {
     if (Object.hasOwn(options, key)) {
       throw new TickworkError('INVALID_OPTION', `Expected \`${key}\` to be given once in the store URL`, {

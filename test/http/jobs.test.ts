@@ -200,6 +200,11 @@ test('validation errors are 400 with a stable code and the field', async () => {
   assert.equal(twice.status, 400);
   assert.equal(twice.body.message, 'Expected `limit` to be given once, got 2 values');
   assert.deepEqual(twice.body.details, { field: 'limit', value: ['1', '2'] });
+  const proto = await h.json('GET', '/scheduler/jobs?__proto__=1');
+  assert.deepEqual(
+    [proto.status, proto.body.code, proto.body.details.field],
+    [400, 'UNKNOWN_OPTION', '__proto__'],
+  );
   const unknownParam = await h.json('GET', '/scheduler/jobs?sortt=id');
   assert.equal(unknownParam.body.code, 'UNKNOWN_OPTION');
   assert.equal(unknownParam.body.details.field, 'sortt');

@@ -95,6 +95,7 @@ test('store URLs refuse unknown parameters, bad values and repeats, naming the p
   await rejects('sqlite:/tmp/x.db?maxRunsPerJob=-1', 'INVALID_OPTION', 'store.maxRunsPerJob');
   await rejects('sqlite:/tmp/x.db?busy=1', 'UNKNOWN_OPTION', 'store.busy');
   await rejects('memory:?maxRuns=1', 'UNKNOWN_OPTION', 'store.maxRuns');
+  await rejects('memory:?__proto__=1', 'UNKNOWN_OPTION', 'store.__proto__');
   await rejects('mysql://db/x', 'INVALID_OPTION', 'store');
 });
 
