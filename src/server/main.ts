@@ -17,7 +17,7 @@ import { isTickworkError } from '../core/errors.js';
 import { tokenProblem, type ApiToken } from '../http/auth.js';
 import type { Store } from '../stores/store.js';
 import { buildServer } from './app.js';
-import { openStore } from '../stores/url.js';
+import { openStore, redactUrl } from '../stores/url.js';
 import { ensureDirectory } from '../stores/common.js';
 
 /** Levels `LOG_LEVEL` may name (pino's). */
@@ -27,7 +27,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const LEASE_RANGE = [1000, 86_400_000] as const;
 
 /** A URL with its password hidden. */
-const redact = (text: string): string => text.replace(/\/\/[^@/\s]*@/g, '//***@');
+const redact = redactUrl;
 
 /** Prints one line (no stack trace) and exits: 2 for a bad setting, 1 for anything else. */
 function fail(message: string, code = 2): never {

@@ -54,6 +54,11 @@ function optionsOf(params: URLSearchParams, url: string): Record<string, unknown
   return options;
 }
 
+/** `text` with the credentials of the URLs in it hidden: `//user:secret@` and `password=secret` become `***`. */
+export function redactUrl(text: string): string {
+  return text.replace(/\/\/[^@/\s]*@/g, '//***@').replace(/([?&]password=)[^&\s]*/gi, '$1***');
+}
+
 /**
  * Imports a store module, whose driver is an optional peer dependency.
  * @throws Error naming the package to install when the driver is not installed.

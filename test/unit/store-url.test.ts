@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { isTickworkError } from '../../src/index.js';
-import { importDriver, openStore } from '../../src/stores/url.js';
+import { importDriver, openStore, redactUrl } from '../../src/stores/url.js';
 import { MemoryStore } from '../../src/stores/memory/index.js';
 import { PostgresStore } from '../../src/stores/postgres/index.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
@@ -158,4 +158,14 @@ test('new PostgresStore({ connectionString }) reads the store options of its que
   );
   // The same schema both ways is fine.
   assert.equal(new PostgresStore({ connectionString: `${PG}?schema=a`, schema: 'a' }).schema, 'a');
+});
+
+test('redactUrl hides the credentials of a store URL, in the user part and in a password parameter', () => {
+  assert.equal(
+    redactUrl(
+      'TICKWORK_STORE postgres://app:s3cret@db/x?sslmode=require&password=s3cret&schema=jobs: failed',
+    ),
+    'TICKWORK_STORE postgres://***@db/x?sslmode=require&password=***&schema=jobs: failed',
+  );
+  assert.equal(redactUrl('postgres://db/x?PASSWORD=a%20b'), 'postgres://db/x?PASSWORD=***');
 });

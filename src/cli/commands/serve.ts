@@ -61,7 +61,7 @@ function port(value: string): number {
 
 /** Opens the store; a relative SQLite path is read from `cwd`, and its directory is created. */
 async function openStoreAt(url: string, cwd: string): Promise<Store> {
-  const { openStore } = await import('../../stores/url.js');
+  const { openStore, redactUrl } = await import('../../stores/url.js');
   let value = url.trim();
   const sqlite = /^sqlite:(?:\/\/)?(.+)$/i.exec(value);
   if (sqlite && sqlite[1] !== ':memory:') {
@@ -77,7 +77,7 @@ async function openStoreAt(url: string, cwd: string): Promise<Store> {
     return await openStore(value);
   } catch (err) {
     // The message repeats the URL: hide its password.
-    if (isTickworkError(err)) throw new CliError(err.message.replace(/\/\/[^@/\s]*@/g, '//***@'), EXIT_USAGE);
+    if (isTickworkError(err)) throw new CliError(redactUrl(err.message), EXIT_USAGE);
     throw err;
   }
 }
@@ -197,7 +197,7 @@ export async function startServe(options: ServeOptions, context: CliContext): Pr
       : options.host;
   const url = `http://${host}:${address.port}`;
   io.err(`tickwork: ${Object.keys(config.tasks).length} task(s) from ${configPath}`);
-  io.err(`tickwork: job store ${storeUrl.replace(/\/\/[^@/]*@/, '//***@')}`);
+  io.err(`tickwork: job store ${(await import('../../stores/url.js')).redactUrl(storeUrl)}`);
   io.err(
     `Dashboard: ${url}/scheduler/  token: ${token === null ? '(none: --no-auth)' : generated ? token : '(given)'}`,
   );
