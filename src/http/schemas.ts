@@ -421,8 +421,7 @@ export const NodesView = z
         pid: z.number().int(),
         startedAt: isoDateTime,
         lastSeenAt: isoDateTime.meta({
-          description:
-            'When it last reported itself (it does at every wake-up, at least every maxWakeInterval)',
+          description: 'When it last reported itself (every 10 s)',
         }),
         clockOffset: z.number().meta({ description: "The store's clock minus the process's, ms" }),
         runningRuns: z.number().int(),
