@@ -173,7 +173,7 @@ function specific(issue: Issue): Issue {
   const types = (u.errors ?? [])
     .map((e) => e[0])
     .filter((e): e is Issue => e?.code === 'invalid_type')
-    .map((e) => String((e as { expected?: unknown }).expected));
+    .map((e) => String((e as { expected?: unknown }).expected).replace(/^int$/, 'integer'));
   if (types.length === 0) return issue;
   return { ...issue, code: 'invalid_type', expected: types, input: u.input } as unknown as Issue;
 }
@@ -192,8 +192,11 @@ function expectation(issue: ZodError['issues'][number]): string {
       return bound(i.inclusive === false ? '>' : '>=');
     case 'too_big':
       return bound(i.inclusive === false ? '<' : '<=');
+    case 'invalid_format':
+      return i.format === 'datetime' ? 'an ISO 8601 date-time with an offset' : `a valid ${String(i.format)}`;
     case 'invalid_type': {
       if (i.input === undefined) return 'given';
+      if (i.expected === 'int') return 'an integer';
       const types = Array.isArray(i.expected) ? (i.expected as string[]) : [String(i.expected)];
       return `of type ${types.length > 1 ? `${types.slice(0, -1).join(', ')} or ${types.at(-1)}` : types[0]}`;
     }

@@ -200,6 +200,19 @@ test('validation errors are 400 with a stable code and the field', async () => {
   assert.equal(twice.status, 400);
   assert.equal(twice.body.message, 'Expected `limit` to be given once, got 2 values');
   assert.deepEqual(twice.body.details, { field: 'limit', value: ['1', '2'] });
+  const fraction = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', trigger: interval, retry: 3.5 },
+  });
+  assert.equal(fraction.body.message, 'Expected `retry` to be of type integer, object or null, got `3.5`');
+  const half = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', trigger: interval, maxInstances: 1.5 },
+  });
+  assert.equal(half.body.message, 'Expected `maxInstances` to be an integer, got `1.5`');
+  const from = await h.json('GET', '/scheduler/runs?from=yesterday');
+  assert.equal(
+    from.body.message,
+    'Expected `from` to be an ISO 8601 date-time with an offset, got `"yesterday"`',
+  );
   const proto = await h.json('GET', '/scheduler/jobs?__proto__=1');
   assert.deepEqual(
     [proto.status, proto.body.code, proto.body.details.field],
