@@ -81,6 +81,28 @@ export interface SchedulerEvents {
 /** An event name. */
 export type SchedulerEventName = keyof SchedulerEvents;
 
+/** Every scheduler event name (`on`, `GET /events?events=`); the type keeps it complete. */
+export const EVENT_NAMES: Record<SchedulerEventName, true> = {
+  'scheduler:started': true,
+  'scheduler:paused': true,
+  'scheduler:resumed': true,
+  'scheduler:shutdown': true,
+  'scheduler:error': true,
+  'job:added': true,
+  'job:modified': true,
+  'job:removed': true,
+  'job:paused': true,
+  'job:resumed': true,
+  'job:submitted': true,
+  'job:executed': true,
+  'job:error': true,
+  'job:missed': true,
+  'job:max-instances': true,
+  'job:abandoned': true,
+  'job:quarantined': true,
+  'job:task-missing': true,
+};
+
 /** A listener for event `K`. */
 export type Listener<K extends SchedulerEventName> = (payload: SchedulerEvents[K]) => unknown;
 

@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { CappedTimers, MAX_TIMER_DELAY, SystemClock, type Clock, type TimerHandle } from './clock.js';
 import { TickworkError, invalidOption, isTickworkError, show } from './errors.js';
 import {
+  EVENT_NAMES,
   EventHub,
   errorToJSON,
   type Listener,
@@ -529,12 +530,18 @@ export class Scheduler implements JobOwner {
 
   // ------------------------------------------------------------------ events
 
-  /** Adds an event listener; returns a function that removes it. A throwing listener is logged and ignored. */
+  /**
+   * Adds an event listener; returns a function that removes it. A throwing listener is logged and ignored.
+   * @throws TickworkError `INVALID_OPTION` for a name that is not an event (field `name`) or a listener that is
+   * not a function (field `listener`).
+   */
   on<K extends SchedulerEventName>(name: K, listener: Listener<K>): () => void {
+    checkListener(name, listener);
     return this.events.on(name, listener);
   }
-  /** Adds a listener called once. */
+  /** Adds a listener called once; returns a function that removes it. @throws as {@link Scheduler.on}. */
   once<K extends SchedulerEventName>(name: K, listener: Listener<K>): () => void {
+    checkListener(name, listener);
     return this.events.once(name, listener);
   }
   /** Removes a listener. */
@@ -857,7 +864,7 @@ export class Scheduler implements JobOwner {
    * pages. Jobs waiting for `start()` are included, filtered, sorted and paged with the others (before the
    * first `start()`, they are all there is; after `shutdown()` this rejects with `SCHEDULER_NOT_RUNNING`).
    * @throws TickworkError `INVALID_OPTION` (rejects) naming the field for a bad `sort`, `offset` or `limit`,
-   * `ids` that is not an array of ids (`ids[i]` for a bad element), a bad `taskId` (not an id), an `afterId` that is not a string,
+   * `ids` that is not an array of ids (`ids[i]` for a bad element), a bad `taskId` (not an id), an `afterId` that is not a string (or holds NUL),
    * or a `paused` that is not a boolean.
    */
   async getJobs(filter: JobFilter = {}): Promise<Job[]> {
@@ -866,9 +873,13 @@ export class Scheduler implements JobOwner {
     const sort = checkJobPage(filter);
     if (filter.ids !== undefined) identifierList(filter.ids, 'ids');
     if (filter.taskId !== undefined) identifier(filter.taskId, 'taskId');
-    // Any string: paging goes on past a stored id that addJob would refuse (written by hand).
-    if (filter.afterId !== undefined && typeof filter.afterId !== 'string')
-      throw invalidOption('afterId', 'a string', filter.afterId);
+    // Any string without NUL (no database text holds one): paging goes on past a stored id that addJob would
+    // refuse (written by hand: too long, a control character).
+    if (
+      filter.afterId !== undefined &&
+      (typeof filter.afterId !== 'string' || filter.afterId.includes('\u0000'))
+    )
+      throw invalidOption('afterId', 'a string without NUL', filter.afterId);
     if (filter.paused !== undefined) boolean(filter.paused, 'paused');
     const pending = this.pendingMatching(filter);
     if (pending.length === 0) {
@@ -2375,6 +2386,14 @@ function taskNotFound(task: string, field: string): TickworkError {
       value: task,
     },
   );
+}
+
+/** Checks the arguments of {@link Scheduler.on}. */
+function checkListener(name: unknown, listener: unknown): void {
+  if (typeof name !== 'string' || !Object.hasOwn(EVENT_NAMES, name)) {
+    throw invalidOption('name', `an event name (${Object.keys(EVENT_NAMES).join(', ')})`, name);
+  }
+  if (typeof listener !== 'function') throw invalidOption('listener', 'a function', listener);
 }
 
 function jobNotFound(id: string): TickworkError {

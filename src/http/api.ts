@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { z, type ZodType } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { TickworkError, invalidOption } from '../core/errors.js';
-import type { SchedulerEventName } from '../core/events.js';
+import { EVENT_NAMES, type SchedulerEventName } from '../core/events.js';
 import type { Job } from '../core/job.js';
 import type { Logger } from '../core/logger.js';
 import { firstFireTime, type Scheduler } from '../core/scheduler.js';
@@ -388,28 +388,6 @@ function tooDeep(value: unknown, max: number): string | null {
   }
   return null;
 }
-
-/** Every scheduler event name (`GET /events?events=`); the type keeps it complete. */
-const EVENT_NAMES: Record<SchedulerEventName, true> = {
-  'scheduler:started': true,
-  'scheduler:paused': true,
-  'scheduler:resumed': true,
-  'scheduler:shutdown': true,
-  'scheduler:error': true,
-  'job:added': true,
-  'job:modified': true,
-  'job:removed': true,
-  'job:paused': true,
-  'job:resumed': true,
-  'job:submitted': true,
-  'job:executed': true,
-  'job:error': true,
-  'job:missed': true,
-  'job:max-instances': true,
-  'job:abandoned': true,
-  'job:quarantined': true,
-  'job:task-missing': true,
-};
 
 /** Calls `fn` over `items`, at most `limit` at a time. */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

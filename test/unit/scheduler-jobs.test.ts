@@ -584,3 +584,16 @@ test('misspelt filter and start() options are UNKNOWN_OPTION, not ignored', asyn
   );
   await scheduler.shutdown();
 });
+
+test('on() refuses a name that is not an event and a listener that is not a function; it returns the remover', () => {
+  const scheduler = new Scheduler({ logger: silentLogger });
+  assert.throws(
+    () => scheduler.on('job:nope' as never, () => {}),
+    (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'name',
+  );
+  assert.throws(
+    () => scheduler.on('job:added', 'log' as never),
+    (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'listener',
+  );
+  assert.equal(typeof scheduler.on('job:added', () => {}), 'function');
+});
