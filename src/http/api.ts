@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { z, type ZodType } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { TickworkError, invalidOption } from '../core/errors.js';
-import { EVENT_NAMES, type SchedulerEventName } from '../core/events.js';
+import { EVENT_NAMES } from '../core/events.js';
 import type { Job } from '../core/job.js';
 import type { Logger } from '../core/logger.js';
 import { firstFireTime, type Scheduler } from '../core/scheduler.js';
