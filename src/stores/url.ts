@@ -7,21 +7,11 @@
 import { TickworkError } from '../core/errors.js';
 import { closest } from '../core/validate.js';
 import { MemoryStore } from './memory/index.js';
+import { POSTGRES_OPTION_KEYS } from './postgres/options.js';
 import type { Store } from './store.js';
 
-/** The options of `PostgresStore` (its `POSTGRES_OPTION_KEYS`, listed here to load no driver before it is needed). */
-const PG_STORE_OPTIONS = [
-  'schema',
-  'poolSize',
-  'statementTimeout',
-  'idleInTransactionTimeout',
-  'maxRunsPerJob',
-  'maxRunAge',
-  'pruneEvery',
-  'maxWakeInterval',
-  'fireConcurrency',
-  'listen',
-];
+/** The options of `PostgresStore` (from a module that does not load the driver). */
+const PG_STORE_OPTIONS: readonly string[] = POSTGRES_OPTION_KEYS;
 
 /**
  * A query parameter's value as an option value: `true`/`false` as booleans, `null` as null, a decimal number
