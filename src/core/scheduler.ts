@@ -167,7 +167,10 @@ export interface SchedulerOptions {
   fireAhead?: number;
   /** Lease of a running run, in ms. @defaultValue 30,000 */
   leaseDuration?: number;
-  /** How often leases are renewed, in ms. @defaultValue 10,000 */
+  /**
+   * How often leases are renewed and expired ones reaped, in ms; less than `leaseDuration`.
+   * @defaultValue the lesser of 10,000 and a third of `leaseDuration`
+   */
   heartbeatInterval?: number;
   /** This process's id in the store. @defaultValue `host:pid:random` */
   nodeId?: string;

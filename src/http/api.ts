@@ -218,7 +218,8 @@ function parse<S extends ZodType>(
 /**
  * The query string as one value per parameter.
  * @throws ApiError 400 `INVALID_OPTION` for a parameter given more than once (`?limit=1&limit=2`): which
- *   one was meant is not known (lists are comma-separated: `status=failed,missed`).
+ *   one was meant is not known (lists are comma-separated: `status=failed,missed`); and for one without a
+ *   value (`?limit=`).
  */
 function queryOf(params: URLSearchParams): Record<string, string> {
   // No prototype: a parameter named `__proto__` is a key like any other (and refused as unknown).
@@ -232,6 +233,10 @@ function queryOf(params: URLSearchParams): Record<string, string> {
         { field: key, value: values },
         400,
       );
+    }
+    if (value === '') {
+      // `?limit=` would read as 0 (a number) or pass unseen: say that a value is missing.
+      throw new ApiError('INVALID_OPTION', `Expected \`${key}\` to have a value`, { field: key, value }, 400);
     }
     query[key] = value;
   }

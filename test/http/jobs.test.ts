@@ -213,6 +213,11 @@ test('validation errors are 400 with a stable code and the field', async () => {
     from.body.message,
     'Expected `from` to be an ISO 8601 date-time with an offset, got `"yesterday"`',
   );
+  for (const path of ['/scheduler/jobs?limit=', '/scheduler/runs?offset=']) {
+    const empty = await h.json('GET', path);
+    assert.equal(empty.status, 400, path);
+    assert.match(empty.body.message, /^Expected `(limit|offset)` to have a value$/);
+  }
   const proto = await h.json('GET', '/scheduler/jobs?__proto__=1');
   assert.deepEqual(
     [proto.status, proto.body.code, proto.body.details.field],
