@@ -1141,8 +1141,7 @@ export class Scheduler implements JobOwner {
     if (stored && isInvalidTrigger(stored.trigger)) throw unreadableJob(stored);
     const run = await this.store.createManualRun(id, new Date(this.clock.now()));
     if (run.status === 'skipped') {
-      const job = await this.store.getJob(id);
-      if (job) this.reportMaxInstances(job, run.scheduledFireTime);
+      if (stored) this.reportMaxInstances(stored, run.scheduledFireTime);
     } else {
       this.wakeSoon();
     }
@@ -1407,8 +1406,7 @@ export class Scheduler implements JobOwner {
 
   /** Asks for a wake-up as soon as possible (a job changed, a slot freed). */
   private wakeSoon(): void {
-    // Not while start() is opening: a start that then fails must not have fired or run anything.
-    if (this._state === 'running' && !this.opening) this.wakeup();
+    if (this._state === 'running') this.wakeup();
   }
 
   private clearTimer(): void {
@@ -1421,7 +1419,8 @@ export class Scheduler implements JobOwner {
    * the same instant (a run's end and a fire time) are seen in a fixed order under a manual clock.
    */
   private wakeup(): void {
-    // Not while start() is opening (a resume() then included): open() wakes the loop once it has succeeded.
+    // Not while start() is opening (a resume() included): a start that then fails must not have fired or
+    // run anything; open() wakes the loop once it has succeeded.
     if (this.opening) return;
     if (this.wakeInProgress) {
       this.wakeAgain = true;
@@ -2403,7 +2402,6 @@ function jobNotFound(id: string): TickworkError {
   return new TickworkError('JOB_NOT_FOUND', `No job with id "${id}"`, { field: 'id', value: id });
 }
 
-/** Asserts `value` survives a JSON round trip unchanged (a function, `Date` or `undefined` inside does not). */
 /** How deep JSON values (job args) may nest. */
 const MAX_JSON_DEPTH = 64;
 
@@ -2418,6 +2416,7 @@ function jsonDepthExceeds(value: unknown, limit: number): boolean {
   return false;
 }
 
+/** Asserts `value` survives a JSON round trip unchanged (a function, `Date` or `undefined` inside does not). */
 function assertJson(value: unknown, field: string): void {
   let deep: boolean;
   try {

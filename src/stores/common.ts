@@ -281,7 +281,7 @@ export function decodeJob(row: JobColumns, parsedTrigger?: TriggerJSON): JobReco
 }
 
 /** The first column of a row found undecodable, while {@link decodeJob} reads it. */
-interface Decoding {
+export interface Decoding {
   bad: { field: string; error: string } | null;
 }
 
@@ -320,14 +320,14 @@ function booleanColumn(d: Decoding, field: string, v: unknown): boolean {
  * A text column's value; for one that is not text (a SQLite BLOB written by hand), its bytes read as UTF-8
  * and `d.bad` set, if first.
  */
-function textColumn(d: Decoding, field: string, v: unknown): string {
+export function textColumn(d: Decoding, field: string, v: unknown): string {
   if (typeof v === 'string') return v;
   d.bad ??= { field, error: `not text: ${Buffer.isBuffer(v) ? 'a BLOB' : show(v)}` };
   return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
 }
 
 /** A time column's value, or `null` (and `d.bad` set, if first) when it is not a time. */
-function timeColumn(d: Decoding, field: string, v: Date | number): Date | null {
+export function timeColumn(d: Decoding, field: string, v: Date | number): Date | null {
   const t = toDate(v);
   if (!Number.isFinite(t.getTime())) {
     d.bad ??= { field, error: `not a time: ${show(v)}` };

@@ -5,13 +5,8 @@
  * @module
  */
 import { TickworkError } from '../core/errors.js';
-import { closest } from '../core/validate.js';
 import { MemoryStore } from './memory/index.js';
-import { POSTGRES_OPTION_KEYS } from './postgres/options.js';
 import type { Store } from './store.js';
-
-/** The options of `PostgresStore` (from a module that does not load the driver). */
-const PG_STORE_OPTIONS: readonly string[] = POSTGRES_OPTION_KEYS;
 
 /**
  * A query parameter's value as an option value: `true`/`false` as booleans, `null` as null, a decimal number
@@ -39,7 +34,7 @@ function optionsOf(params: URLSearchParams, url: string): Record<string, unknown
         value: url,
       });
     }
-    options[key] = key === 'schema' ? value : optionValue(value); // a schema may be named "2024"
+    options[key] = optionValue(value);
   }
   return options;
 }
@@ -104,9 +99,8 @@ export async function openStore(url: string): Promise<Store> {
     }
   }
   if (/^postgres(ql)?:\/\//i.test(value)) {
-    let parsed: URL;
     try {
-      parsed = new URL(value);
+      new URL(value);
     } catch {
       throw new TickworkError(
         'INVALID_OPTION',
@@ -114,29 +108,11 @@ export async function openStore(url: string): Promise<Store> {
         { field: 'store', value: url },
       );
     }
-    // The store's options are taken out; the rest are the driver's connection parameters (libpq's names:
-    // `sslmode`, `connect_timeout`, `channel_binding`, ...), left in the string. A parameter that is nearly a
-    // store option (`schmea`, `Listen`) is refused rather than passed to the driver, which would ignore it.
-    const ours = new URLSearchParams();
-    for (const [key, v] of [...parsed.searchParams]) {
-      if (!PG_STORE_OPTIONS.includes(key)) {
-        const near = closest(key, PG_STORE_OPTIONS);
-        if (near !== null) {
-          throw new TickworkError(
-            'UNKNOWN_OPTION',
-            `Unknown option \`${key}\` (a query parameter of the store URL); did you mean \`${near}\`?`,
-            { field: `store.${key}` },
-          );
-        }
-        continue;
-      }
-      ours.append(key, v);
-      parsed.searchParams.delete(key);
-    }
-    const options = optionsOf(ours, url);
+    // The store takes its options out of the connection string itself (see PostgresStore), leaving the
+    // driver its connection parameters.
     const { PostgresStore } = await importDriver(() => import('./postgres/index.js'), 'pg', 'npm install pg');
     try {
-      return new PostgresStore({ connectionString: parsed.toString() }, options);
+      return new PostgresStore({ connectionString: value });
     } catch (err) {
       throw asUrlOption(err);
     }

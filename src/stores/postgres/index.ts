@@ -86,7 +86,6 @@ import type {
   StoreStartContext,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
-import { POSTGRES_OPTION_KEYS } from './options.js';
 import { optionValue } from '../url.js';
 
 export { MIGRATIONS, type Migration } from './migrations.js';
@@ -157,7 +156,18 @@ export interface PostgresStoreOptions {
   listen?: boolean;
 }
 
-const OPTION_KEYS = POSTGRES_OPTION_KEYS;
+const OPTION_KEYS = [
+  'schema',
+  'poolSize',
+  'statementTimeout',
+  'idleInTransactionTimeout',
+  'maxRunsPerJob',
+  'maxRunAge',
+  'pruneEvery',
+  'maxWakeInterval',
+  'fireConcurrency',
+  'listen',
+] as const;
 
 /**
  * The next value of a `version` column (`integer`): one more, or 1 after the largest (a job firing 100 times a

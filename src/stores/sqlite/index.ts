@@ -36,6 +36,9 @@ import {
   copyJob,
   decodeJob,
   decodeRun,
+  textColumn,
+  timeColumn,
+  type Decoding,
   newRunRecord,
   notFound,
   resultToJson,
@@ -844,15 +847,13 @@ export class SqliteStore implements Store {
     }[];
     // Observability only: a row written by hand lists with stand-ins (the epoch for a time that is not one)
     // instead of failing the list.
-    const time = (v: unknown) =>
-      typeof v === 'number' && Number.isFinite(new Date(v).getTime()) ? new Date(v) : new Date(0);
-    const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
+    const d: Decoding = { bad: null };
     return rows.map((n) => ({
-      id: text(n.id),
-      host: text(n.host),
+      id: textColumn(d, 'id', n.id),
+      host: textColumn(d, 'host', n.host),
       pid: Number(n.pid),
-      startedAt: time(n.started_at),
-      lastSeenAt: time(n.last_seen_at),
+      startedAt: timeColumn(d, 'started_at', n.started_at) ?? new Date(0),
+      lastSeenAt: timeColumn(d, 'last_seen_at', n.last_seen_at) ?? new Date(0),
       clockOffset: typeof n.clock_offset === 'number' ? n.clock_offset : 0,
       runningRuns: Number(n.running),
     }));
