@@ -207,14 +207,21 @@ export const PatchJobBody = z
 
 // ------------------------------------------------------------------ query strings
 
-const pageSize = z.coerce
-  .number()
-  .int()
-  .min(1)
-  .max(MAX_PAGE_SIZE)
+/**
+ * A number in a query string: decimal digits (with a sign or a fraction, which the schema then refuses as
+ * out of range or not an integer). Other spellings JavaScript reads as numbers (`0x10`, `1e3`, ` 5`) are
+ * refused (reported as sent), not read as 16, 1000 or 5.
+ */
+const queryNumber = (schema: z.ZodNumber) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' ? (/^[+-]?\d+(\.\d+)?$/.test(v) ? Number(v) : Number.NaN) : v),
+    schema,
+  );
+
+const pageSize = queryNumber(z.number().int().min(1).max(MAX_PAGE_SIZE))
   .default(DEFAULT_PAGE_SIZE)
   .meta({ description: `Page size, at most ${MAX_PAGE_SIZE}` });
-const offset = z.coerce.number().int().min(0).meta({ description: 'Items to skip' });
+const offset = queryNumber(z.number().int().min(0)).meta({ description: 'Items to skip' });
 const booleanString = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 /** Query of `GET /jobs`. */
@@ -229,11 +236,7 @@ export const ListJobsQuery = z.strictObject({
 
 /** Query of `GET /jobs/{id}`. */
 export const GetJobQuery = z.strictObject({
-  n: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_PREVIEW)
+  n: queryNumber(z.number().int().min(0).max(MAX_PREVIEW))
     .default(DEFAULT_PREVIEW)
     .meta({ description: 'How many next fire times to preview' }),
 });

@@ -195,6 +195,25 @@ test('validation errors are 400 with a stable code and the field', async () => {
   const nan = await h.json('GET', '/scheduler/runs?limit=ten');
   assert.equal(nan.body.message, 'Expected `limit` to be of type number, got `"ten"`');
   assert.deepEqual(nan.body.details, { field: 'limit', value: 'ten' });
+  // Only decimal digits are a number: JavaScript's other spellings (hex, exponent, padding) are refused as
+  // sent, not read as 16, 1000 or 5; a fraction or a sign is read, then refused by the schema's range.
+  for (const [query, sent] of [
+    ['limit=0x10', '0x10'],
+    ['limit=1e3', '1e3'],
+    ['limit=%205', ' 5'],
+    ['offset=0b1', '0b1'],
+  ] as const) {
+    const odd = await h.json('GET', `/scheduler/runs?${query}`);
+    assert.equal(odd.status, 400, query);
+    const field = query.split('=')[0];
+    assert.equal(odd.body.message, `Expected \`${field}\` to be of type number, got \`"${sent}"\``, query);
+    assert.deepEqual(odd.body.details, { field, value: sent }, query);
+  }
+  const frac = await h.json('GET', '/scheduler/jobs/a?n=2.5');
+  assert.equal(frac.status, 400);
+  assert.equal(frac.body.message, 'Expected `n` to be an integer, got `2.5`');
+  const plus = await h.json('GET', '/scheduler/runs?limit=%2B2');
+  assert.equal(plus.status, 200, 'limit=+2 reads as 2');
   // A parameter given twice is refused: which value was meant is not known.
   const twice = await h.json('GET', '/scheduler/jobs?limit=1&limit=2');
   assert.equal(twice.status, 400);
