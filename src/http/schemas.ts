@@ -212,15 +212,15 @@ export const PatchJobBody = z
  * out of range or not an integer). Other spellings JavaScript reads as numbers (`0x10`, `1e3`, ` 5`) are
  * refused (reported as sent), not read as 16, 1000 or 5.
  */
-const queryNumber = (schema: z.ZodNumber) =>
+const queryNumber = (schema: z.ZodNumber | z.ZodDefault<z.ZodNumber>) =>
   z.preprocess(
     (v) => (typeof v === 'string' ? (/^[+-]?\d+(\.\d+)?$/.test(v) ? Number(v) : Number.NaN) : v),
     schema,
   );
 
-const pageSize = queryNumber(z.number().int().min(1).max(MAX_PAGE_SIZE))
-  .default(DEFAULT_PAGE_SIZE)
-  .meta({ description: `Page size, at most ${MAX_PAGE_SIZE}` });
+const pageSize = queryNumber(z.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE)).meta({
+  description: `Page size, at most ${MAX_PAGE_SIZE}`,
+});
 const offset = queryNumber(z.number().int().min(0)).meta({ description: 'Items to skip' });
 const booleanString = z.enum(['true', 'false']).transform((v) => v === 'true');
 
@@ -236,9 +236,9 @@ export const ListJobsQuery = z.strictObject({
 
 /** Query of `GET /jobs/{id}`. */
 export const GetJobQuery = z.strictObject({
-  n: queryNumber(z.number().int().min(0).max(MAX_PREVIEW))
-    .default(DEFAULT_PREVIEW)
-    .meta({ description: 'How many next fire times to preview' }),
+  n: queryNumber(z.number().int().min(0).max(MAX_PREVIEW).default(DEFAULT_PREVIEW)).meta({
+    description: 'How many next fire times to preview',
+  }),
 });
 
 /** Query of `GET /runs`. */
@@ -253,7 +253,7 @@ export const ListRunsQuery = z.strictObject({
   from: z.iso.datetime({ offset: true }).optional().meta({ description: 'Scheduled fire time >= this' }),
   to: z.iso.datetime({ offset: true }).optional().meta({ description: 'Scheduled fire time < this' }),
   limit: pageSize,
-  offset: offset.default(0),
+  offset: queryNumber(z.number().int().min(0).default(0)).meta({ description: 'Items to skip' }),
   cursor: z
     .string()
     .min(1)
