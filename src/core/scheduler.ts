@@ -178,7 +178,8 @@ export interface SchedulerOptions {
   random?: () => number;
 }
 
-const SCHEDULER_KEYS = [
+/** The option names of {@link SchedulerOptions} (plugins that pass options on check against them). */
+export const SCHEDULER_KEYS = [
   'store',
   'clock',
   'logger',

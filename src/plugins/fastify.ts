@@ -12,7 +12,9 @@ import type {
   FastifyRequest,
 } from 'fastify';
 import fp from 'fastify-plugin';
-import { Scheduler, type SchedulerOptions, type ShutdownOptions } from '../core/scheduler.js';
+import { TickworkError } from '../core/errors.js';
+import { SCHEDULER_KEYS, Scheduler, type SchedulerOptions, type ShutdownOptions } from '../core/scheduler.js';
+import { rejectUnknownKeys } from '../core/validate.js';
 import type { Logger } from '../core/logger.js';
 import { createApi, type ApiOptions, type TickworkApi } from '../http/api.js';
 import { clientGone, isStream, toNodeReadable, toWebRequest } from '../http/node.js';
@@ -24,9 +26,20 @@ declare module 'fastify' {
   }
 }
 
-/** Options of the Fastify plugin. */
+/**
+ * Options of the Fastify plugin: its own, and the {@link SchedulerOptions} of the scheduler it creates.
+ * Fastify's register options (`prefix`, `logLevel`, `logSerializers`) are accepted too: `logLevel` sets the
+ * level of the scheduler's logger when the plugin makes it from `fastify.log`; `prefix` does not apply (the
+ * plugin is not encapsulated; the API mounts at `api.prefix`).
+ *
+ * @throws TickworkError (when registered) `UNKNOWN_OPTION` for any other key, naming the plugin's and the
+ *   scheduler's options; `INVALID_OPTION` for a scheduler option given with `scheduler`.
+ */
 export interface TickworkFastifyOptions extends SchedulerOptions {
-  /** Use this scheduler instead of creating one (the other scheduler options are then ignored). */
+  /**
+   * Use this scheduler instead of creating one. The scheduler options (`store`, `timezone`, ...) then belong
+   * in its constructor: given here too, they are refused (`INVALID_OPTION`), never silently dropped.
+   */
   scheduler?: Scheduler;
   /** Called once the scheduler exists and before it starts: define tasks and add jobs here. */
   setup?: (scheduler: Scheduler, fastify: FastifyInstance) => void | Promise<void>;
@@ -87,6 +100,16 @@ async function mountApi(fastify: FastifyInstance, api: TickworkApi): Promise<voi
   });
 }
 
+/** The plugin's own option names. */
+const PLUGIN_KEYS = ['scheduler', 'setup', 'startPaused', 'autoStart', 'shutdown', 'api'];
+
+/** Fastify's register options, which Fastify passes to the plugin with its own. */
+interface RegisterOptions {
+  prefix?: string;
+  logLevel?: string;
+  logSerializers?: unknown;
+}
+
 const plugin: FastifyPluginAsync<TickworkFastifyOptions> = async (fastify, options) => {
   const {
     scheduler: given,
@@ -95,14 +118,29 @@ const plugin: FastifyPluginAsync<TickworkFastifyOptions> = async (fastify, optio
     autoStart,
     shutdown,
     api: apiOptions,
+    prefix: _prefix,
+    logLevel,
+    logSerializers: _logSerializers,
     ...schedulerOptions
-  } = options;
+  } = options as TickworkFastifyOptions & RegisterOptions;
+  rejectUnknownKeys(schedulerOptions, [...PLUGIN_KEYS, ...SCHEDULER_KEYS]);
+  if (given !== undefined) {
+    const field = Object.keys(schedulerOptions)[0];
+    if (field !== undefined) {
+      throw new TickworkError(
+        'INVALID_OPTION',
+        `\`${field}\` is an option of the scheduler the plugin creates; with \`scheduler\` given, set it in that scheduler's constructor`,
+        { field },
+      );
+    }
+  }
+  const logger = (): Logger =>
+    fastify.log.child(
+      { name: 'tickwork' },
+      logLevel !== undefined ? { level: logLevel } : undefined,
+    ) as unknown as Logger;
   const scheduler =
-    given ??
-    new Scheduler({
-      ...schedulerOptions,
-      logger: schedulerOptions.logger ?? (fastify.log.child({ name: 'tickwork' }) as unknown as Logger),
-    });
+    given ?? new Scheduler({ ...schedulerOptions, logger: schedulerOptions.logger ?? logger() });
   fastify.decorate('scheduler', scheduler);
   const api = apiOptions ? createApi(scheduler, apiOptions) : null;
   fastify.decorate('schedulerApi', api);

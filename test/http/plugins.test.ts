@@ -290,3 +290,43 @@ test('hono and express: a path parameter with %FF gets the API error shape', asy
     await scheduler.shutdown({ wait: false });
   }
 });
+
+test("fastify: Fastify's register options are accepted (logLevel sets the scheduler logger's level); other keys are refused naming the plugin's options", async () => {
+  const lines: { level: number; name?: string; msg: string }[] = [];
+  const stream = { write: (line: string) => void lines.push(JSON.parse(line)) };
+  for (const logLevel of [undefined, 'warn']) {
+    lines.length = 0;
+    const app = Fastify({ logger: { level: 'info', stream } });
+    await app.register(tickwork, {
+      clock: new ManualClock(0),
+      prefix: '/ignored',
+      ...(logLevel ? { logLevel } : {}),
+      setup: (s) => s.addJob(() => {}, 'interval', { seconds: 1, id: 'a', name: 'a' }).then(() => undefined),
+    } as Parameters<typeof tickwork>[1]);
+    await app.ready();
+    await app.scheduler.pauseJob('a');
+    await app.close();
+    const paused = lines.filter((l) => l.name === 'tickwork' && l.msg === 'Paused job "a"');
+    // pino's info is 30: shown at the server's level, hidden at the plugin's `warn`.
+    assert.equal(paused.length, logLevel ? 0 : 1, `logLevel ${logLevel}`);
+  }
+  const typo = Fastify({ logger: false });
+  await assert.rejects(
+    typo.register(tickwork, { timezoen: 'UTC' } as never).ready(),
+    (e: Error & { code?: string; details?: { field?: string } }) => {
+      assert.equal(e.code, 'UNKNOWN_OPTION');
+      assert.equal(e.details?.field, 'timezoen');
+      assert.match(e.message, /`setup`/);
+      assert.match(e.message, /`timezone`/);
+      return true;
+    },
+  );
+  const both = Fastify({ logger: false });
+  await assert.rejects(
+    both
+      .register(tickwork, { scheduler: makeScheduler(new ManualClock(0)), timezone: 'Europe/Paris' })
+      .ready(),
+    (e: Error & { code?: string; details?: { field?: string } }) =>
+      e.code === 'INVALID_OPTION' && e.details?.field === 'timezone' && /constructor/.test(e.message),
+  );
+});
