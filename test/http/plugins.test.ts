@@ -312,7 +312,10 @@ test("fastify: Fastify's register options are accepted (logLevel sets the schedu
   }
   const typo = Fastify({ logger: false });
   await assert.rejects(
-    typo.register(tickwork, { timezoen: 'UTC' } as never).ready(),
+    async () => {
+      await typo.register(tickwork, { timezoen: 'UTC' } as never);
+      await typo.ready();
+    },
     (e: Error & { code?: string; details?: { field?: string } }) => {
       assert.equal(e.code, 'UNKNOWN_OPTION');
       assert.equal(e.details?.field, 'timezoen');
@@ -323,9 +326,13 @@ test("fastify: Fastify's register options are accepted (logLevel sets the schedu
   );
   const both = Fastify({ logger: false });
   await assert.rejects(
-    both
-      .register(tickwork, { scheduler: makeScheduler(new ManualClock(0)), timezone: 'Europe/Paris' })
-      .ready(),
+    async () => {
+      await both.register(tickwork, {
+        scheduler: makeScheduler(new ManualClock(0)),
+        timezone: 'Europe/Paris',
+      });
+      await both.ready();
+    },
     (e: Error & { code?: string; details?: { field?: string } }) =>
       e.code === 'INVALID_OPTION' && e.details?.field === 'timezone' && /constructor/.test(e.message),
   );
