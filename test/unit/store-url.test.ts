@@ -169,3 +169,29 @@ test('redactUrl hides the credentials of a store URL, in the user part and in a 
   );
   assert.equal(redactUrl('postgres://db/x?PASSWORD=a%20b'), 'postgres://db/x?PASSWORD=***');
 });
+
+test("a connection string's `options` reach the sessions together with the store's session timeouts", async () => {
+  const schema = `tw_url_${Math.random().toString(36).slice(2, 8)}`;
+  const store = new PostgresStore({
+    connectionString: `${PG}?options=${encodeURIComponent('-c work_mem=7MB')}&schema=${schema}&statementTimeout=4321&listen=false`,
+  });
+  try {
+    await store.start({ nodeId: 'url-options', now: Date.now });
+    // A session of the store's own pool, outside any of its transactions (no SET LOCAL).
+    const pool = fields(store).pool as pg.Pool;
+    const r = await pool.query<{ work_mem: string; statement_timeout: string }>(
+      `SELECT current_setting('work_mem') AS work_mem, current_setting('statement_timeout') AS statement_timeout`,
+    );
+    assert.deepEqual(r.rows[0], { work_mem: '7MB', statement_timeout: '4321ms' });
+  } finally {
+    await store.stop();
+    const admin = new pg.Client({ connectionString: PG });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  }
+  assert.throws(
+    () => new PostgresStore({ connectionString: `${PG}?options=-c%20a%3D1&options=-c%20b%3D2` }),
+    (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === 'options',
+  );
+});

@@ -182,12 +182,16 @@ function nextVersionSql(column: string): string {
  * The store options ({@link OPTION_KEYS}) in a connection string's query, as values (see `optionValue`),
  * and the connection string without them. A string that is not a URL (`host=... dbname=...`) is kept whole.
  */
-function storeOptionsOf(connectionString: string): { url: string; options: Record<string, unknown> } {
+function storeOptionsOf(connectionString: string): {
+  url: string;
+  options: Record<string, unknown>;
+  session: string | null;
+} {
   let parsed: URL;
   try {
     parsed = new URL(connectionString);
   } catch {
-    return { url: connectionString, options: {} };
+    return { url: connectionString, options: {}, session: null };
   }
   const options: Record<string, unknown> = {};
   for (const key of parsed.searchParams.keys()) {
@@ -212,9 +216,18 @@ function storeOptionsOf(connectionString: string): { url: string; options: Recor
     options[key] = key === 'schema' ? values[0]! : optionValue(values[0]!); // a schema may be named "2024"
     parsed.searchParams.delete(key);
   }
-  return Object.keys(options).length === 0
-    ? { url: connectionString, options }
-    : { url: parsed.toString(), options };
+  // The driver's `options` (`-c work_mem=64MB`): a connection string's value would replace the session
+  // settings the store gives its own pool, so it is taken out here and sent with them.
+  const session = parsed.searchParams.getAll('options');
+  if (session.length > 1) {
+    throw new TickworkError('INVALID_OPTION', 'Expected `options` once in the connection string', {
+      field: 'options',
+    });
+  }
+  parsed.searchParams.delete('options');
+  return Object.keys(options).length === 0 && session.length === 0
+    ? { url: connectionString, options, session: null }
+    : { url: parsed.toString(), options, session: session[0] ?? null };
 }
 
 /** The smallest share of a claim {@link PostgresStoreOptions.fireConcurrency} gives a transaction. */
@@ -337,6 +350,8 @@ export class PostgresStore implements Store {
   readonly channel: string;
 
   private readonly connectionString: string | null;
+  /** The driver's `options` from the connection string, sent before the store's session settings. */
+  private readonly sessionOptions: string | null = null;
   private readonly ownPool: boolean;
   private pool: pg.Pool | null;
   private readonly poolSize: number;
@@ -394,7 +409,8 @@ export class PostgresStore implements Store {
       const text = nonEmptyString(connectionString, 'connectionString', 4096);
       // Store options in the connection string's query (`?schema=jobs&listen=false`, as store URLs give
       // them) are the store's, not the driver's: taken out, and never in conflict with `options`.
-      const { url, options: fromUrl } = storeOptionsOf(text);
+      const { url, options: fromUrl, session } = storeOptionsOf(text);
+      this.sessionOptions = session;
       for (const [key, value] of Object.entries(fromUrl)) {
         const given = (opts as Record<string, unknown>)[key];
         if (given !== undefined && given !== value) {
@@ -456,7 +472,9 @@ export class PostgresStore implements Store {
         // Our sessions show up as `tickwork` in pg_stat_activity (an `application_name` in the URL wins).
         application_name: 'tickwork',
         max: this.poolSize,
+        // The connection string's own `options` first: the store's timeouts are its options' to set.
         options:
+          (this.sessionOptions === null ? '' : `${this.sessionOptions} `) +
           `-c statement_timeout=${this.statementTimeout} ` +
           `-c idle_in_transaction_session_timeout=${this.idleTimeout}`,
       });
