@@ -29,6 +29,10 @@ export const ERROR_CODES = {
     status: 409,
     description: 'The stored job cannot be read (it is quarantined); repair its row or re-add the job.',
   },
+  RUN_UNREADABLE: {
+    status: 409,
+    description: 'A stored run cannot be read (a time column holds no time); it is cancelled, never started.',
+  },
   TASK_NOT_FOUND: { status: 404, description: 'No task with the given id is defined in this process.' },
   TASK_CONFLICT: { status: 409, description: 'A different function is already defined under this task id.' },
   ANONYMOUS_TASK: {

@@ -1950,6 +1950,19 @@ export class Scheduler implements JobOwner {
     const { run, job } = entry;
     const name = job?.name ?? run.jobId;
     const startedAt = this.clock.now();
+    if (run.error?.name === 'UnreadableRun') {
+      // A time of the run's row cannot be read (written by hand): its fire time (the idempotency key) and
+      // not-before are stand-ins, so the task is not called with them.
+      await this.settle(entry, {
+        status: 'cancelled',
+        error: {
+          name: 'TickworkError',
+          message: `Run ${run.id} of job "${run.jobId}" cannot be read (${run.error.message}); it was not started`,
+          code: 'RUN_UNREADABLE',
+        },
+      });
+      return;
+    }
     // A run fired ahead (created before its fire time; only with fireAhead, memory store: one process) was
     // fired with a free slot; a run started since (runJob) may have taken it: checked again now, at the fire
     // time. (This run is in flight already: hence the 1.)

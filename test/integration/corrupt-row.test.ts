@@ -325,3 +325,29 @@ test('SQLite: a nodes row written by hand leaves GET /nodes answering', async ()
     await scheduler.shutdown();
   });
 });
+
+test('SQLite: a pending run whose fire time cannot be read is cancelled (RUN_UNREADABLE), never started with a stand-in time', async () => {
+  await onSqlite(async ({ clock, scheduler, path }) => {
+    const keys: string[] = [];
+    scheduler.defineTask('charge', (ctx: { idempotencyKey: string }) => void keys.push(ctx.idempotencyKey));
+    await scheduler.start();
+    await scheduler.addJob('charge', 'interval', { id: 'c', hours: 1, maxInstances: 2 });
+    scheduler.pause(); // runs are created but not started
+    const bad = await scheduler.runJob('c');
+    await clock.advance(1);
+    const good = await scheduler.runJob('c');
+    const db = new Database(path);
+    db.prepare("UPDATE runs SET scheduled_fire_time = 'garbage' WHERE id = ?").run(bad.id);
+    db.close();
+    scheduler.resume();
+    await clock.advance(1000);
+    // Only the readable run ran, keyed by its own fire time (2024-01-01T00:00:00.001Z, the manual clock's).
+    assert.deepEqual(keys, ['c@2024-01-01T00:00:00.001Z']);
+    const run = (await scheduler.getRun(bad.id))!;
+    assert.equal(run.status, 'cancelled');
+    assert.equal(run.error?.code, 'RUN_UNREADABLE');
+    assert.match(run.error?.message ?? '', /scheduled_fire_time/);
+    assert.equal((await scheduler.getRun(good.id))!.status, 'succeeded');
+    await scheduler.shutdown();
+  });
+});
