@@ -200,7 +200,12 @@ export interface JobColumns {
   updated_at: Date | number;
 }
 
-const toDate = (v: Date | number): Date => (v instanceof Date ? v : new Date(Number(v)));
+/**
+ * A stored time: a `Date` (PostgreSQL timestamps) or epoch ms as a number. Anything else (SQLite text
+ * written by hand: `''` or `'0x10'`, which `Number()` would read as 0 and 16) is an invalid date.
+ */
+const toDate = (v: Date | number): Date =>
+  v instanceof Date ? v : typeof v === 'number' ? new Date(v) : new Date(Number.NaN);
 
 /**
  * Decodes a stored job row (`parsedTrigger`: the row's trigger text parsed already, by a caller that caches
@@ -401,10 +406,17 @@ export function decodeRun(row: RunColumns): RunRecord {
     error,
     createdAt: timeColumn(d, 'created_at', row.created_at) ?? new Date(0),
   };
-  if (d.bad !== null && record.error === null) {
+  if (
+    d.bad !== null &&
+    (record.error === null || record.status === 'pending' || record.status === 'running')
+  ) {
+    // The marker the scheduler checks before starting a run (it is cancelled, never run with a stand-in
+    // time); the run's own error, if it had one (a retry's), is kept in the message. An ended run keeps its
+    // recorded error.
+    const own = record.error === null ? '' : `; its error: ${record.error.message}`;
     record.error = {
       name: 'UnreadableRun',
-      message: `the stored ${d.bad.field} cannot be read: ${d.bad.error}`,
+      message: `the stored ${d.bad.field} cannot be read: ${d.bad.error}${own}`,
     };
   }
   if (row.result !== null) {

@@ -87,10 +87,10 @@ test('SQLite columns with values tickwork never writes (untyped) are quarantined
     scheduler.on('job:quarantined', (e) => quarantined.set(e.jobId, e.reason));
     await clock.advance(25_000);
 
-    // Only the good job ran (twice, as retried); each damaged one that came due was paused, the reason
-    // naming its column.
+    // Only the good job ran (twice, as retried); each damaged one was paused, the reason naming its column:
+    // the one whose next_run_time is text too (SQLite sorts text after every number: never due by `<=`).
     assert.deepEqual([...new Set(ran)].sort(), ['good', 'negative']);
-    assert.deepEqual([...quarantined.keys()].sort(), Object.keys(damage).sort());
+    assert.deepEqual([...quarantined.keys()].sort(), [...Object.keys(damage), 'next_run_time'].sort());
     for (const [id, reason] of quarantined) assert.match(reason, new RegExp(`stored ${id} cannot be read`));
     // Every job is listed and serialises (the API's job list), the undecodable ones as such; none deleted.
     const jobs = await scheduler.getJobs();
@@ -103,8 +103,9 @@ test('SQLite columns with values tickwork never writes (untyped) are quarantined
     assert.equal(((await listed.json()) as { items: unknown[] }).items.length, 12);
     const text = jobs.find((j) => j.id === 'next_run_time')!;
     assert.equal(text.nextRunTime, null);
-    assert.match(text.trigger.describe(), /next_run_time cannot be read/);
-    for (const id of Object.keys(damage)) assert.equal(jobs.find((j) => j.id === id)!.paused, true, id);
+    assert.match(text.quarantine ?? '', /next_run_time cannot be read/);
+    for (const id of [...Object.keys(damage), 'next_run_time'])
+      assert.equal(jobs.find((j) => j.id === id)!.paused, true, id);
     assert.equal(jobs.find((j) => j.id === 'good')!.paused, false);
     await scheduler.shutdown();
   });
@@ -348,6 +349,55 @@ test('SQLite: a pending run whose fire time cannot be read is cancelled (RUN_UNR
     assert.equal(run.error?.code, 'RUN_UNREADABLE');
     assert.match(run.error?.message ?? '', /scheduled_fire_time/);
     assert.equal((await scheduler.getRun(good.id))!.status, 'succeeded');
+    await scheduler.shutdown();
+  });
+});
+
+test('SQLite: run rows with times that are not numbers (text, hex, empty) never hold a job up or run blind', async () => {
+  await onSqlite(async ({ clock, scheduler, path }) => {
+    const keys: string[] = [];
+    scheduler.defineTask('t', (ctx: { idempotencyKey: string }) => void keys.push(ctx.idempotencyKey));
+    await scheduler.start();
+    await scheduler.addJob('t', 'interval', { id: 'k', seconds: 10, maxInstances: 1 });
+    await scheduler.pauseJob('k');
+    const t = clock.now();
+    const db = new Database(path);
+    const insert = db.prepare(
+      `INSERT INTO runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, attempt, owner,
+         lease_expires_at, started_at, error, created_at) VALUES (?, 'k', 't', ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
+    );
+    // A running run of a dead process whose lease is text: never `< now`, it held the only slot for good.
+    insert.run('lease', t - 5000, t - 5000, 'running', 1, 'dead', 'garbage', t - 5000, null, t);
+    // Pending runs: a not_before that is text (never `<= now`), fire times that Number() reads as 0 and 16,
+    // and a retry (an error recorded) whose fire time is text.
+    insert.run('not-before', t - 4000, 'garbage', 'pending', 0, null, null, null, null, t);
+    insert.run('empty', '', t - 3000, 'pending', 0, null, null, null, null, t);
+    insert.run('hex', '0x10', t - 3000, 'pending', 0, null, null, null, null, t);
+    insert.run(
+      'retry',
+      'garbage',
+      t - 3000,
+      'pending',
+      1,
+      null,
+      null,
+      null,
+      '{"name":"Error","message":"boom"}',
+      t,
+    );
+    db.close();
+    await scheduler.resumeJob('k');
+    await clock.advance(60_000); // beyond the default lease: the dead process's run is reaped whatever
+    for (const id of ['not-before', 'empty', 'hex', 'retry']) {
+      const run = (await scheduler.getRun(id))!;
+      assert.deepEqual([run.status, run.error?.code], ['cancelled', 'RUN_UNREADABLE'], id);
+    }
+    assert.match((await scheduler.getRun('retry'))!.error!.message, /its error: boom/);
+    assert.equal((await scheduler.getRun('lease'))!.status, 'abandoned');
+    // No stand-in fire time was run (the epoch, 16 ms after it); the job's own fire times were (every 10 s
+    // from its start, the manual clock's 2024-01-01T00:00:00Z).
+    assert.ok(keys.length >= 4, `the job fires again: ${keys.join(' ')}`);
+    for (const key of keys) assert.match(key, /^k@2024-01-01T00:0\d:\d0\.000Z$/);
     await scheduler.shutdown();
   });
 });

@@ -1013,7 +1013,10 @@ export class PostgresStore implements Store {
       async (c) => {
         const expired = await c.query<RunColumns>({
           name: this.prefix + 'reap-lock',
-          text: `SELECT ${runColumnsMs()} FROM ${this.s}.runs WHERE status = 'running' AND lease_expires_at < statement_timestamp()
+          // A lease of 'infinity' (written by hand: tickwork never writes it) counts as expired, as in SQLite
+          // a lease that is not a time: left alone, the run would hold its job's maxInstances slot for good.
+          text: `SELECT ${runColumnsMs()} FROM ${this.s}.runs WHERE status = 'running'
+                 AND (lease_expires_at < statement_timestamp() OR lease_expires_at = 'infinity')
                LIMIT $1 FOR UPDATE SKIP LOCKED`,
           values: [limit],
         });
@@ -1089,16 +1092,20 @@ export class PostgresStore implements Store {
   }
 
   async getNextWakeTime(taskIds?: string[]): Promise<Date | null> {
-    const r = await this.query<{ t: Date | null }>(
+    const r = await this.query<{ t: number | null }>(
       'wake',
-      `SELECT least(
+      `SELECT ${msOf(`least(
          (SELECT min(next_run_time) FROM ${this.s}.jobs WHERE NOT paused),
          (SELECT min(not_before) FROM ${this.s}.runs WHERE status = 'pending'
            AND ($1::text[] IS NULL OR task_id = ANY($1::text[]))),
-         (SELECT min(lease_expires_at) FROM ${this.s}.runs WHERE status = 'running')) AS t`,
+         (SELECT min(lease_expires_at) FROM ${this.s}.runs WHERE status = 'running'))`)} AS t`,
       [taskIds ?? null],
     );
-    return r.rows[0]?.t ?? null;
+    const t = r.rows[0]?.t ?? null;
+    if (t === null) return null;
+    // 'infinity' written by hand (tickwork never writes it) is no time to wake at; '-infinity' is due.
+    if (!Number.isFinite(t)) return t > 0 ? null : new Date(0);
+    return new Date(t);
   }
 
   /**

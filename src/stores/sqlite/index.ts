@@ -512,6 +512,17 @@ export class SqliteStore implements Store {
            (SELECT count(*) FROM runs r WHERE r.job_id = j.id AND r.status IN ${ACTIVE_SQL}) AS active
          FROM jobs j WHERE paused = 0 AND next_run_time <= ? ORDER BY next_run_time LIMIT ?`,
       ).all(t, limit + 1) as (Row & { row_id: number })[];
+      // A next_run_time that is not a number (text written by hand; SQLite sorts text and BLOBs after every
+      // number, so `<= ?` never reaches it) is claimed too, for the planner to quarantine: such a job would
+      // otherwise never fire and never be reported. (An index seek past the numbers: nothing when none.)
+      if (rows.length <= limit) {
+        rows.push(
+          ...(this.stmt(
+            `SELECT ${JOB_COLUMNS}, rowid AS row_id, 0 AS active
+             FROM jobs j WHERE paused = 0 AND next_run_time >= '' LIMIT ?`,
+          ).all(limit + 1 - rows.length) as (Row & { row_id: number })[]),
+        );
+      }
       const advance = this.stmt(
         'UPDATE jobs SET next_run_time = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?',
       );
@@ -605,10 +616,20 @@ export class SqliteStore implements Store {
       const params: unknown[] = [owner, t, t + leaseMs, t];
       if (taskIds) params.push(this.taskJson(taskIds));
       params.push(limit);
+      if (taskIds) params.push(this.taskJson(taskIds));
+      params.push(limit, limit);
+      // A not_before that is not a number (text written by hand, sorted after every number) counts as due:
+      // the run is leased, and the scheduler cancels it (`RUN_UNREADABLE`) instead of it holding a
+      // maxInstances slot for good.
       const rows = this.stmt(
         `UPDATE runs SET status = 'running', owner = ?, attempt = attempt + 1, started_at = ?, lease_expires_at = ?
-         WHERE id IN (SELECT id FROM runs WHERE status = 'pending' AND not_before <= ? ${filter}
-                      ORDER BY not_before LIMIT ?)
+         WHERE id IN (SELECT id FROM (
+                        SELECT id FROM (SELECT id FROM runs WHERE status = 'pending' AND not_before <= ? ${filter}
+                                        ORDER BY not_before LIMIT ?)
+                        UNION ALL
+                        SELECT id FROM (SELECT id FROM runs WHERE status = 'pending' AND not_before >= '' ${filter}
+                                        LIMIT ?))
+                      LIMIT ?)
          RETURNING *`,
       ).all(...params) as RunColumns[];
       if (rows.length === 0) return [];
@@ -696,7 +717,12 @@ export class SqliteStore implements Store {
     const t = now.getTime();
     const rows = await this.tx(() => {
       const expired = this.stmt(
-        `SELECT * FROM runs WHERE status = 'running' AND lease_expires_at < ? LIMIT ?`,
+        // A lease that is not a number (text written by hand, sorted after every number; or NULL) counts as
+        // expired: when it ends cannot be known, and left alone the run would hold its job's maxInstances
+        // slot for good (a holder still alive loses the run, as after any expiry: at least once).
+        `SELECT * FROM runs WHERE status = 'running' AND lease_expires_at < ?
+         UNION ALL SELECT * FROM runs WHERE status = 'running' AND (lease_expires_at >= '' OR lease_expires_at IS NULL)
+         LIMIT ?`,
       ).all(t, limit) as RunColumns[];
       if (expired.length === 0) return [];
       let jobs = new Map<string, JobRecord>();
@@ -797,8 +823,11 @@ export class SqliteStore implements Store {
              AND (@tasks IS NULL OR task_id IN (SELECT value FROM json_each(@tasks)))
            UNION ALL SELECT min(lease_expires_at) FROM runs WHERE status = 'running')`,
       ).get({ tasks: taskIds ? this.taskJson(taskIds) : null }),
-    )) as { t: number | null };
-    return row.t === null ? null : new Date(row.t);
+    )) as { t: unknown };
+    if (row.t === null) return null;
+    // A time that is not a number (text written by hand) is due now: firing quarantines its job, leasing
+    // cancels its run, reaping takes its lease.
+    return typeof row.t === 'number' ? new Date(row.t) : new Date(0);
   }
 
   subscribe(listener: (change: StoreChange) => void): () => void {
