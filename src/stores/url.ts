@@ -39,9 +39,14 @@ function optionsOf(params: URLSearchParams, url: string): Record<string, unknown
   return options;
 }
 
-/** `text` with the credentials of the URLs in it hidden: `//user:secret@` and `password=secret` become `***`. */
+/**
+ * `text` with the credentials of the URLs in it hidden: `//user:secret@` and `password=secret` become `***`.
+ * The user part runs to the last `@` before the host's `/`, as URL parsers read it (a password may hold an
+ * `@` or, in an environment variable, a space); a `password` parameter runs to the next `&`, space, or a
+ * `: ` that ends the URL in a message.
+ */
 export function redactUrl(text: string): string {
-  return text.replace(/\/\/[^@/\s]*@/g, '//***@').replace(/([?&]password=)[^&\s]*/gi, '$1***');
+  return text.replace(/\/\/[^/]*@/g, '//***@').replace(/([?&]password=)[^&\s]*?(?=:\s|:$|&|\s|$)/gi, '$1***');
 }
 
 /**

@@ -168,6 +168,20 @@ test('redactUrl hides the credentials of a store URL, in the user part and in a 
     'TICKWORK_STORE postgres://***@db/x?sslmode=require&password=***&schema=jobs: failed',
   );
   assert.equal(redactUrl('postgres://db/x?PASSWORD=a%20b'), 'postgres://db/x?PASSWORD=***');
+  // The user part ends at the last @ before the host (WHATWG URL and pg read it so); a password with a space.
+  assert.equal(
+    redactUrl('Job store: postgres://postgres:top@secret@127.0.0.1:5432/test?schema=x'),
+    'Job store: postgres://***@127.0.0.1:5432/test?schema=x',
+  );
+  assert.equal(
+    redactUrl('cannot start the scheduler on postgres://bob:top secret@127.0.0.1:5432/test: refused'),
+    'cannot start the scheduler on postgres://***@127.0.0.1:5432/test: refused',
+  );
+  // A password parameter last in the URL keeps the message's colon after it.
+  assert.equal(
+    redactUrl('postgres://db/x?password=s3cret: PostgreSQL store failed'),
+    'postgres://db/x?password=***: PostgreSQL store failed',
+  );
 });
 
 test("a connection string's `options` reach the sessions together with the store's session timeouts", async () => {
