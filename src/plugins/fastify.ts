@@ -12,9 +12,9 @@ import type {
   FastifyRequest,
 } from 'fastify';
 import fp from 'fastify-plugin';
-import { TickworkError } from '../core/errors.js';
+import { TickworkError, invalidOption } from '../core/errors.js';
 import { SCHEDULER_KEYS, Scheduler, type SchedulerOptions, type ShutdownOptions } from '../core/scheduler.js';
-import { rejectUnknownKeys } from '../core/validate.js';
+import { boolean, duration, optionsObject, rejectUnknownKeys } from '../core/validate.js';
 import type { Logger } from '../core/logger.js';
 import { createApi, type ApiOptions, type TickworkApi } from '../http/api.js';
 import { clientGone, isStream, toNodeReadable, toWebRequest } from '../http/node.js';
@@ -124,6 +124,28 @@ const plugin: FastifyPluginAsync<TickworkFastifyOptions> = async (fastify, optio
     ...schedulerOptions
   } = options as TickworkFastifyOptions & RegisterOptions;
   rejectUnknownKeys(schedulerOptions, [...PLUGIN_KEYS, ...SCHEDULER_KEYS]);
+  // The plugin's own options are checked here, at registration: a bad `shutdown` found only by the close
+  // hook would leave the scheduler running after `app.close()`.
+  if (setup !== undefined && typeof setup !== 'function') throw invalidOption('setup', 'a function', setup);
+  if (startPaused !== undefined) boolean(startPaused, 'startPaused');
+  if (autoStart !== undefined) boolean(autoStart, 'autoStart');
+  if (shutdown !== undefined) {
+    const o = optionsObject(shutdown, 'shutdown');
+    rejectUnknownKeys(o, ['wait', 'timeout'], 'shutdown.');
+    if (o.wait !== undefined) boolean(o.wait, 'shutdown.wait');
+    if (o.timeout !== undefined) duration(o.timeout, 'shutdown.timeout');
+  }
+  if (apiOptions !== undefined && apiOptions !== false) optionsObject(apiOptions, 'api');
+  if (logLevel !== undefined) {
+    const levels = (fastify.log as { levels?: { values?: Record<string, number> } }).levels?.values;
+    if (
+      typeof logLevel !== 'string' ||
+      (levels && logLevel !== 'silent' && !Object.hasOwn(levels, logLevel))
+    ) {
+      const names = levels ? [...Object.keys(levels), 'silent'] : ['a level name'];
+      throw invalidOption('logLevel', `one of ${names.map((n) => `"${n}"`).join(', ')}`, logLevel);
+    }
+  }
   if (given !== undefined) {
     const field = Object.keys(schedulerOptions)[0];
     if (field !== undefined) {

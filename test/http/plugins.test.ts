@@ -337,3 +337,34 @@ test("fastify: Fastify's register options are accepted (logLevel sets the schedu
       e.code === 'INVALID_OPTION' && e.details?.field === 'timezone' && /constructor/.test(e.message),
   );
 });
+
+test("fastify: the plugin's own options are checked at registration, naming the option (a bad shutdown left the scheduler running after close)", async () => {
+  const cases: [Record<string, unknown>, string][] = [
+    [{ shutdown: { wait: 'no' } }, 'shutdown.wait'],
+    [{ shutdown: { timeout: -5 } }, 'shutdown.timeout'],
+    [{ shutdown: { foo: 1 } }, 'shutdown.foo'],
+    [{ shutdown: 'now' }, 'shutdown'],
+    [{ autoStart: 'no' }, 'autoStart'],
+    [{ startPaused: 'yes' }, 'startPaused'],
+    [{ setup: 5 }, 'setup'],
+    [{ api: true }, 'api'],
+    [{ logLevel: 'loud' }, 'logLevel'],
+  ];
+  for (const [options, field] of cases) {
+    const app = Fastify({ logger: { level: 'info', stream: { write: () => {} } } });
+    let scheduler: Scheduler | undefined;
+    await assert.rejects(
+      async () => {
+        await app.register(tickwork, { clock: new ManualClock(0), ...options } as never);
+        await app.ready();
+        scheduler = app.scheduler;
+      },
+      (e: Error & { code?: string; details?: { field?: string } }) => {
+        assert.ok(['INVALID_OPTION', 'UNKNOWN_OPTION'].includes(e.code ?? ''), `${field}: ${e.message}`);
+        assert.equal(e.details?.field, field, e.message);
+        return true;
+      },
+    );
+    assert.equal(scheduler, undefined, `${field}: no scheduler started`);
+  }
+});
