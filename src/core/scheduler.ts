@@ -2269,8 +2269,20 @@ export class Scheduler implements JobOwner {
     }
   }
 
-  /** Tries again to record outcomes the store failed to take. */
-  private async recordPending(): Promise<void> {
+  /** The {@link recordPending} going on, if any (the heartbeat and the loop both call it). */
+  private recordingPending: Promise<void> | null = null;
+
+  /**
+   * Tries again to record outcomes the store failed to take; one pass at a time (a second pass over the same
+   * outcomes found them recorded by the first and reported them lost).
+   */
+  private recordPending(): Promise<void> {
+    return (this.recordingPending ??= this.recordPendingOnce().finally(() => {
+      this.recordingPending = null;
+    }));
+  }
+
+  private async recordPendingOnce(): Promise<void> {
     for (const [id, { entry, outcome }] of [...this.unrecorded]) {
       try {
         const ok = await this.store.finishRun(
@@ -2281,12 +2293,21 @@ export class Scheduler implements JobOwner {
           outcome,
         );
         this.unrecorded.delete(id);
-        if (!ok)
+        // Refused: another process took the run, or the failed call was committed after all (a timeout after
+        // the commit): the stored run says which (an ended run: a retry's `pending` cannot tell).
+        const stored = ok || outcome.retryAt ? null : await this.store.getRun(id).catch(() => null);
+        const mine =
+          stored !== null &&
+          stored.owner === this.nodeId &&
+          stored.attempt === entry.run.attempt &&
+          stored.status === outcome.status;
+        if (ok || mine)
+          this.logger.info({ runId: id }, `Recorded the outcome of run ${id} after a store failure`);
+        else
           this.logger.warn(
             { runId: id },
             `Run ${id} was no longer held by this process; its outcome was lost`,
           );
-        else this.logger.info({ runId: id }, `Recorded the outcome of run ${id} after a store failure`);
       } catch {
         return; // still failing: try again at the next heartbeat or wake-up
       }
