@@ -6,6 +6,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { isTickworkError } from '../../core/errors.js';
 import { formatIsoInZone } from '../../core/timezone.js';
+import { MAX_INSTANT, instant } from '../../core/validate.js';
 import { CronTrigger } from '../../triggers/cron/index.js';
 import { CliError, type CliIO } from '../program.js';
 
@@ -16,12 +17,18 @@ function count(value: string): number {
   return Number(value);
 }
 
+/**
+ * `--after`: an ISO 8601 date-time with an offset (`Z` or `+01:00`), a real calendar date, in years 0000 to
+ * 9999. A time without an offset is refused: JavaScript would read it in the host's zone.
+ */
 function afterDate(value: string): Date {
-  const d = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime())) {
-    throw new InvalidArgumentError('expected an ISO 8601 date-time such as 2024-03-01T09:00:00Z');
+  try {
+    return instant(value, 'after');
+  } catch {
+    throw new InvalidArgumentError(
+      'expected an ISO 8601 date-time with an offset, such as 2024-03-01T09:00:00Z or 2024-03-01T09:00:00+01:00',
+    );
   }
-  return d;
 }
 
 /** Options of `tickwork next`. */
@@ -59,8 +66,10 @@ export function nextLines(expression: string, options: NextOptions, now: Date = 
   let prev: Date = options.after ?? now;
   for (let i = 0; i < options.count; i++) {
     const next = trigger.getNextFireTime(prev, now);
-    if (next === null) {
-      lines.push(i === 0 ? '# this schedule never fires' : '# no further fire times');
+    if (next === null || next.getTime() > MAX_INSTANT) {
+      // Beyond 9999-12-31 an ISO 8601 time needs an expanded year: not printed.
+      const tail = next === null ? '' : ' up to 9999-12-31';
+      lines.push(i === 0 ? `# this schedule never fires${tail}` : `# no further fire times${tail}`);
       break;
     }
     lines.push(formatIsoInZone(next, trigger.timezone));

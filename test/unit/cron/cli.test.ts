@@ -59,6 +59,26 @@ describe('tickwork next', () => {
     assert.match(b.stderr.join('\n'), /expected an integer from 1 to 10000/);
   });
 
+  test('--after needs an offset and a real date (the host zone never matters); no year beyond 9999 is printed', async () => {
+    for (const after of [
+      '2024-01-01T09:30:00',
+      '2024-02-30T00:00:00Z',
+      'yesterday',
+      '10000-01-01T00:00:00Z',
+    ]) {
+      const io = capture();
+      assert.equal(await runCli(['next', '0 * * * *', '--after', after], io), 2, after);
+      assert.match(io.stderr.join('\n'), /with an offset/, after);
+    }
+    const io = capture();
+    assert.equal(await runCli(['next', '0 0 L * *', '-n', '3', '--after', '9999-11-15T00:00:00Z'], io), 0);
+    assert.deepEqual(io.stdout, [
+      '9999-11-30T00:00:00+00:00',
+      '9999-12-31T00:00:00+00:00',
+      '# no further fire times up to 9999-12-31',
+    ]);
+  });
+
   test('a schedule that never fires says so', async () => {
     const io = capture();
     assert.equal(await runCli(['next', '0 0 30 2 *'], io), 0);
