@@ -5,6 +5,7 @@
  * @module
  */
 import { TickworkError } from '../core/errors.js';
+import { closest } from '../core/validate.js';
 import { MemoryStore } from './memory/index.js';
 import type { Store } from './store.js';
 
@@ -18,6 +19,52 @@ export function optionValue(text: string): unknown {
   if (text === 'null') return null;
   if (/^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(text)) return Number(text);
   return text;
+}
+
+/**
+ * The store options (`keys`) in a connection string's query, as values (see {@link optionValue}; the `verbatim`
+ * ones as the text given, such as a schema or key prefix that may be named "2024"), and the connection string
+ * without them. A string that is not a URL (`host=... dbname=...`) is kept whole. The driver's own parameters
+ * stay in the string.
+ * @throws TickworkError `UNKNOWN_OPTION` for a parameter within two letters of a store option (a misspelling
+ *   the driver would ignore); `INVALID_OPTION` for a store option given twice.
+ */
+export function storeOptionsOf(
+  connectionString: string,
+  keys: readonly string[],
+  verbatim: readonly string[] = [],
+): { url: string; options: Record<string, unknown> } {
+  let parsed: URL;
+  try {
+    parsed = new URL(connectionString);
+  } catch {
+    return { url: connectionString, options: {} };
+  }
+  const options: Record<string, unknown> = {};
+  for (const key of parsed.searchParams.keys()) {
+    const near = keys.includes(key) ? null : closest(key, keys);
+    if (near !== null) {
+      throw new TickworkError(
+        'UNKNOWN_OPTION',
+        `Unknown option \`${key}\` in the connection string; did you mean \`${near}\`?`,
+        { field: key },
+      );
+    }
+  }
+  for (const key of keys) {
+    const values = parsed.searchParams.getAll(key);
+    if (values.length === 0) continue;
+    if (values.length > 1) {
+      throw new TickworkError('INVALID_OPTION', `Expected \`${key}\` once in the connection string`, {
+        field: key,
+      });
+    }
+    options[key] = verbatim.includes(key) ? values[0]! : optionValue(values[0]!);
+    parsed.searchParams.delete(key);
+  }
+  return Object.keys(options).length === 0
+    ? { url: connectionString, options }
+    : { url: parsed.toString(), options };
 }
 
 /**

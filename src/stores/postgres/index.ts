@@ -38,7 +38,6 @@ import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
 import type { TriggerJSON } from '../../triggers/trigger.js';
 import {
   boolean,
-  closest,
   duration,
   integer,
   nonEmptyString,
@@ -86,7 +85,7 @@ import type {
   StoreStartContext,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
-import { optionValue } from '../url.js';
+import { storeOptionsOf } from '../url.js';
 
 export { MIGRATIONS, type Migration } from './migrations.js';
 
@@ -179,55 +178,24 @@ function nextVersionSql(column: string): string {
 }
 
 /**
- * The store options ({@link OPTION_KEYS}) in a connection string's query, as values (see `optionValue`),
- * and the connection string without them. A string that is not a URL (`host=... dbname=...`) is kept whole.
+ * The driver's `options` parameter (`-c work_mem=64MB`) taken out of a connection string: left in, its value
+ * would replace the session settings the store gives its own pool, so it is sent with them instead.
+ * @throws TickworkError `INVALID_OPTION` when it is given more than once.
  */
-function storeOptionsOf(connectionString: string): {
-  url: string;
-  options: Record<string, unknown>;
-  session: string | null;
-} {
-  let parsed: URL;
-  try {
-    parsed = new URL(connectionString);
-  } catch {
-    return { url: connectionString, options: {}, session: null };
-  }
-  const options: Record<string, unknown> = {};
-  for (const key of parsed.searchParams.keys()) {
-    // The driver's own parameters stay; one that is nearly a store option is a misspelling it would ignore.
-    const near = (OPTION_KEYS as readonly string[]).includes(key) ? null : closest(key, OPTION_KEYS);
-    if (near !== null) {
-      throw new TickworkError(
-        'UNKNOWN_OPTION',
-        `Unknown option \`${key}\` in the connection string; did you mean \`${near}\`?`,
-        { field: key },
-      );
-    }
-  }
-  for (const key of OPTION_KEYS) {
-    const values = parsed.searchParams.getAll(key);
-    if (values.length === 0) continue;
-    if (values.length > 1) {
-      throw new TickworkError('INVALID_OPTION', `Expected \`${key}\` once in the connection string`, {
-        field: key,
-      });
-    }
-    options[key] = key === 'schema' ? values[0]! : optionValue(values[0]!); // a schema may be named "2024"
-    parsed.searchParams.delete(key);
-  }
-  // The driver's `options` (`-c work_mem=64MB`): a connection string's value would replace the session
-  // settings the store gives its own pool, so it is taken out here and sent with them.
-  const session = parsed.searchParams.getAll('options');
+function sessionOptionsOf(connectionString: string): { url: string; session: string | null } {
+  const q = connectionString.indexOf('?');
+  if (q < 0) return { url: connectionString, session: null };
+  const params = new URLSearchParams(connectionString.slice(q + 1));
+  const session = params.getAll('options');
+  if (session.length === 0) return { url: connectionString, session: null };
   if (session.length > 1) {
     throw new TickworkError('INVALID_OPTION', 'Expected `options` once in the connection string', {
       field: 'options',
     });
   }
-  parsed.searchParams.delete('options');
-  return Object.keys(options).length === 0 && session.length === 0
-    ? { url: connectionString, options, session: null }
-    : { url: parsed.toString(), options, session: session[0] ?? null };
+  params.delete('options');
+  const rest = params.toString();
+  return { url: connectionString.slice(0, q) + (rest ? `?${rest}` : ''), session: session[0]! };
 }
 
 /** The smallest share of a claim {@link PostgresStoreOptions.fireConcurrency} gives a transaction. */
@@ -409,7 +377,9 @@ export class PostgresStore implements Store {
       const text = nonEmptyString(connectionString, 'connectionString', 4096);
       // Store options in the connection string's query (`?schema=jobs&listen=false`, as store URLs give
       // them) are the store's, not the driver's: taken out, and never in conflict with `options`.
-      const { url, options: fromUrl, session } = storeOptionsOf(text);
+      const stripped = storeOptionsOf(text, OPTION_KEYS, ['schema']);
+      const { url, session } = sessionOptionsOf(stripped.url);
+      const fromUrl = stripped.options;
       this.sessionOptions = session;
       for (const [key, value] of Object.entries(fromUrl)) {
         const given = (opts as Record<string, unknown>)[key];
