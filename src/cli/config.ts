@@ -33,7 +33,7 @@ export interface TickworkConfig {
   tasks: Record<string, TaskFunction>;
   /** Jobs added at start (an unchanged job keeps its next run time; a changed one is replaced). */
   jobs?: ConfigJob[];
-  /** Store URL (`sqlite:PATH`, `postgres://…`, `memory:`), below `--store` and `TICKWORK_STORE`. */
+  /** Store URL (`sqlite:PATH`, `postgres://…`, `redis://…`, `memory:`), below `--store` and `TICKWORK_STORE`. */
   store?: string;
   /** IANA zone of the scheduler (cron and date triggers without their own). @defaultValue the host's */
   timezone?: string;

@@ -1,5 +1,5 @@
 /**
- * Opening a store from a URL, for servers and the CLI: `memory:`, `sqlite:PATH`, `postgres://...`, each with
+ * Opening a store from a URL, for servers and the CLI: `memory:`, `sqlite:PATH`, `postgres://...`, `redis://...`, each with
  * the store's options as query parameters. The driver modules are loaded only when asked for (they are
  * optional peer dependencies).
  * @module
@@ -133,11 +133,13 @@ function asUrlOption(err: unknown): unknown {
  * - `postgres://…` or `postgresql://…`: a `PostgresStore` (`pg` must be installed); `schema` selects the
  *   schema (default `tickwork`); the driver's connection parameters (`sslmode`, `application_name`, ...) stay
  *   in the connection string.
+ * - `redis://…` or `rediss://…` (TLS): a `RedisStore` (`ioredis` must be installed); `prefix` selects the key
+ *   prefix (default `tickwork:`); ioredis's own parameters (`family`, ...) stay in the URL.
  *
  * @throws TickworkError `INVALID_OPTION` (field `store`, or `store.NAME` for a query parameter) for anything
  *   else, or for an option value the store refuses; `UNKNOWN_OPTION` (field `store.NAME`) for a query
- *   parameter that is not a store option (`memory:`, `sqlite:`), or (PostgreSQL, whose other parameters go
- *   to the driver) is within two letters of one.
+ *   parameter that is not a store option (`memory:`, `sqlite:`), or (PostgreSQL and Redis, whose other
+ *   parameters go to the driver) is within two letters of one.
  */
 export async function openStore(url: string): Promise<Store> {
   const value = url.trim();
@@ -169,6 +171,28 @@ export async function openStore(url: string): Promise<Store> {
       throw asUrlOption(err);
     }
   }
+  if (/^rediss?:\/\//i.test(value)) {
+    try {
+      new URL(value);
+    } catch {
+      throw new TickworkError(
+        'INVALID_OPTION',
+        `Expected \`store\` to be a valid URL, got ${JSON.stringify(redactUrl(url))}`,
+        { field: 'store', value: redactUrl(url) },
+      );
+    }
+    // As PostgreSQL's: the store takes its options out of the URL, leaving the client its own parameters.
+    const { RedisStore } = await importDriver(
+      () => import('./redis/index.js'),
+      'ioredis',
+      'npm install ioredis@6',
+    );
+    try {
+      return new RedisStore({ url: value });
+    } catch (err) {
+      throw asUrlOption(err);
+    }
+  }
   const sqlite = /^sqlite:(?:\/\/)?(.+)$/i.exec(value);
   if (sqlite || /\.(db|sqlite3?)(\?.*)?$/i.test(value)) {
     const rest = sqlite ? sqlite[1]! : value;
@@ -188,7 +212,7 @@ export async function openStore(url: string): Promise<Store> {
   }
   throw new TickworkError(
     'INVALID_OPTION',
-    `Expected \`store\` to be "memory:", "sqlite:PATH" or a "postgres://" URL, got ${JSON.stringify(url)}`,
+    `Expected \`store\` to be "memory:", "sqlite:PATH", a "postgres://" or a "redis://" URL, got ${JSON.stringify(url)}`,
     { field: 'store', value: url },
   );
 }

@@ -5,9 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { MemoryStore } from '../../src/stores/memory/index.js';
 import { PostgresStore, quoteIdent, type PostgresStoreOptions } from '../../src/stores/postgres/index.js';
+import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis/index.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/stores/sqlite/index.js';
 import type { Store } from '../../src/stores/store.js';
 import type { Harness } from './store-contract.js';
@@ -116,6 +118,64 @@ export async function postgresHarness(options: Partial<PostgresStoreOptions>): P
     async cleanup() {
       for (const s of stores) await s.stop();
       await dropSchema(schema);
+    },
+  };
+}
+
+/** The test Redis server. */
+export const REDIS_URL = process.env.TICKWORK_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+
+/** A fresh key prefix `twtest:<random>:`. */
+export function testPrefix(): string {
+  return `twtest:${randomBytes(6).toString('hex')}:`;
+}
+
+/** Deletes every key under `prefix` (SCAN, then DEL), with a connection of its own. */
+export async function deletePrefix(prefix: string): Promise<void> {
+  const client = new Redis(REDIS_URL, { lazyConnect: true });
+  await client.connect();
+  try {
+    for (;;) {
+      let cursor = '0';
+      let found = 0;
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        found += keys.length;
+        if (keys.length > 0) await client.del(...keys);
+      } while (cursor !== '0');
+      if (found === 0) break;
+    }
+  } finally {
+    await client.quit();
+  }
+}
+
+export async function redisHarness(options: Partial<RedisStoreOptions>): Promise<Harness> {
+  const prefix = testPrefix();
+  const stores: RedisStore[] = [];
+  const make = async (): Promise<RedisStore> => {
+    const s = new RedisStore({ url: REDIS_URL }, { prefix, ...options });
+    stores.push(s);
+    await s.start(startContext);
+    return s;
+  };
+  const store = await make();
+  return {
+    store,
+    another: make,
+    prune: () => store.prune(),
+    async corrupt(jobId, column, text) {
+      const client = new Redis(REDIS_URL);
+      try {
+        await client.hset(`${prefix}job:${jobId}`, column, text);
+      } finally {
+        await client.quit();
+      }
+    },
+    async cleanup() {
+      for (const s of stores) await s.stop();
+      await deletePrefix(prefix);
     },
   };
 }

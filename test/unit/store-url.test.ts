@@ -5,15 +5,18 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { isTickworkError } from '../../src/index.js';
 import { importDriver, openStore, redactUrl } from '../../src/stores/url.js';
 import { MemoryStore } from '../../src/stores/memory/index.js';
 import { PostgresStore } from '../../src/stores/postgres/index.js';
+import { RedisStore } from '../../src/stores/redis/index.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const PG = process.env.TICKWORK_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS = process.env.TICKWORK_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 
 /** The private fields a store was built with (what the URL's parameters became). */
 const fields = (store: unknown) => store as Record<string, unknown>;
@@ -208,4 +211,81 @@ test("a connection string's `options` reach the sessions together with the store
     () => new PostgresStore({ connectionString: `${PG}?options=-c%20a%3D1&options=-c%20b%3D2` }),
     (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === 'options',
   );
+});
+
+test('a redis:// URL takes the store options as query parameters and leaves the client its own', async () => {
+  const prefix = `twtest:url:${Math.random().toString(36).slice(2, 8)}:`;
+  const store = await openStore(
+    `${REDIS}?prefix=${encodeURIComponent(prefix)}&listen=false&claimTimeout=500&maxRunAge=null&maxRunsPerJob=7&family=4`,
+  );
+  assert.ok(store instanceof RedisStore);
+  const f = fields(store);
+  assert.deepEqual(
+    [store.prefix, f.listen, f.claimTimeout, f.maxRunAge, f.maxRunsPerJob],
+    [prefix, false, 500, null, 7],
+  );
+  assert.equal(f.url, `${REDIS}?family=4`, 'the client keeps its own parameter');
+  const admin = new Redis(REDIS);
+  try {
+    await store.start({ nodeId: 'url-test', now: Date.now });
+    await store.addJob(
+      {
+        id: 'j',
+        name: 'j',
+        taskId: 't',
+        trigger: { type: 'interval', version: 1, seconds: 60 },
+        args: [],
+        maxInstances: 1,
+        misfireGraceTime: null,
+        coalesce: true,
+        jitter: null,
+        timeout: null,
+        retry: null,
+        paused: false,
+        nextRunTime: null,
+        quarantine: null,
+        version: 1,
+        createdAt: new Date(0),
+        updatedAt: new Date(0),
+      },
+      'error',
+    );
+    assert.equal(await admin.hget(`${prefix}job:j`, 'task_id'), 't', 'the job is stored under the prefix');
+  } finally {
+    await store.stop();
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length > 0) await admin.del(...keys);
+    await admin.quit();
+  }
+  assert.ok((await openStore('rediss://cache.example:6380/2?prefix=x:')) instanceof RedisStore, 'TLS');
+});
+
+test('redis:// URLs refuse near misses of store options, bad values and repeats, naming the parameter', async () => {
+  await rejects(`${REDIS}?prefx=a:`, 'UNKNOWN_OPTION', 'store.prefx');
+  await rejects(`${REDIS}?prefix=nocolon`, 'INVALID_OPTION', 'store.prefix');
+  await rejects(`${REDIS}?prefix=`, 'INVALID_OPTION', 'store.prefix');
+  await rejects(`${REDIS}?claimTimeout=soon`, 'INVALID_OPTION', 'store.claimTimeout');
+  await rejects(`${REDIS}?listen=false&listen=true`, 'INVALID_OPTION', 'store.listen');
+  await assert.rejects(openStore(`${REDIS}?Listen=false`), (err: unknown) => {
+    assert.ok(isTickworkError(err, 'UNKNOWN_OPTION'));
+    assert.match(err.message, /did you mean `listen`\?/);
+    return true;
+  });
+  assert.throws(
+    () => new RedisStore({ url: `${REDIS}?prefix=a:` }, { prefix: 'b:' }),
+    (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === 'prefix',
+  );
+  assert.throws(
+    () => new RedisStore({ url: 'http://127.0.0.1:6379' }),
+    (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === 'url',
+  );
+  assert.equal(new RedisStore({ url: REDIS }).prefix, 'tickwork:', 'the default prefix');
+});
+
+test('redactUrl hides the password of a redis:// URL', () => {
+  assert.equal(
+    redactUrl('job store redis://:s3cret@cache:6379/0?prefix=jobs: failed'),
+    'job store redis://***@cache:6379/0?prefix=jobs: failed',
+  );
+  assert.equal(redactUrl('rediss://app:s3cret@cache:6380'), 'rediss://***@cache:6380');
 });

@@ -237,7 +237,7 @@ export function registerServe(program: Command, context: CliContext): void {
     )
     .option(
       '--store <url>',
-      `job store: sqlite:PATH, postgres://..., memory: (default: TICKWORK_STORE, the config's, ${DEFAULT_STORE})`,
+      `job store: sqlite:PATH, postgres://..., redis://..., memory: (default: TICKWORK_STORE, the config's, ${DEFAULT_STORE})`,
     )
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('-p, --port <port>', 'port to listen on (0: any free port)', port, 8000)

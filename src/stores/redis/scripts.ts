@@ -1,0 +1,665 @@
+/**
+ * The Lua scripts of the Redis store. Each runs atomically on the server (nothing else runs meanwhile) and
+ * reads the time with `TIME` (Redis 7 replicates the effects of a script, not the script, so that is allowed).
+ * Every script takes the key prefix as `ARGV[1]` and builds its keys from it (see `docs/stores.md` for the
+ * layout); arguments that are lists come as JSON (`cjson`). Times are epoch milliseconds, kept as decimal
+ * strings in hashes (a Lua number formats large values in exponent form).
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { MAX_VERSION } from '../common.js';
+
+/** A script and its SHA-1 (for `EVALSHA`). */
+export interface Script {
+  readonly name: string;
+  readonly lua: string;
+  readonly sha: string;
+}
+
+const PRELUDE = `
+local P = ARGV[1]
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function fmt(n) return string.format('%.0f', n) end
+local function hash(key) return redis.call('HGETALL', key) end
+local FINAL = { succeeded = true, failed = true, ['timed-out'] = true, missed = true, skipped = true,
+  abandoned = true, cancelled = true }
+-- Keeps the job in the due index exactly while it is not paused and has a next run time.
+local function reindex(id)
+  local f = redis.call('HMGET', P .. 'job:' .. id, 'paused', 'next_run_time')
+  local n = tonumber(f[2])
+  if f[1] == '0' and n then redis.call('ZADD', P .. 'due', n, id) else redis.call('ZREM', P .. 'due', id) end
+end
+-- Writes the fields of a JSON object into a hash; a value false deletes the field.
+local function write(key, fields)
+  local set, del = {}, {}
+  for k, v in pairs(fields) do
+    if v == false then del[#del + 1] = k else set[#set + 1] = k; set[#set + 1] = v end
+  end
+  if #del > 0 then redis.call('HDEL', key, unpack(del)) end
+  if #set > 0 then redis.call('HSET', key, unpack(set)) end
+end
+local function next_version(v)
+  local n = tonumber(v)
+  if n == nil or n >= ${MAX_VERSION} then return '1' end
+  return fmt(n + 1)
+end
+-- The job with this id, live or else its retired copy (a job its own plan removed), or an empty list.
+local function job_or_retired(id)
+  local h = hash(P .. 'job:' .. id)
+  if #h == 0 then h = hash(P .. 'retired:' .. id) end
+  return h
+end
+-- Inserts a new run record and indexes it.
+local function insert_run(id, job_id, task_id, sft, not_before, status, manual, t)
+  local rk = P .. 'run:' .. id
+  redis.call('HSET', rk, 'id', id, 'job_id', job_id, 'task_id', task_id, 'scheduled_fire_time', sft,
+    'not_before', not_before, 'status', status, 'manual', manual, 'attempt', '0', 'created_at', t)
+  if status ~= 'pending' then redis.call('HSET', rk, 'finished_at', t) end
+  redis.call('ZADD', P .. 'runs', sft, id)
+  redis.call('ZADD', P .. 'job-runs:' .. job_id, sft, id)
+  if status == 'pending' then
+    redis.call('ZADD', P .. 'pending', not_before, id)
+    redis.call('SADD', P .. 'active:' .. job_id, id)
+  end
+end
+local function delete_run(id, job_id)
+  redis.call('DEL', P .. 'run:' .. id)
+  redis.call('ZREM', P .. 'runs', id)
+  redis.call('ZREM', P .. 'job-runs:' .. job_id, id)
+end
+`;
+
+function script(name: string, body: string): Script {
+  const lua = PRELUDE + body;
+  return { name, lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/**
+ * Marks the key space as this store's format (`ARGV[2]`), refusing a newer one. Returns the stored format.
+ */
+export const START = script(
+  'start',
+  `
+redis.call('SET', P .. 'format', ARGV[2], 'NX')
+return redis.call('GET', P .. 'format')
+`,
+);
+
+/**
+ * Adds or replaces a job. `ARGV[2]` id, `ARGV[3]` `add` (only when absent) or `cas` (only while its version
+ * is `ARGV[4]`), `ARGV[5]` the fields (JSON). Returns `{1}` when written, else `{0, the stored hash}` (empty
+ * when there is no job).
+ */
+export const PUT_JOB = script(
+  'put-job',
+  `
+local id = ARGV[2]
+local key = P .. 'job:' .. id
+if ARGV[3] == 'add' then
+  if redis.call('EXISTS', key) == 1 then return { 0, hash(key) } end
+elseif redis.call('HGET', key, 'version') ~= ARGV[4] then
+  return { 0, hash(key) }
+end
+write(key, cjson.decode(ARGV[5]))
+redis.call('ZADD', P .. 'jobs', 0, id)
+reindex(id)
+return { 1 }
+`,
+);
+
+/**
+ * Applies changes to a job. `ARGV[2]` id, `ARGV[3]` expected version (`''`: any), `ARGV[4]` the changed fields
+ * (JSON), `ARGV[5]` `1` when `paused` changes (which ends a quarantine). Returns `{'ok', hash}`,
+ * `{'missing'}` or `{'conflict', version}`.
+ */
+export const UPDATE_JOB = script(
+  'update-job',
+  `
+local id = ARGV[2]
+local key = P .. 'job:' .. id
+local v = redis.call('HGET', key, 'version')
+if not v then return { 'missing' } end
+if ARGV[3] ~= '' and v ~= ARGV[3] then return { 'conflict', v } end
+write(key, cjson.decode(ARGV[4]))
+if ARGV[5] == '1' then redis.call('HDEL', key, 'quarantine') end
+redis.call('HSET', key, 'version', next_version(v), 'updated_at', fmt(now_ms()))
+reindex(id)
+return { 'ok', hash(key) }
+`,
+);
+
+/**
+ * Removes jobs: `ARGV[2]` a JSON list of ids, or `*` for all. Their pending runs become `cancelled`. Returns
+ * the removed jobs' hashes.
+ */
+export const REMOVE_JOBS = script(
+  'remove-jobs',
+  `
+local ids
+if ARGV[2] == '*' then ids = redis.call('ZRANGE', P .. 'jobs', 0, -1) else ids = cjson.decode(ARGV[2]) end
+local t = fmt(now_ms())
+local out = {}
+for _, id in ipairs(ids) do
+  local key = P .. 'job:' .. id
+  local h = hash(key)
+  if #h > 0 then
+    redis.call('DEL', key, P .. 'claim:' .. id)
+    redis.call('ZREM', P .. 'jobs', id)
+    redis.call('ZREM', P .. 'due', id)
+    for _, rid in ipairs(redis.call('SMEMBERS', P .. 'active:' .. id)) do
+      local rk = P .. 'run:' .. rid
+      if redis.call('HGET', rk, 'status') == 'pending' then
+        redis.call('HSET', rk, 'status', 'cancelled', 'finished_at', t)
+        redis.call('ZREM', P .. 'pending', rid)
+        redis.call('SREM', P .. 'active:' .. id, rid)
+      end
+    end
+    out[#out + 1] = h
+  end
+end
+return out
+`,
+);
+
+/**
+ * The claim of the firing step: up to `ARGV[2]` due jobs (next run time <= the server's time, not paused),
+ * earliest first, skipping jobs another claimer holds; each gets the claim token `ARGV[3]` for `ARGV[4]` ms.
+ * Returns `{now, more (0/1), job hashes, active run counts}`.
+ */
+export const CLAIM = script(
+  'claim',
+  `
+local limit = tonumber(ARGV[2])
+local now = now_ms()
+local jobs, active = {}, {}
+local more = 0
+local offset = 0
+while more == 0 do
+  local ids = redis.call('ZRANGEBYSCORE', P .. 'due', '-inf', now, 'LIMIT', offset, 256)
+  if #ids == 0 then break end
+  offset = offset + #ids
+  for _, id in ipairs(ids) do
+    if redis.call('EXISTS', P .. 'claim:' .. id) == 0 and redis.call('HGET', P .. 'job:' .. id, 'paused') == '0' then
+      if #jobs == limit then more = 1; break end
+      redis.call('SET', P .. 'claim:' .. id, ARGV[3], 'PX', ARGV[4])
+      jobs[#jobs + 1] = hash(P .. 'job:' .. id)
+      active[#active + 1] = redis.call('SCARD', P .. 'active:' .. id)
+    end
+  end
+end
+return { fmt(now), more, jobs, active }
+`,
+);
+
+/**
+ * The apply of the firing step. `ARGV[2]` the claim token, `ARGV[3]` the claim's time, `ARGV[4]` the plans
+ * (JSON: `{i, v, n?, a?, q?, runs: [{r, s, b, st, k, e}]}`, see `RedisStore.fireDueJobs`), `ARGV[5]` the
+ * channel and `ARGV[6]` the message published when pending runs were created.
+ *
+ * Per job, only while it still holds the claim and its version is the one claimed (compare-and-set): inserts
+ * the runs unique on (job, scheduled fire time, not manual), a pending run that no longer fits `maxInstances`
+ * (counting the active runs now) stored as `skipped`; advances, pauses (quarantine) or removes (into a
+ * retired copy) the job; increments its version. Every claim of the token is released.
+ * Returns `{ids of the jobs applied, ids of the runs inserted, ids of the runs stored as skipped}`.
+ */
+export const APPLY = script(
+  'apply',
+  `
+local token, t = ARGV[2], ARGV[3]
+local ok, ins, skipped = {}, {}, {}
+local created = false
+for _, j in ipairs(cjson.decode(ARGV[4])) do
+  local id = j.i
+  local key = P .. 'job:' .. id
+  local ck = P .. 'claim:' .. id
+  if redis.call('GET', ck) == token then
+    if redis.call('HGET', key, 'version') == j.v then
+      local f = redis.call('HMGET', key, 'task_id', 'max_instances')
+      local max = tonumber(f[2]) or 1
+      local n = redis.call('SCARD', P .. 'active:' .. id)
+      for _, r in ipairs(j.runs) do
+        local dup = false
+        for _, other in ipairs(redis.call('ZRANGEBYSCORE', P .. 'job-runs:' .. id, r.s, r.s)) do
+          if redis.call('HGET', P .. 'run:' .. other, 'manual') == '0' then dup = true; break end
+        end
+        if not dup then
+          local final = r.st
+          if final == 'pending' and n > r.e and n + r.k > max then final = 'skipped' end
+          insert_run(r.r, id, f[1], r.s, r.b, final, '0', t)
+          if final == 'pending' then created = true end
+          ins[#ins + 1] = r.r
+          if final ~= r.st then skipped[#skipped + 1] = r.r end
+        end
+      end
+      if j.a == 'r' then
+        local h = hash(key)
+        redis.call('DEL', P .. 'retired:' .. id)
+        redis.call('HSET', P .. 'retired:' .. id, unpack(h))
+        redis.call('SADD', P .. 'retired', id)
+        redis.call('DEL', key)
+        redis.call('ZREM', P .. 'jobs', id)
+        redis.call('ZREM', P .. 'due', id)
+      else
+        if j.a == 'q' then
+          redis.call('HSET', key, 'paused', '1', 'quarantine', j.q)
+          redis.call('HDEL', key, 'next_run_time')
+        elseif j.n then
+          redis.call('HSET', key, 'next_run_time', j.n)
+        else
+          redis.call('HDEL', key, 'next_run_time')
+        end
+        redis.call('HSET', key, 'version', next_version(j.v), 'updated_at', t)
+        reindex(id)
+      end
+      ok[#ok + 1] = id
+    end
+    redis.call('DEL', ck)
+  end
+end
+if created then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
+return { ok, ins, skipped }
+`,
+);
+
+/**
+ * A manual run of job `ARGV[2]` with id `ARGV[3]` at the server's time: `skipped` when the job has
+ * `maxInstances` active runs. `ARGV[4]`/`ARGV[5]`: channel and message. Returns `{1, run hash}` or `{0}`
+ * (no such job).
+ */
+export const MANUAL_RUN = script(
+  'manual-run',
+  `
+local id = ARGV[2]
+local f = redis.call('HMGET', P .. 'job:' .. id, 'task_id', 'max_instances')
+if not f[1] then return { 0 } end
+local t = fmt(now_ms())
+local n = redis.call('SCARD', P .. 'active:' .. id)
+local status = 'pending'
+if n >= (tonumber(f[2]) or 1) then status = 'skipped' end
+insert_run(ARGV[3], id, f[1], t, t, status, '1', t)
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return { 1, hash(P .. 'run:' .. ARGV[3]) }
+`,
+);
+
+/**
+ * Leases up to `ARGV[3]` due pending runs (not before <= the server's time, oldest first) of the tasks in
+ * `ARGV[5]` (JSON list; `''`: all) to owner `ARGV[2]` for `ARGV[4]` ms. Returns `{run hashes, job hashes}`
+ * (each job live, or else retired, once).
+ */
+export const ACQUIRE = script(
+  'acquire',
+  `
+local owner, limit, lease = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local tasks = nil
+if ARGV[5] ~= '' then
+  tasks = {}
+  for _, t in ipairs(cjson.decode(ARGV[5])) do tasks[t] = true end
+end
+local now = now_ms()
+local t, until_ = fmt(now), fmt(now + lease)
+local runs, jobs, seen = {}, {}, {}
+local offset = 0
+while #runs < limit do
+  local ids = redis.call('ZRANGEBYSCORE', P .. 'pending', '-inf', now, 'LIMIT', offset, 256)
+  if #ids == 0 then break end
+  local taken = 0
+  for _, rid in ipairs(ids) do
+    local rk = P .. 'run:' .. rid
+    local f = redis.call('HMGET', rk, 'status', 'task_id', 'job_id')
+    if f[1] == 'pending' and (tasks == nil or tasks[f[2]]) then
+      redis.call('HINCRBY', rk, 'attempt', 1)
+      redis.call('HSET', rk, 'status', 'running', 'owner', owner, 'started_at', t, 'lease_expires_at', until_)
+      redis.call('ZREM', P .. 'pending', rid)
+      redis.call('ZADD', P .. 'running', until_, rid)
+      taken = taken + 1
+      runs[#runs + 1] = hash(rk)
+      if not seen[f[3]] then
+        seen[f[3]] = true
+        local h = job_or_retired(f[3])
+        if #h > 0 then jobs[#jobs + 1] = h end
+      end
+      if #runs >= limit then break end
+    end
+  end
+  offset = offset + #ids - taken
+end
+return { runs, jobs }
+`,
+);
+
+/**
+ * Renews the leases of `ARGV[4]` (JSON `[{id, a}]`) held by owner `ARGV[2]` (still `running` with that
+ * attempt) to the server's time plus `ARGV[3]` ms. Returns the ids renewed.
+ */
+export const HEARTBEAT = script(
+  'heartbeat',
+  `
+local owner = ARGV[2]
+local until_ = fmt(now_ms() + tonumber(ARGV[3]))
+local out = {}
+for _, h in ipairs(cjson.decode(ARGV[4])) do
+  local rk = P .. 'run:' .. h.id
+  local f = redis.call('HMGET', rk, 'status', 'owner', 'attempt')
+  if f[1] == 'running' and f[2] == owner and tonumber(f[3]) == h.a then
+    redis.call('HSET', rk, 'lease_expires_at', until_)
+    redis.call('ZADD', P .. 'running', until_, h.id)
+    out[#out + 1] = h.id
+  end
+end
+return out
+`,
+);
+
+/**
+ * Records outcomes of owner `ARGV[2]`'s runs, `ARGV[3]` (JSON `[{id, a, st, err?, res?, retry?}]`), each only
+ * while the run is `running` under that owner and attempt: with `retry` (a time) the run is `pending` again
+ * from then; otherwise it ends with status `st` at the server's time. `ARGV[4]`/`ARGV[5]`: channel and message
+ * published when a run went back to pending. Returns, per item, the run's job id or `''` (fenced out).
+ */
+export const FINISH = script(
+  'finish',
+  `
+local owner = ARGV[2]
+local t = fmt(now_ms())
+local out = {}
+local requeued = false
+for i, x in ipairs(cjson.decode(ARGV[3])) do
+  local rk = P .. 'run:' .. x.id
+  local f = redis.call('HMGET', rk, 'status', 'owner', 'attempt', 'job_id')
+  out[i] = ''
+  if f[1] == 'running' and f[2] == owner and tonumber(f[3]) == x.a then
+    redis.call('ZREM', P .. 'running', x.id)
+    if x.err then redis.call('HSET', rk, 'error', x.err) else redis.call('HDEL', rk, 'error') end
+    if x.retry then
+      redis.call('HSET', rk, 'status', 'pending', 'not_before', x.retry)
+      redis.call('HDEL', rk, 'owner', 'lease_expires_at')
+      redis.call('ZADD', P .. 'pending', x.retry, x.id)
+      requeued = true
+    else
+      redis.call('HSET', rk, 'status', x.st, 'finished_at', t)
+      redis.call('HDEL', rk, 'lease_expires_at')
+      if x.res then redis.call('HSET', rk, 'result', x.res) else redis.call('HDEL', rk, 'result') end
+      redis.call('SREM', P .. 'active:' .. f[4], x.id)
+    end
+    out[i] = f[4]
+  end
+end
+if requeued then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+return out
+`,
+);
+
+/**
+ * Reads up to `ARGV[2]` `running` runs whose lease ended before the server's time, with their jobs (live or
+ * retired). Returns `{run hashes, job hashes}`.
+ */
+export const EXPIRED = script(
+  'expired',
+  `
+local now = now_ms()
+local runs, jobs, seen = {}, {}, {}
+for _, rid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'running', '-inf', '(' .. fmt(now), 'LIMIT', 0, tonumber(ARGV[2]))) do
+  local h = hash(P .. 'run:' .. rid)
+  if #h > 0 then
+    runs[#runs + 1] = h
+    local job_id = redis.call('HGET', P .. 'run:' .. rid, 'job_id')
+    if not seen[job_id] then
+      seen[job_id] = true
+      local j = job_or_retired(job_id)
+      if #j > 0 then jobs[#jobs + 1] = j end
+    end
+  end
+end
+return { runs, jobs }
+`,
+);
+
+/**
+ * Reaps runs read by {@link EXPIRED}: `ARGV[2]` (JSON `[{id, a, o, at?}]`), each only while it is still
+ * `running` under that attempt and owner with its lease ended before the server's time (so a heartbeat or
+ * another reaper in between wins). With `at` the run is `pending` again from then (attempt kept, owner and
+ * lease cleared); without, `abandoned`. `ARGV[3]`/`ARGV[4]`: channel and message when a run was requeued.
+ * Returns the reaped runs' hashes.
+ */
+export const REAP = script(
+  'reap',
+  `
+local now = now_ms()
+local t = fmt(now)
+local out = {}
+local requeued = false
+for _, x in ipairs(cjson.decode(ARGV[2])) do
+  local rk = P .. 'run:' .. x.id
+  local f = redis.call('HMGET', rk, 'status', 'attempt', 'owner', 'lease_expires_at', 'job_id')
+  if f[1] == 'running' and tonumber(f[2]) == x.a and f[3] == x.o and tonumber(f[4]) and tonumber(f[4]) < now then
+    redis.call('ZREM', P .. 'running', x.id)
+    if x.at then
+      redis.call('HSET', rk, 'status', 'pending', 'not_before', x.at)
+      redis.call('HDEL', rk, 'owner', 'lease_expires_at')
+      redis.call('ZADD', P .. 'pending', x.at, x.id)
+      requeued = true
+    else
+      redis.call('HSET', rk, 'status', 'abandoned', 'finished_at', t)
+      redis.call('HDEL', rk, 'lease_expires_at')
+      redis.call('SREM', P .. 'active:' .. f[5], x.id)
+    end
+    out[#out + 1] = hash(rk)
+  end
+end
+if requeued then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+return out
+`,
+);
+
+/**
+ * Gives abandoned run `ARGV[2]` (attempt `ARGV[3]`) another attempt from `ARGV[4]`. Returns its job id, or
+ * `''` when it is not abandoned with that attempt.
+ */
+export const REQUEUE = script(
+  'requeue',
+  `
+local rk = P .. 'run:' .. ARGV[2]
+local f = redis.call('HMGET', rk, 'status', 'attempt', 'job_id')
+if f[1] ~= 'abandoned' or f[2] ~= ARGV[3] then return '' end
+redis.call('HSET', rk, 'status', 'pending', 'not_before', ARGV[4])
+redis.call('HDEL', rk, 'owner', 'lease_expires_at', 'finished_at')
+redis.call('ZADD', P .. 'pending', ARGV[4], ARGV[2])
+redis.call('SADD', P .. 'active:' .. f[3], ARGV[2])
+return f[3]
+`,
+);
+
+/**
+ * Run history: runs of job `ARGV[2]` (`''`: all) with a status in `ARGV[3]` (JSON list; `''`: any), scheduled
+ * fire time in [`ARGV[4]`, `ARGV[5]`) (`-inf`/`+inf`: unbounded), newest first, skipping `ARGV[6]`, at most
+ * `ARGV[7]`. Returns the run hashes.
+ */
+export const GET_RUNS = script(
+  'get-runs',
+  `
+local index = P .. 'runs'
+if ARGV[2] ~= '' then index = P .. 'job-runs:' .. ARGV[2] end
+local statuses = nil
+if ARGV[3] ~= '' then
+  statuses = {}
+  for _, s in ipairs(cjson.decode(ARGV[3])) do statuses[s] = true end
+end
+local max = ARGV[5]
+if max ~= '+inf' then max = '(' .. max end
+local skip, limit = tonumber(ARGV[6]), tonumber(ARGV[7])
+local out = {}
+if limit <= 0 then return out end
+if statuses == nil then
+  for _, rid in ipairs(redis.call('ZREVRANGEBYSCORE', index, max, ARGV[4], 'LIMIT', skip, limit)) do
+    out[#out + 1] = hash(P .. 'run:' .. rid)
+  end
+  return out
+end
+local offset = 0
+while #out < limit do
+  local ids = redis.call('ZREVRANGEBYSCORE', index, max, ARGV[4], 'LIMIT', offset, 512)
+  if #ids == 0 then break end
+  offset = offset + #ids
+  for _, rid in ipairs(ids) do
+    if statuses[redis.call('HGET', P .. 'run:' .. rid, 'status')] then
+      if skip > 0 then skip = skip - 1 else
+        out[#out + 1] = hash(P .. 'run:' .. rid)
+        if #out >= limit then break end
+      end
+    end
+  end
+end
+return out
+`,
+);
+
+/**
+ * The summary of the jobs `getJobs` filters and sorts: `ARGV[2]` a JSON list of ids (`''`: all). Returns, per
+ * existing job, `{id, name, next_run_time, paused, task_id}`.
+ */
+export const JOB_INDEX = script(
+  'job-index',
+  `
+local ids
+if ARGV[2] == '' then ids = redis.call('ZRANGE', P .. 'jobs', 0, -1) else ids = cjson.decode(ARGV[2]) end
+local out = {}
+for _, id in ipairs(ids) do
+  local f = redis.call('HMGET', P .. 'job:' .. id, 'id', 'name', 'next_run_time', 'paused', 'task_id')
+  if f[1] then out[#out + 1] = { id, f[2] or '', f[3] or '', f[4] or '', f[5] or '' } end
+end
+return out
+`,
+);
+
+/** Counts jobs of task `ARGV[2]` (`''`: any) whose `paused` is `ARGV[3]` (`1`/`0`; `''`: any). */
+export const COUNT_JOBS = script(
+  'count-jobs',
+  `
+if ARGV[2] == '' and ARGV[3] == '' then return redis.call('ZCARD', P .. 'jobs') end
+local n = 0
+for _, id in ipairs(redis.call('ZRANGE', P .. 'jobs', 0, -1)) do
+  local f = redis.call('HMGET', P .. 'job:' .. id, 'task_id', 'paused')
+  local paused = '0'
+  if f[2] ~= '0' then paused = '1' end
+  if (ARGV[2] == '' or f[1] == ARGV[2]) and (ARGV[3] == '' or paused == ARGV[3]) then n = n + 1 end
+end
+return n
+`,
+);
+
+/**
+ * The earliest of: the first due time of an unpaused job, the first not-before of a pending run of the tasks
+ * in `ARGV[2]` (JSON list; `''`: any), the first lease end of a running run. `''` when there is none.
+ */
+export const WAKE = script(
+  'wake',
+  `
+local best = nil
+local function consider(s) local n = tonumber(s); if n and (best == nil or n < best) then best = n end end
+local d = redis.call('ZRANGE', P .. 'due', 0, 0, 'WITHSCORES')
+if d[2] then consider(d[2]) end
+local r = redis.call('ZRANGE', P .. 'running', 0, 0, 'WITHSCORES')
+if r[2] then consider(r[2]) end
+if ARGV[2] == '' then
+  local p = redis.call('ZRANGE', P .. 'pending', 0, 0, 'WITHSCORES')
+  if p[2] then consider(p[2]) end
+else
+  local tasks = {}
+  for _, t in ipairs(cjson.decode(ARGV[2])) do tasks[t] = true end
+  local offset = 0
+  local found = false
+  while not found do
+    local p = redis.call('ZRANGE', P .. 'pending', offset, offset + 255, 'WITHSCORES')
+    if #p == 0 then break end
+    offset = offset + 256
+    for i = 1, #p, 2 do
+      if tasks[redis.call('HGET', P .. 'run:' .. p[i], 'task_id')] then consider(p[i + 1]); found = true; break end
+    end
+  end
+end
+if best == nil then return '' end
+return fmt(best)
+`,
+);
+
+/**
+ * Retention, in one step: for each job in `ARGV[2]` (JSON list) the finished runs beyond its newest `ARGV[3]`
+ * are deleted; with `ARGV[4]` (ms, `''`: none) finished runs whose fire time and end are both older than
+ * that, up to 10,000, oldest first; and retired copies of jobs none of whose runs is active. Returns the
+ * number of runs deleted.
+ */
+export const PRUNE = script(
+  'prune',
+  `
+local keep = tonumber(ARGV[3])
+local deleted = 0
+for _, id in ipairs(cjson.decode(ARGV[2])) do
+  local finals = 0
+  for _, rid in ipairs(redis.call('ZREVRANGE', P .. 'job-runs:' .. id, 0, -1)) do
+    if FINAL[redis.call('HGET', P .. 'run:' .. rid, 'status')] then
+      finals = finals + 1
+      if finals > keep then delete_run(rid, id); deleted = deleted + 1 end
+    end
+  end
+end
+if ARGV[4] ~= '' then
+  local cutoff = now_ms() - tonumber(ARGV[4])
+  local ids = redis.call('ZRANGEBYSCORE', P .. 'runs', '-inf', '(' .. fmt(cutoff), 'LIMIT', 0, 10000)
+  for _, rid in ipairs(ids) do
+    local f = redis.call('HMGET', P .. 'run:' .. rid, 'status', 'finished_at', 'job_id')
+    local fin = tonumber(f[2])
+    if FINAL[f[1]] and fin and fin < cutoff then delete_run(rid, f[3]); deleted = deleted + 1 end
+  end
+end
+for _, id in ipairs(redis.call('SMEMBERS', P .. 'retired')) do
+  if redis.call('SCARD', P .. 'active:' .. id) == 0 then
+    redis.call('DEL', P .. 'retired:' .. id)
+    redis.call('SREM', P .. 'retired', id)
+  end
+end
+return deleted
+`,
+);
+
+/**
+ * Registers node `ARGV[2]` (`ARGV[3]`: JSON `{host, pid, startedAt, clockOffset}`) seen now, and forgets nodes
+ * unseen for an hour.
+ */
+export const REGISTER_NODE = script(
+  'register-node',
+  `
+local now = now_ms()
+local info = cjson.decode(ARGV[3])
+info.lastSeenAt = fmt(now)
+redis.call('HSET', P .. 'nodes', ARGV[2], cjson.encode(info))
+local all = redis.call('HGETALL', P .. 'nodes')
+for i = 1, #all, 2 do
+  if all[i] ~= ARGV[2] then
+    local ok, n = pcall(cjson.decode, all[i + 1])
+    if not ok or type(n) ~= 'table' or (tonumber(n.lastSeenAt) or 0) < now - 3600000 then
+      redis.call('HDEL', P .. 'nodes', all[i])
+    end
+  end
+end
+return 1
+`,
+);
+
+/** The registered nodes (`{id, JSON}` pairs, flat) and, per owner, the runs `running` now (pairs, flat). */
+export const GET_NODES = script(
+  'get-nodes',
+  `
+local counts = {}
+for _, rid in ipairs(redis.call('ZRANGE', P .. 'running', 0, -1)) do
+  local o = redis.call('HGET', P .. 'run:' .. rid, 'owner')
+  if o then counts[o] = (counts[o] or 0) + 1 end
+end
+local flat = {}
+for o, n in pairs(counts) do flat[#flat + 1] = o; flat[#flat + 1] = n end
+return { redis.call('HGETALL', P .. 'nodes'), flat }
+`,
+);
