@@ -6,10 +6,20 @@ import { rmSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { PostgresStore } from '../../src/stores/postgres/index.js';
+import { RedisStore } from '../../src/stores/redis/index.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import type { FirePlanner, FireResult, Store } from '../../src/stores/store.js';
 import { job } from './store-contract.js';
-import { PG_URL, dropSchema, startContext, tempDbFile, testSchema } from './harness.js';
+import {
+  PG_URL,
+  REDIS_URL,
+  deletePrefix,
+  dropSchema,
+  startContext,
+  tempDbFile,
+  testPrefix,
+  testSchema,
+} from './harness.js';
 
 const JOBS = 100;
 const TSX_API = import.meta.resolve('tsx/esm/api');
@@ -293,4 +303,61 @@ test('PostgreSQL fireConcurrency: a claim is divided only among connections the 
     assert.equal(r.fired.length, 256, 'one transaction fired the whole claim');
     assert.equal(r.more, true);
   });
+});
+
+test('Redis: 4 stores with their own connections fire 2,000 due jobs side by side, each fire time exactly once', async () => {
+  const prefix = testPrefix();
+  const stores = [0, 1, 2, 3].map(() => new RedisStore({ url: REDIS_URL }, { prefix, listen: false }));
+  const N = 2000;
+  try {
+    for (const s of stores) await s.start(startContext);
+    const base = Math.floor(Date.now() / SECOND) * SECOND - 5 * SECOND;
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        for (let i = w; i < N; i += 8)
+          await stores[0]!.addJob(
+            job(`job-${String(i).padStart(4, '0')}`, { nextRunTime: new Date(base) }),
+            'error',
+          );
+      }),
+    );
+    assert.equal(await stores[0]!.countJobs(), N);
+    const planned: string[] = [];
+    const inserted: string[] = [];
+    const planner: FirePlanner = (j) => {
+      const t = j.nextRunTime!;
+      planned.push(`${j.id}@${t.getTime()}`);
+      return {
+        runs: [{ scheduledFireTime: t, status: 'pending', notBefore: t }],
+        nextRunTime: new Date(t.getTime() + SECOND),
+        remove: false,
+      };
+    };
+    let lastNow = 0;
+    await Promise.all(
+      stores.map(async (s) => {
+        for (;;) {
+          const r = await s.fireDueJobs(new Date(), 50, planner);
+          lastNow = Math.max(lastNow, r.now.getTime());
+          collectRuns(r, inserted);
+          if (r.fired.length === 0 && !r.more) break;
+        }
+      }),
+    );
+    assert.equal(countDuplicates(planned), 0, 'no fire time planned twice');
+    assert.deepEqual([...inserted].sort(), [...planned].sort(), 'every planned fire time was stored');
+    const stored = await runsByJob(stores[1]!);
+    assert.equal(stored.size, N);
+    const jobs = new Map((await stores[2]!.getJobs()).map((j) => [j.id, j]));
+    for (const [id, times] of stored) {
+      const next = jobs.get(id)!.nextRunTime!.getTime();
+      const expected = Array.from({ length: (next - base) / SECOND }, (_, i) => base + i * SECOND);
+      assert.deepEqual(times, expected, `${id}: every fire time from the first to the current one, no gaps`);
+      assert.ok(times.length >= 6, `${id}: at least the 6 fire times due at the start`);
+      assert.ok(next > lastNow - 2 * SECOND, `${id}: caught up`);
+    }
+  } finally {
+    for (const s of stores) await s.stop();
+    await deletePrefix(prefix);
+  }
 });

@@ -362,6 +362,9 @@ export class RedisStore implements Store {
   private dropped = false;
   private readonly dirtyJobs = new Set<string>();
   private finishedSincePrune = 0;
+  /** Rejecters of the commands waiting for an answer (see {@link call}). */
+  private readonly inFlight = new Set<(err: Error) => void>();
+  private watched: Redis | null = null;
 
   /**
    * @param connection a `url` (`redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS), or a
@@ -443,9 +446,10 @@ export class RedisStore implements Store {
     if (!this.client) {
       const client = new Redis(this.url!, {
         lazyConnect: true,
-        // A command waits for a reconnection at most twice, then rejects (STORE_ERROR) and the scheduler backs
-        // off; a command the connection dropped is never sent again by the client (the scheduler decides).
-        maxRetriesPerRequest: 2,
+        // While the connection is down a command rejects at once (STORE_ERROR: the scheduler backs off and
+        // tries again), and a command the connection dropped is never sent again by the client: a command is
+        // sent once, while connected, and answered or rejected (see `call`).
+        enableOfflineQueue: false,
         autoResendUnfulfilledCommands: false,
         connectionName: 'tickwork',
       } satisfies RedisOptions);
@@ -1035,12 +1039,45 @@ export class RedisStore implements Store {
     return this.client;
   }
 
+  /**
+   * Runs `fn` on the client, mapping its failure to `STORE_ERROR`. On a client that does not resend the commands
+   * a dropped connection left unanswered (the store's own: `autoResendUnfulfilledCommands: false`), ioredis
+   * would leave such a command pending for ever; it is rejected when the connection closes instead. It may or
+   * may not have been applied, as a statement whose commit was not acknowledged: a firing step's runs are
+   * stored either way, and runs leased by an unanswered `acquireRuns` are reaped when their lease ends.
+   */
   private async call<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+    const client = this.db;
+    if (client.options.autoResendUnfulfilledCommands !== false) {
+      try {
+        return await fn(client);
+      } catch (err) {
+        throw mapError(err);
+      }
+    }
+    this.watchClose(client);
+    let lost!: (err: Error) => void;
+    const closed = new Promise<never>((_, reject) => (lost = reject));
+    this.inFlight.add(lost);
     try {
-      return await fn(this.db);
+      return await Promise.race([fn(client), closed]);
     } catch (err) {
       throw mapError(err);
+    } finally {
+      this.inFlight.delete(lost);
     }
+  }
+
+  /** Rejects the commands in flight when `client`'s connection closes (see {@link call}). */
+  private watchClose(client: Redis): void {
+    if (this.watched === client) return;
+    this.watched = client;
+    client.on('close', () => {
+      const waiting = [...this.inFlight];
+      this.inFlight.clear();
+      for (const reject of waiting)
+        reject(new Error('the connection closed before the command was answered'));
+    });
   }
 
   /** Runs a script by its SHA-1, loading it when the server does not know it (`NOSCRIPT`). */
@@ -1059,7 +1096,7 @@ export class RedisStore implements Store {
   private async announce(change: StoreChange): Promise<void> {
     this.emit(change);
     try {
-      await this.db.publish(this.channel, JSON.stringify({ ...change, source: this.source }));
+      await this.call((c) => c.publish(this.channel, JSON.stringify({ ...change, source: this.source })));
     } catch {
       // a hint only: correctness never depends on it
     }

@@ -1,0 +1,411 @@
+// RedisStore beyond the contract: a claimer that dies between its claim and its apply, connections killed or
+// cut mid-work, hashes written badly by hand, the subscriber's reconnection, a caller-owned client.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import { isTickworkError } from '../../src/core/errors.js';
+import { RedisStore } from '../../src/stores/redis/index.js';
+import { APPLY, CLAIM } from '../../src/stores/redis/scripts.js';
+import type { FirePlanner, StoreChange } from '../../src/stores/store.js';
+import { IntervalTrigger, triggerFromJSON } from '../../src/triggers/index.js';
+import { job } from './store-contract.js';
+import { REDIS_URL, deletePrefix, startContext, testPrefix } from './harness.js';
+
+const SECOND = 1000;
+const HOUR = 3_600_000;
+
+/** The store's private fields (its client, its subscriber). */
+const fields = (store: RedisStore) => store as unknown as Record<string, Redis | null>;
+
+/** Polls `check` every 10 ms until it holds (at most `ms`). */
+async function until(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Kills a client's connection from another one (`CLIENT KILL ADDR`). */
+async function kill(admin: Redis, client: Redis): Promise<void> {
+  const stream = (client as unknown as { stream: Socket }).stream;
+  await admin.client('KILL', 'ADDR', `${stream.localAddress}:${stream.localPort}`);
+}
+
+/** A planner that plans each job's due fire time once and moves it a second on, recording what it planned. */
+function secondPlanner(planned: string[], step = SECOND): FirePlanner {
+  return (j) => {
+    const t = j.nextRunTime!;
+    planned.push(`${j.id}@${t.getTime()}`);
+    return {
+      runs: [{ scheduledFireTime: t, status: 'pending', notBefore: t }],
+      nextRunTime: new Date(t.getTime() + step),
+      remove: false,
+    };
+  };
+}
+
+async function withPrefix(fn: (prefix: string, admin: Redis) => Promise<void>): Promise<void> {
+  const prefix = testPrefix();
+  const admin = new Redis(REDIS_URL);
+  try {
+    await fn(prefix, admin);
+  } finally {
+    await admin.quit();
+    await deletePrefix(prefix);
+  }
+}
+
+test('a claimer that dies between claim and apply loses nothing: its claims expire, another fires the jobs once, its late apply stores nothing', async () => {
+  await withPrefix(async (prefix, admin) => {
+    const store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    await store.start(startContext);
+    try {
+      const due = new Date(Date.now() - 10 * SECOND);
+      for (const id of ['a', 'b', 'c']) await store.addJob(job(id, { nextRunTime: due }), 'error');
+      // The dead process: it claimed two jobs (for 300 ms) and never applied its plan.
+      const token = randomBytes(12).toString('hex');
+      const claimed = (await admin.eval(CLAIM.lua, 0, prefix, '2', token, '300')) as [
+        string,
+        number,
+        string[][],
+        number[],
+      ];
+      assert.equal(claimed[2].length, 2);
+      assert.equal(claimed[1], 1, 'a third due job remains');
+      // Another process skips the claimed jobs (they are not lost: their claim runs out).
+      const planned: string[] = [];
+      const first = await store.fireDueJobs(new Date(), 10, secondPlanner(planned, HOUR));
+      assert.deepEqual(
+        first.fired.map((f) => f.job.id),
+        ['c'],
+      );
+      await until(
+        async () => (await admin.exists(`${prefix}claim:a`, `${prefix}claim:b`)) === 0,
+        5000,
+        'expiry',
+      );
+      const second = await store.fireDueJobs(new Date(), 10, secondPlanner(planned, HOUR));
+      assert.deepEqual(second.fired.map((f) => f.job.id).sort(), ['a', 'b']);
+      // The dead process wakes up and applies its stale plan: the token no longer holds, nothing is stored.
+      const stale = claimed[2].map((flat) => {
+        const h: Record<string, string> = {};
+        for (let i = 0; i < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+        return {
+          i: h.id,
+          v: h.version,
+          n: String(due.getTime() + 60 * SECOND),
+          runs: [
+            {
+              r: '0190a0a0-0000-7000-8000-000000000001',
+              s: String(due.getTime() + 1),
+              b: '0',
+              st: 'pending',
+              k: 1,
+              e: 0,
+            },
+          ],
+        };
+      });
+      const late = (await admin.eval(APPLY.lua, 0, prefix, token, '0', JSON.stringify(stale), 'x', '{}')) as [
+        string[],
+        string[],
+        string[],
+      ];
+      assert.deepEqual(late, [[], [], []]);
+      const runs = await store.getRuns({ limit: 100 });
+      assert.deepEqual(runs.map((r) => `${r.jobId}@${r.scheduledFireTime.getTime()}`).sort(), [
+        `a@${due.getTime()}`,
+        `b@${due.getTime()}`,
+        `c@${due.getTime()}`,
+      ]);
+      for (const id of ['a', 'b', 'c'])
+        assert.equal((await store.getJob(id))!.nextRunTime!.getTime(), due.getTime() + HOUR, id);
+      assert.deepEqual(planned.sort(), runs.map((r) => `${r.jobId}@${r.scheduledFireTime.getTime()}`).sort());
+      assert.equal(await admin.exists(`${prefix}claim:a`), 0, 'claims released by the apply');
+    } finally {
+      await store.stop();
+    }
+  });
+});
+
+test('connections killed mid-work (CLIENT KILL): calls fail with STORE_ERROR or succeed, the stores reconnect, every fire time is stored once', async () => {
+  await withPrefix(async (prefix, admin) => {
+    const stores = [0, 1, 2].map(
+      () => new RedisStore({ url: REDIS_URL }, { prefix, listen: false, claimTimeout: 300 }),
+    );
+    try {
+      for (const s of stores) await s.start(startContext);
+      const base = Math.floor(Date.now() / SECOND) * SECOND - 30 * SECOND;
+      for (let i = 0; i < 300; i++)
+        await stores[0]!.addJob(
+          job(`job-${String(i).padStart(3, '0')}`, { nextRunTime: new Date(base) }),
+          'error',
+        );
+      const planned: string[] = [];
+      const errors: unknown[] = [];
+      let stop = false;
+      const killer = (async () => {
+        for (let k = 0; k < 12 && !stop; k++) {
+          await new Promise((r) => setTimeout(r, 25));
+          await kill(admin, fields(stores[k % 3]!).client!).catch(() => {});
+        }
+      })();
+      await Promise.all(
+        stores.map(async (s) => {
+          for (let quiet = 0; quiet < 3;) {
+            try {
+              const r = await s.fireDueJobs(new Date(), 20, secondPlanner(planned));
+              quiet = r.fired.length === 0 && !r.more ? quiet + 1 : 0;
+              if (quiet > 0) await new Promise((r2) => setTimeout(r2, 150)); // let expired claims lapse
+            } catch (err) {
+              errors.push(err);
+              assert.ok(isTickworkError(err, 'STORE_ERROR'), String(err));
+              await new Promise((r) => setTimeout(r, 20)); // back off, as the scheduler does
+            }
+          }
+        }),
+      );
+      stop = true;
+      await killer;
+      assert.ok(errors.length > 0, 'some calls met a killed connection');
+      // Whatever failed, each job has every fire time from base to its next run time, once.
+      const jobs = await stores[1]!.getJobs();
+      assert.equal(jobs.length, 300);
+      const byJob = new Map<string, number[]>();
+      for (let offset = 0; ; offset += 1000) {
+        const page = await stores[2]!.getRuns({ limit: 1000, offset });
+        for (const r of page)
+          byJob.set(r.jobId, [...(byJob.get(r.jobId) ?? []), r.scheduledFireTime.getTime()]);
+        if (page.length < 1000) break;
+      }
+      for (const j of jobs) {
+        const times = (byJob.get(j.id) ?? []).sort((a, b) => a - b);
+        const expected = Array.from(
+          { length: (j.nextRunTime!.getTime() - base) / SECOND },
+          (_, i) => base + i * SECOND,
+        );
+        assert.deepEqual(times, expected, `${j.id}: each fire time once, no gaps`);
+        assert.ok(times.length >= 31, `${j.id} caught up`);
+      }
+    } finally {
+      for (const s of stores) await s.stop();
+    }
+  });
+});
+
+test('an outage (the connection cut and refused) makes calls reject with STORE_ERROR; after it the store works again with nothing lost', async () => {
+  // A TCP proxy in front of Redis that can be cut: every socket closed, new ones refused.
+  const target = new URL(REDIS_URL);
+  const sockets = new Set<Socket>();
+  let open = true;
+  const proxy: Server = createServer((client) => {
+    if (!open) return client.destroy();
+    const upstream = connect(Number(target.port || 6379), target.hostname);
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', close).on('close', close);
+    upstream.on('error', close).on('close', close);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const port = (proxy.address() as { port: number }).port;
+  await withPrefix(async (prefix) => {
+    const store = new RedisStore({ url: `redis://127.0.0.1:${port}` }, { prefix, listen: false });
+    await store.start(startContext);
+    try {
+      const due = new Date(Date.now() - 5 * SECOND);
+      await store.addJob(job('a', { nextRunTime: due }), 'error');
+      open = false;
+      for (const s of sockets) s.destroy();
+      await assert.rejects(store.fireDueJobs(new Date(), 10, secondPlanner([])), (err: unknown) => {
+        assert.ok(isTickworkError(err, 'STORE_ERROR'), String(err));
+        return true;
+      });
+      await assert.rejects(store.getJob('a'), (err: unknown) => isTickworkError(err, 'STORE_ERROR'));
+      open = true;
+      let fired: string[] = [];
+      await until(
+        async () => {
+          try {
+            const r = await store.fireDueJobs(new Date(), 10, secondPlanner([]));
+            fired = r.fired.map((f) => f.job.id);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        10_000,
+        'the store to work again',
+      );
+      assert.deepEqual(fired, ['a'], 'the job that was due during the outage fires after it');
+      const runs = await store.getRuns({ jobId: 'a' });
+      assert.deepEqual(
+        runs.map((r) => r.scheduledFireTime.getTime()),
+        [due.getTime()],
+      );
+    } finally {
+      await store.stop();
+      proxy.close();
+      for (const s of sockets) s.destroy();
+    }
+  });
+});
+
+test('job hashes written badly by hand (a number that is not one, a field missing) are listed as __invalid__, quarantined, never deleted', async () => {
+  await withPrefix(async (prefix, admin) => {
+    const store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    await store.start(startContext);
+    try {
+      const past = new Date(Date.now() - 60 * SECOND);
+      const trigger = new IntervalTrigger({ seconds: 60, startDate: new Date(0) }).toJSON();
+      for (const id of ['ok', 'count', 'gone'])
+        await store.addJob(job(id, { nextRunTime: past, trigger }), 'error');
+      await admin.hset(`${prefix}job:count`, 'max_instances', 'lots');
+      await admin.hdel(`${prefix}job:gone`, 'trigger');
+      const listed = await store.getJobs();
+      assert.deepEqual(
+        listed.map((j) => [j.id, j.trigger.type, j.trigger.field ?? null]),
+        [
+          ['count', '__invalid__', 'max_instances'],
+          ['gone', '__invalid__', 'trigger'],
+          ['ok', 'interval', null],
+        ],
+      );
+      const result = await store.fireDueJobs(new Date(), 10, (j, ctx) => {
+        try {
+          triggerFromJSON(j.trigger);
+        } catch (err) {
+          return { runs: [], nextRunTime: null, remove: false, quarantine: (err as Error).message };
+        }
+        return secondPlanner([], HOUR)(j, ctx);
+      });
+      assert.deepEqual(
+        result.fired.map((f) => [f.job.id, f.runs.length, f.plan.quarantine !== undefined]),
+        [
+          ['count', 0, true],
+          ['gone', 0, true],
+          ['ok', 1, false],
+        ],
+      );
+      assert.equal(await store.countJobs(), 3, 'nothing deleted');
+      assert.deepEqual(
+        (await store.getJobs({ paused: true })).map((j) => j.id),
+        ['count', 'gone'],
+      );
+      assert.equal(await admin.hget(`${prefix}job:count`, 'max_instances'), 'lots', 'the bad value kept');
+      assert.equal(await admin.hget(`${prefix}job:count`, 'paused'), '1');
+      assert.ok((await admin.hget(`${prefix}job:gone`, 'quarantine'))!.length > 0, 'the reason stored');
+      assert.equal(await admin.zscore(`${prefix}due`, 'count'), null, 'no longer due');
+      // Repairing the field brings the job back.
+      await store.updateJob('count', { maxInstances: 2, paused: false, nextRunTime: past });
+      const again = await store.fireDueJobs(new Date(), 10, secondPlanner([], HOUR));
+      assert.deepEqual(
+        again.fired.map((f) => [f.job.id, f.job.maxInstances, f.runs.length]),
+        [['count', 2, 1]],
+      );
+    } finally {
+      await store.stop();
+    }
+  });
+});
+
+test('a subscriber whose connection is killed reconnects, announces a resync, and hears changes again', async () => {
+  await withPrefix(async (prefix, admin) => {
+    const store = new RedisStore({ url: REDIS_URL }, { prefix });
+    const other = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    await store.start(startContext);
+    await other.start(startContext);
+    const heard: StoreChange[] = [];
+    const off = store.subscribe((c) => heard.push(c));
+    try {
+      await store.listening();
+      await other.addJob(job('before'), 'error');
+      await until(() => heard.some((c) => c.jobId === 'before'), 5000, 'the first message');
+      await kill(admin, fields(store).subscriber!);
+      await until(
+        () => heard.some((c) => c.kind === 'job-modified' && c.jobId === undefined),
+        5000,
+        'a resync',
+      );
+      // Subscribed again: the next change made elsewhere arrives.
+      await until(
+        async () => {
+          await other.updateJob('before', { name: `n${heard.length}` });
+          await new Promise((r) => setTimeout(r, 20));
+          return heard.some((c) => c.kind === 'job-modified' && c.jobId === 'before');
+        },
+        5000,
+        'a message after the reconnection',
+      );
+    } finally {
+      off();
+      await store.stop();
+      await other.stop();
+    }
+  });
+});
+
+test('a caller-owned client is used as it is and never closed by the store', async () => {
+  await withPrefix(async (prefix) => {
+    const client = new Redis(REDIS_URL);
+    const store = new RedisStore({ client }, { prefix });
+    try {
+      await store.start(startContext);
+      await store.addJob(job('mine'), 'error');
+      const off = store.subscribe(() => {});
+      await store.listening();
+      off();
+      await store.stop();
+      assert.equal(client.status, 'ready', 'still open');
+      assert.equal(await client.hget(`${prefix}job:mine`, 'id'), 'mine');
+      assert.throws(
+        () => new RedisStore({ client, url: REDIS_URL } as never),
+        (err: unknown) => isTickworkError(err, 'INVALID_OPTION'),
+      );
+    } finally {
+      await client.quit();
+    }
+  });
+});
+
+test('the store reads the Redis clock: measureClockOffset against a node 30 s slow, and nodes seen by that clock', async () => {
+  await withPrefix(async (prefix) => {
+    const store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    await store.start(startContext);
+    try {
+      const sample = await store.measureClockOffset(() => Date.now() - 30 * SECOND);
+      assert.ok(Math.abs(sample.offset - 30 * SECOND) < 2 * SECOND, `offset ${sample.offset}`);
+      assert.ok(sample.roundTrip >= 0);
+      const startedAt = new Date(Date.now() - 5 * SECOND);
+      await store.registerNode({ id: 'n1', host: 'h1', pid: 11, startedAt, clockOffset: 12 });
+      await store.registerNode({ id: 'n0', host: 'h0', pid: 10, startedAt, clockOffset: 0 });
+      await store.addJob(job('a', { nextRunTime: new Date(Date.now() - SECOND) }), 'error');
+      await store.fireDueJobs(new Date(), 10, secondPlanner([]));
+      assert.equal((await store.acquireRuns('n1', new Date(), 10, 30_000)).length, 1);
+      const nodes = await store.getNodes();
+      assert.deepEqual(
+        nodes.map((n) => [n.id, n.host, n.pid, n.startedAt.getTime(), n.clockOffset, n.runningRuns]),
+        [
+          ['n0', 'h0', 10, startedAt.getTime(), 0, 0],
+          ['n1', 'h1', 11, startedAt.getTime(), 12, 1],
+        ],
+      );
+      assert.ok(Math.abs(nodes[0]!.lastSeenAt.getTime() - Date.now()) < 10 * SECOND);
+      await store.unregisterNode('n0');
+      assert.deepEqual(
+        (await store.getNodes()).map((n) => n.id),
+        ['n1'],
+      );
+    } finally {
+      await store.stop();
+    }
+  });
+});
