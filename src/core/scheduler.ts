@@ -359,7 +359,7 @@ export class Scheduler implements JobOwner {
       )
         throw invalidOption(field, what, value);
     };
-    methods(options.store, 'store', STORE_METHODS, 'a Store (MemoryStore, SqliteStore, PostgresStore)');
+    methods(options.store, 'store', STORE_METHODS, 'a Store (MemoryStore, SqliteStore, PostgresStore, RedisStore)');
     methods(
       options.clock,
       'clock',
