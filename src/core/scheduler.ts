@@ -359,7 +359,12 @@ export class Scheduler implements JobOwner {
       )
         throw invalidOption(field, what, value);
     };
-    methods(options.store, 'store', STORE_METHODS, 'a Store (MemoryStore, SqliteStore, PostgresStore, RedisStore)');
+    methods(
+      options.store,
+      'store',
+      STORE_METHODS,
+      'a Store (MemoryStore, SqliteStore, PostgresStore, RedisStore)',
+    );
     methods(
       options.clock,
       'clock',
