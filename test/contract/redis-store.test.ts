@@ -218,13 +218,16 @@ test('an outage (the connection cut and refused) makes calls reject with STORE_E
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   const port = (proxy.address() as { port: number }).port;
   await withPrefix(async (prefix) => {
-    const store = new RedisStore({ url: `redis://127.0.0.1:${port}` }, { prefix, listen: false });
+    const store = new RedisStore({ url: `redis://127.0.0.1:${port}` }, { prefix });
     await store.start(startContext);
     try {
       const due = new Date(Date.now() - 5 * SECOND);
       await store.addJob(job('a', { nextRunTime: due }), 'error');
       open = false;
       for (const s of sockets) s.destroy();
+      // Subscribing during the outage: the subscriber connects (and subscribes) once Redis is back.
+      const heard: StoreChange[] = [];
+      const off = store.subscribe((c) => heard.push(c));
       await assert.rejects(store.fireDueJobs(new Date(), 10, secondPlanner([])), (err: unknown) => {
         assert.ok(isTickworkError(err, 'STORE_ERROR'), String(err));
         return true;
@@ -251,6 +254,23 @@ test('an outage (the connection cut and refused) makes calls reject with STORE_E
         runs.map((r) => r.scheduledFireTime.getTime()),
         [due.getTime()],
       );
+      await store.listening();
+      const other = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+      await other.start(startContext);
+      try {
+        await until(
+          async () => {
+            await other.updateJob('a', { name: `n${heard.length}` });
+            await new Promise((r) => setTimeout(r, 20));
+            return heard.some((c) => c.kind === 'job-modified' && c.jobId === 'a');
+          },
+          10_000,
+          "another process's change, heard by the subscriber opened during the outage",
+        );
+      } finally {
+        off();
+        await other.stop();
+      }
     } finally {
       await store.stop();
       proxy.close();

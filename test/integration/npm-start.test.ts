@@ -148,6 +148,8 @@ test(
         /TICKWORK_STORE mysql:\/\/\*\*\*@db\/x: Expected `store`/,
       ],
       [{ TICKWORK_STORE: 'postgres://user:secret@[zz/x' }, /Expected `store` to be a valid URL/],
+      [{ TICKWORK_STORE: 'redis://:secret@[zz' }, /Expected `store` to be a valid URL/],
+      [{ TICKWORK_STORE: 'redis://:secret@127.0.0.1:1?prefx=a:' }, /did you mean `prefix`/],
       // A file where a directory is needed: its directory cannot be created.
       [{ TICKWORK_STORE: `sqlite:${join(root, 'package.json')}/x.db` }, /cannot create its directory/],
       [{ TICKWORK_TOKEN: 'short' }, /TICKWORK_TOKEN must be at least 16 characters/],
@@ -175,6 +177,21 @@ test(
     assert.match(
       r.stderr,
       /cannot start the scheduler on postgres:\/\/\*\*\*@127\.0\.0\.1:1\/test: .*ECONNREFUSED/,
+    );
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /secret/);
+  },
+);
+
+test(
+  'npm start: a Redis store that cannot be reached prints one line and exits 1',
+  { timeout: 60_000 },
+  async () => {
+    const r = await runMain({ PORT: '0', TICKWORK_STORE: 'redis://:secret@127.0.0.1:1?prefix=twtest:none:' });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /cannot start the scheduler on redis:\/\/\*\*\*@127\.0\.0\.1:1\?prefix=twtest:none:: .*ECONNREFUSED/,
     );
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.doesNotMatch(r.stderr, /secret/);

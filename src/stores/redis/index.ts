@@ -34,6 +34,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { TickworkError, invalidOption } from '../../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
+import type { TriggerJSON } from '../../triggers/trigger.js';
 import {
   boolean,
   duration,
@@ -48,6 +49,7 @@ import {
   copyJob,
   decodeJob,
   decodeRun,
+  isInvalidTrigger,
   jobComparator,
   newRunRecord,
   notFound,
@@ -338,6 +340,10 @@ interface ApplyJob {
 export class RedisStore implements Store {
   readonly kind = 'redis';
   readonly persistent = true;
+  /**
+   * Jobs per firing call when the scheduler is not told otherwise: fewer than the SQL stores' 500, as each
+   * script holds the whole server while it runs.
+   */
   readonly fireBatchSize = 256;
   readonly maxWakeInterval: number;
   /** The key prefix. */
@@ -361,6 +367,8 @@ export class RedisStore implements Store {
   private subscribed: Promise<void> | null = null;
   private dropped = false;
   private readonly dirtyJobs = new Set<string>();
+  /** Parsed trigger of each job's last claim, by job id, with the text it was parsed from. */
+  private readonly claimedTriggers = new Map<string, { text: string; trigger: TriggerJSON }>();
   private finishedSincePrune = 0;
   /** Rejecters of the commands waiting for an answer (see {@link call}). */
   private readonly inFlight = new Set<(err: Error) => void>();
@@ -453,15 +461,17 @@ export class RedisStore implements Store {
         autoResendUnfulfilledCommands: false,
         connectionName: 'tickwork',
       } satisfies RedisOptions);
-      // A connection error is also reported by the command it fails; without a handler it would be logged.
-      client.on('error', () => {});
+      // A connection error is also reported by the command it fails; without a handler it would be logged. The
+      // last one says why a first connection failed (`connect()` only says the connection closed).
+      let reason: unknown = undefined;
+      client.on('error', (err: unknown) => (reason = err));
       this.client = client;
       try {
         await client.connect();
       } catch (err) {
         this.client = null;
         client.disconnect();
-        throw mapError(err);
+        throw mapError(reason ?? err);
       }
     }
     const format = Number(await this.eval(S.START, [String(FORMAT)]));
@@ -656,7 +666,7 @@ export class RedisStore implements Store {
     const plans: ApplyJob[] = [];
     claimed[2].forEach((flat, i) => {
       const hash = toHash(flat);
-      const job = decodeJob(jobColumns(hash));
+      const job = this.decodeClaimed(hash);
       const activeRuns = Number(claimed[3][i]);
       const plan = planner(job, { now, activeRuns });
       const rec: ApplyJob = { i: hash.id ?? job.id, v: hash.version ?? '', runs: [] };
@@ -729,6 +739,23 @@ export class RedisStore implements Store {
     }
     if (created) this.emit({ kind: 'run-created' });
     return { now, fired: result, more };
+  }
+
+  /**
+   * Decodes a claimed job hash, reusing the trigger object of the previous claim of the job while its trigger
+   * text is unchanged (the scheduler caches trigger instances by that object, so nothing is parsed again).
+   */
+  private decodeClaimed(hash: Hash): JobRecord {
+    const row = jobColumns(hash);
+    const cached = this.claimedTriggers.get(row.id);
+    if (cached !== undefined && cached.text === row.trigger) return decodeJob(row, cached.trigger);
+    const job = decodeJob(row);
+    // A placeholder (the hash's args or retry could not be read) is not kept: it stands for the whole hash,
+    // and a repaired hash with the same trigger text must decode afresh.
+    if (isInvalidTrigger(job.trigger)) return job;
+    if (this.claimedTriggers.size >= 100_000) this.claimedTriggers.clear();
+    this.claimedTriggers.set(row.id, { text: row.trigger, trigger: job.trigger });
+    return job;
   }
 
   /** Creates a manual run at the server's time (`now` is ignored), counting active runs in the same script. */
@@ -858,7 +885,7 @@ export class RedisStore implements Store {
     for (const flat of r[1]) {
       const job = decodeJobHash(flat);
       // An undecodable job is left out: its runs are abandoned, not retried (firing quarantines it).
-      if (job.trigger.type !== '__invalid__') jobs.set(job.id, job);
+      if (!isInvalidTrigger(job.trigger)) jobs.set(job.id, job);
     }
     const decisions = r[0].map((flat) => {
       const run = decodeRunHash(flat);
@@ -1144,12 +1171,11 @@ export class RedisStore implements Store {
         this.emit({ kind: 'job-modified' });
       }
     });
-    this.subscribed = sub
-      .connect()
-      .then(() => sub.subscribe(this.channel))
-      .then(() => {
-        this.dropped = false;
-      });
+    // Queued until the connection is up (lazily opened by this command, retried by the client until it is):
+    // a subscriber whose first connection fails still subscribes once Redis is back.
+    this.subscribed = sub.subscribe(this.channel).then(() => {
+      this.dropped = false;
+    });
     this.subscribed.catch(() => {});
   }
 
