@@ -1,16 +1,27 @@
-// Retention by age (`maxRunAge`, SQLite and PostgreSQL): finished runs older than the limit are deleted,
+// Retention by age (`maxRunAge`, SQLite, PostgreSQL and Redis): finished runs older than the limit are deleted,
 // active and younger runs kept; and the pruning reads only the old runs, never the whole runs table at every
 // call (it runs every `pruneEvery` finished runs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { PostgresStore, quoteIdent } from '../../src/stores/postgres/index.js';
+import { RedisStore } from '../../src/stores/redis/index.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import type { FirePlanner, PlannedRun, Store } from '../../src/stores/store.js';
 import { job } from './store-contract.js';
-import { PG_URL, dropSchema, runsSeqTuplesRead, tempDbFile, testSchema } from './harness.js';
+import {
+  PG_URL,
+  REDIS_URL,
+  deletePrefix,
+  dropSchema,
+  runsSeqTuplesRead,
+  tempDbFile,
+  testPrefix,
+  testSchema,
+} from './harness.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -143,4 +154,36 @@ test('PostgreSQL maxRunAge: pruning a table of 20,000 young finished runs reads 
     assert.ok(read < 20_000, `pruning read ${read} runs by sequential scan`);
     assert.equal((await store.getRuns({ limit: 1 })).length, 1);
   });
+});
+
+test('Redis maxRunAge: finished runs older than the limit are deleted; active and younger runs kept', async () => {
+  const prefix = testPrefix();
+  const admin = new Redis(REDIS_URL);
+  const store = new RedisStore(
+    { url: REDIS_URL },
+    { prefix, listen: false, maxRunAge: HOUR, pruneEvery: 100_000 },
+  );
+  try {
+    await store.start({ nodeId: 'test-node', now: () => Date.now() });
+    // The store fires by the server's clock: due times relative to it.
+    const [sec] = await admin.time();
+    const now = Number(sec) * 1000;
+    await checkAgeRetention(
+      store,
+      now,
+      async (jobId, finishedAt) => {
+        for (const id of await admin.zrange(`${prefix}job-runs:${jobId}`, 0, -1))
+          if (await admin.hexists(`${prefix}run:${id}`, 'finished_at'))
+            await admin.hset(`${prefix}run:${id}`, 'finished_at', String(finishedAt));
+      },
+      () => store.prune(),
+    );
+    // The deleted runs are gone from every index, not only their hashes.
+    assert.equal(await admin.zcard(`${prefix}runs`), 2);
+    assert.equal(await admin.zcard(`${prefix}job-runs:old`), 1);
+  } finally {
+    await store.stop();
+    await admin.quit();
+    await deletePrefix(prefix);
+  }
 });
