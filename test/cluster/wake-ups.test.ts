@@ -1,12 +1,15 @@
-// Two schedulers on one PostgreSQL schema: a change made on node A (a job added, resumed, run now) wakes node B
-// through LISTEN/NOTIFY, so B starts the run within 100 ms although its idle timer is armed for seconds.
-// Node A is started paused, so only B fires and runs. Without LISTEN (`listen: false`, as behind PgBouncer in
-// transaction mode) the same works, only at B's next poll (its `maxWakeInterval`).
+// Two schedulers on one PostgreSQL schema (and, in the last test, on one Redis prefix): a change made on node
+// A (a job added, resumed, run now) wakes node B through LISTEN/NOTIFY (Redis: pub/sub), so B starts the run
+// within 100 ms although its idle timer is armed for seconds. Node A is started paused, so only B fires and
+// runs. Without LISTEN (`listen: false`, as behind PgBouncer in transaction mode) the same works, only at B's
+// next poll (its `maxWakeInterval`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { Scheduler, silentLogger } from '../../src/index.js';
 import { PostgresStore } from '../../src/stores/postgres/index.js';
+import { RedisStore } from '../../src/stores/redis/index.js';
+import { REDIS_URL, deletePrefix, testPrefix } from '../contract/harness.js';
 import { PG_URL, dropSchema, sleep, testSchema, waitFor } from './helpers.js';
 
 interface Pair {
@@ -99,5 +102,49 @@ test('without LISTEN (listen: false) node B still runs what node A adds, at its 
   } finally {
     await p.close();
     await dropSchema(schema);
+  }
+});
+
+test('Redis: a job added or run now on node A starts on node B at once (pub/sub), not at its next poll', async () => {
+  const prefix = testPrefix();
+  const started = new Map<string, number>();
+  const probe = (ctx: { jobId: string }) => {
+    if (!started.has(ctx.jobId)) started.set(ctx.jobId, performance.now());
+  };
+  const storeB = new RedisStore({ url: REDIS_URL }, { prefix, maxWakeInterval: 5000 });
+  const a = new Scheduler({
+    store: new RedisStore({ url: REDIS_URL }, { prefix }),
+    logger: silentLogger,
+    nodeId: 'node-a',
+  });
+  const b = new Scheduler({ store: storeB, logger: silentLogger, nodeId: 'node-b' });
+  a.defineTask('probe', probe);
+  b.defineTask('probe', probe);
+  try {
+    await a.start({ paused: true });
+    await b.start();
+    await storeB.listening();
+    await sleep(200); // B is idle now, its timer armed for about 5 s
+    const latency = async (id: string, change: () => Promise<unknown>): Promise<number> => {
+      const t0 = performance.now();
+      await change();
+      assert.ok(await waitFor(() => started.has(id), 4000), `job ${id} did not start on node B`);
+      return started.get(id)! - t0;
+    };
+    const added = await latency('added', () =>
+      a.addJob('probe', 'date', { id: 'added', runDate: new Date() }),
+    );
+    await a.addJob('probe', 'interval', { id: 'manual', hours: 1 });
+    await sleep(200);
+    const manual = await latency('manual', () => a.runJob('manual'));
+    for (const [what, ms] of Object.entries({ added, manual })) {
+      console.log(`# ${what}: started on node B ${ms.toFixed(1)} ms after the change on node A`);
+      // Without the message B would start it at its next poll, seconds later (its cap is 5 s).
+      assert.ok(ms < 1000, `${what}: started on node B after ${ms.toFixed(1)} ms`);
+    }
+  } finally {
+    await a.shutdown();
+    await b.shutdown();
+    await deletePrefix(prefix);
   }
 });
