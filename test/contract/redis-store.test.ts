@@ -390,6 +390,12 @@ test('a caller-owned client is used as it is and never closed by the store', asy
         () => new RedisStore({ client, url: REDIS_URL } as never),
         (err: unknown) => isTickworkError(err, 'INVALID_OPTION'),
       );
+      const prefixed = new Redis(REDIS_URL, { keyPrefix: 'elsewhere:', lazyConnect: true });
+      assert.throws(
+        () => new RedisStore({ client: prefixed }),
+        (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && /keyPrefix/.test(err.message),
+      );
+      prefixed.disconnect();
     } finally {
       await client.quit();
     }

@@ -172,7 +172,7 @@ test('Redis maxRunAge: finished runs older than the limit are deleted; active an
       store,
       now,
       async (jobId, finishedAt) => {
-        for (const id of await admin.zrange(`${prefix}job-runs:${jobId}`, 0, -1))
+        for (const id of await admin.zrange(`${prefix}job-runs:${jobId}`, '0', '-1'))
           if (await admin.hexists(`${prefix}run:${id}`, 'finished_at'))
             await admin.hset(`${prefix}run:${id}`, 'finished_at', String(finishedAt));
       },

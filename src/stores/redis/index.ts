@@ -80,7 +80,7 @@ import type {
   StoreChange,
   StoreStartContext,
 } from '../store.js';
-import { storeOptionsOf } from '../url.js';
+import { redactUrl, storeOptionsOf } from '../url.js';
 import * as S from './scripts.js';
 
 /**
@@ -382,7 +382,7 @@ export class RedisStore implements Store {
    *   go to ioredis.
    * @param options see {@link RedisStoreOptions}.
    * @throws TickworkError `INVALID_OPTION` / `UNKNOWN_OPTION` for bad options, `INVALID_OPTION` for an option
-   *   the URL and the options both give, differently.
+   *   the URL and the options both give, differently, and for a client with a `keyPrefix` of its own.
    */
   constructor(connection: RedisConnection & RedisStoreOptions, options: RedisStoreOptions = {}) {
     const conn = optionsObject(connection, 'connection');
@@ -403,12 +403,21 @@ export class RedisStore implements Store {
         throw new TickworkError('INVALID_OPTION', 'Give either `url` or `client`, not both', {
           field: 'client',
         });
+      // The scripts build their keys from the store's prefix; a client's own `keyPrefix` would put the keys of
+      // the other commands elsewhere.
+      if ((client as Redis).options?.keyPrefix)
+        throw new TickworkError(
+          'INVALID_OPTION',
+          'Expected `client` to have no `keyPrefix` (give the store a `prefix` instead)',
+          { field: 'client' },
+        );
       this.client = client as Redis;
       this.ownClient = false;
       this.url = null;
     } else {
       const text = nonEmptyString(url, 'url', 4096);
-      if (!/^rediss?:\/\//i.test(text)) throw invalidOption('url', 'a redis:// or rediss:// URL', text);
+      if (!/^rediss?:\/\//i.test(text))
+        throw invalidOption('url', 'a redis:// or rediss:// URL', redactUrl(text));
       const { url: rest, options: fromUrl } = storeOptionsOf(text, OPTION_KEYS, ['prefix']);
       for (const [key, value] of Object.entries(fromUrl)) {
         const given = opts[key];
