@@ -67,7 +67,7 @@ test('a claimer that dies between claim and apply loses nothing: its claims expi
       for (const id of ['a', 'b', 'c']) await store.addJob(job(id, { nextRunTime: due }), 'error');
       // The dead process: it claimed two jobs (for 300 ms) and never applied its plan.
       const token = randomBytes(12).toString('hex');
-      const claimed = (await admin.eval(CLAIM.lua, 0, prefix, '2', token, '300')) as [
+      const claimed = (await admin.eval(CLAIM.lua, 0, prefix, '2', token, '300', '[]')) as [
         string,
         number,
         string[][],
@@ -196,8 +196,13 @@ test('connections killed mid-work (CLIENT KILL): calls fail with STORE_ERROR or 
   });
 });
 
-test('an outage (the connection cut and refused) makes calls reject with STORE_ERROR; after it the store works again with nothing lost', async () => {
-  // A TCP proxy in front of Redis that can be cut: every socket closed, new ones refused.
+/** A TCP proxy in front of Redis that can be cut: every socket closed, new ones refused until reopened. */
+async function cuttableProxy(): Promise<{
+  port: number;
+  sockets: Set<Socket>;
+  proxy: Server;
+  setOpen(open: boolean): void;
+}> {
   const target = new URL(REDIS_URL);
   const sockets = new Set<Socket>();
   let open = true;
@@ -217,14 +222,76 @@ test('an outage (the connection cut and refused) makes calls reject with STORE_E
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   const port = (proxy.address() as { port: number }).port;
+  return {
+    port,
+    sockets,
+    proxy,
+    setOpen(value) {
+      open = value;
+      if (!value) for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+test('a firing step whose apply is cut off: the same store claims the jobs again at once (not after claimTimeout) and fires each once', async () => {
+  const { port, sockets, proxy, setOpen } = await cuttableProxy();
+  await withPrefix(async (prefix) => {
+    const store = new RedisStore(
+      { url: `redis://127.0.0.1:${port}` },
+      { prefix, listen: false, claimTimeout: 60_000 },
+    );
+    await store.start(startContext);
+    try {
+      const due = new Date(Date.now() - 5 * SECOND);
+      for (const id of ['a', 'b']) await store.addJob(job(id, { nextRunTime: due }), 'error');
+      const planned: string[] = [];
+      // The connection goes down between the claim and the apply (the planner runs in between).
+      await assert.rejects(
+        store.fireDueJobs(new Date(), 10, (j, ctx) => {
+          setOpen(false);
+          return secondPlanner(planned, HOUR)(j, ctx);
+        }),
+        (err: unknown) => isTickworkError(err, 'STORE_ERROR'),
+      );
+      setOpen(true);
+      let fired: string[] = [];
+      await until(
+        async () => {
+          try {
+            fired = (await store.fireDueJobs(new Date(), 10, secondPlanner(planned, HOUR))).fired.map(
+              (f) => f.job.id,
+            );
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        10_000,
+        'the store to work again',
+      );
+      assert.deepEqual(fired, ['a', 'b'], 'claimed again at once, though the lost claims hold for a minute');
+      const runs = await store.getRuns({ limit: 10 });
+      assert.deepEqual(runs.map((r) => `${r.jobId}@${r.scheduledFireTime.getTime()}`).sort(), [
+        `a@${due.getTime()}`,
+        `b@${due.getTime()}`,
+      ]);
+    } finally {
+      await store.stop();
+      proxy.close();
+      for (const s of sockets) s.destroy();
+    }
+  });
+});
+
+test('an outage (the connection cut and refused) makes calls reject with STORE_ERROR; after it the store works again with nothing lost', async () => {
+  const { port, sockets, proxy, setOpen } = await cuttableProxy();
   await withPrefix(async (prefix) => {
     const store = new RedisStore({ url: `redis://127.0.0.1:${port}` }, { prefix });
     await store.start(startContext);
     try {
       const due = new Date(Date.now() - 5 * SECOND);
       await store.addJob(job('a', { nextRunTime: due }), 'error');
-      open = false;
-      for (const s of sockets) s.destroy();
+      setOpen(false);
       // Subscribing during the outage: the subscriber connects (and subscribes) once Redis is back.
       const heard: StoreChange[] = [];
       const off = store.subscribe((c) => heard.push(c));
@@ -233,7 +300,7 @@ test('an outage (the connection cut and refused) makes calls reject with STORE_E
         return true;
       });
       await assert.rejects(store.getJob('a'), (err: unknown) => isTickworkError(err, 'STORE_ERROR'));
-      open = true;
+      setOpen(true);
       let fired: string[] = [];
       await until(
         async () => {

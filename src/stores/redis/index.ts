@@ -373,6 +373,8 @@ export class RedisStore implements Store {
   /** Rejecters of the commands waiting for an answer (see {@link call}). */
   private readonly inFlight = new Set<(err: Error) => void>();
   private watched: Redis | null = null;
+  /** Tokens of this store's firing steps that failed, with when (see {@link stale}). */
+  private readonly staleTokens: { token: string; at: number }[] = [];
 
   /**
    * @param connection a `url` (`redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS), or a
@@ -657,11 +659,14 @@ export class RedisStore implements Store {
    */
   async fireDueJobs(_now: Date, limit: number, planner: FirePlanner): Promise<FireResult> {
     const token = randomBytes(12).toString('hex');
+    const since = Date.now() - this.claimTimeout;
+    while (this.staleTokens.length > 0 && this.staleTokens[0]!.at < since) this.staleTokens.shift();
     const claimed = (await this.eval(S.CLAIM, [
       String(Math.max(0, limit)),
       token,
       String(this.claimTimeout),
-    ])) as [string, number, unknown[], number[]];
+      JSON.stringify(this.staleTokens.map((x) => x.token)),
+    ]).catch((err: unknown) => this.stale(token, err))) as [string, number, unknown[], number[]];
     const t = Number(claimed[0]);
     const now = new Date(t);
     const more = claimed[1] === 1;
@@ -709,7 +714,7 @@ export class RedisStore implements Store {
       JSON.stringify(plans),
       this.channel,
       payload,
-    ])) as [string[], string[], string[]];
+    ]).catch((err: unknown) => this.stale(token, err))) as [string[], string[], string[]];
     const ok = new Set(applied[0]);
     const inserted = new Set(applied[1]);
     const downgraded = new Set(applied[2]);
@@ -748,6 +753,18 @@ export class RedisStore implements Store {
     }
     if (created) this.emit({ kind: 'run-created' });
     return { now, fired: result, more };
+  }
+
+  /**
+   * Remembers the token of a firing step that failed (its claim or its apply unanswered), so that this store's
+   * next claim takes those jobs at once instead of waiting for the claim to expire, and rethrows `err`. Safe:
+   * the failed step's apply either ran already (it released its claims) or never will (the store's client never
+   * sends a command twice; on a client that resends, the new claim replaced the token the old apply checks).
+   */
+  private stale(token: string, err: unknown): never {
+    this.staleTokens.push({ token, at: Date.now() });
+    if (this.staleTokens.length > 64) this.staleTokens.shift();
+    throw err;
   }
 
   /**

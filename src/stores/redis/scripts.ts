@@ -166,13 +166,16 @@ return out
 
 /**
  * The claim of the firing step: up to `ARGV[2]` due jobs (next run time <= the server's time, not paused),
- * earliest first, skipping jobs another claimer holds; each gets the claim token `ARGV[3]` for `ARGV[4]` ms.
+ * earliest first, skipping jobs another claimer holds; each gets the claim token `ARGV[3]` for `ARGV[4]` ms. A
+ * claim held by one of the tokens in `ARGV[5]` (JSON list: the caller's own failed steps) counts as free.
  * Returns `{now, more (0/1), job hashes, active run counts}`.
  */
 export const CLAIM = script(
   'claim',
   `
 local limit = tonumber(ARGV[2])
+local stale = {}
+for _, t in ipairs(cjson.decode(ARGV[5])) do stale[t] = true end
 local now = now_ms()
 local jobs, active = {}, {}
 local more = 0
@@ -182,7 +185,8 @@ while more == 0 do
   if #ids == 0 then break end
   offset = offset + #ids
   for _, id in ipairs(ids) do
-    if redis.call('EXISTS', P .. 'claim:' .. id) == 0 and redis.call('HGET', P .. 'job:' .. id, 'paused') == '0' then
+    local holder = redis.call('GET', P .. 'claim:' .. id)
+    if (not holder or stale[holder]) and redis.call('HGET', P .. 'job:' .. id, 'paused') == '0' then
       if #jobs == limit then more = 1; break end
       redis.call('SET', P .. 'claim:' .. id, ARGV[3], 'PX', ARGV[4])
       jobs[#jobs + 1] = hash(P .. 'job:' .. id)
