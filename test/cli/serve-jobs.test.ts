@@ -262,6 +262,14 @@ describe('tickwork serve: stores, tokens, configs', () => {
       'tickwork.config.js':
         "export default { tasks: {}, jobs: [{ taskId: 'a', trigger: { type: 'interval', seconds: 1 } }] };",
     });
+    const noId = tempDir({
+      'tickwork.config.js':
+        "export default { tasks: { a() {} }, jobs: [{ taskId: 'a', trigger: { type: 'interval', seconds: 1 } }] };",
+    });
+    const twice = tempDir({
+      'tickwork.config.js':
+        "export default { tasks: { a() {} }, jobs: [{ id: 'x', taskId: 'a', trigger: { type: 'interval', seconds: 5 } }, { id: 'x', taskId: 'a', trigger: { type: 'interval', seconds: 7 } }] };",
+    });
     const ok = tempDir({ 'tickwork.config.js': CONFIG });
     const run = async (cwd: string, args: string[] = ['--store', 'memory:', '--token', ADMIN]) => {
       const io = capture();
@@ -287,6 +295,13 @@ describe('tickwork serve: stores, tokens, configs', () => {
       r = await run(missingTask);
       assert.equal(r.code, 2);
       assert.match(r.err, /task "a" is not in `tasks`/);
+      // A job without an id would be added again, with a new random id, at every start.
+      r = await run(noId);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /jobs\[0\]\.id: a config job needs an id/);
+      r = await run(twice);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /jobs\[1\]\.id: "x" is the id of jobs\[0\] already/);
       r = await run(ok, ['--store', 'memory:', '--token', 'short']);
       assert.equal(r.code, 2);
       assert.match(r.err, /at least 16 characters/);
@@ -331,7 +346,7 @@ describe('tickwork serve: stores, tokens, configs', () => {
         await new Promise<void>((res) => blocker.close(() => res()));
       }
     } finally {
-      for (const d of [empty, bad, unknown, badJob, missingTask, ok])
+      for (const d of [empty, bad, unknown, badJob, missingTask, noId, twice, ok])
         rmSync(d, { recursive: true, force: true });
     }
   });

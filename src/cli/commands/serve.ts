@@ -106,6 +106,7 @@ function tokensFor(
 /** Defines the config's tasks and adds its jobs (replacing changed ones; unchanged ones keep their times). */
 async function applyConfig(scheduler: Scheduler, config: TickworkConfig, path: string): Promise<void> {
   for (const [id, fn] of Object.entries(config.tasks)) scheduler.defineTask(id, fn);
+  const seen = new Map<string, number>();
   for (const [i, raw] of (config.jobs ?? []).entries()) {
     const where = `invalid config ${path}: jobs[${i}]`;
     const { trigger: triggerInput, ...rest } = raw as Record<string, unknown>;
@@ -119,6 +120,19 @@ async function applyConfig(scheduler: Scheduler, config: TickworkConfig, path: s
     if (!(taskId in config.tasks)) {
       throw new CliError(`${where}: task "${taskId}" is not in \`tasks\``, EXIT_USAGE);
     }
+    // Each start adds the config's jobs again (replaceExisting): a job without an id would get a new random
+    // one, and another copy in the store, at every start; two with one id would silently be one.
+    if (jobOptions.id === undefined) {
+      throw new CliError(
+        `${where}.id: a config job needs an id (without one, every start would add another copy of it to the store)`,
+        EXIT_USAGE,
+      );
+    }
+    const first = seen.get(jobOptions.id);
+    if (first !== undefined) {
+      throw new CliError(`${where}.id: "${jobOptions.id}" is the id of jobs[${first}] already`, EXIT_USAGE);
+    }
+    seen.set(jobOptions.id, i);
     try {
       const trigger = triggerFromInput(triggerInput, 'trigger', scheduler.timezone);
       await scheduler.addJob(taskId, trigger, { replaceExisting: true, ...jobOptions });
