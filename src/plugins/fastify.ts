@@ -189,8 +189,8 @@ const plugin: FastifyPluginAsync<TickworkFastifyOptions> = async (fastify, optio
  * @example
  * ```ts
  * await app.register(tickwork, {
- *   setup(scheduler) {
- *     scheduler.addJob(tick, 'interval', { seconds: 1, maxInstances: 2 });
+ *   async setup(scheduler) {
+ *     await scheduler.addJob(tick, 'interval', { seconds: 1, maxInstances: 2 });
  *   },
  * });
  * ```
