@@ -694,7 +694,11 @@ export class Scheduler implements JobOwner {
         triggerObj = createTrigger(trigger, triggerOpts);
       } catch (err) {
         // The shorthand mixes job and trigger options: an unknown key may be a misspelt job option.
-        if (isTickworkError(err, 'UNKNOWN_OPTION') && typeof err.details.field === 'string') {
+        if (
+          isTickworkError(err, 'UNKNOWN_OPTION') &&
+          typeof err.details.field === 'string' &&
+          !err.message.includes('did you mean')
+        ) {
           const near = closest(err.details.field, JOB_OPTION_KEYS);
           if (near !== null) {
             throw new TickworkError(

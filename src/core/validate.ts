@@ -12,9 +12,11 @@ export function rejectUnknownKeys(obj: object, allowed: readonly string[], prefi
   for (const key of Object.keys(obj)) {
     if (!allowed.includes(key)) {
       const field = prefix + key;
+      const near = closest(key, allowed);
+      const hint = near === null ? '' : ` (did you mean \`${prefix}${near}\`?)`;
       throw new TickworkError(
         'UNKNOWN_OPTION',
-        `Unknown option \`${field}\`; expected one of ${allowed.map((k) => '`' + prefix + k + '`').join(', ')}`,
+        `Unknown option \`${field}\`${hint}; expected one of ${allowed.map((k) => '`' + prefix + k + '`').join(', ')}`,
         { field, value: (obj as Record<string, unknown>)[key] },
       );
     }
@@ -238,10 +240,13 @@ function parseIsoWithOffset(text: string): Date | undefined {
   return date;
 }
 
-/** The entry of `choices` within edit distance 2 of `word` (the nearest), or `null`. */
+/**
+ * The entry of `choices` nearest to `word` (case-insensitive edit distance), within 2 edits (1 for a word of
+ * up to 3 letters, to which most short names are 2 edits away), or `null`.
+ */
 export function closest(word: string, choices: readonly string[]): string | null {
   let best: string | null = null;
-  let bestDistance = 3;
+  let bestDistance = word.length <= 3 ? 2 : 3;
   for (const c of choices) {
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) {

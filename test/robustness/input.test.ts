@@ -178,3 +178,47 @@ test('maxInstances is at most 2,147,483,647 (a PostgreSQL integer); a function w
   const logger = Object.assign(() => {}, { debug() {}, info() {}, warn() {}, error() {} });
   assert.doesNotThrow(() => new Scheduler({ logger }));
 });
+
+test('a misspelt option names the option meant, wherever it is given; a short unknown name gets no far-fetched hint', async () => {
+  const message = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      assert.ok(isTickworkError(err, 'UNKNOWN_OPTION'), String(err));
+      return err.message;
+    }
+    assert.fail('no error');
+  };
+  assert.match(
+    message(() => new Scheduler({ maxConcurentRuns: 3 } as never)),
+    /^Unknown option `maxConcurentRuns` \(did you mean `maxConcurrentRuns`\?\)/,
+  );
+  assert.match(
+    message(() => new IntervalTrigger({ second: 1 } as never)),
+    /^Unknown option `second` \(did you mean `seconds`\?\)/,
+  );
+  const scheduler = new Scheduler({ clock: new ManualClock(0), logger: silentLogger });
+  const rejection = async (p: Promise<unknown>) => {
+    try {
+      await p;
+    } catch (err) {
+      assert.ok(isTickworkError(err, 'UNKNOWN_OPTION'), String(err));
+      return err.message;
+    }
+    assert.fail('no rejection');
+  };
+  // The shorthand mixes trigger and job options: a near trigger option is named once.
+  const second = await rejection(scheduler.addJob(() => {}, 'interval', { second: 1 } as never));
+  assert.match(second, /did you mean `seconds`/);
+  assert.doesNotMatch(second, /job options/);
+  // `tz` is two edits from the job option `id`: not offered (it was "Did you mean `id`?").
+  const tz = await rejection(
+    scheduler.addJob(() => {}, 'cron', { expression: '0 9 * * *', tz: 'Europe/Berlin' } as never),
+  );
+  assert.doesNotMatch(tz, /did you mean/i);
+  // A misspelt job option in the shorthand is still found.
+  assert.match(
+    await rejection(scheduler.addJob(() => {}, 'interval', { seconds: 1, maxInstance: 2 } as never)),
+    /Did you mean `maxInstances`\?/,
+  );
+});
