@@ -24,7 +24,7 @@ export function optionValue(text: string): unknown {
 /**
  * The store options (`keys`) in a connection string's query, as values (see {@link optionValue}; the `verbatim`
  * ones as the text given, such as a schema or key prefix that may be named "2024"), and the connection string
- * without them. A string that is not a URL (`host=... dbname=...`) is kept whole. The driver's own parameters
+ * without them. A string without a scheme (`host=... dbname=...`) is kept whole. The driver's own parameters
  * stay in the string.
  * @throws TickworkError `UNKNOWN_OPTION` for a parameter within two letters of a store option (a misspelling
  *   the driver would ignore); `INVALID_OPTION` for a store option given twice.
@@ -34,14 +34,16 @@ export function storeOptionsOf(
   keys: readonly string[],
   verbatim: readonly string[] = [],
 ): { url: string; options: Record<string, unknown> } {
-  let parsed: URL;
-  try {
-    parsed = new URL(connectionString);
-  } catch {
+  // The query is split off by hand: the drivers take URLs that WHATWG URL refuses, such as an empty host
+  // (`postgres://user@/db?host=/var/run/postgresql`), whose store options must not pass unseen.
+  const q = connectionString.indexOf('?');
+  if (q < 0 || !/^[a-z][a-z0-9+.-]*:\/\//i.test(connectionString))
     return { url: connectionString, options: {} };
-  }
+  const hash = connectionString.indexOf('#', q);
+  const end = hash < 0 ? connectionString.length : hash;
+  const params = new URLSearchParams(connectionString.slice(q + 1, end));
   const options: Record<string, unknown> = {};
-  for (const key of parsed.searchParams.keys()) {
+  for (const key of params.keys()) {
     const near = keys.includes(key) ? null : closest(key, keys);
     if (near !== null) {
       throw new TickworkError(
@@ -52,7 +54,7 @@ export function storeOptionsOf(
     }
   }
   for (const key of keys) {
-    const values = parsed.searchParams.getAll(key);
+    const values = params.getAll(key);
     if (values.length === 0) continue;
     if (values.length > 1) {
       throw new TickworkError('INVALID_OPTION', `Expected \`${key}\` once in the connection string`, {
@@ -60,11 +62,14 @@ export function storeOptionsOf(
       });
     }
     options[key] = verbatim.includes(key) ? values[0]! : optionValue(values[0]!);
-    parsed.searchParams.delete(key);
+    params.delete(key);
   }
-  return Object.keys(options).length === 0
-    ? { url: connectionString, options }
-    : { url: parsed.toString(), options };
+  if (Object.keys(options).length === 0) return { url: connectionString, options };
+  const rest = params.toString();
+  return {
+    url: connectionString.slice(0, q) + (rest ? `?${rest}` : '') + connectionString.slice(end),
+    options,
+  };
 }
 
 /**

@@ -159,6 +159,17 @@ test('new PostgresStore({ connectionString }) reads the store options of its que
     () => new PostgresStore({ connectionString: `${PG}?listne=false` }),
     (err: unknown) => isTickworkError(err, 'UNKNOWN_OPTION') && err.details.field === 'listne',
   );
+  // A URL the driver takes but WHATWG URL refuses (an empty host, the socket or host in a parameter): its
+  // store options are still the store's (the schema was ignored: the tables went to "tickwork").
+  const socket = new PostgresStore({
+    connectionString: 'postgres://postgres@/test?host=127.0.0.1&schema=tw_sock&poolSize=3',
+  });
+  assert.deepEqual([socket.schema, fields(socket).poolSize], ['tw_sock', 3]);
+  assert.equal(fields(socket).connectionString, 'postgres://postgres@/test?host=127.0.0.1');
+  assert.throws(
+    () => new PostgresStore({ connectionString: 'postgres://postgres@/test?host=x&poolSize=abc' }),
+    (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === 'poolSize',
+  );
   // The same schema both ways is fine.
   assert.equal(new PostgresStore({ connectionString: `${PG}?schema=a`, schema: 'a' }).schema, 'a');
 });
