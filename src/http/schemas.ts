@@ -208,9 +208,10 @@ export const PatchJobBody = z
 // ------------------------------------------------------------------ query strings
 
 /**
- * A number in a query string: decimal digits (with a sign or a fraction, which the schema then refuses as
- * out of range or not an integer). Other spellings JavaScript reads as numbers (`0x10`, `1e3`, ` 5`) are
- * refused (reported as sent), not read as 16, 1000 or 5.
+ * A number in a query string: decimal digits, with a sign or a fraction (read, then checked by the schema:
+ * `+5` and `5.0` are 5, `2.5` is not an integer). Other spellings JavaScript reads as numbers (`0x10`, `1e3`,
+ * ` 5`) are refused (reported as sent), not read as 16, 1000 or 5. Range checks come before the integer
+ * check, so a huge page size is reported against the page size's maximum.
  */
 const queryNumber = (schema: z.ZodNumber | z.ZodDefault<z.ZodNumber>) =>
   z.preprocess(
@@ -218,7 +219,7 @@ const queryNumber = (schema: z.ZodNumber | z.ZodDefault<z.ZodNumber>) =>
     schema,
   );
 
-const pageSize = queryNumber(z.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE)).meta({
+const pageSize = queryNumber(z.number().min(1).max(MAX_PAGE_SIZE).int().default(DEFAULT_PAGE_SIZE)).meta({
   description: `Page size, at most ${MAX_PAGE_SIZE}`,
 });
 const offset = queryNumber(z.number().int().min(0)).meta({ description: 'Items to skip' });
@@ -236,7 +237,7 @@ export const ListJobsQuery = z.strictObject({
 
 /** Query of `GET /jobs/{id}`. */
 export const GetJobQuery = z.strictObject({
-  n: queryNumber(z.number().int().min(0).max(MAX_PREVIEW).default(DEFAULT_PREVIEW)).meta({
+  n: queryNumber(z.number().min(0).max(MAX_PREVIEW).int().default(DEFAULT_PREVIEW)).meta({
     description: 'How many next fire times to preview',
   }),
 });

@@ -209,6 +209,8 @@ test('validation errors are 400 with a stable code and the field', async () => {
     assert.equal(odd.body.message, `Expected \`${field}\` to be of type number, got \`"${sent}"\``, query);
     assert.deepEqual(odd.body.details, { field, value: sent }, query);
   }
+  const huge = await h.json('GET', '/scheduler/runs?limit=99999999999999999999999');
+  assert.match(huge.body.message, /^Expected `limit` to be a number <= 500/);
   const frac = await h.json('GET', '/scheduler/jobs/a?n=2.5');
   assert.equal(frac.status, 400);
   assert.equal(frac.body.message, 'Expected `n` to be an integer, got `2.5`');
