@@ -502,3 +502,105 @@ test('the store reads the Redis clock: measureClockOffset against a node 30 s sl
     }
   });
 });
+
+test('keys written badly by hand: a job hash without a version, an empty number, a key of another type, an index entry without its run', async () => {
+  await withPrefix(async (prefix, admin) => {
+    const store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    await store.start(startContext);
+    try {
+      const past = new Date(Date.now() - 60 * SECOND);
+      const trigger = new IntervalTrigger({ seconds: 60, startDate: new Date(0) }).toJSON();
+      for (const id of ['nover', 'empty', 'ok', 'typed'])
+        await store.addJob(job(id, { nextRunTime: past, trigger }), 'error');
+      await admin.hdel(`${prefix}job:nover`, 'version');
+      await admin.hset(`${prefix}job:empty`, 'max_instances', ''); // Number('') is 0
+      // A replace of the version-less job (what every process does at boot) resolves: it looped, sending its
+      // script tens of thousands of times a second.
+      const replaced = await Promise.race([
+        store.addJob(job('nover', { nextRunTime: past, trigger, name: 'renamed' }), 'replace'),
+        new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), 5000)),
+      ]);
+      assert.notEqual(replaced, 'stuck', 'addJob resolved');
+      await admin.hdel(`${prefix}job:nover`, 'version');
+      // A string where the job hash belongs, and a run id indexed without its hash.
+      await admin.del(`${prefix}job:typed`);
+      await admin.set(`${prefix}job:typed`, 'oops');
+      await admin.zadd(`${prefix}runs`, Date.now(), 'ghost');
+      await admin.zadd(`${prefix}job-runs:ok`, Date.now(), 'ghost');
+      const quarantining: FirePlanner = (j, ctx) => {
+        try {
+          triggerFromJSON(j.trigger);
+        } catch (err) {
+          return { runs: [], nextRunTime: null, remove: false, quarantine: (err as Error).message };
+        }
+        return secondPlanner([], HOUR)(j, ctx);
+      };
+      const fired = await store.fireDueJobs(new Date(), 10, quarantining);
+      assert.deepEqual(
+        fired.fired.map((f) => [f.job.id, f.runs.length, f.plan.quarantine !== undefined]).sort(),
+        [
+          ['empty', 0, true],
+          ['nover', 0, true],
+          ['ok', 1, false],
+        ],
+      );
+      // The quarantines were stored (the one without a version too: its compare-and-set read '' as '').
+      assert.deepEqual(
+        [await admin.hget(`${prefix}job:nover`, 'paused'), await admin.hget(`${prefix}job:empty`, 'paused')],
+        ['1', '1'],
+      );
+      // Listing and history still answer; the string key is no job, the ghost no run.
+      assert.deepEqual((await store.getJobs()).map((j) => j.id).sort(), ['empty', 'nover', 'ok']);
+      assert.deepEqual((await store.getJobs({ sort: 'name' })).map((j) => j.id).sort(), [
+        'empty',
+        'nover',
+        'ok',
+      ]);
+      const runs = await store.getRuns({});
+      assert.deepEqual(
+        runs.map((r) => r.jobId),
+        ['ok'],
+      );
+      assert.deepEqual(
+        (await store.getRuns({ jobId: 'ok', status: ['pending'] })).map((r) => r.jobId),
+        ['ok'],
+      );
+      // The version-less job can be paused and removed through the API.
+      assert.equal((await store.updateJob('nover', { paused: true })).id, 'nover');
+      assert.equal((await store.removeJob('nover'))?.id, 'nover');
+    } finally {
+      await store.stop();
+    }
+  });
+});
+
+test('ioredis options in a URL are read as numbers and booleans (connectTimeout=1000 crashed the process); keyPrefix and stringNumbers are refused', async () => {
+  await withPrefix(async (prefix) => {
+    const store = new RedisStore({
+      url: `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}&connectTimeout=1000&enableAutoPipelining=true&listen=false`,
+    });
+    await store.start(startContext);
+    try {
+      const options = fields(store).client!.options;
+      assert.deepEqual([options.connectTimeout, options.enableAutoPipelining], [1000, true]);
+      await store.addJob(job('a'), 'error');
+      assert.equal((await store.getJob('a'))?.id, 'a');
+    } finally {
+      await store.stop();
+    }
+  });
+  for (const bad of ['keyPrefix=x:', 'stringNumbers=true'])
+    assert.throws(
+      () => new RedisStore({ url: `${REDIS_URL}?${bad}` }),
+      (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === bad.split('=')[0],
+    );
+  const client = new Redis(REDIS_URL, { stringNumbers: true, lazyConnect: true });
+  try {
+    assert.throws(
+      () => new RedisStore({ client }),
+      (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === 'client',
+    );
+  } finally {
+    client.disconnect();
+  }
+});

@@ -80,7 +80,7 @@ import type {
   StoreChange,
   StoreStartContext,
 } from '../store.js';
-import { redactUrl, storeOptionsOf } from '../url.js';
+import { optionValue, redactUrl, storeOptionsOf } from '../url.js';
 import * as S from './scripts.js';
 
 /**
@@ -93,7 +93,8 @@ export type RedisConnection = { url: string } | { client: Redis };
 export interface RedisStoreOptions {
   /**
    * Prefix of every key of the store (and of its pub/sub channel), ending with `:`. Stores with different
-   * prefixes share nothing on one server.
+   * prefixes share nothing on one server, unless one prefix begins with the other (`app:` and `app:job:`):
+   * the shorter one's keys then include the longer one's. Give each store a prefix that no other begins with.
    * @defaultValue 'tickwork:'
    */
   prefix?: string;
@@ -157,8 +158,50 @@ function toHash(flat: unknown): Hash {
   return out;
 }
 
-const num = (v: string | undefined): number | null => (v === undefined ? null : Number(v));
+/**
+ * A numeric field: decimal text as the store writes it; anything else (`''`, which `Number()` reads as 0;
+ * `'0x10'`) is NaN, so the record is undecodable rather than read with a stand-in.
+ */
+const num = (v: string | undefined): number | null =>
+  v === undefined ? null : /^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(v) ? Number(v) : Number.NaN;
 const flag = (v: string | undefined): number | string => (v === '1' ? 1 : v === '0' ? 0 : (v ?? ''));
+
+/** ioredis options whose values stay text in a URL's query (the others are read as numbers or booleans). */
+const TEXT_DRIVER_OPTIONS = new Set([
+  'password',
+  'username',
+  'connectionName',
+  'name',
+  'host',
+  'path',
+  'family',
+]);
+
+/**
+ * The URL without its query, and the query's parameters (what is left after the store's options) as ioredis
+ * options: ioredis takes them from a URL as text, and a URL's value wins over an options object's, so
+ * `connectTimeout=1000` crashed the process (a string where a number of milliseconds belongs). Numbers and
+ * `true`/`false` are read as such, except for options that are text.
+ * @throws TickworkError `INVALID_OPTION` for `keyPrefix` or `stringNumbers`, which the store cannot work
+ *   with (as for a caller's client).
+ */
+function driverOptionsOf(text: string): { url: string; driver: Record<string, unknown> } {
+  const q = text.indexOf('?');
+  if (q < 0) return { url: text, driver: {} };
+  const driver: Record<string, unknown> = {};
+  for (const [key, value] of new URLSearchParams(text.slice(q + 1))) {
+    if (key === 'keyPrefix' || key === 'stringNumbers')
+      throw new TickworkError(
+        'INVALID_OPTION',
+        `Expected no \`${key}\` in the URL (give the store a \`prefix\`)`,
+        {
+          field: key,
+        },
+      );
+    driver[key] = TEXT_DRIVER_OPTIONS.has(key) ? value : optionValue(value);
+  }
+  return { url: text.slice(0, q), driver };
+}
 
 /** A job hash as the columns {@link decodeJob} reads (anything not written by the store makes it undecodable). */
 function jobColumns(h: Hash): JobColumns {
@@ -413,6 +456,11 @@ export class RedisStore implements Store {
           'Expected `client` to have no `keyPrefix` (give the store a `prefix` instead)',
           { field: 'client' },
         );
+      // Script replies are read as integers (`1`, the counts); `stringNumbers` makes them strings.
+      if ((client as Redis).options?.stringNumbers)
+        throw new TickworkError('INVALID_OPTION', 'Expected `client` to have `stringNumbers` off', {
+          field: 'client',
+        });
       this.client = client as Redis;
       this.ownClient = false;
       this.url = null;
@@ -432,6 +480,7 @@ export class RedisStore implements Store {
         }
         opts[key] = value;
       }
+      driverOptionsOf(rest); // refuses what the driver's options cannot be, at construction
       this.url = rest;
       this.client = null;
       this.ownClient = true;
@@ -463,7 +512,9 @@ export class RedisStore implements Store {
   async start(_context: StoreStartContext): Promise<void> {
     if (this.started) return;
     if (!this.client) {
-      const client = new Redis(this.url!, {
+      const { url, driver } = driverOptionsOf(this.url!);
+      const client = new Redis(url, {
+        ...driver,
         lazyConnect: true,
         // While the connection is down a command rejects at once (STORE_ERROR: the scheduler backs off and
         // tries again), and a command the connection dropped is never sent again by the client: a command is
@@ -607,6 +658,8 @@ export class RedisStore implements Store {
     });
     const out: JobRecord[] = [];
     for (const [err, h] of hashes) {
+      // A key of another type under the prefix (written by hand) is no job: left out, not a failed listing.
+      if (err && /^WRONGTYPE/.test(err.message)) continue;
       if (err) throw mapError(err);
       const hash = h as Hash;
       if (Object.keys(hash).length > 0) out.push(decodeJob(jobColumns(hash))); // removed meanwhile: left out

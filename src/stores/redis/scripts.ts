@@ -24,6 +24,13 @@ local function now_ms()
 end
 local function fmt(n) return string.format('%.0f', n) end
 local function hash(key) return redis.call('HGETALL', key) end
+-- A command on a key that may hold another type (written by hand under the prefix): nil instead of failing
+-- the whole script (one such key must not stop every job of the prefix).
+local function safe(...)
+  local r = redis.pcall(...)
+  if type(r) == 'table' and r.err then return nil end
+  return r
+end
 local FINAL = { succeeded = true, failed = true, ['timed-out'] = true, missed = true, skipped = true,
   abandoned = true, cancelled = true }
 -- Keeps the job in the due index exactly while it is not paused and has a next run time.
@@ -100,7 +107,8 @@ local id = ARGV[2]
 local key = P .. 'job:' .. id
 if ARGV[3] == 'add' then
   if redis.call('EXISTS', key) == 1 then return { 0, hash(key) } end
-elseif redis.call('HGET', key, 'version') ~= ARGV[4] then
+elseif redis.call('EXISTS', key) == 0 or (redis.call('HGET', key, 'version') or '') ~= ARGV[4] then
+  -- (a hash without a version, written by hand, compares as '': the caller sends what it read)
   return { 0, hash(key) }
 end
 write(key, cjson.decode(ARGV[5]))
@@ -120,8 +128,9 @@ export const UPDATE_JOB = script(
   `
 local id = ARGV[2]
 local key = P .. 'job:' .. id
-local v = redis.call('HGET', key, 'version')
-if not v then return { 'missing' } end
+if redis.call('EXISTS', key) == 0 then return { 'missing' } end
+-- (a hash without a version, written by hand, reads as '': it can still be paused, repaired or removed)
+local v = redis.call('HGET', key, 'version') or ''
 if ARGV[3] ~= '' and v ~= ARGV[3] then return { 'conflict', v } end
 write(key, cjson.decode(ARGV[4]))
 if ARGV[5] == '1' then redis.call('HDEL', key, 'quarantine') end
@@ -185,12 +194,12 @@ while more == 0 do
   if #ids == 0 then break end
   offset = offset + #ids
   for _, id in ipairs(ids) do
-    local holder = redis.call('GET', P .. 'claim:' .. id)
-    if (not holder or stale[holder]) and redis.call('HGET', P .. 'job:' .. id, 'paused') == '0' then
+    local holder = safe('GET', P .. 'claim:' .. id)
+    if (not holder or stale[holder]) and safe('HGET', P .. 'job:' .. id, 'paused') == '0' then
       if #jobs == limit then more = 1; break end
       redis.call('SET', P .. 'claim:' .. id, ARGV[3], 'PX', ARGV[4])
       jobs[#jobs + 1] = hash(P .. 'job:' .. id)
-      active[#active + 1] = redis.call('SCARD', P .. 'active:' .. id)
+      active[#active + 1] = safe('SCARD', P .. 'active:' .. id) or 0
     end
   end
 end
@@ -220,7 +229,8 @@ for _, j in ipairs(cjson.decode(ARGV[4])) do
   local key = P .. 'job:' .. id
   local ck = P .. 'claim:' .. id
   if redis.call('GET', ck) == token then
-    if redis.call('HGET', key, 'version') == j.v then
+    -- (a hash without a version, written by hand, compares as '': its quarantine still applies)
+    if (redis.call('HGET', key, 'version') or '') == j.v then
       local f = redis.call('HMGET', key, 'task_id', 'max_instances')
       local max = tonumber(f[2]) or 1
       local n = redis.call('SCARD', P .. 'active:' .. id)
@@ -499,7 +509,9 @@ local out = {}
 if limit <= 0 then return out end
 if statuses == nil then
   for _, rid in ipairs(redis.call('ZREVRANGEBYSCORE', index, max, ARGV[4], 'LIMIT', skip, limit)) do
-    out[#out + 1] = hash(P .. 'run:' .. rid)
+    -- An index entry whose run hash is gone (or is not a hash) is no run: left out.
+    local h = safe('HGETALL', P .. 'run:' .. rid)
+    if h and #h > 0 then out[#out + 1] = h end
   end
   return out
 end
@@ -509,7 +521,8 @@ while #out < limit do
   if #ids == 0 then break end
   offset = offset + #ids
   for _, rid in ipairs(ids) do
-    if statuses[redis.call('HGET', P .. 'run:' .. rid, 'status')] then
+    local st = safe('HGET', P .. 'run:' .. rid, 'status')
+    if st and statuses[st] then
       if skip > 0 then skip = skip - 1 else
         out[#out + 1] = hash(P .. 'run:' .. rid)
         if #out >= limit then break end
@@ -532,8 +545,8 @@ local ids
 if ARGV[2] == '' then ids = redis.call('ZRANGE', P .. 'jobs', 0, -1) else ids = cjson.decode(ARGV[2]) end
 local out = {}
 for _, id in ipairs(ids) do
-  local f = redis.call('HMGET', P .. 'job:' .. id, 'id', 'name', 'next_run_time', 'paused', 'task_id')
-  if f[1] then out[#out + 1] = { id, f[2] or '', f[3] or '', f[4] or '', f[5] or '' } end
+  local f = safe('HMGET', P .. 'job:' .. id, 'id', 'name', 'next_run_time', 'paused', 'task_id')
+  if f and f[1] then out[#out + 1] = { id, f[2] or '', f[3] or '', f[4] or '', f[5] or '' } end
 end
 return out
 `,
@@ -546,7 +559,7 @@ export const COUNT_JOBS = script(
 if ARGV[2] == '' and ARGV[3] == '' then return redis.call('ZCARD', P .. 'jobs') end
 local n = 0
 for _, id in ipairs(redis.call('ZRANGE', P .. 'jobs', 0, -1)) do
-  local f = redis.call('HMGET', P .. 'job:' .. id, 'task_id', 'paused')
+  local f = safe('HMGET', P .. 'job:' .. id, 'task_id', 'paused') or {}
   local paused = '0'
   if f[2] ~= '0' then paused = '1' end
   if (ARGV[2] == '' or f[1] == ARGV[2]) and (ARGV[3] == '' or paused == ARGV[3]) then n = n + 1 end
