@@ -187,3 +187,62 @@ test('Redis maxRunAge: finished runs older than the limit are deleted; active an
     await deletePrefix(prefix);
   }
 });
+
+test('Redis maxRunAge: old runs that are kept (pending, of a task no process runs) do not stop the pruning of older finished ones', async () => {
+  const prefix = testPrefix();
+  const admin = new Redis(REDIS_URL);
+  const store = new RedisStore(
+    { url: REDIS_URL },
+    { prefix, listen: false, maxRunAge: HOUR, pruneEvery: 100_000 },
+  );
+  try {
+    await store.start({ nodeId: 'test-node', now: () => Date.now() });
+    const [sec] = await admin.time();
+    const now = Number(sec) * 1000;
+    // 10,001 pending runs two hours old, written as the store writes them, then 5 finished runs three hours
+    // old: the finished ones come after the first 10,000 entries of the time index (the old page size).
+    const old = now - 2 * HOUR;
+    const pipeline = admin.pipeline();
+    for (let i = 0; i < 10_001; i++) {
+      const id = `p${String(i).padStart(5, '0')}`;
+      pipeline.hset(`${prefix}run:${id}`, {
+        id,
+        job_id: 'idle',
+        task_id: 'nobody',
+        scheduled_fire_time: String(old),
+        not_before: String(old),
+        status: 'pending',
+        manual: '0',
+        attempt: '0',
+        created_at: String(old),
+      });
+      pipeline.zadd(`${prefix}runs`, old - 10_001 + i, id);
+    }
+    for (let i = 0; i < 5; i++) {
+      const id = `m${i}`;
+      const t = now - 3 * HOUR + i;
+      pipeline.hset(`${prefix}run:${id}`, {
+        id,
+        job_id: 'done',
+        task_id: 't',
+        scheduled_fire_time: String(t),
+        not_before: String(t),
+        status: 'missed',
+        manual: '0',
+        attempt: '0',
+        finished_at: String(t),
+        created_at: String(t),
+      });
+      pipeline.zadd(`${prefix}runs`, old + 1 + i, id);
+      pipeline.zadd(`${prefix}job-runs:done`, t, id);
+    }
+    await pipeline.exec();
+    assert.equal(await store.prune(), 5);
+    assert.equal(await admin.exists(`${prefix}run:m0`), 0);
+    assert.equal(await admin.zcard(`${prefix}runs`), 10_001, 'the pending runs kept');
+  } finally {
+    await store.stop();
+    await admin.quit();
+    await deletePrefix(prefix);
+  }
+});

@@ -625,11 +625,23 @@ for _, id in ipairs(cjson.decode(ARGV[2])) do
 end
 if ARGV[4] ~= '' then
   local cutoff = now_ms() - tonumber(ARGV[4])
-  local ids = redis.call('ZRANGEBYSCORE', P .. 'runs', '-inf', '(' .. fmt(cutoff), 'LIMIT', 0, 10000)
-  for _, rid in ipairs(ids) do
-    local f = redis.call('HMGET', P .. 'run:' .. rid, 'status', 'finished_at', 'job_id')
-    local fin = tonumber(f[2])
-    if FINAL[f[1]] and fin and fin < cutoff then delete_run(rid, f[3]); deleted = deleted + 1 end
+  -- Old runs that are kept (still pending or running: a task no process defines) are stepped over, page by
+  -- page, instead of filling a first page for good; one call looks at most at 50,000 and deletes at most
+  -- 10,000 (the next call goes on).
+  local offset, scanned, removed = 0, 0, 0
+  while scanned < 50000 and removed < 10000 do
+    local ids = redis.call('ZRANGEBYSCORE', P .. 'runs', '-inf', '(' .. fmt(cutoff), 'LIMIT', offset, 1000)
+    if #ids == 0 then break end
+    scanned = scanned + #ids
+    for _, rid in ipairs(ids) do
+      local f = safe('HMGET', P .. 'run:' .. rid, 'status', 'finished_at', 'job_id') or {}
+      local fin = tonumber(f[2])
+      if FINAL[f[1]] and fin and fin < cutoff then
+        delete_run(rid, f[3]); deleted = deleted + 1; removed = removed + 1
+      else
+        offset = offset + 1
+      end
+    end
   end
 end
 for _, id in ipairs(redis.call('SMEMBERS', P .. 'retired')) do
