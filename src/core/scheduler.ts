@@ -1242,7 +1242,11 @@ export class Scheduler implements JobOwner {
     this.lastPassAt = null;
     this.reapHoldUntil = 0;
     try {
-      await this.store.start({ nodeId: this.nodeId, now: () => this.clock.now() });
+      await this.store.start({
+        nodeId: this.nodeId,
+        now: () => this.clock.now(),
+        warn: (message) => this.logger.warn({ store: this.store.kind }, message),
+      });
       await this.syncClock();
       this.startedAt = this.now();
       await this.reportNode(true);

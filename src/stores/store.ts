@@ -243,6 +243,11 @@ export interface StoreStartContext {
   nodeId: string;
   /** Current time from the scheduler's clock, in epoch ms. */
   now(): number;
+  /**
+   * Reports a condition the operator should know of but that does not stop the store (the scheduler logs
+   * it as a warning): a Redis server that keeps nothing on disk, for one.
+   */
+  warn?(message: string): void;
 }
 
 /**

@@ -604,3 +604,18 @@ test('ioredis options in a URL are read as numbers and booleans (connectTimeout=
     client.disconnect();
   }
 });
+
+test('a Redis server that keeps nothing on disk is reported at start (it loses every job when it restarts)', async () => {
+  await withPrefix(async (prefix, admin) => {
+    const [, aof] = (await admin.config('GET', 'appendonly')) as string[];
+    const [, save] = (await admin.config('GET', 'save')) as string[];
+    const volatile = aof === 'no' && save === '';
+    const warnings: string[] = [];
+    const store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    await store.start({ ...startContext, warn: (m) => warnings.push(m) });
+    await store.stop();
+    assert.equal(warnings.length, volatile ? 1 : 0, `appendonly ${aof}, save "${save}": ${warnings.join()}`);
+    if (volatile) assert.match(warnings[0]!, /keeps nothing on disk.*restart of it loses every job/);
+    // The test server of CI runs without persistence (`--save "" --appendonly no`): the warning is seen there.
+  });
+});

@@ -509,7 +509,7 @@ export class RedisStore implements Store {
    * @throws TickworkError `STORE_ERROR` when Redis is unreachable or the key space was written by a newer
    *   version of tickwork.
    */
-  async start(_context: StoreStartContext): Promise<void> {
+  async start(context: StoreStartContext): Promise<void> {
     if (this.started) return;
     if (!this.client) {
       const { url, driver } = driverOptionsOf(this.url!);
@@ -545,6 +545,29 @@ export class RedisStore implements Store {
     }
     this.started = true;
     if (this.listeners.size > 0) this.connectListener();
+    await this.checkPersistence(context);
+  }
+
+  /**
+   * Warns (through the scheduler's log) when the server keeps nothing on disk (`appendonly no` and no `save`
+   * points): a restart of it then loses every job and run. A server that refuses `CONFIG` (a managed service)
+   * is not checked.
+   */
+  private async checkPersistence(context: StoreStartContext): Promise<void> {
+    if (!context.warn) return;
+    try {
+      const [aof, save] = await Promise.all([
+        this.call((c) => c.config('GET', 'appendonly')),
+        this.call((c) => c.config('GET', 'save')),
+      ]);
+      if ((aof as string[])[1] === 'no' && (save as string[])[1] === '') {
+        context.warn(
+          'The Redis server keeps nothing on disk (appendonly no, no save points): a restart of it loses every job and run. Turn on AOF (appendonly yes, appendfsync everysec) or snapshots (docs/stores.md).',
+        );
+      }
+    } catch {
+      // CONFIG refused or renamed: nothing to say
+    }
   }
 
   /** Closes the subscriber connection and the client the store opened (never a caller-owned client). */
