@@ -5,7 +5,7 @@
  * with its default 2) and, on PostgreSQL, by 2 and 4 side by side (as that many processes would), then the runs leased
  * with `acquireRuns` and completed with `finishRuns` (a group per call, as the scheduler records outcomes).
  * PostgreSQL reports the median of 3 rounds after a warm-up round (a running scheduler is warm; the first
- * round also pays the JIT and cold caches).
+ * round also pays the JIT and cold caches). SQLite and Redis (one claimer, one round) follow.
  *
  * The first two rows are the yardsticks of the firing goal ("a one-transaction SKIP LOCKED claim + insert +
  * advance"), run on the same tables in the same run: the goal's words read strictly, one SQL statement per
@@ -308,6 +308,72 @@ function benchYardstickWorded(): Promise<Row> {
   });
 }
 
+/**
+ * Redis (TICKWORK_BENCH_REDIS or redis://127.0.0.1:6379): the same 10,000 jobs added through the store,
+ * already due by the server's clock, under a fresh key prefix (deleted afterwards); one claimer. Statements
+ * are the commands the store's client sends (`sendCommand`: a script call counts once).
+ */
+async function benchRedis(): Promise<Row> {
+  const { Redis } = await import('ioredis');
+  const { RedisStore } = await import('../dist/stores/redis/index.js');
+  const url = process.env.TICKWORK_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
+  const prefix = `tickwork-bench-${randomBytes(4).toString('hex')}:`;
+  const store = new RedisStore({ url }, { prefix, listen: false, pruneEvery: 100_000 });
+  const admin = new Redis(url);
+  const proto = Redis.prototype as unknown as { sendCommand: (...a: unknown[]) => unknown };
+  const send = proto.sendCommand;
+  try {
+    await store.start({ nodeId: 'bench', now: Date.now });
+    const [sec, micro] = await admin.time();
+    const due = Number(sec) * 1000 + Math.floor(Number(micro) / 1000) - 1000;
+    const created = new Date(due);
+    for (let i = 0; i < JOBS; i += BATCH) {
+      await Promise.all(
+        Array.from({ length: BATCH }, (_, k) => {
+          const id = jobRow(i + k, due).id;
+          return store.addJob(
+            {
+              id,
+              name: id,
+              taskId: 'task',
+              trigger: { type: 'interval', version: 1, milliseconds: HOUR },
+              args: [],
+              maxInstances: 1,
+              misfireGraceTime: 1000,
+              coalesce: true,
+              jitter: null,
+              timeout: null,
+              retry: null,
+              paused: false,
+              nextRunTime: new Date(due),
+              quarantine: null,
+              version: 1,
+              createdAt: created,
+              updatedAt: created,
+            },
+            'error',
+          );
+        }),
+      );
+    }
+    proto.sendCommand = function (this: unknown, ...args: unknown[]) {
+      statements++;
+      return send.apply(this, args);
+    };
+    return await measure('Redis', store, () => new Date(), 1);
+  } finally {
+    proto.sendCommand = send;
+    await store.stop();
+    let cursor = '0';
+    do {
+      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await admin.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    await admin.quit();
+  }
+}
+
 async function benchSqlite(): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), 'tickwork-bench-'));
   const file = join(dir, 'bench.db');
@@ -483,6 +549,11 @@ const pgRows = [
   await benchPostgres(4, 2),
 ];
 const rows: Row[] = [...pgRows, await benchSqlite()];
+try {
+  rows.push(await benchRedis());
+} catch (err) {
+  console.log(`Redis: not measured (${(err as Error).message})`);
+}
 console.log(
   `${JOBS.toLocaleString('en-US')} interval jobs due at once; fireDueJobs in batches of ${BATCH} ` +
     '(by 1 claimer, or 2 or 4 side by side as that many processes would); then acquireRuns 1,000 and finishRuns for the ' +
@@ -536,4 +607,8 @@ for (const e of e2e) {
 const twPg = Math.max(...e2e.slice(0, pgRows.length).map((e) => e.rate));
 for (const p of e2e.slice(rows.length))
   console.log(`  tickwork PostgreSQL (best) / ${p.name}: ${(twPg / p.rate).toFixed(2)}x`);
+const twRedis = e2e.find((e) => e.name === 'tickwork Redis');
+const bull = e2e.find((e) => e.name === 'BullMQ (Redis)');
+if (twRedis && bull)
+  console.log(`  tickwork Redis / BullMQ (Redis): ${(twRedis.rate / bull.rate).toFixed(2)}x`);
 process.exit(0);
