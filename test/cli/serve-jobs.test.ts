@@ -185,6 +185,17 @@ describe('tickwork serve + jobs', () => {
     assert.equal((await cli(['jobs', 'list', '-n', 'zero'], env())).code, 2);
     assert.equal((await cli(['jobs', 'pause'], env())).code, 2);
     assert.equal((await cli(['jobs', 'frobnicate'], env())).code, 2);
+    // A base URL with credentials, a query or a fragment: refused (they were glued to the path, and the
+    // password printed with every error); an empty job id names no job.
+    for (const url of [`http://user:s3cret@127.0.0.1:${closed}/scheduler`, `${api}?x=1`, `${api}#top`]) {
+      const odd = await cli(['jobs', 'list', '--url', url]);
+      assert.equal(odd.code, 2, url);
+      assert.match(odd.err, /without user, query or fragment/, url);
+      assert.doesNotMatch(odd.err, /s3cret/);
+    }
+    const empty = await cli(['jobs', 'pause', ''], env());
+    assert.equal(empty.code, 2);
+    assert.match(empty.err, /expected a job id/);
   });
 });
 

@@ -7,6 +7,7 @@
  * 3 the job does not exist.
  * @module
  */
+import { redactUrl } from '../../stores/url.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { tokenProblem } from '../../http/auth.js';
 import { CliError, EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE, type CliContext } from '../program.js';
@@ -40,7 +41,18 @@ export class ApiClient {
       throw new CliError(`invalid --url ${JSON.stringify(url)}: expected e.g. ${DEFAULT_URL}`, EXIT_USAGE);
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new CliError(`invalid --url ${JSON.stringify(url)}: expected an http(s) URL`, EXIT_USAGE);
+      throw new CliError(
+        `invalid --url ${JSON.stringify(redactUrl(url))}: expected an http(s) URL`,
+        EXIT_USAGE,
+      );
+    }
+    // The base is joined with paths (`/jobs?limit=500`): a query or fragment would end up in the middle, and
+    // credentials in the URL would be printed with every error (the token goes in --token / TICKWORK_TOKEN).
+    if (parsed.search !== '' || parsed.hash !== '' || parsed.username !== '' || parsed.password !== '') {
+      throw new CliError(
+        `invalid --url ${JSON.stringify(redactUrl(url))}: expected the API's base URL without user, query or fragment, e.g. ${DEFAULT_URL}`,
+        EXIT_USAGE,
+      );
     }
     this.base = parsed.href.replace(/\/+$/, '');
   }
@@ -150,7 +162,14 @@ function notTheApi(api: ApiClient, path: string): CliError {
   );
 }
 
-const jobPath = (id: string) => `/jobs/${encodeURIComponent(id)}`;
+/**
+ * The path of a job's resource.
+ * @throws CliError (exit 2) for an empty id (it named no job: `/jobs//pause` is no route).
+ */
+const jobPath = (id: string) => {
+  if (id === '') throw new CliError('expected a job id, got an empty one', EXIT_USAGE);
+  return `/jobs/${encodeURIComponent(id)}`;
+};
 
 /** Adds `--url` and `--token` to a subcommand. */
 function withClient(command: Command): Command {
