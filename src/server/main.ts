@@ -70,15 +70,6 @@ for (const [name, value] of [
   const problem = value === undefined ? null : tokenProblem(value);
   if (problem) fail(`${name} ${problem}`);
 }
-// A SQLite file's directory is created (better-sqlite3 creates the file, not its directory).
-const sqlitePath = /^sqlite:(?:\/\/)?(.+)$/i.exec(storeUrl.trim())?.[1];
-if (sqlitePath !== undefined && sqlitePath !== ':memory:') {
-  try {
-    ensureDirectory(dirname(sqlitePath));
-  } catch (err) {
-    fail(`TICKWORK_STORE ${storeUrl}: cannot create its directory: ${(err as Error).message}`);
-  }
-}
 
 const token = envToken ?? randomBytes(24).toString('base64url');
 const tokens: ApiToken[] = [{ token, role: 'admin' }];
@@ -90,6 +81,16 @@ try {
   store = await openStore(storeUrl);
 } catch (err) {
   fail(`TICKWORK_STORE ${storeUrl}: ${(err as Error).message}`, isTickworkError(err) ? 2 : 1);
+}
+// A SQLite file's directory is created (better-sqlite3 creates the file, not its directory), once the URL's
+// options were accepted (a refused one creates nothing); the path ends at the first `?`.
+const sqlitePath = /^sqlite:(?:\/\/)?([^?]+)/i.exec(storeUrl.trim())?.[1];
+if (sqlitePath !== undefined && sqlitePath !== ':memory:') {
+  try {
+    ensureDirectory(dirname(sqlitePath));
+  } catch (err) {
+    fail(`TICKWORK_STORE ${storeUrl}: cannot create its directory: ${(err as Error).message}`);
+  }
 }
 try {
   app = await buildServer({

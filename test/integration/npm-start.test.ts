@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -156,14 +156,25 @@ test(
       [{ TICKWORK_TOKEN: 'has whitespace 0123456789' }, /TICKWORK_TOKEN must not contain whitespace/],
       [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     ];
-    for (const [env, message] of cases) {
-      const r = await runMain(env);
-      const what = JSON.stringify(env);
-      assert.equal(r.code, 2, `${what}: ${r.stderr}${r.stdout}`);
-      assert.match(r.stderr, message, what);
-      assert.equal(r.stderr.trim().split('\n').length, 1, `${what}: ${r.stderr}`);
-      assert.doesNotMatch(r.stderr + r.stdout, /\n\s+at /, what);
-      assert.doesNotMatch(r.stderr, /secret/);
+    // A refused option of a sqlite: URL creates nothing (a directory named after the query was made).
+    const scratch = mkdtempSync(join(tmpdir(), 'tickwork-npm-start-'));
+    cases.push([
+      { TICKWORK_STORE: `sqlite:${join(scratch, 'nd', 'x.db')}?maxRunsPerJob=a/b` },
+      /maxRunsPerJob/,
+    ]);
+    try {
+      for (const [env, message] of cases) {
+        const r = await runMain(env);
+        const what = JSON.stringify(env);
+        assert.equal(r.code, 2, `${what}: ${r.stderr}${r.stdout}`);
+        assert.match(r.stderr, message, what);
+        assert.equal(r.stderr.trim().split('\n').length, 1, `${what}: ${r.stderr}`);
+        assert.doesNotMatch(r.stderr + r.stdout, /\n\s+at /, what);
+        assert.doesNotMatch(r.stderr, /secret/);
+      }
+      assert.deepEqual(readdirSync(scratch), [], 'nothing created for the refused sqlite: URL');
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
     }
   },
 );

@@ -63,19 +63,30 @@ function port(value: string): number {
 async function openStoreAt(url: string, cwd: string): Promise<Store> {
   const { openStore, redactUrl } = await import('../../stores/url.js');
   let value = url.trim();
-  const sqlite = /^sqlite:(?:\/\/)?(.+)$/i.exec(value);
+  // The path ends at the first `?` (the store's options follow); its directory is created once the options
+  // were accepted (a refused one creates nothing).
+  const sqlite = /^sqlite:(?:\/\/)?([^?]+)(.*)$/i.exec(value);
+  let directory: string | null = null;
   if (sqlite && sqlite[1] !== ':memory:') {
     const path = isAbsolute(sqlite[1]!) ? sqlite[1]! : resolve(cwd, sqlite[1]!);
-    try {
-      ensureDirectory(dirname(path));
-    } catch (err) {
-      throw new CliError(`store ${url}: cannot create its directory: ${(err as Error).message}`, EXIT_USAGE);
-    }
-    value = `sqlite:${path}`;
+    directory = dirname(path);
+    value = `sqlite:${path}${sqlite[2]}`;
   }
   try {
-    return await openStore(value);
+    const store = await openStore(value);
+    if (directory !== null) {
+      try {
+        ensureDirectory(directory);
+      } catch (err) {
+        throw new CliError(
+          `store ${url}: cannot create its directory: ${(err as Error).message}`,
+          EXIT_USAGE,
+        );
+      }
+    }
+    return store;
   } catch (err) {
+    if (err instanceof CliError) throw err;
     // The message repeats the URL: hide its password.
     if (isTickworkError(err)) throw new CliError(redactUrl(err.message), EXIT_USAGE);
     throw err;
