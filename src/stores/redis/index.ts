@@ -514,6 +514,7 @@ export class RedisStore implements Store {
     if (!this.client) {
       const { url, driver } = driverOptionsOf(this.url!);
       const client = new Redis(url, {
+        connectionName: 'tickwork', // a URL's `connectionName` wins
         ...driver,
         lazyConnect: true,
         // While the connection is down a command rejects at once (STORE_ERROR: the scheduler backs off and
@@ -521,7 +522,6 @@ export class RedisStore implements Store {
         // sent once, while connected, and answered or rejected (see `call`).
         enableOfflineQueue: false,
         autoResendUnfulfilledCommands: false,
-        connectionName: 'tickwork',
       } satisfies RedisOptions);
       // A connection error is also reported by the command it fails; without a handler it would be logged. The
       // last one says why a first connection failed (`connect()` only says the connection closed).
