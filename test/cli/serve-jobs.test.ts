@@ -353,6 +353,19 @@ describe('tickwork serve: stores, tokens, configs', () => {
         // It listens before it starts the scheduler: the store was never opened, so no job was written to
         // it (a store other servers share keeps its jobs) and none ran.
         assert.ok(!existsSync(join(ok, 'data', 'busy', 'serve.db')));
+        // A host that does not resolve: the same message, not a bare getaddrinfo error.
+        const nowhere = capture();
+        assert.equal(
+          await runCli(['serve', '--store', 'memory:', '--token', ADMIN, '--host', '256.0.0.1'], nowhere, {
+            cwd: ok,
+            env: {},
+          }),
+          1,
+        );
+        assert.match(
+          nowhere.stderr.join('\n'),
+          /cannot listen on 256\.0\.0\.1:8000: .*(ENOTFOUND|EAI_AGAIN)/,
+        );
       } finally {
         await new Promise<void>((res) => blocker.close(() => res()));
       }

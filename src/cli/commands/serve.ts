@@ -206,7 +206,8 @@ export async function startServe(options: ServeOptions, context: CliContext): Pr
     if (isTickworkError(err))
       throw new CliError(err.message, err.code === 'STORE_ERROR' ? EXIT_ERROR : EXIT_USAGE);
     const code = (err as { code?: string }).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    // (ENOTFOUND, EAI_AGAIN: a --host that does not resolve, such as 256.0.0.1)
+    if (['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN'].includes(code ?? '')) {
       throw new CliError(
         `cannot listen on ${options.host}:${options.port}: ${(err as Error).message}`,
         EXIT_ERROR,
