@@ -9,7 +9,7 @@ import { TickworkError, show } from '../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../core/structures.js';
 import type { TriggerJSON } from '../triggers/trigger.js';
 import { MAX_DURATION, integer, oneOf } from '../core/validate.js';
-import type { JobChanges, JobFilter, JobSort } from './store.js';
+import type { JobChanges, JobFilter, JobSort, StoreChange } from './store.js';
 
 /** JSON with object keys sorted, so equal values give equal strings. */
 export function stableStringify(value: unknown): string {
@@ -628,5 +628,19 @@ export function ensureDirectory(dir: string): void {
     mkdirSync(dir);
   } catch (err) {
     if ((err as { code?: string }).code !== 'EEXIST') throw err; // created meanwhile
+  }
+}
+
+/**
+ * Calls each change listener with `change`; a listener that throws is skipped (notifications are hints: a
+ * failing listener must not break the store).
+ */
+export function emitChange(listeners: Iterable<(change: StoreChange) => void>, change: StoreChange): void {
+  for (const l of listeners) {
+    try {
+      l(change);
+    } catch {
+      // a hint only
+    }
   }
 }

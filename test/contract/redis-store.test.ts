@@ -47,6 +47,16 @@ function secondPlanner(planned: string[], step = SECOND): FirePlanner {
   };
 }
 
+/** As the scheduler plans: a job whose trigger cannot be built is quarantined; the others fire an hour apart. */
+const quarantining: FirePlanner = (j, ctx) => {
+  try {
+    triggerFromJSON(j.trigger);
+  } catch (err) {
+    return { runs: [], nextRunTime: null, remove: false, quarantine: (err as Error).message };
+  }
+  return secondPlanner([], HOUR)(j, ctx);
+};
+
 async function withPrefix(fn: (prefix: string, admin: Redis) => Promise<void>): Promise<void> {
   const prefix = testPrefix();
   const admin = new Redis(REDIS_URL);
@@ -366,14 +376,7 @@ test('job hashes written badly by hand (a number that is not one, a field missin
           ['ok', 'interval', null],
         ],
       );
-      const result = await store.fireDueJobs(new Date(), 10, (j, ctx) => {
-        try {
-          triggerFromJSON(j.trigger);
-        } catch (err) {
-          return { runs: [], nextRunTime: null, remove: false, quarantine: (err as Error).message };
-        }
-        return secondPlanner([], HOUR)(j, ctx);
-      });
+      const result = await store.fireDueJobs(new Date(), 10, quarantining);
       assert.deepEqual(
         result.fired.map((f) => [f.job.id, f.runs.length, f.plan.quarantine !== undefined]),
         [
@@ -527,14 +530,6 @@ test('keys written badly by hand: a job hash without a version, an empty number,
       await admin.set(`${prefix}job:typed`, 'oops');
       await admin.zadd(`${prefix}runs`, Date.now(), 'ghost');
       await admin.zadd(`${prefix}job-runs:ok`, Date.now(), 'ghost');
-      const quarantining: FirePlanner = (j, ctx) => {
-        try {
-          triggerFromJSON(j.trigger);
-        } catch (err) {
-          return { runs: [], nextRunTime: null, remove: false, quarantine: (err as Error).message };
-        }
-        return secondPlanner([], HOUR)(j, ctx);
-      };
       const fired = await store.fireDueJobs(new Date(), 10, quarantining);
       assert.deepEqual(
         fired.fired.map((f) => [f.job.id, f.runs.length, f.plan.quarantine !== undefined]).sort(),

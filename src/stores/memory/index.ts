@@ -24,6 +24,7 @@ import type {
   StoreStartContext,
 } from '../store.js';
 import {
+  emitChange,
   checkJobPage,
   cloneJob,
   compareCodePoints,
@@ -502,13 +503,7 @@ export class MemoryStore implements Store {
   }
 
   private emit(change: StoreChange): void {
-    for (const l of this.listeners) {
-      try {
-        l(change);
-      } catch {
-        // listeners are hints; a failing one must not break the store
-      }
-    }
+    emitChange(this.listeners, change);
   }
 
   private insertRun(run: MemRun): void {

@@ -45,6 +45,7 @@ import {
   rejectUnknownKeys,
 } from '../../core/validate.js';
 import {
+  emitChange,
   ACTIVE_SQL,
   CHANGE_COLUMNS,
   checkJobPage,
@@ -1289,13 +1290,7 @@ export class PostgresStore implements Store {
   }
 
   private emit(change: StoreChange): void {
-    for (const l of this.listeners) {
-      try {
-        l(change);
-      } catch {
-        // listeners are hints; a failing one must not break the store
-      }
-    }
+    emitChange(this.listeners, change);
   }
 
   private connectListener(): void {

@@ -44,6 +44,7 @@ import {
   rejectUnknownKeys,
 } from '../../core/validate.js';
 import {
+  emitChange,
   checkJobPage,
   conflictError,
   copyJob,
@@ -1232,13 +1233,7 @@ export class RedisStore implements Store {
   }
 
   private emit(change: StoreChange): void {
-    for (const l of this.listeners) {
-      try {
-        l(change);
-      } catch {
-        // listeners are hints; a failing one must not break the store
-      }
-    }
+    emitChange(this.listeners, change);
   }
 
   private connectListener(): void {

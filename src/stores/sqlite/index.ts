@@ -29,6 +29,7 @@ import { TickworkError } from '../../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
 import { duration, integer, nonEmptyString, optionsObject, rejectUnknownKeys } from '../../core/validate.js';
 import {
+  emitChange,
   ACTIVE_SQL,
   CHANGE_COLUMNS,
   checkJobPage,
@@ -1058,13 +1059,7 @@ export class SqliteStore implements Store {
   }
 
   private emit(change: StoreChange): void {
-    for (const l of this.listeners) {
-      try {
-        l(change);
-      } catch {
-        // listeners are hints; a failing one must not break the store
-      }
-    }
+    emitChange(this.listeners, change);
     // Our own commit bumps no data_version for this connection; nothing to resync.
   }
 
