@@ -584,6 +584,35 @@ test('ioredis options in a URL are read as numbers and booleans (connectTimeout=
       await store.stop();
     }
   });
+  // `family` is a number for the driver (with a host name to resolve it failed: "must be one of 0, 4, 6").
+  await withPrefix(async (prefix) => {
+    const local = new URL(REDIS_URL);
+    local.hostname = 'localhost';
+    local.searchParams.set('family', '4');
+    local.searchParams.set('prefix', prefix);
+    const store = new RedisStore({ url: local.toString() }, { listen: false });
+    await store.start(startContext);
+    await store.stop();
+  });
+  // The database: an integer >= 0, in the path or a `db` parameter, not both differently; one the server
+  // refuses fails the start (its keys went to database 0).
+  for (const [query, path] of [
+    ['db=abc', ''],
+    ['db=-1', ''],
+    ['db=1', '/0'],
+    ['', '/x'],
+  ] as const) {
+    const url = new URL(REDIS_URL);
+    url.pathname = path;
+    url.search = query;
+    assert.throws(
+      () => new RedisStore({ url: url.toString() }),
+      (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === 'db',
+      url.toString(),
+    );
+  }
+  const far = new RedisStore({ url: `${REDIS_URL}?db=99999` }, { listen: false, prefix: testPrefix() });
+  await assert.rejects(far.start(startContext), (err: unknown) => isTickworkError(err, 'STORE_ERROR'));
   for (const bad of ['keyPrefix=x:', 'stringNumbers=true'])
     assert.throws(
       () => new RedisStore({ url: `${REDIS_URL}?${bad}` }),

@@ -168,15 +168,7 @@ const num = (v: string | undefined): number | null =>
 const flag = (v: string | undefined): number | string => (v === '1' ? 1 : v === '0' ? 0 : (v ?? ''));
 
 /** ioredis options whose values stay text in a URL's query (the others are read as numbers or booleans). */
-const TEXT_DRIVER_OPTIONS = new Set([
-  'password',
-  'username',
-  'connectionName',
-  'name',
-  'host',
-  'path',
-  'family',
-]);
+const TEXT_DRIVER_OPTIONS = new Set(['password', 'username', 'connectionName', 'name', 'host', 'path']);
 
 /**
  * The URL without its query, and the query's parameters (what is left after the store's options) as ioredis
@@ -186,11 +178,23 @@ const TEXT_DRIVER_OPTIONS = new Set([
  * @throws TickworkError `INVALID_OPTION` for `keyPrefix` or `stringNumbers`, which the store cannot work
  *   with (as for a caller's client).
  */
-function driverOptionsOf(text: string): { url: string; driver: Record<string, unknown> } {
+function driverOptionsOf(text: string): { url: string; driver: Record<string, unknown>; db: number | null } {
   const q = text.indexOf('?');
-  if (q < 0) return { url: text, driver: {} };
+  const base = q < 0 ? text : text.slice(0, q);
+  // The database, from the path (`/2`) or a `db` parameter: an integer >= 0 (a bad one crashed the process
+  // in the driver's SELECT, or was dropped and the keys went to database 0).
+  let path = '';
+  try {
+    path = new URL(base).pathname;
+  } catch {
+    // not parsed here: the driver reports it
+  }
+  const fromPath = path === '' || path === '/' ? null : path.slice(1);
+  if (fromPath !== null && !/^\d{1,9}$/.test(fromPath))
+    throw invalidOption('db', 'a database number (an integer >= 0) as the URL path', fromPath);
+  if (q < 0) return { url: text, driver: {}, db: fromPath === null ? null : Number(fromPath) };
   const driver: Record<string, unknown> = {};
-  for (const [key, value] of new URLSearchParams(text.slice(q + 1))) {
+  for (const [key, value] of new URLSearchParams(text.slice(q + 1).split('#')[0])) {
     if (key === 'keyPrefix' || key === 'stringNumbers')
       throw new TickworkError(
         'INVALID_OPTION',
@@ -201,7 +205,14 @@ function driverOptionsOf(text: string): { url: string; driver: Record<string, un
       );
     driver[key] = TEXT_DRIVER_OPTIONS.has(key) ? value : optionValue(value);
   }
-  return { url: text.slice(0, q), driver };
+  if (driver.db !== undefined) {
+    if (!Number.isSafeInteger(driver.db) || (driver.db as number) < 0)
+      throw invalidOption('db', 'a database number (an integer >= 0)', driver.db);
+    if (fromPath !== null && Number(fromPath) !== driver.db)
+      throw invalidOption('db', `the database of the URL path (${fromPath}) or none`, driver.db);
+  }
+  const db = driver.db !== undefined ? (driver.db as number) : fromPath === null ? null : Number(fromPath);
+  return { url: base, driver, db };
 }
 
 /** A job hash as the columns {@link decodeJob} reads (anything not written by the store makes it undecodable). */
@@ -513,7 +524,7 @@ export class RedisStore implements Store {
   async start(context: StoreStartContext): Promise<void> {
     if (this.started) return;
     if (!this.client) {
-      const { url, driver } = driverOptionsOf(this.url!);
+      const { url, driver, db } = driverOptionsOf(this.url!);
       const client = new Redis(url, {
         connectionName: 'tickwork', // a URL's `connectionName` wins
         ...driver,
@@ -531,6 +542,9 @@ export class RedisStore implements Store {
       this.client = client;
       try {
         await client.connect();
+        // The driver's own SELECT of the database fails quietly (the keys would go to database 0): again,
+        // answered.
+        if (db !== null) await client.select(db);
       } catch (err) {
         this.client = null;
         client.disconnect();
