@@ -8,7 +8,7 @@ import { randomFillSync } from 'node:crypto';
 import { TickworkError, show } from '../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../core/structures.js';
 import type { TriggerJSON } from '../triggers/trigger.js';
-import { MAX_DURATION, integer, oneOf } from '../core/validate.js';
+import { MAX_DURATION, MAX_INSTANT, MIN_INSTANT, integer, oneOf } from '../core/validate.js';
 import type { JobChanges, JobFilter, JobSort, StoreChange } from './store.js';
 
 /** JSON with object keys sorted, so equal values give equal strings. */
@@ -334,7 +334,10 @@ export function textColumn(d: Decoding, field: string, v: unknown): string {
 /** A time column's value, or `null` (and `d.bad` set, if first) when it is not a time. */
 export function timeColumn(d: Decoding, field: string, v: Date | number): Date | null {
   const t = toDate(v);
-  if (!Number.isFinite(t.getTime())) {
+  const ms = t.getTime();
+  // Years 0000 to 9999 (what tickwork writes): a time beyond them (1e20 ms, the year 280000) is no time
+  // either, and one past JavaScript's range is an Invalid Date.
+  if (!Number.isFinite(ms) || ms < MIN_INSTANT || ms > MAX_INSTANT) {
     d.bad ??= { field, error: `not a time: ${show(v)}` };
     return null;
   }

@@ -38,6 +38,24 @@ test("PostgreSQL: a lease of 'infinity' is reaped, a fire time of '-infinity' is
       reaped.map((r) => [r.id, r.status]),
       [[lease, 'abandoned']],
     );
+    // A lease past the year 9999 that is not 'infinity' (the year 280000): reaped too; as the only
+    // candidate, no wake time (it was an Invalid Date, and the loop spun on it).
+    const far = '01900000-0000-7000-8000-000000000003';
+    await admin.query(insert, [
+      far,
+      new Date(Date.now() - 6000),
+      'running',
+      1,
+      'dead',
+      '280000-01-01',
+      new Date(),
+      null,
+    ]);
+    assert.equal(await store.getNextWakeTime(), null);
+    assert.deepEqual(
+      (await store.reapExpiredRuns(new Date(), 10)).map((r) => [r.id, r.status]),
+      [[far, 'abandoned']],
+    );
     const fire = '01900000-0000-7000-8000-000000000002';
     await admin.query(insert, [
       fire,

@@ -74,12 +74,13 @@ test('SQLite columns with values tickwork never writes (untyped) are quarantined
       name: "X'6e616d65'",
       task_id: "X'776f726b'",
     };
-    for (const id of ['good', 'negative', ...Object.keys(damage), 'next_run_time'])
+    for (const id of ['good', 'negative', ...Object.keys(damage), 'next_run_time', 'far'])
       await scheduler.addJob('work', 'interval', { id, args: [id], seconds: 10, retry: 2 });
     const db = new Database(path);
     for (const [column, value] of Object.entries(damage))
       db.prepare(`UPDATE jobs SET ${column} = ${value} WHERE id = ?`).run(column);
     db.prepare("UPDATE jobs SET next_run_time = '2024-01-01T00:00:10Z' WHERE id = 'next_run_time'").run();
+    db.prepare('UPDATE jobs SET next_run_time = 9e15 WHERE id = ?').run('far'); // past the year 9999
     db.prepare("UPDATE jobs SET version = -1 WHERE id = 'negative'").run(); // odd, but an integer: fine
     db.close();
 
@@ -88,23 +89,25 @@ test('SQLite columns with values tickwork never writes (untyped) are quarantined
     await clock.advance(25_000);
 
     // Only the good job ran (twice, as retried); each damaged one was paused, the reason naming its column:
-    // the one whose next_run_time is text too (SQLite sorts text after every number: never due by `<=`).
+    // those whose next_run_time is text or past the year 9999 too (never due by `<=`; SQLite sorts text
+    // after every number).
     assert.deepEqual([...new Set(ran)].sort(), ['good', 'negative']);
-    assert.deepEqual([...quarantined.keys()].sort(), [...Object.keys(damage), 'next_run_time'].sort());
-    for (const [id, reason] of quarantined) assert.match(reason, new RegExp(`stored ${id} cannot be read`));
+    assert.deepEqual([...quarantined.keys()].sort(), [...Object.keys(damage), 'next_run_time', 'far'].sort());
+    for (const [id, reason] of quarantined)
+      assert.match(reason, new RegExp(`stored ${id === 'far' ? 'next_run_time' : id} cannot be read`));
     // Every job is listed and serialises (the API's job list), the undecodable ones as such; none deleted.
     const jobs = await scheduler.getJobs();
-    assert.equal(jobs.length, 12);
+    assert.equal(jobs.length, 13);
     for (const j of jobs) assert.doesNotThrow(() => JSON.stringify(j), j.id);
     const listed = await createApi(scheduler, { auth: false }).handle(
       new Request('http://localhost/scheduler/jobs'),
     );
     assert.equal(listed.status, 200);
-    assert.equal(((await listed.json()) as { items: unknown[] }).items.length, 12);
+    assert.equal(((await listed.json()) as { items: unknown[] }).items.length, 13);
     const text = jobs.find((j) => j.id === 'next_run_time')!;
     assert.equal(text.nextRunTime, null);
     assert.match(text.quarantine ?? '', /next_run_time cannot be read/);
-    for (const id of [...Object.keys(damage), 'next_run_time'])
+    for (const id of [...Object.keys(damage), 'next_run_time', 'far'])
       assert.equal(jobs.find((j) => j.id === id)!.paused, true, id);
     assert.equal(jobs.find((j) => j.id === 'good')!.paused, false);
     await scheduler.shutdown();
@@ -385,15 +388,19 @@ test('SQLite: run rows with times that are not numbers (text, hex, empty) never 
       '{"name":"Error","message":"boom"}',
       t,
     );
+    // Numbers past the year 9999 (and past JavaScript's dates): never `<= now` either.
+    insert.run('far-lease', t - 6000, t - 6000, 'running', 1, 'dead', 1e20, t - 6000, null, t);
+    insert.run('far-not-before', t - 7000, Number.POSITIVE_INFINITY, 'pending', 0, null, null, null, null, t);
     db.close();
     await scheduler.resumeJob('k');
     await clock.advance(60_000); // beyond the default lease: the dead process's run is reaped whatever
-    for (const id of ['not-before', 'empty', 'hex', 'retry']) {
+    for (const id of ['not-before', 'empty', 'hex', 'retry', 'far-not-before']) {
       const run = (await scheduler.getRun(id))!;
       assert.deepEqual([run.status, run.error?.code], ['cancelled', 'RUN_UNREADABLE'], id);
     }
     assert.match((await scheduler.getRun('retry'))!.error!.message, /its error: boom/);
     assert.equal((await scheduler.getRun('lease'))!.status, 'abandoned');
+    assert.equal((await scheduler.getRun('far-lease'))!.status, 'abandoned');
     // No stand-in fire time was run (the epoch, 16 ms after it); the job's own fire times were (every 10 s
     // from its start, the manual clock's 2024-01-01T00:00:00Z).
     assert.ok(keys.length >= 4, `the job fires again: ${keys.join(' ')}`);

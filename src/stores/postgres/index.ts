@@ -37,6 +37,8 @@ import { TickworkError, invalidOption } from '../../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
 import type { TriggerJSON } from '../../triggers/trigger.js';
 import {
+  MAX_INSTANT,
+  MIN_INSTANT,
   boolean,
   duration,
   integer,
@@ -984,10 +986,11 @@ export class PostgresStore implements Store {
       async (c) => {
         const expired = await c.query<RunColumns>({
           name: this.prefix + 'reap-lock',
-          // A lease of 'infinity' (written by hand: tickwork never writes it) counts as expired, as in SQLite
-          // a lease that is not a time: left alone, the run would hold its job's maxInstances slot for good.
+          // A lease past the year 9999 ('infinity', written by hand: tickwork never writes one) counts as
+          // expired, as in SQLite a lease that is no time: left alone, the run would hold its job's
+          // maxInstances slot for good.
           text: `SELECT ${runColumnsMs()} FROM ${this.s}.runs WHERE status = 'running'
-                 AND (lease_expires_at < statement_timestamp() OR lease_expires_at = 'infinity')
+                 AND (lease_expires_at < statement_timestamp() OR lease_expires_at > '9999-12-31T23:59:59.999Z')
                LIMIT $1 FOR UPDATE SKIP LOCKED`,
           values: [limit],
         });
@@ -1074,8 +1077,10 @@ export class PostgresStore implements Store {
     );
     const t = r.rows[0]?.t ?? null;
     if (t === null) return null;
-    // 'infinity' written by hand (tickwork never writes it) is no time to wake at; '-infinity' is due.
-    if (!Number.isFinite(t)) return t > 0 ? null : new Date(0);
+    // A time past the year 9999 ('infinity', written by hand: tickwork never writes one) is no time to wake
+    // at (a lease of it is reaped at the next pass); one before the year 0000 ('-infinity') is due.
+    if (!(t <= MAX_INSTANT)) return null;
+    if (!(t >= MIN_INSTANT)) return new Date(0);
     return new Date(t);
   }
 

@@ -27,7 +27,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { TickworkError } from '../../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
-import { duration, integer, nonEmptyString, optionsObject, rejectUnknownKeys } from '../../core/validate.js';
+import {
+  MAX_INSTANT,
+  MIN_INSTANT,
+  duration,
+  integer,
+  nonEmptyString,
+  optionsObject,
+  rejectUnknownKeys,
+} from '../../core/validate.js';
 import {
   emitChange,
   ACTIVE_SQL,
@@ -513,14 +521,15 @@ export class SqliteStore implements Store {
            (SELECT count(*) FROM runs r WHERE r.job_id = j.id AND r.status IN ${ACTIVE_SQL}) AS active
          FROM jobs j WHERE paused = 0 AND next_run_time <= ? ORDER BY next_run_time LIMIT ?`,
       ).all(t, limit + 1) as (Row & { row_id: number })[];
-      // A next_run_time that is not a number (text written by hand; SQLite sorts text and BLOBs after every
-      // number, so `<= ?` never reaches it) is claimed too, for the planner to quarantine: such a job would
-      // otherwise never fire and never be reported. (An index seek past the numbers: nothing when none.)
+      // A next_run_time that is no time (text written by hand, which SQLite sorts after every number, or a
+      // number past the year 9999: `<= ?` never reaches either) is claimed too, for the planner to
+      // quarantine: such a job would otherwise never fire and never be reported. (An index seek past the
+      // last time tickwork writes: nothing when none.)
       if (rows.length <= limit) {
         rows.push(
           ...(this.stmt(
             `SELECT ${JOB_COLUMNS}, rowid AS row_id, 0 AS active
-             FROM jobs j WHERE paused = 0 AND next_run_time >= '' LIMIT ?`,
+             FROM jobs j WHERE paused = 0 AND next_run_time > ${MAX_INSTANT} LIMIT ?`,
           ).all(limit + 1 - rows.length) as (Row & { row_id: number })[]),
         );
       }
@@ -619,7 +628,8 @@ export class SqliteStore implements Store {
       params.push(limit);
       if (taskIds) params.push(this.taskJson(taskIds));
       params.push(limit, limit);
-      // A not_before that is not a number (text written by hand, sorted after every number) counts as due:
+      // A not_before that is no time (text written by hand, sorted after every number; a number past the
+      // year 9999) counts as due:
       // the run is leased, and the scheduler cancels it (`RUN_UNREADABLE`) instead of it holding a
       // maxInstances slot for good.
       const rows = this.stmt(
@@ -628,7 +638,7 @@ export class SqliteStore implements Store {
                         SELECT id FROM (SELECT id FROM runs WHERE status = 'pending' AND not_before <= ? ${filter}
                                         ORDER BY not_before LIMIT ?)
                         UNION ALL
-                        SELECT id FROM (SELECT id FROM runs WHERE status = 'pending' AND not_before >= '' ${filter}
+                        SELECT id FROM (SELECT id FROM runs WHERE status = 'pending' AND not_before > ${MAX_INSTANT} ${filter}
                                         LIMIT ?))
                       LIMIT ?)
          RETURNING *`,
@@ -718,11 +728,12 @@ export class SqliteStore implements Store {
     const t = now.getTime();
     const rows = await this.tx(() => {
       const expired = this.stmt(
-        // A lease that is not a number (text written by hand, sorted after every number; or NULL) counts as
+        // A lease that is no time (text written by hand, sorted after every number; a number past the year
+        // 9999; NULL) counts as
         // expired: when it ends cannot be known, and left alone the run would hold its job's maxInstances
         // slot for good (a holder still alive loses the run, as after any expiry: at least once).
         `SELECT * FROM runs WHERE status = 'running' AND lease_expires_at < ?
-         UNION ALL SELECT * FROM runs WHERE status = 'running' AND (lease_expires_at >= '' OR lease_expires_at IS NULL)
+         UNION ALL SELECT * FROM runs WHERE status = 'running' AND (lease_expires_at > ${MAX_INSTANT} OR lease_expires_at IS NULL)
          LIMIT ?`,
       ).all(t, limit) as RunColumns[];
       if (expired.length === 0) return [];
@@ -826,9 +837,11 @@ export class SqliteStore implements Store {
       ).get({ tasks: taskIds ? this.taskJson(taskIds) : null }),
     )) as { t: unknown };
     if (row.t === null) return null;
-    // A time that is not a number (text written by hand) is due now: firing quarantines its job, leasing
-    // cancels its run, reaping takes its lease.
-    return typeof row.t === 'number' ? new Date(row.t) : new Date(0);
+    // A time that is no time (text written by hand, a number outside the years 0000 to 9999) is due now:
+    // firing quarantines its job, leasing cancels its run, reaping takes its lease.
+    return typeof row.t === 'number' && row.t >= MIN_INSTANT && row.t <= MAX_INSTANT
+      ? new Date(row.t)
+      : new Date(0);
   }
 
   subscribe(listener: (change: StoreChange) => void): () => void {
