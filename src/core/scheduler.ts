@@ -1516,7 +1516,9 @@ export class Scheduler implements JobOwner {
       await this.reportNode();
       // Pending runs of tasks this process does not define are left to the processes that do.
       const wake = await this.store.getNextWakeTime((this.taskIdList ??= [...this.tasks.keys()]));
-      next = wake ? wake.getTime() : null;
+      // An Invalid Date (a store's time that is none) is no wake time: the loop sleeps its longest rather
+      // than spin on it.
+      next = wake && Number.isFinite(wake.getTime()) ? wake.getTime() : null;
       this.failures = 0;
       this.lastStoreError = null;
     } catch (err) {
