@@ -93,12 +93,20 @@ function optionsOf(params: URLSearchParams, url: string): Record<string, unknown
 
 /**
  * `text` with the credentials of the URLs in it hidden: `//user:secret@` and `password=secret` become `***`.
- * The user part runs to the last `@` before the host's `/`, as URL parsers read it (a password may hold an
- * `@` or, in an environment variable, a space); a `password` parameter runs to the next `&`, space, or a
- * `: ` that ends the URL in a message.
+ * The user part runs to the last `@` of the URL (a password may hold an `@` or a `/`; with a space in it, to
+ * the `@` after `user:`), as URL parsers read it; a `password` parameter runs to the next `&`, space, or a
+ * `: ` that ends the URL in a message. Where it cannot tell, it hides more rather than less.
  */
 export function redactUrl(text: string): string {
-  return text.replace(/\/\/[^/]*@/g, '//***@').replace(/([?&]password=)[^&\s]*?(?=:\s|:$|&|\s|$)/gi, '$1***');
+  return (
+    text
+      // A password parameter first: its value may hold an `@`.
+      .replace(/([?&]password=)[^&\s]*?(?=:\s|:$|&|\s|$)/gi, '$1***')
+      // The user part: to the last `@` before a space (a password may hold `@` or `/`) ...
+      .replace(/\/\/\S*@/g, '//***@')
+      // ... or, with a space in the password (in an environment variable), `user:pass word@`.
+      .replace(/\/\/[^\s/@]+:[^@/]*@/g, '//***@')
+  );
 }
 
 /**
@@ -159,12 +167,13 @@ export async function openStore(url: string): Promise<Store> {
   }
   if (/^postgres(ql)?:\/\//i.test(value)) {
     try {
-      new URL(value);
+      // (An empty host, `postgres://user@/db?host=/var/run/postgresql`, is the driver's form for a socket.)
+      new URL(value.replace(/@\//, '@localhost/'));
     } catch {
       throw new TickworkError(
         'INVALID_OPTION',
-        `Expected \`store\` to be a valid URL, got ${JSON.stringify(url)}`,
-        { field: 'store', value: url },
+        `Expected \`store\` to be a valid URL, got ${JSON.stringify(redactUrl(url))}`,
+        { field: 'store', value: redactUrl(url) },
       );
     }
     // The store takes its options out of the connection string itself (see PostgresStore), leaving the

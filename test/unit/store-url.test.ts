@@ -174,7 +174,7 @@ test('new PostgresStore({ connectionString }) reads the store options of its que
   assert.equal(new PostgresStore({ connectionString: `${PG}?schema=a`, schema: 'a' }).schema, 'a');
 });
 
-test('redactUrl hides the credentials of a store URL, in the user part and in a password parameter', () => {
+test('redactUrl hides the credentials of a store URL, in the user part and in a password parameter', async () => {
   assert.equal(
     redactUrl(
       'TICKWORK_STORE postgres://app:s3cret@db/x?sslmode=require&password=s3cret&schema=jobs: failed',
@@ -191,6 +191,19 @@ test('redactUrl hides the credentials of a store URL, in the user part and in a 
     redactUrl('cannot start the scheduler on postgres://bob:top secret@127.0.0.1:5432/test: refused'),
     'cannot start the scheduler on postgres://***@127.0.0.1:5432/test: refused',
   );
+  // openStore's own message for a URL it cannot read hides the password too (message and details).
+  await assert.rejects(openStore('postgres://user:s3cretpw@h:99999/db'), (err: unknown) => {
+    assert.ok(isTickworkError(err, 'INVALID_OPTION'), String(err));
+    assert.doesNotMatch(`${err.message} ${JSON.stringify(err.details)}`, /s3cretpw/);
+    return true;
+  });
+  // The driver's socket form (an empty host) is a URL it takes: so does openStore.
+  const socket = await openStore('postgres://postgres@/test?host=127.0.0.1&schema=tw_sock2&listen=false');
+  assert.ok(socket instanceof PostgresStore);
+  assert.equal(socket.schema, 'tw_sock2');
+  // A password with a slash; a password parameter holding an @; a URL that failed to parse in a message.
+  assert.equal(redactUrl('got "redis://u:p/w@h:6379/0"'), 'got "redis://***@h:6379/0"');
+  assert.equal(redactUrl('redis://h?password=a@b failed'), 'redis://h?password=*** failed');
   // A password parameter last in the URL keeps the message's colon after it.
   assert.equal(
     redactUrl('postgres://db/x?password=s3cret: PostgreSQL store failed'),
