@@ -2250,10 +2250,14 @@ export class Scheduler implements JobOwner {
       );
       this.lastRenewal = now;
       for (const r of this.inFlight.values()) if (held.has(r.run.id)) r.renewedAt = now;
-      for (const [id] of this.unrecorded) {
+      for (const [id, u] of [...this.unrecorded]) {
         if (asked.has(id) && !held.has(id)) {
           this.unrecorded.delete(id);
-          this.logger.warn({ runId: id }, `Run ${id} lost its lease before its outcome could be recorded`);
+          // Not held: another process took the run, or the failed recording was committed after all.
+          if (await this.storedAsRecorded(id, u.entry.run.attempt, u.outcome))
+            this.logger.info({ runId: id }, `Recorded the outcome of run ${id} after a store failure`);
+          else
+            this.logger.warn({ runId: id }, `Run ${id} lost its lease before its outcome could be recorded`);
         }
       }
       if (this.unrecorded.size > 0) await this.recordPending();
@@ -2297,6 +2301,21 @@ export class Scheduler implements JobOwner {
     }));
   }
 
+  /**
+   * Whether the stored run shows `outcome` recorded by this process for `attempt` (a recording that failed
+   * may have been committed all the same). An ended run only: a retry's `pending` cannot tell.
+   */
+  private async storedAsRecorded(id: string, attempt: number, outcome: RunOutcome): Promise<boolean> {
+    if (outcome.retryAt) return false;
+    const stored = await this.store.getRun(id).catch(() => null);
+    return (
+      stored !== null &&
+      stored.owner === this.nodeId &&
+      stored.attempt === attempt &&
+      stored.status === outcome.status
+    );
+  }
+
   private async recordPendingOnce(): Promise<void> {
     for (const [id, { entry, outcome }] of [...this.unrecorded]) {
       try {
@@ -2309,14 +2328,8 @@ export class Scheduler implements JobOwner {
         );
         this.unrecorded.delete(id);
         // Refused: another process took the run, or the failed call was committed after all (a timeout after
-        // the commit): the stored run says which (an ended run: a retry's `pending` cannot tell).
-        const stored = ok || outcome.retryAt ? null : await this.store.getRun(id).catch(() => null);
-        const mine =
-          stored !== null &&
-          stored.owner === this.nodeId &&
-          stored.attempt === entry.run.attempt &&
-          stored.status === outcome.status;
-        if (ok || mine)
+        // the commit): the stored run says which.
+        if (ok || (await this.storedAsRecorded(id, entry.run.attempt, outcome)))
           this.logger.info({ runId: id }, `Recorded the outcome of run ${id} after a store failure`);
         else
           this.logger.warn(

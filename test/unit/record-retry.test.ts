@@ -56,3 +56,43 @@ test('an outcome recorded again after a store failure is not reported lost by a 
   assert.equal((await scheduler.getRun(store.first!))!.status, 'succeeded');
   await scheduler.shutdown();
 });
+
+/**
+ * A memory store whose first finishRun records the outcome and then fails (a timeout after the commit), and
+ * whose next one fails outright (the store still down when the loop tries again): the heartbeat is the first
+ * to learn that the run is no longer held.
+ */
+class CommitThenThrow extends MemoryStore {
+  calls = 0;
+  get thrown(): boolean {
+    return this.calls > 0;
+  }
+  override async finishRun(runId: string, owner: string, attempt: number, now: Date, outcome: RunOutcome) {
+    this.calls++;
+    if (this.calls === 2) throw new Error('store unavailable');
+    const ok = await super.finishRun(runId, owner, attempt, now, outcome);
+    if (this.calls === 1) throw new Error('store unavailable after the commit');
+    return ok;
+  }
+}
+
+test('an outcome whose recording failed after it was committed is reported recorded, not lost', async () => {
+  const clock = new ManualClock(T);
+  const store = new CommitThenThrow();
+  const logger = captureLogger();
+  const scheduler = new Scheduler({ clock, store, logger, heartbeatInterval: 1000 });
+  await scheduler.addJob(() => 'done', new IntervalTrigger({ hours: 1, startDate: new Date(T) }), {
+    id: 'j',
+  });
+  await scheduler.start();
+  await clock.advance(0); // the run ends; its recording commits, then fails
+  assert.ok(store.thrown);
+  await clock.advance(1000); // the heartbeat finds the run no longer held: it was recorded
+  await clock.advance(0);
+  assert.deepEqual(
+    logger.messages('warn').filter((m) => /lost|no longer held/.test(m)),
+    [],
+  );
+  assert.equal(logger.messages('info').filter((m) => m.startsWith('Recorded the outcome of run')).length, 1);
+  await scheduler.shutdown();
+});
