@@ -242,11 +242,11 @@ function parseIsoWithOffset(text: string): Date | undefined {
 
 /**
  * The entry of `choices` nearest to `word` (case-insensitive edit distance), within 2 edits (1 for a word of
- * up to 3 letters, to which most short names are 2 edits away), or `null`.
+ * up to 5 letters, to which many short names are 2 edits away: `date` is not `name`), or `null`.
  */
 export function closest(word: string, choices: readonly string[]): string | null {
   let best: string | null = null;
-  let bestDistance = word.length <= 3 ? 2 : 3;
+  let bestDistance = word.length <= 5 ? 2 : 3;
   for (const c of choices) {
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) {

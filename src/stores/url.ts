@@ -36,11 +36,12 @@ export function storeOptionsOf(
 ): { url: string; options: Record<string, unknown> } {
   // The query is split off by hand: the drivers take URLs that WHATWG URL refuses, such as an empty host
   // (`postgres://user@/db?host=/var/run/postgresql`), whose store options must not pass unseen.
-  const q = connectionString.indexOf('?');
+  // (A fragment ends the query; a `?` within it starts none.)
+  const hash = connectionString.indexOf('#');
+  const end = hash < 0 ? connectionString.length : hash;
+  const q = connectionString.slice(0, end).indexOf('?');
   if (q < 0 || !/^[a-z][a-z0-9+.-]*:\/\//i.test(connectionString))
     return { url: connectionString, options: {} };
-  const hash = connectionString.indexOf('#', q);
-  const end = hash < 0 ? connectionString.length : hash;
   const params = new URLSearchParams(connectionString.slice(q + 1, end));
   const options: Record<string, unknown> = {};
   for (const key of params.keys()) {

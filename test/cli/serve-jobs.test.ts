@@ -187,7 +187,13 @@ describe('tickwork serve + jobs', () => {
     assert.equal((await cli(['jobs', 'frobnicate'], env())).code, 2);
     // A base URL with credentials, a query or a fragment: refused (they were glued to the path, and the
     // password printed with every error); an empty job id names no job.
-    for (const url of [`http://user:s3cret@127.0.0.1:${closed}/scheduler`, `${api}?x=1`, `${api}#top`]) {
+    for (const url of [
+      `http://user:s3cret@127.0.0.1:${closed}/scheduler`,
+      `${api}?x=1`,
+      `${api}#top`,
+      `${api}?`,
+      `${api}#`,
+    ]) {
       const odd = await cli(['jobs', 'list', '--url', url]);
       assert.equal(odd.code, 2, url);
       assert.match(odd.err, /without user, query or fragment/, url);

@@ -560,6 +560,9 @@ test('keys written badly by hand: a job hash without a version, an empty number,
         (await store.getRuns({ jobId: 'ok', status: ['pending'] })).map((r) => r.jobId),
         ['ok'],
       );
+      // The string key is no job to remove either: not found (it was STORE_ERROR, a 503), left alone.
+      assert.equal(await store.removeJob('typed'), null);
+      assert.equal(await admin.get(`${prefix}job:typed`), 'oops');
       // The version-less job can be paused and removed through the API.
       assert.equal((await store.updateJob('nover', { paused: true })).id, 'nover');
       assert.equal((await store.removeJob('nover'))?.id, 'nover');

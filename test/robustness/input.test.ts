@@ -216,6 +216,9 @@ test('a misspelt option names the option meant, wherever it is given; a short un
     scheduler.addJob(() => {}, 'cron', { expression: '0 9 * * *', tz: 'Europe/Berlin' } as never),
   );
   assert.doesNotMatch(tz, /did you mean/i);
+  // `date` is two edits from `name` (and three from `runDate`): no hint rather than a wrong one.
+  const date = await rejection(scheduler.addJob(() => {}, 'date', { date: '2030-01-01T00:00:00Z' } as never));
+  assert.doesNotMatch(date, /did you mean/i);
   // A misspelt job option in the shorthand is still found.
   assert.match(
     await rejection(scheduler.addJob(() => {}, 'interval', { seconds: 1, maxInstance: 2 } as never)),

@@ -170,6 +170,8 @@ test('new PostgresStore({ connectionString }) reads the store options of its que
     () => new PostgresStore({ connectionString: 'postgres://postgres@/test?host=x&poolSize=abc' }),
     (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === 'poolSize',
   );
+  // A `?` inside a fragment starts no query: nothing is read from it.
+  assert.equal(new PostgresStore({ connectionString: `${PG}#?schema=frag` }).schema, 'tickwork');
   // The same schema both ways is fine.
   assert.equal(new PostgresStore({ connectionString: `${PG}?schema=a`, schema: 'a' }).schema, 'a');
 });

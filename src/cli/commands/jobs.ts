@@ -48,7 +48,8 @@ export class ApiClient {
     }
     // The base is joined with paths (`/jobs?limit=500`): a query or fragment would end up in the middle, and
     // credentials in the URL would be printed with every error (the token goes in --token / TICKWORK_TOKEN).
-    if (parsed.search !== '' || parsed.hash !== '' || parsed.username !== '' || parsed.password !== '') {
+    // (A bare `?` or `#` leaves `search` and `hash` empty: the text is checked too.)
+    if (/[?#]/.test(url) || parsed.username !== '' || parsed.password !== '') {
       throw new CliError(
         `invalid --url ${JSON.stringify(redactUrl(url))}: expected the API's base URL without user, query or fragment, e.g. ${DEFAULT_URL}`,
         EXIT_USAGE,

@@ -153,7 +153,8 @@ local t = fmt(now_ms())
 local out = {}
 for _, id in ipairs(ids) do
   local key = P .. 'job:' .. id
-  local h = hash(key)
+  -- (a key of another type, written by hand, is no job: not found, not a failure of the whole call)
+  local h = safe('HGETALL', key) or {}
   if #h > 0 then
     redis.call('DEL', key, P .. 'claim:' .. id)
     redis.call('ZREM', P .. 'jobs', id)
