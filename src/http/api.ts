@@ -211,8 +211,31 @@ function parse<S extends ZodType>(
   query: Record<string, string> | null = null,
 ): z.output<S> {
   const r = schema.safeParse(value, { reportInput: true });
-  if (!r.success) throw validationError(r.error, prefix, query);
+  if (!r.success) throw validationError(r.error, prefix, query, (path) => keysAt(schema, path));
   return r.data;
+}
+
+/**
+ * The keys of the object schema at `path` within `schema` (through optional, nullable, default and pipe
+ * wrappers), for a "did you mean" on an unknown key; `undefined` where it cannot tell (a union).
+ */
+function keysAt(schema: ZodType, path: readonly PropertyKey[]): readonly string[] | undefined {
+  let s: unknown = schema;
+  let i = 0;
+  for (;;) {
+    const def = (s as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+    if (!def) return undefined;
+    const type = def.type;
+    if (type === 'object') {
+      const shape = def.shape as Record<string, unknown>;
+      if (i === path.length) return Object.keys(shape);
+      s = shape[String(path[i++])];
+    } else if (['optional', 'nullable', 'default', 'prefault', 'readonly'].includes(String(type))) {
+      s = def.innerType;
+    } else if (type === 'pipe') {
+      s = def.in;
+    } else return undefined;
+  }
 }
 
 /**

@@ -4,6 +4,7 @@
  * keeps that table and {@link HTTP_ERROR_CODES} in step.
  * @module
  */
+import { closest } from '../core/validate.js';
 import type { ZodError } from 'zod';
 import { TickworkError, show, type ErrorDetails } from '../core/errors.js';
 
@@ -120,6 +121,7 @@ export function validationError(
   error: ZodError,
   prefix = '',
   query: Record<string, string> | null = null,
+  keysAt?: (path: readonly PropertyKey[]) => readonly string[] | undefined,
 ): ApiError {
   const first = error.issues[0];
   if (!first) return new ApiError('INVALID_OPTION', 'Invalid request', {}, 400);
@@ -127,8 +129,13 @@ export function validationError(
   const join = (path: readonly PropertyKey[]): string =>
     [prefix, ...(query ? path.slice(0, 1) : path).map(String)].filter((p) => p !== '').join('.');
   if (issue.code === 'unrecognized_keys') {
-    const field = join([...issue.path, issue.keys[0] ?? '']);
-    return new ApiError('UNKNOWN_OPTION', `Unknown option \`${field}\``, { field }, 400);
+    const key = issue.keys[0] ?? '';
+    const field = join([...issue.path, key]);
+    // The nearest known key of that object, when there is one (`?limt=5`: `limit`).
+    const known = keysAt?.(issue.path);
+    const near = known ? closest(key, known) : null;
+    const hint = near === null ? '' : `; did you mean \`${join([...issue.path, near])}\`?`;
+    return new ApiError('UNKNOWN_OPTION', `Unknown option \`${field}\`${hint}`, { field }, 400);
   }
   const field = join(issue.path) || 'body';
   // A query parameter whose coercion lost it (`limit=x` became NaN) is reported as sent.

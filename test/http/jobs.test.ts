@@ -239,6 +239,20 @@ test('validation errors are 400 with a stable code and the field', async () => {
     assert.equal(empty.status, 400, path);
     assert.match(empty.body.message, /^Expected `(limit|offset)` to have a value$/);
   }
+  // An unknown key near a known one names it, in the query and in the body.
+  const limt = await h.json('GET', '/scheduler/jobs?limt=5');
+  assert.deepEqual(
+    [limt.status, limt.body.code, limt.body.message],
+    [400, 'UNKNOWN_OPTION', 'Unknown option `limt`; did you mean `limit`?'],
+  );
+  const maxInstance = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', trigger: interval, maxInstance: 2 },
+  });
+  assert.equal(maxInstance.body.message, 'Unknown option `maxInstance`; did you mean `maxInstances`?');
+  const far = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', trigger: interval, zzz: 1 },
+  });
+  assert.equal(far.body.message, 'Unknown option `zzz`');
   const proto = await h.json('GET', '/scheduler/jobs?__proto__=1');
   assert.deepEqual(
     [proto.status, proto.body.code, proto.body.details.field],
