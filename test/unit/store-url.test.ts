@@ -316,3 +316,16 @@ test('redactUrl hides the password of a redis:// URL', () => {
   );
   assert.equal(redactUrl('rediss://app:s3cret@cache:6380'), 'rediss://***@cache:6380');
 });
+
+test('a store shown by JSON.stringify or console.log shows its kind and schema or prefix, never its password', async () => {
+  const { inspect } = await import('node:util');
+  const { RedisStore } = await import('../../src/stores/redis/index.js');
+  const pgStore = new PostgresStore({ connectionString: 'postgres://app:s3cret@db.example/app?schema=jobs' });
+  const redisStore = new RedisStore({ url: 'redis://:s3cret@cache.example:6379/0' }, { prefix: 'jobs:' });
+  assert.equal(JSON.stringify(pgStore), '{"kind":"postgres","schema":"jobs"}');
+  assert.equal(JSON.stringify(redisStore), '{"kind":"redis","prefix":"jobs:"}');
+  for (const store of [pgStore, redisStore]) {
+    assert.doesNotMatch(JSON.stringify({ store }), /s3cret/);
+    assert.doesNotMatch(inspect(store, { depth: 5 }), /s3cret/);
+  }
+});

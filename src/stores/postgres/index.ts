@@ -32,6 +32,7 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import pg from 'pg';
 import { TickworkError, invalidOption } from '../../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
@@ -313,6 +314,18 @@ type Queryable = pg.Pool | pg.PoolClient;
  */
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
+
+  /**
+   * What the store shows of itself to `JSON.stringify` and `console.log`: its kind and schema, never the
+   * connection string (which may hold a password) or the pool.
+   */
+  toJSON(): { kind: 'postgres'; schema: string } {
+    return { kind: this.kind, schema: this.schema };
+  }
+
+  [inspect.custom](): string {
+    return `PostgresStore ${JSON.stringify(this.toJSON())}`;
+  }
   readonly persistent = true;
   readonly maxWakeInterval: number;
   /** The schema holding the tables. */

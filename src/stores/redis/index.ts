@@ -31,6 +31,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
 import { TickworkError, invalidOption } from '../../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
@@ -394,6 +395,18 @@ interface ApplyJob {
  */
 export class RedisStore implements Store {
   readonly kind = 'redis';
+
+  /**
+   * What the store shows of itself to `JSON.stringify` and `console.log`: its kind and key prefix, never
+   * the URL (which may hold a password) or the client.
+   */
+  toJSON(): { kind: 'redis'; prefix: string } {
+    return { kind: this.kind, prefix: this.prefix };
+  }
+
+  [inspect.custom](): string {
+    return `RedisStore ${JSON.stringify(this.toJSON())}`;
+  }
   readonly persistent = true;
   /**
    * Jobs per firing call when the scheduler is not told otherwise: fewer than the SQL stores' 500, as each
