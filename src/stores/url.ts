@@ -29,20 +29,43 @@ export function optionValue(text: string): unknown {
  * @throws TickworkError `UNKNOWN_OPTION` for a parameter within two letters of a store option (a misspelling
  *   the driver would ignore); `INVALID_OPTION` for a store option given twice.
  */
+/**
+ * A connection string split around its query, by hand: the drivers take URLs that WHATWG URL refuses, such
+ * as an empty host (`postgres://user@/db?host=/var/run/postgresql`). A fragment ends the query (a `?` within
+ * it starts none). `join` puts the string back together with the (changed) parameters.
+ */
+export function splitQuery(text: string): {
+  base: string;
+  params: URLSearchParams;
+  fragment: string;
+  join(): string;
+} {
+  const hash = text.indexOf('#');
+  const end = hash < 0 ? text.length : hash;
+  const q = text.slice(0, end).indexOf('?');
+  const base = text.slice(0, q < 0 ? end : q);
+  const params = new URLSearchParams(q < 0 ? '' : text.slice(q + 1, end));
+  const fragment = text.slice(end);
+  return {
+    base,
+    params,
+    fragment,
+    join() {
+      const rest = params.toString();
+      return base + (rest ? `?${rest}` : '') + fragment;
+    },
+  };
+}
+
 export function storeOptionsOf(
   connectionString: string,
   keys: readonly string[],
   verbatim: readonly string[] = [],
 ): { url: string; options: Record<string, unknown> } {
-  // The query is split off by hand: the drivers take URLs that WHATWG URL refuses, such as an empty host
-  // (`postgres://user@/db?host=/var/run/postgresql`), whose store options must not pass unseen.
-  // (A fragment ends the query; a `?` within it starts none.)
-  const hash = connectionString.indexOf('#');
-  const end = hash < 0 ? connectionString.length : hash;
-  const q = connectionString.slice(0, end).indexOf('?');
-  if (q < 0 || !/^[a-z][a-z0-9+.-]*:\/\//i.test(connectionString))
-    return { url: connectionString, options: {} };
-  const params = new URLSearchParams(connectionString.slice(q + 1, end));
+  // (Split by hand: a URL that WHATWG URL refuses but the driver takes must not pass its options unseen.)
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(connectionString)) return { url: connectionString, options: {} };
+  const split = splitQuery(connectionString);
+  const params = split.params;
   const options: Record<string, unknown> = {};
   for (const key of params.keys()) {
     const near = keys.includes(key) ? null : closest(key, keys);
@@ -65,12 +88,9 @@ export function storeOptionsOf(
     options[key] = verbatim.includes(key) ? values[0]! : optionValue(values[0]!);
     params.delete(key);
   }
-  if (Object.keys(options).length === 0) return { url: connectionString, options };
-  const rest = params.toString();
-  return {
-    url: connectionString.slice(0, q) + (rest ? `?${rest}` : '') + connectionString.slice(end),
-    options,
-  };
+  return Object.keys(options).length === 0
+    ? { url: connectionString, options }
+    : { url: split.join(), options };
 }
 
 /**

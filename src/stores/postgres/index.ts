@@ -89,7 +89,7 @@ import type {
   StoreStartContext,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
-import { storeOptionsOf } from '../url.js';
+import { splitQuery, storeOptionsOf } from '../url.js';
 
 export { MIGRATIONS, type Migration } from './migrations.js';
 
@@ -187,9 +187,8 @@ function nextVersionSql(column: string): string {
  * @throws TickworkError `INVALID_OPTION` when it is given more than once.
  */
 function sessionOptionsOf(connectionString: string): { url: string; session: string | null } {
-  const q = connectionString.indexOf('?');
-  if (q < 0) return { url: connectionString, session: null };
-  const params = new URLSearchParams(connectionString.slice(q + 1));
+  const split = splitQuery(connectionString);
+  const params = split.params;
   const session = params.getAll('options');
   if (session.length === 0) return { url: connectionString, session: null };
   if (session.length > 1) {
@@ -198,8 +197,7 @@ function sessionOptionsOf(connectionString: string): { url: string; session: str
     });
   }
   params.delete('options');
-  const rest = params.toString();
-  return { url: connectionString.slice(0, q) + (rest ? `?${rest}` : ''), session: session[0]! };
+  return { url: split.join(), session: session[0]! };
 }
 
 /** The smallest share of a claim {@link PostgresStoreOptions.fireConcurrency} gives a transaction. */

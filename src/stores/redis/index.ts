@@ -82,7 +82,7 @@ import type {
   StoreChange,
   StoreStartContext,
 } from '../store.js';
-import { optionValue, redactUrl, storeOptionsOf } from '../url.js';
+import { optionValue, redactUrl, splitQuery, storeOptionsOf } from '../url.js';
 import * as S from './scripts.js';
 
 /**
@@ -180,8 +180,7 @@ const TEXT_DRIVER_OPTIONS = new Set(['password', 'username', 'connectionName', '
  *   with (as for a caller's client).
  */
 function driverOptionsOf(text: string): { url: string; driver: Record<string, unknown>; db: number | null } {
-  const q = text.indexOf('?');
-  const base = q < 0 ? text : text.slice(0, q);
+  const { base, params } = splitQuery(text);
   // The database, from the path (`/2`) or a `db` parameter: an integer >= 0 (a bad one crashed the process
   // in the driver's SELECT, or was dropped and the keys went to database 0).
   let path = '';
@@ -193,9 +192,8 @@ function driverOptionsOf(text: string): { url: string; driver: Record<string, un
   const fromPath = path === '' || path === '/' ? null : path.slice(1);
   if (fromPath !== null && !/^\d{1,9}$/.test(fromPath))
     throw invalidOption('db', 'a database number (an integer >= 0) as the URL path', fromPath);
-  if (q < 0) return { url: text, driver: {}, db: fromPath === null ? null : Number(fromPath) };
   const driver: Record<string, unknown> = {};
-  for (const [key, value] of new URLSearchParams(text.slice(q + 1).split('#')[0])) {
+  for (const [key, value] of params) {
     if (key === 'keyPrefix' || key === 'stringNumbers')
       throw new TickworkError(
         'INVALID_OPTION',
