@@ -1,11 +1,13 @@
 /**
  * Firing throughput of the persistent stores: 10,000 interval jobs all due at once, fired with
  * `fireDueJobs` in batches of 1,000 by a simple planner (one pending run per job, next fire time an hour
- * later) by one claimer (as one process's scheduler calls the store; PostgreSQL with `fireConcurrency` 1 and
- * with its default 2) and, on PostgreSQL, by 2 and 4 side by side (as that many processes would), then the runs leased
- * with `acquireRuns` and completed with `finishRuns` (a group per call, as the scheduler records outcomes).
- * PostgreSQL reports the median of 3 rounds after a warm-up round (a running scheduler is warm; the first
- * round also pays the JIT and cold caches). SQLite and Redis (one claimer, one round) follow.
+ * later) by one claimer (as one process's scheduler calls the store; PostgreSQL with `fireConcurrency` 1
+ * and with its default 2) and, on PostgreSQL, by 2 and 4 side by side (as that many processes would), then
+ * the runs leased with `acquireRuns` and completed with `finishRuns` (a group per call, as the scheduler
+ * records outcomes). PostgreSQL reports the median of 3 rounds after a warm-up round (a running scheduler is
+ * warm; the first round also pays the JIT and cold caches), its configurations and the yardsticks taking
+ * turns within each round, so that the ratios compare runs made at the same moments. SQLite and Redis (one
+ * claimer, one round) follow.
  *
  * The first two rows are the yardsticks of the firing goal ("a one-transaction SKIP LOCKED claim + insert +
  * advance"), run on the same tables in the same run: the goal's words read strictly, one SQL statement per
@@ -137,41 +139,55 @@ async function seedJobs(pool: pg.Pool, s: string): Promise<void> {
   await pool.query(`VACUUM ANALYZE ${s}.jobs`);
 }
 
+/** One PostgreSQL configuration: a pool of `connections`, the store's options, and what one round does. */
+interface PgConfig {
+  connections: number;
+  options: { fireConcurrency?: number };
+  round: (store: PostgresStore, pool: pg.Pool, s: string) => Promise<Row>;
+}
+
 /**
- * Runs `round` on a fresh 10,000 due jobs in a new schema of the store's tables, once to warm up (a running
- * scheduler is warm; the first round also pays the JIT and cold caches) and then `ROUNDS` times, and returns
- * the median round (by fire rate). One process, one pool of `connections`.
+ * Runs every configuration on a fresh 10,000 due jobs, each in a new schema of the store's tables, in rounds:
+ * each round runs every configuration once, one after the other, starting one configuration further on each
+ * round, so that all of them meet the machine at the same moments (a shared virtual machine's speed drifts
+ * within minutes; measured one after the other, a yardstick and the row it is compared with would not).
+ * Round 0 warms up (a running scheduler is warm; the first round also pays the JIT and cold caches); then
+ * `ROUNDS` rounds, and each configuration's median round (by fire rate) is returned, in `configs` order.
  */
-async function pgRounds(
-  connections: number,
-  options: { fireConcurrency?: number },
-  round: (store: PostgresStore, pool: pg.Pool, s: string) => Promise<Row>,
-): Promise<Row> {
-  const schema = `tw_bench_${randomBytes(4).toString('hex')}`;
-  const pool = new pg.Pool({ connectionString: PG_URL, max: connections });
+async function pgInterleaved(configs: PgConfig[]): Promise<Row[]> {
   const query = pg.Client.prototype.query;
   // Count every query any pool client sends.
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     statements++;
     return (query as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof query;
-  const store = new PostgresStore({ pool }, { schema, listen: false, pruneEvery: 100_000, ...options });
-  const s = quoteIdent(schema);
+  const setups = configs.map((c) => {
+    const schema = `tw_bench_${randomBytes(4).toString('hex')}`;
+    const pool = new pg.Pool({ connectionString: PG_URL, max: c.connections });
+    const store = new PostgresStore({ pool }, { schema, listen: false, pruneEvery: 100_000, ...c.options });
+    return { config: c, pool, store, s: quoteIdent(schema), results: [] as Row[] };
+  });
   try {
-    await store.start({ nodeId: 'bench', now: Date.now });
-    const results: Row[] = [];
+    for (const x of setups) await x.store.start({ nodeId: 'bench', now: Date.now });
     for (let i = 0; i <= ROUNDS; i++) {
-      await seedJobs(pool, s);
-      const row = await round(store, pool, s);
-      if (i > 0) results.push(row); // round 0 warms up
+      for (let k = 0; k < setups.length; k++) {
+        const x = setups[(i + k) % setups.length]!;
+        await seedJobs(x.pool, x.s);
+        const row = await x.config.round(x.store, x.pool, x.s);
+        if (i > 0) x.results.push(row); // round 0 warms up
+      }
     }
-    results.sort((a, b) => a.fireMs - b.fireMs);
-    return results[Math.floor(results.length / 2)]!;
+    return setups.map((x) => {
+      x.results.sort((a, b) => a.fireMs - b.fireMs);
+      return x.results[Math.floor(x.results.length / 2)]!;
+    });
   } finally {
     pg.Client.prototype.query = query;
-    await store.stop();
-    await pool.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-    await pool.end();
+    for (const x of setups) {
+      await x.store.stop().catch(() => {});
+      await x.pool.query(`DROP SCHEMA IF EXISTS ${x.s} CASCADE`).catch(() => {});
+      await x.pool.end();
+    }
   }
 }
 
@@ -179,17 +195,20 @@ async function pgRounds(
  * PostgreSQL, `claimers` firing loops side by side (each as one process's scheduler would call the store),
  * with the store's `fireConcurrency`.
  */
-function benchPostgres(claimers: number, fireConcurrency: number): Promise<Row> {
+function benchPostgres(claimers: number, fireConcurrency: number): PgConfig {
   const name = `PostgreSQL, fireConcurrency ${fireConcurrency}${fireConcurrency === 2 ? ' (default)' : ''}`;
-  return pgRounds(claimers * fireConcurrency + 2, { fireConcurrency }, (store, pool, s) =>
-    measure(
-      name,
-      store,
-      () => new Date(),
-      claimers,
-      () => pool.query(`ANALYZE ${s}.runs`),
-    ),
-  );
+  return {
+    connections: claimers * fireConcurrency + 2,
+    options: { fireConcurrency },
+    round: (store, pool, s) =>
+      measure(
+        name,
+        store,
+        () => new Date(),
+        claimers,
+        () => pool.query(`ANALYZE ${s}.runs`),
+      ),
+  };
 }
 
 /**
@@ -198,18 +217,21 @@ function benchPostgres(claimers: number, fireConcurrency: number): Promise<Row> 
  * interval, in SQL alone (no planner, no plan sent from the process), in its own transaction; one
  * connection. What it reaches says how fast the machine and its PostgreSQL are at the moment.
  */
-function benchYardstick(): Promise<Row> {
-  return pgRounds(1, {}, async (_store, pool, s) => {
-    const client = await pool.connect();
-    try {
-      statements = 0;
-      let fires = 0;
-      const t0 = performance.now();
-      for (;;) {
-        await client.query('BEGIN');
-        const r = await client.query<{ n: number }>({
-          name: 'yardstick',
-          text: `WITH c AS (
+function benchYardstick(): PgConfig {
+  return {
+    connections: 1,
+    options: {},
+    round: async (_store, pool, s) => {
+      const client = await pool.connect();
+      try {
+        statements = 0;
+        let fires = 0;
+        const t0 = performance.now();
+        for (;;) {
+          await client.query('BEGIN');
+          const r = await client.query<{ n: number }>({
+            name: 'yardstick',
+            text: `WITH c AS (
                    SELECT id, task_id, next_run_time FROM ${s}.jobs
                    WHERE NOT paused AND next_run_time <= statement_timestamp()
                    ORDER BY next_run_time LIMIT ${BATCH} FOR UPDATE SKIP LOCKED),
@@ -222,26 +244,27 @@ function benchYardstick(): Promise<Row> {
                    SELECT gen_random_uuid(), id, task_id, next_run_time, next_run_time, 'pending', false, statement_timestamp()
                    FROM c ON CONFLICT (job_id, scheduled_fire_time, manual) DO NOTHING RETURNING id)
                  SELECT (SELECT count(*) FROM adv)::int AS n, (SELECT count(*) FROM ins)::int AS runs`,
-        });
-        await client.query('COMMIT');
-        const n = r.rows[0]!.n;
-        fires += n;
-        if (n === 0) break;
+          });
+          await client.query('COMMIT');
+          const n = r.rows[0]!.n;
+          fires += n;
+          if (n === 0) break;
+        }
+        const fireMs = performance.now() - t0;
+        if (fires !== JOBS) throw new Error(`yardstick: fired ${fires}`);
+        return {
+          store: 'yardstick: claim + insert + advance in one SQL statement',
+          fires,
+          fireMs,
+          fireStatements: statements,
+          runMs: NaN,
+          runStatements: NaN,
+        };
+      } finally {
+        client.release();
       }
-      const fireMs = performance.now() - t0;
-      if (fires !== JOBS) throw new Error(`yardstick: fired ${fires}`);
-      return {
-        store: 'yardstick: claim + insert + advance in one SQL statement',
-        fires,
-        fireMs,
-        fireStatements: statements,
-        runMs: NaN,
-        runStatements: NaN,
-      };
-    } finally {
-      client.release();
-    }
-  });
+    },
+  };
 }
 
 /**
@@ -252,60 +275,64 @@ function benchYardstick(): Promise<Row> {
  * `next_run_time` by the interval computed here; one connection. No maxInstances count, no compare-and-set,
  * no misfire check: less work per fire than tickwork's step.
  */
-function benchYardstickWorded(): Promise<Row> {
-  return pgRounds(1, {}, async (_store, pool, s) => {
-    const client = await pool.connect();
-    try {
-      statements = 0;
-      let fires = 0;
-      const t0 = performance.now();
-      for (;;) {
-        await client.query('BEGIN');
-        const c = await client.query<{ id: string; task_id: string; t: number }>({
-          name: 'yardstick-claim',
-          text: `SELECT id, task_id, extract(epoch FROM next_run_time) * 1000 AS t FROM ${s}.jobs
+function benchYardstickWorded(): PgConfig {
+  return {
+    connections: 1,
+    options: {},
+    round: async (_store, pool, s) => {
+      const client = await pool.connect();
+      try {
+        statements = 0;
+        let fires = 0;
+        const t0 = performance.now();
+        for (;;) {
+          await client.query('BEGIN');
+          const c = await client.query<{ id: string; task_id: string; t: number }>({
+            name: 'yardstick-claim',
+            text: `SELECT id, task_id, extract(epoch FROM next_run_time) * 1000 AS t FROM ${s}.jobs
                  WHERE NOT paused AND next_run_time <= statement_timestamp()
                  ORDER BY next_run_time LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
-        });
-        const n = c.rows.length;
-        if (n > 0) {
-          const ids = c.rows.map((r) => r.id);
-          const times = c.rows.map((r) => Number(r.t));
-          await client.query({
-            name: 'yardstick-insert',
-            text: `INSERT INTO ${s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, created_at)
+          });
+          const n = c.rows.length;
+          if (n > 0) {
+            const ids = c.rows.map((r) => r.id);
+            const times = c.rows.map((r) => Number(r.t));
+            await client.query({
+              name: 'yardstick-insert',
+              text: `INSERT INTO ${s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, created_at)
                    SELECT gen_random_uuid(), u.i, u.k, to_timestamp(u.t / 1000.0), to_timestamp(u.t / 1000.0),
                      'pending', false, statement_timestamp()
                    FROM unnest($1::text[], $2::text[], $3::float8[]) AS u(i, k, t)
                    ON CONFLICT (job_id, scheduled_fire_time, manual) DO NOTHING`,
-            values: [ids, c.rows.map((r) => r.task_id), times],
-          });
-          await client.query({
-            name: 'yardstick-advance',
-            text: `UPDATE ${s}.jobs j SET next_run_time = to_timestamp(u.n / 1000.0), version = j.version + 1,
+              values: [ids, c.rows.map((r) => r.task_id), times],
+            });
+            await client.query({
+              name: 'yardstick-advance',
+              text: `UPDATE ${s}.jobs j SET next_run_time = to_timestamp(u.n / 1000.0), version = j.version + 1,
                      updated_at = statement_timestamp()
                    FROM unnest($1::text[], $2::float8[]) AS u(i, n) WHERE j.id = u.i`,
-            values: [ids, times.map((t) => t + HOUR)],
-          });
+              values: [ids, times.map((t) => t + HOUR)],
+            });
+          }
+          await client.query('COMMIT');
+          fires += n;
+          if (n === 0) break;
         }
-        await client.query('COMMIT');
-        fires += n;
-        if (n === 0) break;
+        const fireMs = performance.now() - t0;
+        if (fires !== JOBS) throw new Error(`yardstick (three statements): fired ${fires}`);
+        return {
+          store: 'yardstick as worded: one transaction, claim + insert + advance statements',
+          fires,
+          fireMs,
+          fireStatements: statements,
+          runMs: NaN,
+          runStatements: NaN,
+        };
+      } finally {
+        client.release();
       }
-      const fireMs = performance.now() - t0;
-      if (fires !== JOBS) throw new Error(`yardstick (three statements): fired ${fires}`);
-      return {
-        store: 'yardstick as worded: one transaction, claim + insert + advance statements',
-        fires,
-        fireMs,
-        fireStatements: statements,
-        runMs: NaN,
-        runStatements: NaN,
-      };
-    } finally {
-      client.release();
-    }
-  });
+    },
+  };
 }
 
 /**
@@ -540,14 +567,14 @@ async function benchBullMQ(): Promise<Peer> {
   }
 }
 
-const yardstick = await benchYardstick();
-const worded = await benchYardstickWorded();
-const pgRows = [
-  await benchPostgres(1, 1),
-  await benchPostgres(1, 2),
-  await benchPostgres(2, 2),
-  await benchPostgres(4, 2),
-];
+const [yardstick, worded, ...pgRows] = (await pgInterleaved([
+  benchYardstick(),
+  benchYardstickWorded(),
+  benchPostgres(1, 1),
+  benchPostgres(1, 2),
+  benchPostgres(2, 2),
+  benchPostgres(4, 2),
+])) as [Row, Row, ...Row[]];
 const rows: Row[] = [...pgRows, await benchSqlite()];
 try {
   rows.push(await benchRedis());
@@ -557,7 +584,8 @@ try {
 console.log(
   `${JOBS.toLocaleString('en-US')} interval jobs due at once; fireDueJobs in batches of ${BATCH} ` +
     '(by 1 claimer, or 2 or 4 side by side as that many processes would); then acquireRuns 1,000 and finishRuns for the ' +
-    `1,000. PostgreSQL: the median of ${ROUNDS} rounds after a warm-up round.`,
+    `1,000. PostgreSQL: the median of ${ROUNDS} rounds after a warm-up round, the configurations taking ` +
+    'turns within each round.',
 );
 print([yardstick, worded, ...rows], []);
 const rate = (r: Row) => r.fires / (r.fireMs / 1000);
