@@ -269,6 +269,13 @@ function runColumnsMs(table = ''): string {
   const q = table ? `${table}.` : '';
   return RUN_COLUMN_LIST.map((c) => (RUN_TIMES.has(c) ? `${msOf(q + c)} AS ${c}` : `${q}${c}`)).join(', ');
 }
+/**
+ * The last instant tickwork writes (the end of the year 9999, {@link MAX_INSTANT}) as an SQL literal: a time
+ * after it (`'infinity'`, the year 280000, written by hand) is no time. `next_run_time > it` and
+ * `not_before > it` are range scans at the top end of `jobs_next_run` and `runs_pending`: nothing to read
+ * when there is no such row.
+ */
+const UNREADABLE_AFTER = `'${new Date(MAX_INSTANT).toISOString()}'`;
 const FINAL_SQL = `('succeeded', 'failed', 'timed-out', 'missed', 'skipped', 'abandoned', 'cancelled')`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -362,6 +369,15 @@ export class PostgresStore implements Store {
   /** Parsed trigger of each job's last claim, by job id, with the text it was parsed from. */
   private readonly claimedTriggers = new Map<string, { text: string; trigger: TriggerJSON }>();
   private finishedSincePrune = 0;
+  /**
+   * Set by {@link getNextWakeTime} when an unpaused job's `next_run_time` (or a pending run's `not_before`,
+   * of the tasks it was asked about) lies past the year 9999 (`'infinity'`, written by hand: tickwork never
+   * writes one). The claim and the lease (`<= statement_timestamp()`) never reach such a row, so the next
+   * firing step (leasing) looks for them once, apart from its hot query: the planner quarantines such a job,
+   * the scheduler cancels such a run (`RUN_UNREADABLE`).
+   */
+  private unreadableJobs = false;
+  private unreadableRuns = false;
 
   /**
    * @param connection a `connectionString`, or a caller-owned `pool` (never closed by the store). Options may
@@ -656,10 +672,14 @@ export class PostgresStore implements Store {
     const pool = this.db;
     const free = pool.idleCount + Math.max(0, (pool.options.max ?? 10) - pool.totalCount) - pool.waitingCount;
     const k = Math.max(1, Math.min(this.fireConcurrency, Math.floor(limit / MIN_FIRE_SHARE), free));
-    if (k === 1) return this.fireBatch(limit, planner);
+    // Jobs whose next run time is no time (seen by getNextWakeTime) are claimed by one transaction only.
+    const sweep = this.unreadableJobs;
+    if (k === 1) return this.fireBatch(limit, planner, sweep);
     const share = Math.floor(limit / k);
     const settled = await Promise.allSettled(
-      Array.from({ length: k }, (_, i) => this.fireBatch(i === 0 ? limit - share * (k - 1) : share, planner)),
+      Array.from({ length: k }, (_, i) =>
+        this.fireBatch(i === 0 ? limit - share * (k - 1) : share, planner, sweep && i === 0),
+      ),
     );
     const done = settled.filter((r) => r.status === 'fulfilled').map((r) => r.value);
     const failed = settled.find((r) => r.status === 'rejected');
@@ -673,8 +693,12 @@ export class PostgresStore implements Store {
     return result;
   }
 
-  /** One firing transaction claiming up to `limit` jobs. */
-  private async fireBatch(limit: number, planner: FirePlanner): Promise<FireResult> {
+  /**
+   * One firing transaction claiming up to `limit` jobs. `sweep`: when the claim leaves room, also claim
+   * unpaused jobs whose `next_run_time` is past the year 9999 (no time: the planner quarantines them), which
+   * the claim's `<= statement_timestamp()` never reaches (see {@link unreadableJobs}).
+   */
+  private async fireBatch(limit: number, planner: FirePlanner, sweep = false): Promise<FireResult> {
     let created = false;
     const result = await this.tx(
       async (c) => {
@@ -697,6 +721,19 @@ export class PostgresStore implements Store {
         });
         const now = new Date(Number(claimed.rows[0]!.db_now));
         const rows = claimed.rows.filter((r) => r.id !== null);
+        if (sweep && rows.length <= limit) {
+          // A separate statement, run only after getNextWakeTime saw such a job: the claim stays as it is.
+          const room = limit + 1 - rows.length;
+          const unreadable = await c.query<Row & { db_now: number; active_runs: number; row_tid: string }>({
+            name: this.prefix + 'claim-unreadable',
+            text: `SELECT ${JOB_COLUMNS_MS}, j.ctid::text AS row_tid, 0 AS active_runs FROM ${this.s}.jobs j
+                   WHERE NOT paused AND next_run_time > ${UNREADABLE_AFTER}
+                   ORDER BY next_run_time LIMIT $1 FOR UPDATE SKIP LOCKED`,
+            values: [room],
+          });
+          rows.push(...unreadable.rows);
+          if (unreadable.rows.length < room) this.unreadableJobs = false;
+        }
         rows.sort(
           (a, b) =>
             Number(a.next_run_time) - Number(b.next_run_time) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
@@ -855,8 +892,30 @@ export class PostgresStore implements Store {
        RETURNING ${runColumnsMs('r')}`,
       [owner, leaseMs, limit, taskIds ?? null],
     );
-    if (r.rows.length === 0) return [];
-    const runs = r.rows.map(decodeRun).sort((a, b) => a.notBefore.getTime() - b.notBefore.getTime());
+    const rows = r.rows;
+    if (this.unreadableRuns && rows.length < limit) {
+      // Pending runs whose not_before is past the year 9999 (seen by getNextWakeTime) are never due: leased
+      // here, apart from the statement above, they read as unreadable and the scheduler cancels them
+      // (`RUN_UNREADABLE`) instead of their holding a maxInstances slot for good.
+      const room = limit - rows.length;
+      const more = await this.query<RunColumns>(
+        'acquire-unreadable',
+        `WITH c AS (
+           SELECT ctid FROM ${this.s}.runs
+           WHERE status = 'pending' AND not_before > ${UNREADABLE_AFTER}
+             AND ($4::text[] IS NULL OR task_id = ANY($4::text[]))
+           ORDER BY not_before LIMIT $3 FOR UPDATE SKIP LOCKED)
+         UPDATE ${this.s}.runs r SET status = 'running', owner = $1, attempt = r.attempt + 1,
+           started_at = statement_timestamp(), lease_expires_at = statement_timestamp() + $2 * interval '1 millisecond'
+         WHERE r.ctid = ANY (ARRAY(SELECT ctid FROM c))
+         RETURNING ${runColumnsMs('r')}`,
+        [owner, leaseMs, room, taskIds ?? null],
+      );
+      rows.push(...more.rows);
+      if (more.rows.length < room) this.unreadableRuns = false;
+    }
+    if (rows.length === 0) return [];
+    const runs = rows.map(decodeRun).sort((a, b) => a.notBefore.getTime() - b.notBefore.getTime());
     const jobs = await this.jobsFor([...new Set(runs.map((x) => x.jobId))], false);
     return runs.map((run) => ({ run, job: jobs.get(run.jobId) ?? null }));
   }
@@ -1076,17 +1135,29 @@ export class PostgresStore implements Store {
     return r.rows.map(decodeRun);
   }
 
+  /**
+   * {@link Store.getNextWakeTime}. Also looks (two index range scans at the top end, empty as a rule) for an
+   * unpaused job whose `next_run_time`, or a pending run whose `not_before`, is past the year 9999: such a row
+   * makes the answer "due now", and the next firing step or lease takes it (see {@link unreadableJobs}).
+   */
   async getNextWakeTime(taskIds?: string[]): Promise<Date | null> {
-    const r = await this.query<{ t: number | null }>(
+    const r = await this.query<{ t: number | null; bad_jobs: boolean; bad_runs: boolean }>(
       'wake',
       `SELECT ${msOf(`least(
          (SELECT min(next_run_time) FROM ${this.s}.jobs WHERE NOT paused),
          (SELECT min(not_before) FROM ${this.s}.runs WHERE status = 'pending'
            AND ($1::text[] IS NULL OR task_id = ANY($1::text[]))),
-         (SELECT min(lease_expires_at) FROM ${this.s}.runs WHERE status = 'running'))`)} AS t`,
+         (SELECT min(lease_expires_at) FROM ${this.s}.runs WHERE status = 'running'))`)} AS t,
+       EXISTS (SELECT 1 FROM ${this.s}.jobs WHERE next_run_time > ${UNREADABLE_AFTER} AND NOT paused) AS bad_jobs,
+       EXISTS (SELECT 1 FROM ${this.s}.runs WHERE status = 'pending' AND not_before > ${UNREADABLE_AFTER}
+         AND ($1::text[] IS NULL OR task_id = ANY($1::text[]))) AS bad_runs`,
       [taskIds ?? null],
     );
-    const t = r.rows[0]?.t ?? null;
+    const row = r.rows[0]!;
+    this.unreadableJobs = row.bad_jobs;
+    this.unreadableRuns = row.bad_runs;
+    if (row.bad_jobs || row.bad_runs) return new Date(0);
+    const t = row.t;
     if (t === null) return null;
     // A time past the year 9999 ('infinity', written by hand: tickwork never writes one) is no time to wake
     // at (a lease of it is reaped at the next pass); one before the year 0000 ('-infinity') is due.
