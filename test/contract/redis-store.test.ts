@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { isTickworkError } from '../../src/core/errors.js';
+import type { JobRecord } from '../../src/core/structures.js';
 import { RedisStore } from '../../src/stores/redis/index.js';
 import { APPLY, CLAIM } from '../../src/stores/redis/scripts.js';
 import type { FirePlanner, StoreChange } from '../../src/stores/store.js';
@@ -644,5 +645,65 @@ test('a Redis server that keeps nothing on disk is reported at start (it loses e
     assert.equal(warnings.length, volatile ? 1 : 0, `appendonly ${aof}, save "${save}": ${warnings.join()}`);
     if (volatile) assert.match(warnings[0]!, /keeps nothing on disk.*restart of it loses every job/);
     // The test server of CI runs without persistence (`--save "" --appendonly no`): the warning is seen there.
+  });
+});
+
+test("a job hash whose id field was deleted or changed by hand is read under its key's id as undecodable and quarantined; counts agree with listings", async () => {
+  await withPrefix(async (prefix, admin) => {
+    const store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    await store.start(startContext);
+    try {
+      const past = new Date(Date.now() - 60 * SECOND);
+      const trigger = new IntervalTrigger({ seconds: 60, startDate: new Date(0) }).toJSON();
+      for (const id of ['noid', 'ok', 'wrongid'])
+        await store.addJob(job(id, { nextRunTime: past, trigger }), 'error');
+      await admin.hdel(`${prefix}job:noid`, 'id');
+      await admin.hset(`${prefix}job:wrongid`, 'id', 'other');
+      // An index entry without its hash, and one whose key holds a string: no jobs.
+      await admin.zadd(`${prefix}jobs`, 0, 'ghost');
+      await admin.zadd(`${prefix}jobs`, 0, 'typed');
+      await admin.set(`${prefix}job:typed`, 'oops');
+      const read = (jobs: JobRecord[]) => jobs.map((j) => [j.id, j.trigger.type, j.trigger.field ?? null]);
+      const expected = [
+        ['noid', '__invalid__', 'id'],
+        ['ok', 'interval', null],
+        ['wrongid', '__invalid__', 'id'],
+      ];
+      assert.deepEqual(read(await store.getJobs()), expected);
+      assert.deepEqual(read(await store.getJobs({ sort: 'name' })).sort(), expected);
+      assert.deepEqual(read(await store.getJobs({ paused: false })), expected);
+      assert.deepEqual(read([(await store.getJob('noid'))!]), [expected[0]]);
+      // Counts: the three jobs listed (the index holds five ids).
+      assert.equal(await admin.zcard(`${prefix}jobs`), 5);
+      assert.equal(await store.countJobs(), 3);
+      assert.equal(await store.countJobs({ paused: false }), 3);
+      assert.equal(await store.countJobs({ paused: true }), 0);
+      assert.equal(await store.countJobs({ taskId: 'task-a' }), 3);
+      const fired = await store.fireDueJobs(new Date(), 10, quarantining);
+      assert.deepEqual(
+        fired.fired.map((f) => [f.job.id, f.runs.length, f.plan.quarantine !== undefined]).sort(),
+        [
+          ['noid', 0, true],
+          ['ok', 1, false],
+          ['wrongid', 0, true],
+        ],
+      );
+      assert.deepEqual(
+        [await admin.hget(`${prefix}job:noid`, 'paused'), await admin.hget(`${prefix}job:wrongid`, 'paused')],
+        ['1', '1'],
+      );
+      assert.equal(await store.countJobs({ paused: true }), 2);
+      assert.deepEqual(
+        (await store.getJobs({ paused: true })).map((j) => j.id),
+        ['noid', 'wrongid'],
+      );
+      // A re-add (every process's boot) brings the job back, its id field written again.
+      const back = await store.addJob(job('noid', { nextRunTime: past, trigger }), 'replace');
+      assert.equal(back.outcome, 'replaced');
+      assert.equal(await admin.hget(`${prefix}job:noid`, 'id'), 'noid');
+      assert.equal((await store.getJob('noid'))!.trigger.type, 'interval');
+    } finally {
+      await store.stop();
+    }
   });
 });

@@ -33,7 +33,7 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
-import { TickworkError, invalidOption } from '../../core/errors.js';
+import { TickworkError, invalidOption, show } from '../../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../../core/structures.js';
 import type { TriggerJSON } from '../../triggers/trigger.js';
 import {
@@ -51,6 +51,7 @@ import {
   copyJob,
   decodeJob,
   decodeRun,
+  invalidTrigger,
   isInvalidTrigger,
   jobComparator,
   newRunRecord,
@@ -237,8 +238,24 @@ function jobColumns(h: Hash): JobColumns {
   };
 }
 
-function decodeJobHash(flat: unknown): JobRecord {
-  return decodeJob(jobColumns(toHash(flat)));
+/**
+ * Decodes the job hash stored under the key of job `id` (`parsedTrigger`: its trigger text parsed already).
+ * The key names the job (its indexes, claims and runs use that id): a hash whose `id` field is missing or
+ * another id (edited by hand) is read with the key's id and as undecodable (field `id`), like a row with an
+ * unreadable column, so firing quarantines it instead of passing over it (or listing it with the id `""`).
+ */
+function decodeJobAt(h: Hash, id: string, parsedTrigger?: TriggerJSON): JobRecord {
+  const row = jobColumns(h);
+  if (h.id === id) return decodeJob(row, parsedTrigger);
+  const job = decodeJob({ ...row, id }, parsedTrigger);
+  if (isInvalidTrigger(job.trigger)) return job;
+  const error = h.id === undefined ? 'missing' : `not the id of its key: ${show(h.id)}`;
+  return { ...job, trigger: invalidTrigger(row.trigger, 'id', error), args: [], retry: null };
+}
+
+/** Job hashes as a script returns them (flat), each with the id of its key. */
+function decodeJobHashes(flats: unknown[], ids: string[]): JobRecord[] {
+  return flats.map((flat, i) => decodeJobAt(toHash(flat), ids[i]!));
 }
 
 function decodeRunHash(flat: unknown): RunRecord {
@@ -639,7 +656,7 @@ export class RedisStore implements Store {
           continue;
         }
         if (conflict === 'error') throw conflictError(job.id);
-        const existing = decodeJob(jobColumns(current));
+        const existing = decodeJobAt(current, job.id);
         if (conflict === 'keep') return { job: existing, outcome: 'kept' };
         if (unchangedByReplace(existing, job)) return { job: existing, outcome: 'unchanged' };
         stored = replacementOf(existing, job);
@@ -655,7 +672,7 @@ export class RedisStore implements Store {
 
   async getJob(id: string): Promise<JobRecord | null> {
     const h = await this.call((c) => c.hgetall(this.key('job', id)));
-    return Object.keys(h).length === 0 ? null : decodeJob(jobColumns(h));
+    return Object.keys(h).length === 0 ? null : decodeJobAt(h, id);
   }
 
   /**
@@ -706,17 +723,20 @@ export class RedisStore implements Store {
       return (await p.exec()) ?? [];
     });
     const out: JobRecord[] = [];
-    for (const [err, h] of hashes) {
+    hashes.forEach(([err, h], i) => {
       // A key of another type under the prefix (written by hand) is no job: left out, not a failed listing.
-      if (err && /^WRONGTYPE/.test(err.message)) continue;
+      if (err && /^WRONGTYPE/.test(err.message)) return;
       if (err) throw mapError(err);
       const hash = h as Hash;
-      if (Object.keys(hash).length > 0) out.push(decodeJob(jobColumns(hash))); // removed meanwhile: left out
-    }
+      if (Object.keys(hash).length > 0) out.push(decodeJobAt(hash, ids[i]!)); // removed meanwhile: left out
+    });
     return out;
   }
 
-  /** Counts in one script (`ZCARD` when there is no filter). */
+  /**
+   * Counts in one script what {@link getJobs} lists: the ids of the index whose job hash exists (one read of
+   * each hash, with or without a filter; an index entry left without its hash is not counted).
+   */
   async countJobs(filter: JobCountFilter = {}): Promise<number> {
     return Number(
       await this.eval(S.COUNT_JOBS, [
@@ -737,14 +757,14 @@ export class RedisStore implements Store {
     if (r[0] === 'missing') throw notFound(id);
     if (r[0] === 'conflict') throw versionConflict(id, Number(r[1]), expectedVersion!);
     await this.announce({ kind: 'job-modified', jobId: id });
-    return decodeJobHash(r[1]);
+    return decodeJobAt(toHash(r[1]), id);
   }
 
   async removeJob(id: string): Promise<JobRecord | null> {
     const r = (await this.eval(S.REMOVE_JOBS, [JSON.stringify([id])])) as unknown[];
     if (r.length === 0) return null;
     await this.announce({ kind: 'job-removed', jobId: id });
-    return decodeJobHash(r[0]);
+    return decodeJobAt(toHash(r[0]), id);
   }
 
   async removeAllJobs(): Promise<number> {
@@ -768,7 +788,7 @@ export class RedisStore implements Store {
       token,
       String(this.claimTimeout),
       JSON.stringify(this.staleTokens.map((x) => x.token)),
-    ]).catch((err: unknown) => this.stale(token, err))) as [string, number, unknown[], number[]];
+    ]).catch((err: unknown) => this.stale(token, err))) as [string, number, unknown[], number[], string[]];
     const t = Number(claimed[0]);
     const now = new Date(t);
     const more = claimed[1] === 1;
@@ -782,10 +802,10 @@ export class RedisStore implements Store {
     const plans: ApplyJob[] = [];
     claimed[2].forEach((flat, i) => {
       const hash = toHash(flat);
-      const job = this.decodeClaimed(hash);
+      const job = this.decodeClaimed(hash, claimed[4][i]!);
       const activeRuns = Number(claimed[3][i]);
       const plan = planner(job, { now, activeRuns });
-      const rec: ApplyJob = { i: hash.id ?? job.id, v: hash.version ?? '', runs: [] };
+      const rec: ApplyJob = { i: job.id, v: hash.version ?? '', runs: [] };
       if (plan.quarantine !== undefined) {
         rec.a = 'q';
         rec.q = plan.quarantine;
@@ -823,7 +843,7 @@ export class RedisStore implements Store {
     let created = false;
     const result: FiredJob[] = [];
     for (const f of fired) {
-      if (!ok.has(f.hash.id ?? f.job.id)) continue;
+      if (!ok.has(f.job.id)) continue;
       let plan = f.plan;
       const runs: RunRecord[] = [];
       for (const r of f.planned) {
@@ -873,16 +893,16 @@ export class RedisStore implements Store {
    * Decodes a claimed job hash, reusing the trigger object of the previous claim of the job while its trigger
    * text is unchanged (the scheduler caches trigger instances by that object, so nothing is parsed again).
    */
-  private decodeClaimed(hash: Hash): JobRecord {
+  private decodeClaimed(hash: Hash, id: string): JobRecord {
     const row = jobColumns(hash);
-    const cached = this.claimedTriggers.get(row.id);
-    if (cached !== undefined && cached.text === row.trigger) return decodeJob(row, cached.trigger);
-    const job = decodeJob(row);
+    const cached = this.claimedTriggers.get(id);
+    if (cached !== undefined && cached.text === row.trigger) return decodeJobAt(hash, id, cached.trigger);
+    const job = decodeJobAt(hash, id);
     // A placeholder (the hash's args or retry could not be read) is not kept: it stands for the whole hash,
     // and a repaired hash with the same trigger text must decode afresh.
     if (isInvalidTrigger(job.trigger)) return job;
     if (this.claimedTriggers.size >= 100_000) this.claimedTriggers.clear();
-    this.claimedTriggers.set(row.id, { text: row.trigger, trigger: job.trigger });
+    this.claimedTriggers.set(id, { text: row.trigger, trigger: job.trigger });
     return job;
   }
 
@@ -911,12 +931,9 @@ export class RedisStore implements Store {
       String(limit),
       String(Math.max(0, Math.floor(leaseMs))),
       taskIds ? JSON.stringify(taskIds) : '',
-    ])) as [unknown[], unknown[]];
+    ])) as [unknown[], unknown[], string[]];
     const jobs = new Map<string, JobRecord>();
-    for (const flat of r[1]) {
-      const job = decodeJobHash(flat);
-      jobs.set(job.id, job);
-    }
+    for (const job of decodeJobHashes(r[1], r[2])) jobs.set(job.id, job);
     return r[0].map((flat) => {
       const run = decodeRunHash(flat);
       return { run, job: jobs.get(run.jobId) ?? null };
@@ -1007,11 +1024,10 @@ export class RedisStore implements Store {
    */
   async reapExpiredRuns(_now: Date, limit: number, retry?: ReapRetry): Promise<RunRecord[]> {
     if (limit <= 0) return [];
-    const r = (await this.eval(S.EXPIRED, [String(limit)])) as [unknown[], unknown[]];
+    const r = (await this.eval(S.EXPIRED, [String(limit)])) as [unknown[], unknown[], string[]];
     if (r[0].length === 0) return [];
     const jobs = new Map<string, JobRecord>();
-    for (const flat of r[1]) {
-      const job = decodeJobHash(flat);
+    for (const job of decodeJobHashes(r[1], r[2])) {
       // An undecodable job is left out: its runs are abandoned, not retried (firing quarantines it).
       if (!isInvalidTrigger(job.trigger)) jobs.set(job.id, job);
     }

@@ -31,6 +31,15 @@ local function safe(...)
   if type(r) == 'table' and r.err then return nil end
   return r
 end
+-- Whether the job hash of id exists (of the hash type: another type, written by hand, is no job), given
+-- the fields f read from it (HMGET, read with safe): the first of them, when present, answers without a
+-- second call.
+local function job_exists(id, f)
+  if not f then return false end
+  if f[1] then return true end
+  local n = safe('HLEN', P .. 'job:' .. id)
+  return n ~= nil and n > 0
+end
 local FINAL = { succeeded = true, failed = true, ['timed-out'] = true, missed = true, skipped = true,
   abandoned = true, cancelled = true }
 -- Keeps the job in the due index exactly while it is not paused and has a next run time.
@@ -178,7 +187,7 @@ return out
  * The claim of the firing step: up to `ARGV[2]` due jobs (next run time <= the server's time, not paused),
  * earliest first, skipping jobs another claimer holds; each gets the claim token `ARGV[3]` for `ARGV[4]` ms. A
  * claim held by one of the tokens in `ARGV[5]` (JSON list: the caller's own failed steps) counts as free.
- * Returns `{now, more (0/1), job hashes, active run counts}`.
+ * Returns `{now, more (0/1), job hashes, active run counts, job ids}`.
  */
 export const CLAIM = script(
   'claim',
@@ -187,7 +196,7 @@ local limit = tonumber(ARGV[2])
 local stale = {}
 for _, t in ipairs(cjson.decode(ARGV[5])) do stale[t] = true end
 local now = now_ms()
-local jobs, active = {}, {}
+local jobs, active, claimed = {}, {}, {}
 local more = 0
 local offset = 0
 while more == 0 do
@@ -201,10 +210,11 @@ while more == 0 do
       redis.call('SET', P .. 'claim:' .. id, ARGV[3], 'PX', ARGV[4])
       jobs[#jobs + 1] = hash(P .. 'job:' .. id)
       active[#active + 1] = safe('SCARD', P .. 'active:' .. id) or 0
+      claimed[#claimed + 1] = id
     end
   end
 end
-return { fmt(now), more, jobs, active }
+return { fmt(now), more, jobs, active, claimed }
 `,
 );
 
@@ -302,8 +312,8 @@ return { 1, hash(P .. 'run:' .. ARGV[3]) }
 
 /**
  * Leases up to `ARGV[3]` due pending runs (not before <= the server's time, oldest first) of the tasks in
- * `ARGV[5]` (JSON list; `''`: all) to owner `ARGV[2]` for `ARGV[4]` ms. Returns `{run hashes, job hashes}`
- * (each job live, or else retired, once).
+ * `ARGV[5]` (JSON list; `''`: all) to owner `ARGV[2]` for `ARGV[4]` ms. Returns `{run hashes, job hashes,
+ * job ids}` (each job live, or else retired, once; the ids of the job hashes' keys).
  */
 export const ACQUIRE = script(
   'acquire',
@@ -316,7 +326,7 @@ if ARGV[5] ~= '' then
 end
 local now = now_ms()
 local t, until_ = fmt(now), fmt(now + lease)
-local runs, jobs, seen = {}, {}, {}
+local runs, jobs, seen, job_ids = {}, {}, {}, {}
 local offset = 0
 while #runs < limit do
   local ids = redis.call('ZRANGEBYSCORE', P .. 'pending', '-inf', now, 'LIMIT', offset, 256)
@@ -335,14 +345,14 @@ while #runs < limit do
       if not seen[f[3]] then
         seen[f[3]] = true
         local h = job_or_retired(f[3])
-        if #h > 0 then jobs[#jobs + 1] = h end
+        if #h > 0 then jobs[#jobs + 1] = h; job_ids[#job_ids + 1] = f[3] end
       end
       if #runs >= limit then break end
     end
   end
   offset = offset + #ids - taken
 end
-return { runs, jobs }
+return { runs, jobs, job_ids }
 `,
 );
 
@@ -410,13 +420,13 @@ return out
 
 /**
  * Reads up to `ARGV[2]` `running` runs whose lease ended before the server's time, with their jobs (live or
- * retired). Returns `{run hashes, job hashes}`.
+ * retired). Returns `{run hashes, job hashes, job ids}` (the ids of the job hashes' keys).
  */
 export const EXPIRED = script(
   'expired',
   `
 local now = now_ms()
-local runs, jobs, seen = {}, {}, {}
+local runs, jobs, seen, job_ids = {}, {}, {}, {}
 for _, rid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'running', '-inf', '(' .. fmt(now), 'LIMIT', 0, tonumber(ARGV[2]))) do
   local h = hash(P .. 'run:' .. rid)
   if #h > 0 then
@@ -425,11 +435,11 @@ for _, rid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'running', '-inf', '(' .. 
     if not seen[job_id] then
       seen[job_id] = true
       local j = job_or_retired(job_id)
-      if #j > 0 then jobs[#jobs + 1] = j end
+      if #j > 0 then jobs[#jobs + 1] = j; job_ids[#job_ids + 1] = job_id end
     end
   end
 end
-return { runs, jobs }
+return { runs, jobs, job_ids }
 `,
 );
 
@@ -547,23 +557,29 @@ if ARGV[2] == '' then ids = redis.call('ZRANGE', P .. 'jobs', 0, -1) else ids = 
 local out = {}
 for _, id in ipairs(ids) do
   local f = safe('HMGET', P .. 'job:' .. id, 'id', 'name', 'next_run_time', 'paused', 'task_id')
-  if f and f[1] then out[#out + 1] = { id, f[2] or '', f[3] or '', f[4] or '', f[5] or '' } end
+  -- (a hash without its id field, edited by hand, is listed: as undecodable, under its key's id)
+  if job_exists(id, f) then out[#out + 1] = { id, f[2] or '', f[3] or '', f[4] or '', f[5] or '' } end
 end
 return out
 `,
 );
 
-/** Counts jobs of task `ARGV[2]` (`''`: any) whose `paused` is `ARGV[3]` (`1`/`0`; `''`: any). */
+/**
+ * Counts jobs of task `ARGV[2]` (`''`: any) whose `paused` is `ARGV[3]` (`1`/`0`; `''`: any): the jobs
+ * `getJobs` lists (an id in the index with a job hash), so the two agree even when a key was deleted or
+ * written by hand.
+ */
 export const COUNT_JOBS = script(
   'count-jobs',
   `
-if ARGV[2] == '' and ARGV[3] == '' then return redis.call('ZCARD', P .. 'jobs') end
 local n = 0
 for _, id in ipairs(redis.call('ZRANGE', P .. 'jobs', 0, -1)) do
-  local f = safe('HMGET', P .. 'job:' .. id, 'task_id', 'paused') or {}
-  local paused = '0'
-  if f[2] ~= '0' then paused = '1' end
-  if (ARGV[2] == '' or f[1] == ARGV[2]) and (ARGV[3] == '' or paused == ARGV[3]) then n = n + 1 end
+  local f = safe('HMGET', P .. 'job:' .. id, 'id', 'task_id', 'paused')
+  if job_exists(id, f) then
+    local paused = '0'
+    if f[3] ~= '0' then paused = '1' end
+    if (ARGV[2] == '' or f[2] == ARGV[2]) and (ARGV[3] == '' or paused == ARGV[3]) then n = n + 1 end
+  end
 end
 return n
 `,
