@@ -779,10 +779,12 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
       },
       async handler() {
         let health: { ok: boolean; latency: number; error?: string } | null = null;
+        let reads = false;
         if (scheduler.running) {
           const t0 = performance.now();
           try {
             await scheduler.store.getNextWakeTime();
+            reads = true;
             // A read can succeed while the loop's writes fail (a full disk): report the loop's failure too.
             const failing = scheduler.storeError;
             health = failing
@@ -801,9 +803,11 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
           }
         }
         let jobs = 0;
-        // Stopped: the store is closed; only the jobs waiting for start() can be counted.
+        // Stopped: the store is closed; only the jobs waiting for start() can be counted. A store that reads
+        // but cannot write (a full disk) still counts its jobs: 0 would say they were lost. One that does not
+        // answer at all is not asked again.
         if (scheduler.state === 'stopped') jobs = scheduler.queuedJobCount();
-        else if (health?.ok !== false) jobs = await scheduler.countJobs();
+        else if (health === null || reads) jobs = await scheduler.countJobs();
         const body = {
           state: scheduler.state,
           nodeId: scheduler.nodeId,
