@@ -137,6 +137,12 @@ const BUSY_SLICE = 25;
 const FIRST_PAUSE = 2;
 const MAX_PAUSE = 50;
 
+/**
+ * `wal_autocheckpoint` (pages) of a connection that met a full disk: about 400 KB of WAL instead of SQLite's
+ * 1000 pages (4 MB), so that the room freed on the disk goes to the database.
+ */
+const FULL_DISK_CHECKPOINT = 100;
+
 const FINAL_SQL = `('succeeded', 'failed', 'timed-out', 'missed', 'skipped', 'abandoned', 'cancelled')`;
 
 const JOB_COLUMNS =
@@ -300,6 +306,10 @@ export class SqliteStore implements Store {
    * write then runs at once). Writes that wait keep their call order.
    */
   private writeTail: Promise<void> | null = null;
+  /** A write failed with `SQLITE_FULL` and the WAL has not been truncated since (see {@link SqliteStore.roomAware}). */
+  private full = false;
+  /** `wal_autocheckpoint` was lowered to {@link FULL_DISK_CHECKPOINT} after a full disk. */
+  private smallWal = false;
 
   /** @throws TickworkError `INVALID_OPTION` / `UNKNOWN_OPTION` for bad options. */
   constructor(options: SqliteStoreOptions) {
@@ -347,6 +357,8 @@ export class SqliteStore implements Store {
     this.cache.clear();
     this.db?.close();
     this.db = null;
+    this.full = false;
+    this.smallWal = false;
   }
 
   private async open(context: StoreStartContext): Promise<void> {
@@ -1007,7 +1019,8 @@ export class SqliteStore implements Store {
    * {@link SqliteStore.retry}: one write of the store waits at a time, so the event loop is blocked by one busy
    * slice at a time, and writes keep their call order.
    */
-  private async writing<T>(fn: () => T): Promise<T> {
+  private async writing<T>(write: () => T): Promise<T> {
+    const fn = (): T => this.roomAware(write);
     const started = performance.now();
     let busy: { error: unknown } | undefined;
     if (this.writeTail === null) {
@@ -1029,6 +1042,57 @@ export class SqliteStore implements Store {
       done();
       if (this.writeTail === turn) this.writeTail = null;
     }
+  }
+
+  /**
+   * Runs the write `fn`, minding a full disk. The WAL grows until its automatic checkpoint (1000 pages) and
+   * never shrinks by itself, so on a full disk the room freed for the database went to the WAL, which filled
+   * the disk again before it reached that checkpoint. When `fn` fails with `SQLITE_FULL`, the WAL is
+   * checkpointed and truncated (its frames copied into the database file, which needs room only for pages it
+   * does not have yet) and `fn` is tried once more if that completed; after such a failure, the first write
+   * that succeeds truncates the WAL too, giving its room back at once, and the connection checkpoints its WAL
+   * every {@link FULL_DISK_CHECKPOINT} pages from then on.
+   */
+  private roomAware<T>(fn: () => T): T {
+    let result: T;
+    try {
+      result = fn();
+    } catch (err) {
+      if (!isFull(err)) throw err;
+      this.full = true;
+      // From now on the WAL is checkpointed every FULL_DISK_CHECKPOINT pages instead of 1000: a disk that
+      // filled up once has little room, and the WAL must not take it from the database.
+      if (this.db && !this.smallWal) {
+        try {
+          this.db.pragma(`wal_autocheckpoint = ${FULL_DISK_CHECKPOINT}`);
+          this.smallWal = true;
+        } catch {
+          // tried again at the next full disk
+        }
+      }
+      if (!this.truncateWal()) throw err;
+      result = fn();
+    }
+    if (this.full) this.truncateWal();
+    return result;
+  }
+
+  /**
+   * `PRAGMA wal_checkpoint(TRUNCATE)` outside a transaction; whether it completed (it fails on a full disk
+   * when the database file must grow, and is busy while another connection reads an older snapshot).
+   */
+  private truncateWal(): boolean {
+    const db = this.db;
+    if (!db || db.inTransaction) return false;
+    try {
+      const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number }[];
+      // log -1: not in WAL mode, nothing to give back.
+      if (!r || r.busy !== 0 || r.log === -1) return false;
+    } catch {
+      return false;
+    }
+    this.full = false;
+    return true;
   }
 
   /**
@@ -1109,6 +1173,12 @@ function storeError(err: unknown): TickworkError {
     {},
     { cause: err },
   );
+}
+
+/** Whether `err` is SQLite's "database or disk is full" (`SQLITE_FULL`). */
+function isFull(err: unknown): boolean {
+  if (err instanceof TickworkError || !(err instanceof Error)) return false;
+  return (err as { code?: unknown }).code === 'SQLITE_FULL';
 }
 
 /**
