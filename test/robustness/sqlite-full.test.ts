@@ -6,11 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
 import type Database from 'better-sqlite3';
 import { Scheduler, isTickworkError, silentLogger } from '../../src/index.js';
 import { createApi } from '../../src/http/index.js';
 import { ManualClock } from '../../src/testing.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
+import { captureLogger } from '../helpers/logger.js';
 
 const TOKEN = 'full-disk-token-0123456789';
 
@@ -132,9 +134,55 @@ test('a full SQLite database: writes fail with STORE_ERROR (SQLITE_FULL as cause
     assert.ok(runs.every((r) => r.status === 'succeeded'));
     await scheduler.shutdown();
     // The file is sound.
-    const { default: Sqlite } = await import('better-sqlite3');
     const db = new Sqlite(path, { readonly: true });
     assert.deepEqual(db.pragma('integrity_check'), [{ integrity_check: 'ok' }]);
     db.close();
   });
+});
+
+test('a retention pass that fails after the outcomes were committed reports them recorded, and prunes their jobs at the next pass', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-full-'));
+  const path = join(dir, 'jobs.db');
+  const clock = new ManualClock('2024-01-01T00:00:00Z');
+  const logger = captureLogger();
+  // Retention after every finished run, one finished run kept per job.
+  const store = new SqliteStore({ path, pruneEvery: 1, maxRunsPerJob: 1 });
+  const scheduler = new Scheduler({ clock, store, logger });
+  const other = new Sqlite(path);
+  try {
+    scheduler.defineTask('work', () => {});
+    await scheduler.start();
+    await scheduler.addJob('work', 'interval', { id: 'a', seconds: 1 });
+    await scheduler.addJob('work', 'interval', { id: 'b', seconds: 1 });
+    // Deleting runs fails, as a write does on a full disk: only the retention pass deletes runs.
+    other.exec(
+      `CREATE TRIGGER no_delete BEFORE DELETE ON runs BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END`,
+    );
+    for (let i = 0; i < 3; i++) await clock.advance(1000);
+    await scheduler.pauseJob('b');
+    other.exec('DROP TRIGGER no_delete');
+    for (let i = 0; i < 2; i++) await clock.advance(1000);
+
+    assert.deepEqual(
+      logger.messages('error').filter((m) => m.startsWith('Could not record the outcome')),
+      [],
+      'the outcomes were committed before retention failed',
+    );
+    const finished = (jobId: string) =>
+      (
+        other
+          .prepare(`SELECT count(*) AS n FROM runs WHERE job_id = ? AND status = 'succeeded'`)
+          .get(jobId) as {
+          n: number;
+        }
+      ).n;
+    // b finished three runs while retention failed; a's later runs call retention again, which prunes b too.
+    assert.equal(finished('b'), 1);
+    assert.equal(finished('a'), 1);
+    await scheduler.shutdown();
+  } finally {
+    other.close();
+    if (scheduler.state !== 'stopped') await scheduler.shutdown({ wait: false }).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1041,7 +1041,9 @@ export class PostgresStore implements Store {
       if (this.listeners.size > 0) this.emit({ kind: 'run-finished', jobId: row.job_id });
     }
     this.finishedSincePrune += r.rows.length;
-    if (this.finishedSincePrune >= this.pruneEvery) await this.prune();
+    // The outcomes are committed: a retention pass that fails (a full disk) is tried again later, and must not
+    // report them unrecorded (prune() keeps the jobs it did not prune).
+    if (this.finishedSincePrune >= this.pruneEvery) await this.prune().catch(() => {});
     return items.map((i) => !i.outcome.retryAt && done.has(i.runId.toLowerCase()));
   }
 
@@ -1273,7 +1275,11 @@ export class PostgresStore implements Store {
            FROM ${this.s}.runs WHERE job_id = ANY($1::text[]) AND status IN ${FINAL_SQL})
          DELETE FROM ${this.s}.runs r USING ranked WHERE r.id = ranked.id AND ranked.rn > $2`,
         [jobs, this.maxRunsPerJob],
-      );
+      ).catch((err: unknown) => {
+        // Not pruned: kept for the next pass.
+        for (const id of jobs) this.dirtyJobs.add(id);
+        throw err;
+      });
       deleted += r.rowCount ?? 0;
     }
     if (this.maxRunAge !== null) {

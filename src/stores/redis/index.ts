@@ -989,7 +989,9 @@ export class RedisStore implements Store {
     });
     const finished = r.filter((x) => x !== '').length;
     this.finishedSincePrune += finished;
-    if (this.finishedSincePrune >= this.pruneEvery) await this.prune();
+    // The outcomes are committed: a retention pass that fails (a full disk) is tried again later, and must not
+    // report them unrecorded (prune() keeps the jobs it did not prune).
+    if (this.finishedSincePrune >= this.pruneEvery) await this.prune().catch(() => {});
     return items.map((i) => done.get(i) ?? false);
   }
 
@@ -1190,13 +1192,16 @@ export class RedisStore implements Store {
     const jobs = [...this.dirtyJobs];
     this.dirtyJobs.clear();
     this.finishedSincePrune = 0;
-    return Number(
-      await this.eval(S.PRUNE, [
-        JSON.stringify(jobs),
-        String(this.maxRunsPerJob),
-        this.maxRunAge === null ? '' : String(this.maxRunAge),
-      ]),
-    );
+    const deleted = await this.eval(S.PRUNE, [
+      JSON.stringify(jobs),
+      String(this.maxRunsPerJob),
+      this.maxRunAge === null ? '' : String(this.maxRunAge),
+    ]).catch((err: unknown) => {
+      // Not pruned: kept for the next pass.
+      for (const id of jobs) this.dirtyJobs.add(id);
+      throw err;
+    });
+    return Number(deleted);
   }
 
   // ------------------------------------------------------------------ internals

@@ -732,7 +732,9 @@ export class SqliteStore implements Store {
       if (this.listeners.size > 0) this.emit({ kind: 'run-finished', jobId });
     }
     this.finishedSincePrune += finished;
-    if (this.finishedSincePrune >= this.pruneEvery) await this.prune();
+    // The outcomes are committed: a retention pass that fails (a full disk) is tried again later, and must not
+    // report them unrecorded (prune() keeps the jobs it did not prune).
+    if (this.finishedSincePrune >= this.pruneEvery) await this.prune().catch(() => {});
     return jobIds.map((id) => id !== null);
   }
 
@@ -925,7 +927,7 @@ export class SqliteStore implements Store {
     const jobs = [...this.dirtyJobs];
     this.dirtyJobs.clear();
     this.finishedSincePrune = 0;
-    return this.tx(() => {
+    const pass = this.tx(() => {
       let deleted = 0;
       const perJob = this.stmt(
         `DELETE FROM runs WHERE job_id = ? AND status IN ${FINAL_SQL} AND id NOT IN (
@@ -948,6 +950,11 @@ export class SqliteStore implements Store {
            SELECT 1 FROM runs r WHERE r.job_id = retired_jobs.id AND r.status IN ${ACTIVE_SQL})`,
       ).run();
       return deleted;
+    });
+    return pass.catch((err: unknown) => {
+      // Not pruned: kept for the next pass.
+      for (const id of jobs) this.dirtyJobs.add(id);
+      throw err;
     });
   }
 
