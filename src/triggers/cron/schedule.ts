@@ -338,9 +338,11 @@ export class CronSchedule {
         return shifted < r ? shifted : r;
       }
       if (shifted === shifted) return shifted;
-      // No match in this segment. Offsets differ by less than 2 days, so no instant before
-      // w - off - 2 days can have a matching wall time: jump there.
-      t = Math.max(E, Math.floor((w - off) / 1000) * 1000 - 2 * DAY_MS);
+      // No match in this segment, and no wall time in [lo, w) matches. Offsets differ by less than 2 days,
+      // so every instant from t + 2 days to w - off - 2 days has its wall time in [lo, w): jump past them.
+      // Before t + 2 days a later segment may show wall times below lo again (clocks went back: the second
+      // pass of a repeated hour), so then go on at the segment's end.
+      t = E >= t + 2 * DAY_MS ? Math.max(E, Math.floor((w - off) / 1000) * 1000 - 2 * DAY_MS) : E;
     }
     return NaN;
   }
