@@ -170,7 +170,7 @@ export function parseCrontab(expr: string): ParsedCron & { fields: CrontabFields
     });
   }
   for (let i = 0; i < expr.length; i++) {
-    if (expr.charCodeAt(i) > 0x7e) fail(expr, 'expression', expr.charAt(i), i, 'non-ASCII character');
+    if (expr.charCodeAt(i) > 0x7f) fail(expr, 'expression', expr.charAt(i), i, 'non-ASCII character');
   }
   let tokens = tokenize(expr);
   if (tokens.length === 0) fail(expr, 'expression', '', 0, 'the expression is empty');

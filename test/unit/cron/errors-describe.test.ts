@@ -53,6 +53,14 @@ describe('cron errors', () => {
     assert.equal(err.details.position, 11);
   });
 
+  test('DEL (0x7f) is an ASCII control character: an unexpected character of its field, not "non-ASCII"', () => {
+    const err = parseError('* * * * *\x7f');
+    assert.equal(err.details.field, 'dayOfWeek');
+    assert.equal(err.details.position, 9);
+    assert.match(err.message, /unexpected character/);
+    assert.doesNotMatch(err.message, /non-ASCII/);
+  });
+
   test('options are validated', () => {
     assert.throws(
       () => new CronTrigger('* * * * *', { timezone: 'Mars/Olympus' }),
