@@ -138,10 +138,32 @@ export function validationError(
     return new ApiError('UNKNOWN_OPTION', `Unknown option \`${field}\`${hint}`, { field }, 400);
   }
   const field = join(issue.path) || 'body';
-  // A query parameter whose coercion lost it (`limit=x` became NaN) is reported as sent.
   const input = (issue as { input?: unknown }).input;
   const sent = query !== null && issue.path.length > 0 ? query[String(issue.path[0])] : undefined;
-  const value = Number.isNaN(input) && sent !== undefined ? sent : input;
+  if (sent !== undefined && typeof input === 'number') {
+    // A query integer that is not one (`limit=+5`: the coercion made it NaN) is reported as sent.
+    if (Number.isNaN(input)) {
+      return new ApiError(
+        'INVALID_OPTION',
+        `Expected \`${field}\` to be an integer in decimal digits, got \`${show(sent)}\``,
+        { field, value: sent },
+        400,
+      );
+    }
+    // Digits out of range are shown as sent (`99999999999999999999`, not `1e+20`); beyond the safe integers
+    // the value in the details is a BigInt (a string in the JSON body), never a rounded number.
+    if (/^-?\d+$/.test(sent)) {
+      const n = Number(sent);
+      const value = Number.isSafeInteger(n) ? n : BigInt(sent);
+      return new ApiError(
+        'INVALID_OPTION',
+        `Expected \`${field}\` to be ${expectation(issue)}, got \`${String(value)}\``,
+        { field, value },
+        400,
+      );
+    }
+  }
+  const value = input;
   // The library's message shape: Expected `maxInstances` to be an integer >= 1, got `0`.
   const got = value === undefined ? '' : `, got \`${show(value)}\``;
   return new ApiError(

@@ -208,21 +208,32 @@ export const PatchJobBody = z
 // ------------------------------------------------------------------ query strings
 
 /**
- * A number in a query string: decimal digits, with a sign or a fraction (read, then checked by the schema:
- * `+5` and `5.0` are 5, `2.5` is not an integer). Other spellings JavaScript reads as numbers (`0x10`, `1e3`,
- * ` 5`) are refused (reported as sent), not read as 16, 1000 or 5. Range checks come before the integer
- * check, so a huge page size is reported against the page size's maximum.
+ * An integer in a query string: decimal digits, with a leading `-` for a negative one (read, then checked
+ * by the schema, so `offset=-1` gets the range error). Every other spelling is refused as sent, never read
+ * as JavaScript would: `+5`, `5.0`, `2.5`, `0x10`, `1e3`, ` 5`, `-0`. Digits beyond the safe integers
+ * (`99999999999999999999`) are read as a number above any maximum, so they get the range error (and the
+ * error shows them as sent, not as `1e+20`); range checks come before the integer check, so a huge page size
+ * is reported against the page size's maximum. The schema needs a maximum (see {@link MAX_QUERY_INTEGER}).
  */
+const QUERY_INTEGER = /^(\d+|-0*[1-9]\d*)$/;
+
+/** The maximum of a query integer that has no smaller one (`offset`): the largest safe integer. */
+const MAX_QUERY_INTEGER = Number.MAX_SAFE_INTEGER;
+
 const queryNumber = (schema: z.ZodNumber | z.ZodDefault<z.ZodNumber>) =>
-  z.preprocess(
-    (v) => (typeof v === 'string' ? (/^[+-]?\d+(\.\d+)?$/.test(v) ? Number(v) : Number.NaN) : v),
-    schema,
-  );
+  z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    if (!QUERY_INTEGER.test(v)) return Number.NaN;
+    const n = Number(v);
+    return Number.isSafeInteger(n) ? n : Math.sign(n) * Number.MAX_VALUE;
+  }, schema);
 
 const pageSize = queryNumber(z.number().min(1).max(MAX_PAGE_SIZE).int().default(DEFAULT_PAGE_SIZE)).meta({
   description: `Page size, at most ${MAX_PAGE_SIZE}`,
 });
-const offset = queryNumber(z.number().int().min(0)).meta({ description: 'Items to skip' });
+const offset = queryNumber(z.number().min(0).max(MAX_QUERY_INTEGER).int()).meta({
+  description: 'Items to skip',
+});
 const booleanString = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 /** Query of `GET /jobs`. */
@@ -254,7 +265,9 @@ export const ListRunsQuery = z.strictObject({
   from: z.iso.datetime({ offset: true }).optional().meta({ description: 'Scheduled fire time >= this' }),
   to: z.iso.datetime({ offset: true }).optional().meta({ description: 'Scheduled fire time < this' }),
   limit: pageSize,
-  offset: queryNumber(z.number().int().min(0).default(0)).meta({ description: 'Items to skip' }),
+  offset: queryNumber(z.number().min(0).max(MAX_QUERY_INTEGER).int().default(0)).meta({
+    description: 'Items to skip',
+  }),
   cursor: z
     .string()
     .min(1)

@@ -193,29 +193,57 @@ test('validation errors are 400 with a stable code and the field', async () => {
   assert.deepEqual(kind.body.details, { field: 'trigger.type', value: 'hourly' });
   // A query parameter that is not a number is reported as sent (not as the NaN it was coerced to).
   const nan = await h.json('GET', '/scheduler/runs?limit=ten');
-  assert.equal(nan.body.message, 'Expected `limit` to be of type number, got `"ten"`');
+  assert.equal(nan.body.message, 'Expected `limit` to be an integer in decimal digits, got `"ten"`');
   assert.deepEqual(nan.body.details, { field: 'limit', value: 'ten' });
-  // Only decimal digits are a number: JavaScript's other spellings (hex, exponent, padding) are refused as
-  // sent, not read as 16, 1000 or 5; a fraction or a sign is read, then refused by the schema's range.
+  // Only decimal digits (and a minus sign) are a number: JavaScript's other spellings (sign, fraction,
+  // hex, exponent, padding) are refused as sent, not read as 5, 16, 1000 or 5.
   for (const [query, sent] of [
     ['limit=0x10', '0x10'],
     ['limit=1e3', '1e3'],
     ['limit=%205', ' 5'],
     ['offset=0b1', '0b1'],
+    ['limit=%2B5', '+5'],
+    ['limit=5.0', '5.0'],
+    ['offset=%2B0', '+0'],
+    ['offset=-0', '-0'],
+    ['n=2.5', '2.5'],
   ] as const) {
-    const odd = await h.json('GET', `/scheduler/runs?${query}`);
+    const odd = await h.json('GET', `/scheduler/${query.startsWith('n=') ? 'jobs/a' : 'runs'}?${query}`);
     assert.equal(odd.status, 400, query);
     const field = query.split('=')[0];
-    assert.equal(odd.body.message, `Expected \`${field}\` to be of type number, got \`"${sent}"\``, query);
+    assert.equal(
+      odd.body.message,
+      `Expected \`${field}\` to be an integer in decimal digits, got \`"${sent}"\``,
+      query,
+    );
     assert.deepEqual(odd.body.details, { field, value: sent }, query);
   }
+  // Digits out of range get the range error, showing the digits as sent (not as 1e+23 or Infinity).
   const huge = await h.json('GET', '/scheduler/runs?limit=99999999999999999999999');
-  assert.match(huge.body.message, /^Expected `limit` to be a number <= 500/);
-  const frac = await h.json('GET', '/scheduler/jobs/a?n=2.5');
-  assert.equal(frac.status, 400);
-  assert.equal(frac.body.message, 'Expected `n` to be an integer, got `2.5`');
-  const plus = await h.json('GET', '/scheduler/runs?limit=%2B2');
-  assert.equal(plus.status, 200, 'limit=+2 reads as 2');
+  assert.equal(huge.status, 400);
+  assert.equal(huge.body.message, 'Expected `limit` to be a number <= 500, got `99999999999999999999999`');
+  assert.deepEqual(huge.body.details, { field: 'limit', value: '99999999999999999999999' });
+  const digits400 = '1' + '0'.repeat(400);
+  for (const path of ['/scheduler/runs', '/scheduler/jobs']) {
+    const far = await h.json('GET', `${path}?offset=${digits400}`);
+    assert.equal(far.status, 400, path);
+    assert.equal(
+      far.body.message,
+      `Expected \`offset\` to be a number <= 9007199254740991, got \`${digits400}\``,
+    );
+    assert.deepEqual(far.body.details, { field: 'offset', value: digits400 }, path);
+  }
+  const unsafe = await h.json('GET', '/scheduler/runs?offset=9007199254740992');
+  assert.equal(
+    unsafe.body.message,
+    'Expected `offset` to be a number <= 9007199254740991, got `9007199254740992`',
+  );
+  const negative = await h.json('GET', '/scheduler/runs?offset=-99999999999999999999');
+  assert.equal(negative.body.message, 'Expected `offset` to be a number >= 0, got `-99999999999999999999`');
+  const safe = await h.json('GET', '/scheduler/runs?offset=9007199254740991');
+  assert.deepEqual([safe.status, safe.body.items], [200, []]);
+  const padded = await h.json('GET', '/scheduler/runs?limit=007');
+  assert.equal(padded.status, 200, 'limit=007 is digits: 7');
   // A parameter given twice is refused: which value was meant is not known.
   const twice = await h.json('GET', '/scheduler/jobs?limit=1&limit=2');
   assert.equal(twice.status, 400);
