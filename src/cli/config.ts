@@ -21,6 +21,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import type { TaskFunction } from '../core/scheduler.js';
+import { checkTimeZone } from '../core/timezone.js';
+import { closest } from '../core/validate.js';
 import type { CreateJobBody } from '../http/schemas.js';
 import { CliError, EXIT_USAGE } from './program.js';
 
@@ -48,6 +50,15 @@ export const CONFIG_FILES = [
 ] as const;
 
 const CONFIG_KEYS = ['tasks', 'jobs', 'store', 'timezone'];
+
+/**
+ * A config error: `invalid config PATH: FIELD: message`, where `field` is the path of the offending value
+ * in the config (`jobs[0].trigger.seconds`, `store`); it is left out when the message names it already.
+ */
+export function configError(path: string, message: string, field?: string): CliError {
+  const named = field === undefined || message.includes(`\`${field}\``);
+  return new CliError(`invalid config ${path}: ${named ? '' : `${field}: `}${message}`, EXIT_USAGE);
+}
 
 /**
  * The config file to load: `given` (relative to `cwd`), or the first of {@link CONFIG_FILES} in `cwd`.
@@ -116,13 +127,15 @@ export async function loadConfig(path: string): Promise<TickworkConfig> {
   if (nested && typeof nested === 'object' && Object.keys(nested).join() === 'default')
     value = nested.default;
   const bad = (message: string): never => {
-    throw new CliError(`invalid config ${path}: ${message}`, EXIT_USAGE);
+    throw configError(path, message);
   };
   if (value === null || typeof value !== 'object') bad('expected an object { tasks, jobs?, store? }');
   const config = value as Record<string, unknown>;
   for (const key of Object.keys(config)) {
     if (key !== 'default' && !CONFIG_KEYS.includes(key)) {
-      bad(`unknown key \`${key}\` (expected ${CONFIG_KEYS.join(', ')})`);
+      const near = closest(key, CONFIG_KEYS);
+      const hint = near === null ? '' : `; did you mean \`${near}\`?`;
+      bad(`Unknown option \`${key}\`${hint} (expected ${CONFIG_KEYS.join(', ')})`);
     }
   }
   const tasks = config.tasks;
@@ -141,8 +154,12 @@ export async function loadConfig(path: string): Promise<TickworkConfig> {
   }
   if (config.store !== undefined && typeof config.store !== 'string')
     bad('expected `store` to be a URL string');
-  if (config.timezone !== undefined && typeof config.timezone !== 'string') {
-    bad('expected `timezone` to be an IANA zone name');
+  if (config.timezone !== undefined) {
+    try {
+      checkTimeZone(config.timezone, 'timezone');
+    } catch (err) {
+      bad((err as Error).message);
+    }
   }
   return config as unknown as TickworkConfig;
 }

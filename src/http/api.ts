@@ -211,16 +211,23 @@ function parse<S extends ZodType>(
   query: Record<string, string> | null = null,
 ): z.output<S> {
   const r = schema.safeParse(value, { reportInput: true });
-  if (!r.success) throw validationError(r.error, prefix, query, (path) => keysAt(schema, path));
+  if (!r.success) throw validationError(r.error, prefix, query, (path) => keysAt(schema, path, value));
   return r.data;
 }
 
 /**
  * The keys of the object schema at `path` within `schema` (through optional, nullable, default and pipe
- * wrappers), for a "did you mean" on an unknown key; `undefined` where it cannot tell (a union).
+ * wrappers, and through a discriminated union to the option that `input`'s discriminator picks: a short
+ * trigger's `type`, or through a union with one object option: `retry`), for a "did you mean" on an
+ * unknown key; `undefined` where it cannot tell (another union).
  */
-function keysAt(schema: ZodType, path: readonly PropertyKey[]): readonly string[] | undefined {
+export function keysAt(
+  schema: ZodType,
+  path: readonly PropertyKey[],
+  input?: unknown,
+): readonly string[] | undefined {
   let s: unknown = schema;
+  let value: unknown = input;
   let i = 0;
   for (;;) {
     const def = (s as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
@@ -229,7 +236,30 @@ function keysAt(schema: ZodType, path: readonly PropertyKey[]): readonly string[
     if (type === 'object') {
       const shape = def.shape as Record<string, unknown>;
       if (i === path.length) return Object.keys(shape);
-      s = shape[String(path[i++])];
+      const key = String(path[i++]);
+      s = shape[key];
+      value =
+        value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+    } else if (type === 'union' && typeof def.discriminator === 'string') {
+      const field = def.discriminator;
+      const tag =
+        value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[field] : undefined;
+      // The option whose discriminator is a literal of that value.
+      s = (def.options as ZodType[]).find((option) => {
+        const literal = (option as { _zod?: { def?: { shape?: Record<string, ZodType> } } })._zod?.def
+          ?.shape?.[field];
+        const values = (literal as { _zod?: { def?: { values?: unknown[] } } } | undefined)?._zod?.def
+          ?.values;
+        return values?.includes(tag) === true;
+      });
+      if (s === undefined) return undefined;
+    } else if (type === 'union') {
+      // A union with one object option (`retry`: a number, an object or null): that option.
+      const objects = (def.options as ZodType[]).filter(
+        (option) => (option as { _zod?: { def?: { type?: string } } })._zod?.def?.type === 'object',
+      );
+      if (objects.length !== 1) return undefined;
+      s = objects[0];
     } else if (['optional', 'nullable', 'default', 'prefault', 'readonly'].includes(String(type))) {
       s = def.innerType;
     } else if (type === 'pipe') {

@@ -305,7 +305,7 @@ describe('tickwork serve: stores, tokens, configs', () => {
       assert.match(r.err, /`tasks\.a` to be a function/);
       r = await run(unknown);
       assert.equal(r.code, 2);
-      assert.match(r.err, /unknown key `task`/);
+      assert.match(r.err, /Unknown option `task`; did you mean `tasks`\?/);
       r = await run(badJob);
       assert.equal(r.code, 2);
       assert.match(r.err, /jobs\[0\]/);
@@ -378,6 +378,110 @@ describe('tickwork serve: stores, tokens, configs', () => {
     } finally {
       for (const d of [empty, bad, unknown, badJob, missingTask, noId, twice, ok])
         rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('tickwork serve: config errors', () => {
+  test('every config error names the file and the field path; an unknown key near a known one is named', async () => {
+    const job = (extra: string, trigger = "{ type: 'interval', seconds: 5 }") =>
+      `export default { tasks: { hello() {} }, jobs: [{ id: 'x', taskId: 'hello', trigger: ${trigger}${extra} }] };`;
+    const cases: [config: string, args: string[], expected: string][] = [
+      [
+        job('').replace('trigger:', 'triger:'),
+        ['--store', 'memory:'],
+        'Unknown option `jobs[0].triger`; did you mean `jobs[0].trigger`?',
+      ],
+      [
+        job(', maxInstance: 2'),
+        ['--store', 'memory:'],
+        'Unknown option `jobs[0].maxInstance`; did you mean `jobs[0].maxInstances`?',
+      ],
+      [
+        job(', maxInstances: 0'),
+        ['--store', 'memory:'],
+        'Expected `jobs[0].maxInstances` to be a number >= 1, got `0`',
+      ],
+      [
+        job(", retry: { attempts: 2, backof: 'fixed' }"),
+        ['--store', 'memory:'],
+        'Unknown option `jobs[0].retry.backof`; did you mean `jobs[0].retry.backoff`?',
+      ],
+      [
+        job('', "{ type: 'interval', secnds: 5 }"),
+        ['--store', 'memory:'],
+        'Unknown option `jobs[0].trigger.secnds`; did you mean `jobs[0].trigger.seconds`?',
+      ],
+      [
+        job('', "{ type: 'interval', seconds: 1e300 }"),
+        ['--store', 'memory:'],
+        'jobs[0].trigger.seconds: Expected the interval to be at most 8640000000000000 ms (the range of a Date), got 1e+303 ms',
+      ],
+      [
+        job('').replace("taskId: 'hello'", "taskId: 'helo'"),
+        ['--store', 'memory:'],
+        'jobs[0].taskId: task "helo" is not in `tasks`; did you mean "hello"?',
+      ],
+      [
+        "export default { tasks: { hello() {} }, timezone: 'Europe/Pariss' };",
+        ['--store', 'memory:'],
+        'Expected `timezone` to be an IANA time zone name such as "Europe/Berlin" or "UTC", got `"Europe/Pariss"`',
+      ],
+      [
+        'export default { tasks: { hello() {} }, timezone: 5 };',
+        ['--store', 'memory:'],
+        'Expected `timezone` to be an IANA time zone name such as "Europe/Berlin" or "UTC", got `5`',
+      ],
+      [
+        "export default { tasks: { hello() {} }, timezon: 'UTC' };",
+        ['--store', 'memory:'],
+        'Unknown option `timezon`; did you mean `timezone`? (expected tasks, jobs, store, timezone)',
+      ],
+      [
+        "export default { tasks: { hello() {} }, store: 'mysql://x' };",
+        [],
+        'Expected `store` to be "memory:", "sqlite:PATH", a "postgres://" or a "redis://" URL, got "mysql://x"',
+      ],
+      [
+        "export default { tasks: { hello() {} }, store: 'memory:?maxRuns=5' };",
+        [],
+        'store: Unknown option `maxRuns`; expected one of `maxRunsPerJob` (a query parameter of the store URL)',
+      ],
+    ];
+    for (const [config, args, expected] of cases) {
+      const dir = tempDir({ 'tickwork.config.js': config });
+      try {
+        const io = capture();
+        const code = await runCli(['serve', '--port', '0', '--token', ADMIN, ...args], io, {
+          cwd: dir,
+          env: {},
+        });
+        assert.equal(code, 2, config);
+        const file = join(dir, 'tickwork.config.js');
+        assert.equal(io.stderr.join('\n'), `error: invalid config ${file}: ${expected}`, config);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
+  test('a bad store given by --store or TICKWORK_STORE is not blamed on the config', async () => {
+    const dir = tempDir({ 'tickwork.config.js': "export default { tasks: {}, store: 'memory:' };" });
+    try {
+      for (const [args, env] of [
+        [['--store', 'mysql://x'], {}],
+        [[], { TICKWORK_STORE: 'mysql://x' }],
+      ] as const) {
+        const io = capture();
+        const code = await runCli(['serve', '--port', '0', '--token', ADMIN, ...args], io, { cwd: dir, env });
+        assert.equal(code, 2);
+        assert.equal(
+          io.stderr.join('\n'),
+          'error: Expected `store` to be "memory:", "sqlite:PATH", a "postgres://" or a "redis://" URL, got "mysql://x"',
+        );
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

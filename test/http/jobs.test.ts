@@ -281,6 +281,15 @@ test('validation errors are 400 with a stable code and the field', async () => {
     body: { taskId: 'tick', trigger: interval, zzz: 1 },
   });
   assert.equal(far.body.message, 'Unknown option `zzz`');
+  // Inside a short trigger (the option its `type` picks) and inside `retry` (its one object form).
+  const secnds = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', trigger: { type: 'interval', secnds: 5 } },
+  });
+  assert.equal(secnds.body.message, 'Unknown option `trigger.secnds`; did you mean `trigger.seconds`?');
+  const backof = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', trigger: interval, retry: { attempts: 2, backof: 'fixed' } },
+  });
+  assert.equal(backof.body.message, 'Unknown option `retry.backof`; did you mean `retry.backoff`?');
   const proto = await h.json('GET', '/scheduler/jobs?__proto__=1');
   assert.deepEqual(
     [proto.status, proto.body.code, proto.body.details.field],

@@ -13,11 +13,12 @@ import { ensureDirectory } from '../../stores/common.js';
 import type { Scheduler } from '../../core/scheduler.js';
 import type { ApiAuthOptions, ApiToken } from '../../http/auth.js';
 import { tokenProblem } from '../../http/auth.js';
-import { triggerFromInput } from '../../http/api.js';
-import { ApiError } from '../../http/errors.js';
+import { keysAt, triggerFromInput } from '../../http/api.js';
+import { ApiError, validationError } from '../../http/errors.js';
+import { closest } from '../../core/validate.js';
 import { CreateJobBody } from '../../http/schemas.js';
 import type { Store } from '../../stores/store.js';
-import { findConfig, loadConfig, type TickworkConfig } from '../config.js';
+import { configError, findConfig, loadConfig, type TickworkConfig } from '../config.js';
 import { CliError, EXIT_ERROR, EXIT_USAGE, type CliContext } from '../program.js';
 
 /** Options of `tickwork serve` (after parsing). */
@@ -59,8 +60,13 @@ function port(value: string): number {
   return Number(value);
 }
 
-/** Opens the store; a relative SQLite path is read from `cwd`, and its directory is created. */
-async function openStoreAt(url: string, cwd: string): Promise<Store> {
+/**
+ * Opens the store; a relative SQLite path is read from `cwd`, and its directory is created. `configPath` is
+ * the config file when the URL is its `store`: errors then name the file and the field.
+ */
+async function openStoreAt(url: string, cwd: string, configPath: string | null): Promise<Store> {
+  const usage = (message: string): CliError =>
+    configPath === null ? new CliError(message, EXIT_USAGE) : configError(configPath, message, 'store');
   const { openStore, redactUrl } = await import('../../stores/url.js');
   let value = url.trim();
   // The path ends at the first `?` (the store's options follow); its directory is created once the options
@@ -78,17 +84,14 @@ async function openStoreAt(url: string, cwd: string): Promise<Store> {
       try {
         ensureDirectory(directory);
       } catch (err) {
-        throw new CliError(
-          `store ${url}: cannot create its directory: ${(err as Error).message}`,
-          EXIT_USAGE,
-        );
+        throw usage(`store ${redactUrl(url)}: cannot create its directory: ${(err as Error).message}`);
       }
     }
     return store;
   } catch (err) {
     if (err instanceof CliError) throw err;
     // The message repeats the URL: hide its password.
-    if (isTickworkError(err)) throw new CliError(redactUrl(err.message), EXIT_USAGE);
+    if (isTickworkError(err)) throw usage(redactUrl(err.message));
     throw err;
   }
 }
@@ -119,37 +122,43 @@ async function applyConfig(scheduler: Scheduler, config: TickworkConfig, path: s
   for (const [id, fn] of Object.entries(config.tasks)) scheduler.defineTask(id, fn);
   const seen = new Map<string, number>();
   for (const [i, raw] of (config.jobs ?? []).entries()) {
-    const where = `invalid config ${path}: jobs[${i}]`;
+    const at = `jobs[${i}]`;
     const { trigger: triggerInput, ...rest } = raw as Record<string, unknown>;
-    const parsed = CreateJobBody.omit({ trigger: true }).safeParse(rest);
+    const parsed = CreateJobBody.omit({ trigger: true }).safeParse(rest, { reportInput: true });
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const field = issue?.path.length ? `.${issue.path.join('.')}` : '';
-      throw new CliError(`${where}${field}: ${issue?.message ?? 'invalid'}`, EXIT_USAGE);
+      // Named by its path in the config (`jobs[0].maxInstances`), with the key meant for an unknown one.
+      const err = validationError(parsed.error, at, null, (p) => keysAt(CreateJobBody, p, raw));
+      throw configError(path, err.message, err.details.field);
     }
     const { taskId, ...jobOptions } = parsed.data;
     if (!(taskId in config.tasks)) {
-      throw new CliError(`${where}: task "${taskId}" is not in \`tasks\``, EXIT_USAGE);
+      const near = closest(taskId, Object.keys(config.tasks));
+      const hint = near === null ? '' : `; did you mean "${near}"?`;
+      throw configError(path, `task "${taskId}" is not in \`tasks\`${hint}`, `${at}.taskId`);
     }
     // Each start adds the config's jobs again (replaceExisting): a job without an id would get a new random
     // one, and another copy in the store, at every start; two with one id would silently be one.
     if (jobOptions.id === undefined) {
-      throw new CliError(
-        `${where}.id: a config job needs an id (without one, every start would add another copy of it to the store)`,
-        EXIT_USAGE,
+      throw configError(
+        path,
+        'a config job needs an id (without one, every start would add another copy of it to the store)',
+        `${at}.id`,
       );
     }
     const first = seen.get(jobOptions.id);
     if (first !== undefined) {
-      throw new CliError(`${where}.id: "${jobOptions.id}" is the id of jobs[${first}] already`, EXIT_USAGE);
+      throw configError(path, `"${jobOptions.id}" is the id of jobs[${first}] already`, `${at}.id`);
     }
     seen.set(jobOptions.id, i);
     try {
-      const trigger = triggerFromInput(triggerInput, 'trigger', scheduler.timezone);
+      // Trigger errors name their field under `jobs[i].trigger`; the scheduler's under the job.
+      const trigger = triggerFromInput(triggerInput, `${at}.trigger`, scheduler.timezone);
       await scheduler.addJob(taskId, trigger, { replaceExisting: true, ...jobOptions });
     } catch (err) {
       if (isTickworkError(err) || err instanceof ApiError) {
-        throw new CliError(`${where}: ${err.message}`, EXIT_USAGE);
+        const field = err.details.field;
+        const full = field === undefined ? at : field.startsWith(`${at}.`) ? field : `${at}.${field}`;
+        throw configError(path, err.message, full);
       }
       throw err;
     }
@@ -173,8 +182,10 @@ export async function startServe(options: ServeOptions, context: CliContext): Pr
       EXIT_USAGE,
     );
   }
-  const storeUrl = options.store ?? (env.TICKWORK_STORE || undefined) ?? config.store ?? DEFAULT_STORE;
-  const store = await openStoreAt(storeUrl, cwd);
+  const given = options.store ?? (env.TICKWORK_STORE || undefined);
+  const storeUrl = given ?? config.store ?? DEFAULT_STORE;
+  const fromConfig = given === undefined && config.store !== undefined;
+  const store = await openStoreAt(storeUrl, cwd, fromConfig ? configPath : null);
   const { importDriver } = await import('../../stores/url.js');
   const { default: Fastify } = await importDriver(() => import('fastify'), 'fastify', 'npm install fastify');
   const { tickwork, tickworkFrameworkErrors } = await import('../../plugins/fastify.js');
