@@ -103,6 +103,16 @@ async function mountApi(fastify: FastifyInstance, api: TickworkApi): Promise<voi
 /** The plugin's own option names. */
 const PLUGIN_KEYS = ['scheduler', 'setup', 'startPaused', 'autoStart', 'shutdown', 'api'];
 
+/** pino's levels (`pino.levels.values`), which Fastify's logger has unless it was given custom ones. */
+const PINO_LEVELS: Record<string, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+};
+
 /** Fastify's register options, which Fastify passes to the plugin with its own. */
 interface RegisterOptions {
   prefix?: string;
@@ -137,12 +147,12 @@ const plugin: FastifyPluginAsync<TickworkFastifyOptions> = async (fastify, optio
   }
   if (apiOptions !== undefined && apiOptions !== false) optionsObject(apiOptions, 'api');
   if (logLevel !== undefined) {
-    const levels = (fastify.log as { levels?: { values?: Record<string, number> } }).levels?.values;
-    if (
-      typeof logLevel !== 'string' ||
-      (levels && logLevel !== 'silent' && !Object.hasOwn(levels, logLevel))
-    ) {
-      const names = levels ? [...Object.keys(levels), 'silent'] : ['a level name'];
+    // The logger's levels (with its custom ones); pino's when Fastify has no logger (`logger: false`), so
+    // that a bad `logLevel` is refused whether or not logging is on.
+    const levels =
+      (fastify.log as { levels?: { values?: Record<string, number> } }).levels?.values ?? PINO_LEVELS;
+    if (typeof logLevel !== 'string' || (logLevel !== 'silent' && !Object.hasOwn(levels, logLevel))) {
+      const names = [...Object.keys(levels), 'silent'];
       throw invalidOption('logLevel', `one of ${names.map((n) => `"${n}"`).join(', ')}`, logLevel);
     }
   }

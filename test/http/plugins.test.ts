@@ -350,21 +350,36 @@ test("fastify: the plugin's own options are checked at registration, naming the 
     [{ api: true }, 'api'],
     [{ logLevel: 'loud' }, 'logLevel'],
   ];
-  for (const [options, field] of cases) {
-    const app = Fastify({ logger: { level: 'info', stream: { write: () => {} } } });
-    let scheduler: Scheduler | undefined;
-    await assert.rejects(
-      async () => {
-        await app.register(tickwork, { clock: new ManualClock(0), ...options } as never);
-        await app.ready();
-        scheduler = app.scheduler;
-      },
-      (e: Error & { code?: string; details?: { field?: string } }) => {
-        assert.ok(['INVALID_OPTION', 'UNKNOWN_OPTION'].includes(e.code ?? ''), `${field}: ${e.message}`);
-        assert.equal(e.details?.field, field, e.message);
-        return true;
-      },
-    );
-    assert.equal(scheduler, undefined, `${field}: no scheduler started`);
+  // The same with Fastify's logger on and off: the plugin's options do not depend on it.
+  for (const logger of [{ level: 'info', stream: { write: () => {} } }, false] as const) {
+    for (const [options, field] of cases) {
+      const app = Fastify({ logger });
+      let scheduler: Scheduler | undefined;
+      await assert.rejects(
+        async () => {
+          await app.register(tickwork, { clock: new ManualClock(0), ...options } as never);
+          await app.ready();
+          scheduler = app.scheduler;
+        },
+        (e: Error & { code?: string; details?: { field?: string } }) => {
+          assert.ok(['INVALID_OPTION', 'UNKNOWN_OPTION'].includes(e.code ?? ''), `${field}: ${e.message}`);
+          assert.equal(e.details?.field, field, e.message);
+          if (field === 'logLevel') {
+            assert.equal(
+              e.message,
+              'Expected `logLevel` to be one of "trace", "debug", "info", "warn", "error", "fatal", "silent", got `"loud"`',
+            );
+          }
+          return true;
+        },
+      );
+      assert.equal(scheduler, undefined, `${field} (logger ${logger ? 'on' : 'off'}): no scheduler started`);
+      await app.close();
+    }
+    // A known level is taken either way.
+    const fine = Fastify({ logger });
+    await fine.register(tickwork, { clock: new ManualClock(0), logLevel: 'warn' } as never);
+    await fine.ready();
+    await fine.close();
   }
 });
