@@ -17,7 +17,7 @@ import { isTickworkError } from '../core/errors.js';
 import { tokenProblem, type ApiToken } from '../http/auth.js';
 import type { Store } from '../stores/store.js';
 import { buildServer } from './app.js';
-import { openStore, redactUrl } from '../stores/url.js';
+import { openStore, redactUrl, sqliteUrlParts } from '../stores/url.js';
 import { ensureDirectory } from '../stores/common.js';
 
 /** Levels `LOG_LEVEL` may name (pino's). */
@@ -83,8 +83,9 @@ try {
   fail(`TICKWORK_STORE ${storeUrl}: ${(err as Error).message}`, isTickworkError(err) ? 2 : 1);
 }
 // A SQLite file's directory is created (better-sqlite3 creates the file, not its directory), once the URL's
-// options were accepted (a refused one creates nothing); the path ends at the first `?`.
-const sqlitePath = /^sqlite:(?:\/\/)?([^?]+)/i.exec(storeUrl.trim())?.[1];
+// options were accepted (a refused one creates nothing); the path ends at the first `?` and is percent-decoded.
+// (The URL was accepted above, so reading it again does not throw.)
+const sqlitePath = /^sqlite:/i.test(storeUrl.trim()) ? sqliteUrlParts(storeUrl)?.path : undefined;
 if (sqlitePath !== undefined && sqlitePath !== ':memory:') {
   try {
     ensureDirectory(dirname(sqlitePath));

@@ -158,12 +158,82 @@ function asUrlOption(err: unknown): unknown {
 }
 
 /**
+ * The file and the query of a SQLite store URL: `sqlite:PATH` (or `sqlite://PATH`), whose path is
+ * percent-decoded up to the first `?` (`%20` is a space, `%3F` a `?`, `%23` a `#`; a `%` not followed by two
+ * hex digits stays a `%`, as in WHATWG URLs), or a bare path ending in `.db`, `.sqlite` or `.sqlite3` (with
+ * or without a query), which is taken as written. `null` for anything else.
+ * @throws TickworkError `INVALID_OPTION` (field `store`) for a `sqlite:` URL with a fragment (`#...`, which a
+ *   URL's path and query end before: a PostgreSQL or Redis driver ignores it, but a file name would silently
+ *   lose it) or whose escapes are not UTF-8 (`%FF`), and for an empty path.
+ */
+export function sqliteUrlParts(url: string): { path: string; params: URLSearchParams } | null {
+  const value = url.trim();
+  const scheme = /^sqlite:(?:\/\/)?/i.exec(value);
+  if (scheme === null) {
+    const bare = /^(.*\.(?:db|sqlite3?))(?:\?(.*))?$/is.exec(value);
+    return bare ? { path: bare[1]!, params: new URLSearchParams(bare[2] ?? '') } : null;
+  }
+  const refuse = (why: string): never => {
+    throw new TickworkError('INVALID_OPTION', `Expected \`store\` ${why}, got ${JSON.stringify(url)}`, {
+      field: 'store',
+      value: url,
+    });
+  };
+  // The query and fragment rule of the other store URLs (see splitQuery).
+  const { base, params, fragment } = splitQuery(value.slice(scheme[0].length));
+  if (fragment !== '') {
+    refuse('to have no fragment (a `#` ends a URL’s path: write `%23` for a `#` in the file name)');
+  }
+  const path = percentDecode(base);
+  if (path === null) refuse('to have a path whose %-escapes are UTF-8');
+  if (path === '') refuse('to name a file: `sqlite:PATH`');
+  return { path: path!, params };
+}
+
+/**
+ * `text` with its `%XX` escapes decoded as UTF-8 (a `%` not followed by two hex digits is kept, as WHATWG's
+ * percent-decode does), or `null` when the decoded bytes are not UTF-8.
+ */
+function percentDecode(text: string): string | null {
+  if (!text.includes('%')) return text;
+  const bytes: number[] = [];
+  const encoder = new TextEncoder();
+  for (let i = 0; i < text.length;) {
+    if (text[i] === '%' && /^[0-9a-f]{2}$/i.test(text.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(text.slice(i + 1, i + 3), 16));
+      i += 3;
+    } else {
+      const cp = text.codePointAt(i)!;
+      const char = String.fromCodePoint(cp);
+      bytes.push(...encoder.encode(char));
+      i += char.length;
+    }
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(bytes));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A `sqlite:` store URL for the file `path` (escaping `%`, `?` and `#`, which {@link sqliteUrlParts} would
+ * read as an escape, the query and a fragment) with the query `params`.
+ */
+export function sqliteUrl(path: string, params: URLSearchParams): string {
+  const escaped = path.replace(/[%?#]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const query = params.toString();
+  return `sqlite:${escaped}${query === '' ? '' : `?${query}`}`;
+}
+
+/**
  * Opens the store a URL names; the store's options go in its query string
  * (`postgres://db/app?schema=jobs&listen=false&poolSize=8`, `sqlite:data/jobs.db?maxRunsPerJob=20`):
  * `true`/`false` are booleans, `null` is null, decimal numbers are numbers (durations in milliseconds).
  * - `memory:`: a new {@link MemoryStore} (options: `maxRunsPerJob`);
  * - `sqlite:PATH` (or `sqlite://PATH`, or a path ending in `.db`/`.sqlite`): a `SqliteStore` on that file
- *   (`better-sqlite3` must be installed); the path ends at the first `?`;
+ *   (`better-sqlite3` must be installed); the path ends at the first `?` and is percent-decoded, and a
+ *   fragment is refused (see {@link sqliteUrlParts});
  * - `postgres://…` or `postgresql://…`: a `PostgresStore` (`pg` must be installed); `schema` selects the
  *   schema (default `tickwork`); the driver's connection parameters (`sslmode`, `application_name`, ...) stay
  *   in the connection string.
@@ -228,12 +298,10 @@ export async function openStore(url: string): Promise<Store> {
       throw asUrlOption(err);
     }
   }
-  const sqlite = /^sqlite:(?:\/\/)?(.+)$/i.exec(value);
-  if (sqlite || /\.(db|sqlite3?)(\?.*)?$/i.test(value)) {
-    const rest = sqlite ? sqlite[1]! : value;
-    const q = rest.indexOf('?');
-    const path = q === -1 ? rest : rest.slice(0, q);
-    const options = optionsOf(new URLSearchParams(q === -1 ? '' : rest.slice(q + 1)), url);
+  const sqlite = sqliteUrlParts(value);
+  if (sqlite) {
+    const { path, params } = sqlite;
+    const options = optionsOf(params, url);
     const { SqliteStore } = await importDriver(
       () => import('./sqlite/index.js'),
       'better-sqlite3',

@@ -540,6 +540,39 @@ describe('tickwork: more exit codes and output', () => {
       });
       assert.ok(existsSync(join(dir, 'deep', 'er', 'jobs.db')));
       assert.equal(await server.stop(), 0);
+      // A relative path is percent-decoded once (`%20` a space; `%2525` is the file `%25.db`, not `%.db`).
+      const spaced = await serve(['--store', 'sqlite:./my%20data/%2525.db', '--token', ADMIN], {
+        cwd: dir,
+        env: {},
+      });
+      assert.ok(existsSync(join(dir, 'my data', '%25.db')));
+      assert.ok(!existsSync(join(dir, 'my%20data')));
+      assert.equal(await spaced.stop(), 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('serve refuses a sqlite: URL with a fragment (exit 2), creating nothing', async () => {
+    const dir = tempDir({ 'tickwork.config.js': CONFIG });
+    try {
+      const io = capture();
+      const code = await runCli(
+        ['serve', '--port', '0', '--token', ADMIN, '--store', 'sqlite:./frag/jobs.db#2'],
+        io,
+        {
+          cwd: dir,
+          env: {},
+          // (Stopped at once should it start: the old reading served on a file named `jobs.db#2`.)
+          signal: AbortSignal.abort(),
+        },
+      );
+      assert.equal(code, 2);
+      assert.equal(
+        io.stderr.join('\n'),
+        'error: Expected `store` to have no fragment (a `#` ends a URL’s path: write `%23` for a `#` in the file name), got "sqlite:./frag/jobs.db#2"',
+      );
+      assert.ok(!existsSync(join(dir, 'frag')));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -2,7 +2,7 @@
 // options as query parameters.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -117,6 +117,64 @@ test('sqlite: and memory: URLs take their options too; the SQLite path ends at t
     assert.ok(memory instanceof MemoryStore);
     assert.equal(fields(memory).maxRunsPerJob, 3);
     assert.ok((await openStore('memory:')) instanceof MemoryStore);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a sqlite: URL path is percent-decoded like the other store URLs; a fragment is refused, not kept in the file name', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-url-'));
+  try {
+    const spaced = await openStore(`sqlite:${dir}/my%20jobs.db?maxRunsPerJob=4`);
+    assert.deepEqual([fields(spaced).path, fields(spaced).maxRunsPerJob], [`${dir}/my jobs.db`, 4]);
+    // The file opened is the decoded one.
+    await spaced.start({ nodeId: 'url-test', now: Date.now });
+    await spaced.stop();
+    assert.ok(existsSync(join(dir, 'my jobs.db')));
+    assert.ok(!existsSync(join(dir, 'my%20jobs.db')));
+    const cases: [url: string, path: string][] = [
+      // `?` and `#` in a file name are written as escapes; a multi-byte escape is UTF-8.
+      [`sqlite:${dir}/a%3Fb%23c.db`, `${dir}/a?b#c.db`],
+      [`sqlite:${dir}/caf%C3%A9.db`, `${dir}/café.db`],
+      // A `%` that starts no escape stays a `%` (as WHATWG URLs decode); `%25` is the escape of `%`.
+      [`sqlite:${dir}/100%.db`, `${dir}/100%.db`],
+      [`sqlite:${dir}/100%25.db`, `${dir}/100%.db`],
+      // `sqlite://` and relative paths are decoded the same way.
+      [`sqlite://${dir}/x%20y.db`, `${dir}/x y.db`],
+      ['sqlite:./data%20dir/jobs.db', './data dir/jobs.db'],
+      ['sqlite:jobs.db', 'jobs.db'],
+      ['sqlite::memory:', ':memory:'],
+      // A Windows path keeps its drive and backslashes.
+      ['sqlite:C:\\data\\jobs.db?busyTimeout=10', 'C:\\data\\jobs.db'],
+      // A bare path (no `sqlite:`) is a file name, not a URL: taken as written.
+      [`${dir}/a%20b.db`, `${dir}/a%20b.db`],
+    ];
+    for (const [url, path] of cases) {
+      assert.equal(fields(await openStore(url)).path, path, url);
+    }
+    for (const url of [
+      `sqlite:${dir}/jobs.db#x`,
+      `sqlite:${dir}/jobs.db?maxRunsPerJob=5#x`,
+      `sqlite:${dir}/jobs.db#?maxRunsPerJob=5`,
+      'sqlite:./jobs#2.db',
+    ]) {
+      await assert.rejects(openStore(url), (err: unknown) => {
+        assert.ok(isTickworkError(err, 'INVALID_OPTION'), String(err));
+        assert.equal(err.details.field, 'store', url);
+        assert.equal(
+          err.message,
+          `Expected \`store\` to have no fragment (a \`#\` ends a URL’s path: write \`%23\` for a \`#\` in the file name), got ${JSON.stringify(url)}`,
+        );
+        return true;
+      });
+    }
+    await rejects(`sqlite:${dir}/%FF.db`, 'INVALID_OPTION', 'store');
+    await rejects('sqlite:?busyTimeout=5', 'INVALID_OPTION', 'store');
+    // Only the store that was started made a file.
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => !f.startsWith('my jobs.db')),
+      [],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -67,18 +67,18 @@ function port(value: string): number {
 async function openStoreAt(url: string, cwd: string, configPath: string | null): Promise<Store> {
   const usage = (message: string): CliError =>
     configPath === null ? new CliError(message, EXIT_USAGE) : configError(configPath, message, 'store');
-  const { openStore, redactUrl } = await import('../../stores/url.js');
+  const { openStore, redactUrl, sqliteUrl, sqliteUrlParts } = await import('../../stores/url.js');
   let value = url.trim();
-  // The path ends at the first `?` (the store's options follow); its directory is created once the options
-  // were accepted (a refused one creates nothing).
-  const sqlite = /^sqlite:(?:\/\/)?([^?]+)(.*)$/i.exec(value);
   let directory: string | null = null;
-  if (sqlite && sqlite[1] !== ':memory:') {
-    const path = isAbsolute(sqlite[1]!) ? sqlite[1]! : resolve(cwd, sqlite[1]!);
-    directory = dirname(path);
-    value = `sqlite:${path}${sqlite[2]}`;
-  }
   try {
+    // The path ends at the first `?` (the store's options follow) and is percent-decoded; its directory is
+    // created once the options were accepted (a refused one creates nothing).
+    const sqlite = /^sqlite:/i.test(value) ? sqliteUrlParts(value) : null;
+    if (sqlite && sqlite.path !== ':memory:') {
+      const path = isAbsolute(sqlite.path) ? sqlite.path : resolve(cwd, sqlite.path);
+      directory = dirname(path);
+      value = sqliteUrl(path, sqlite.params);
+    }
     const store = await openStore(value);
     if (directory !== null) {
       try {
