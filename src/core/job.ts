@@ -266,8 +266,10 @@ export interface JobOwner {
   runJob(id: string): Promise<RunRecord>;
 }
 
-/** Changes accepted by `modifyJob`. */
-export type JobChanges = Omit<JobOptions, 'id' | 'replaceExisting' | 'conflict' | 'paused'>;
+/** Changes accepted by `modifyJob`: options, and a new `trigger` written with them (all or nothing). */
+export type JobChanges = Omit<JobOptions, 'id' | 'replaceExisting' | 'conflict' | 'paused'> & {
+  trigger?: Trigger;
+};
 
 /**
  * A snapshot of a stored job, with methods that act on it through its scheduler. Read it again

@@ -953,11 +953,15 @@ export class Scheduler implements JobOwner {
   }
 
   /**
-   * Changes options of a job (`name`, `args`, `taskId`, policy, `nextRunTime`). Use
-   * {@link Scheduler.rescheduleJob} for the trigger.
+   * Changes options of a job (`name`, `args`, `taskId`, policy, `nextRunTime`) and, with `trigger`, its trigger
+   * too (as APScheduler 3's `modify_job`), in one write: all or nothing. A new trigger recomputes the next fire
+   * time from now (a given `nextRunTime` wins; a paused job stays paused, as with
+   * {@link Scheduler.rescheduleJob}); its first fire time is found before anything is written, so a trigger that
+   * never fires changes nothing, and a store write that outlasts that fire time still stores the whole change.
    * @throws TickworkError `UNKNOWN_OPTION`, `INVALID_OPTION` (also field `id` for an id that is not one
-   * `addJob` accepts); `TASK_NOT_FOUND` (field `taskId`) on a memory store for a task not defined in this
-   * process (as `addJob`); rejects with `JOB_NOT_FOUND`.
+   * `addJob` accepts); `INVALID_TRIGGER`, `TRIGGER_NEVER_FIRES` for `trigger`; `TASK_NOT_FOUND` (field
+   * `taskId`) on a memory store for a task not defined in this process (as `addJob`); rejects with
+   * `JOB_NOT_FOUND`, and with `JOB_VERSION_CONFLICT` when a job given a new trigger kept changing.
    */
   async modifyJob(id: string, changes: JobChanges): Promise<Job> {
     identifier(id, 'id');
@@ -967,12 +971,14 @@ export class Scheduler implements JobOwner {
       'args',
       'nextRunTime',
       'taskId',
+      'trigger',
       ...JOB_OPTION_KEYS.filter((k) => k in DEFAULT_POLICY),
     ]);
-    const resolved = validateJobOptions(opts, this.timezone);
+    const { trigger, ...options } = opts;
+    const resolved = validateJobOptions(options, this.timezone);
     const patch: Partial<JobRecord> = { ...resolved.policy };
     if (resolved.name !== undefined) patch.name = resolved.name;
-    if (opts.args !== undefined) {
+    if (options.args !== undefined) {
       if (this.store.persistent) assertJson(resolved.args, 'args');
       patch.args = resolved.args;
     }
@@ -986,14 +992,71 @@ export class Scheduler implements JobOwner {
       patch.nextRunTime = resolved.nextRunTime;
       patch.paused = resolved.nextRunTime === null;
     }
+    if (trigger !== undefined) {
+      if (!isTrigger(trigger)) {
+        throw new TickworkError(
+          'INVALID_TRIGGER',
+          `Expected \`trigger\` to be a trigger, got ${show(trigger)}`,
+          {
+            field: 'trigger',
+          },
+        );
+      }
+      const { record, changes: written } = await this.writeTrigger(id, trigger, patch, 'modifyJob');
+      this.emitModified(id, record, written);
+      return new Job(this, record, trigger, this.pendingJobs.has(id));
+    }
     const record = await this.updateRecord(id, patch);
+    this.emitModified(id, record, Object.keys(patch));
+    return new Job(this, record, this.viewTrigger(record), this.pendingJobs.has(id));
+  }
+
+  /** Emits `job:modified` for a change of `keys` that left the job as `record`. */
+  private emitModified(id: string, record: JobRecord, keys: string[]): void {
     this.events.emit('job:modified', {
       jobId: id,
       name: record.name,
-      changes: Object.keys(patch),
+      changes: keys,
       nextRunTime: record.nextRunTime?.toISOString() ?? null,
     });
-    return new Job(this, record, this.viewTrigger(record), this.pendingJobs.has(id));
+  }
+
+  /**
+   * Writes `trigger` with `patch` in one update: the next run time is the trigger's first from now (found
+   * before the write: {@link firstFireTime} throws for a trigger that never fires, and nothing is written),
+   * unless `patch` gives one or the job is paused (it stays paused). Written only over the version read
+   * (compare-and-set: a pause by another process in between must not be left with a next run time); on a
+   * conflict the job is read again, up to 5 times.
+   * @returns the stored job and the names of the fields written.
+   */
+  private async writeTrigger(
+    id: string,
+    trigger: Trigger,
+    patch: Partial<JobRecord>,
+    operation: string,
+  ): Promise<{ record: JobRecord; changes: string[] }> {
+    const next = firstFireTime(trigger, new Date(this.now()));
+    const json = freezeTrigger(trigger.toJSON());
+    if (this.store.persistent) assertReadable(json);
+    this.triggerByJson.set(json, trigger);
+    for (let attempt = 1; ; attempt++) {
+      const current =
+        this.pendingJobs.get(id)?.record ?? (this.storeOpen(operation) ? await this.store.getJob(id) : null);
+      if (!current) throw jobNotFound(id);
+      // A paused job stays paused (APScheduler 3 resumes it): `resumeJob` computes its next fire time later.
+      const full: Partial<JobRecord> = { ...patch, trigger: json };
+      if (patch.nextRunTime === undefined && !current.paused) full.nextRunTime = next;
+      try {
+        const record = await this.updateRecord(
+          id,
+          full,
+          this.pendingJobs.has(id) ? undefined : current.version,
+        );
+        return { record, changes: Object.keys(full) };
+      } catch (err) {
+        if (attempt >= 5 || !isTickworkError(err, 'JOB_VERSION_CONFLICT')) throw err;
+      }
+    }
   }
 
   /**
@@ -1001,7 +1064,8 @@ export class Scheduler implements JobOwner {
    * shorthand `rescheduleJob(id, 'cron', { hour: '*\/2' })`. A paused job stays paused (unlike APScheduler 3,
    * where rescheduling resumes it): its next fire time is computed from the new trigger when it is resumed.
    * The change is written over the version of the job it read (a pause by another process in between is
-   * kept; the job is read again, up to 5 times).
+   * kept; the job is read again, up to 5 times). To change other fields with the trigger in the same write,
+   * give `trigger` to {@link Scheduler.modifyJob}.
    * @throws TickworkError `INVALID_TRIGGER`, `TRIGGER_NEVER_FIRES`; `JOB_VERSION_CONFLICT` when the job kept
    * changing; `INVALID_OPTION` (field `id`) for an id
    * that is not one `addJob` accepts; `INVALID_TIMEZONE` (field `timezone`) for a bad shorthand `timezone`;
@@ -1024,38 +1088,8 @@ export class Scheduler implements JobOwner {
       throw new TickworkError('INVALID_TRIGGER', `Expected a trigger, got ${show(trigger)}`, {
         field: 'trigger',
       });
-    const now = new Date(this.now());
-    const next = firstFireTime(t, now);
-    const json = freezeTrigger(t.toJSON());
-    if (this.store.persistent) assertReadable(json);
-    this.triggerByJson.set(json, t);
-    let current: JobRecord | null;
-    let record: JobRecord;
-    for (let attempt = 1; ; attempt++) {
-      current =
-        this.pendingJobs.get(id)?.record ??
-        (this.storeOpen('rescheduleJob') ? await this.store.getJob(id) : null);
-      if (!current) throw jobNotFound(id);
-      // A paused job stays paused (APScheduler 3 resumes it): `resumeJob` computes its next fire time later.
-      // Written only over the version read (compare-and-set): a pause by another process in between must
-      // not be left with a next run time. On a conflict, read again.
-      try {
-        record = await this.updateRecord(
-          id,
-          current.paused ? { trigger: json } : { trigger: json, nextRunTime: next },
-          this.pendingJobs.has(id) ? undefined : current.version,
-        );
-        break;
-      } catch (err) {
-        if (attempt >= 5 || !isTickworkError(err, 'JOB_VERSION_CONFLICT')) throw err;
-      }
-    }
-    this.events.emit('job:modified', {
-      jobId: id,
-      name: record.name,
-      changes: current.paused ? ['trigger'] : ['trigger', 'nextRunTime'],
-      nextRunTime: record.nextRunTime?.toISOString() ?? null,
-    });
+    const { record, changes } = await this.writeTrigger(id, t, {}, 'rescheduleJob');
+    this.emitModified(id, record, changes);
     return new Job(this, record, t, this.pendingJobs.has(id));
   }
 

@@ -16,7 +16,7 @@ import { TickworkError, invalidOption } from '../core/errors.js';
 import { EVENT_NAMES } from '../core/events.js';
 import type { Job } from '../core/job.js';
 import type { Logger } from '../core/logger.js';
-import { firstFireTime, type Scheduler } from '../core/scheduler.js';
+import type { Scheduler } from '../core/scheduler.js';
 import { runToJSON, type RunRecord } from '../core/structures.js';
 import { dashboardAssets } from '../dashboard/index.js';
 import { duration, integer, optionsObject, rejectUnknownKeys } from '../core/validate.js';
@@ -635,19 +635,13 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
             400,
           );
         }
-        // Build the trigger and find its first fire time before anything changes, so that a bad one (or one
-        // that never fires) changes nothing.
+        // The trigger is built before anything changes (a bad one changes nothing), then written with the other
+        // fields in one update (modifyJob): all or nothing, even when its only fire time passes during the
+        // write. A given nextRunTime wins over the new trigger's; a paused job stays paused.
         const trigger =
           triggerInput === undefined ? null : triggerFromInput(triggerInput, 'trigger', scheduler.timezone);
-        if (trigger) firstFireTime(trigger, new Date(scheduler.clock.now()));
-        let job = await getJob(id);
-        // With a new trigger, a given nextRunTime is applied after it (rescheduling recomputes it).
-        const { nextRunTime, ...others } = changes;
-        const first = trigger && nextRunTime !== undefined ? others : changes;
-        if (Object.keys(first).length > 0) job = await scheduler.modifyJob(id, first);
-        // rescheduleJob leaves a paused job paused: it is never fired in between.
-        if (trigger) job = await scheduler.rescheduleJob(id, trigger);
-        if (trigger && nextRunTime !== undefined) job = await scheduler.modifyJob(id, { nextRunTime });
+        await getJob(id);
+        const job = await scheduler.modifyJob(id, trigger ? { ...changes, trigger } : changes);
         return json(jobView(job, await lastRunOf(id)));
       },
     },

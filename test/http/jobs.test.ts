@@ -1,7 +1,7 @@
 // The job endpoints of the HTTP API, through api.handle (no sockets), on a ManualClock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IntervalTrigger, type JobFilter } from '../../src/index.js';
+import { IntervalTrigger, MemoryStore, type JobFilter } from '../../src/index.js';
 import { harness, type Harness } from './helpers.js';
 
 const interval = { type: 'interval', seconds: 10 };
@@ -612,6 +612,62 @@ test('PATCH modifies options and/or reschedules; a paused job stays paused', asy
   const missing = await h.json('PATCH', '/scheduler/jobs/zzz', { body: { name: 'x' } });
   assert.equal(missing.status, 404);
   assert.equal(missing.body.code, 'JOB_NOT_FOUND');
+  await h.close();
+});
+
+test('PATCH with a trigger is one write: a store write slow enough for its only fire time to pass applies all or nothing', async () => {
+  // A memory store whose writes of a job's name or trigger take 10 s of the scheduler's (manual) clock once
+  // armed (the scheduler's own writes, advancing next run times, stay instant).
+  const store = new MemoryStore();
+  let slow = false;
+  const writes: string[][] = [];
+  const updateJob = store.updateJob.bind(store);
+  const h = await harness({
+    scheduler: {
+      store: Object.assign(store, {
+        updateJob: async (...args: Parameters<MemoryStore['updateJob']>) => {
+          const keys = Object.keys(args[1]).sort();
+          if (slow && (keys.includes('name') || keys.includes('trigger'))) {
+            writes.push(keys);
+            await h.clock.sleep(10_000);
+          }
+          return updateJob(...args);
+        },
+      }),
+    },
+  });
+  // (Hourly: it does not fire, changing its version, during the write.)
+  await h.call('POST', '/scheduler/jobs', {
+    body: { id: 'd', taskId: 'tick', trigger: { type: 'interval', hours: 1 } },
+  });
+  slow = true;
+  // Now is 00:00:00; the new trigger's only fire time is 00:00:05, 5 s before the first write ends.
+  const patching = h.json('PATCH', '/scheduler/jobs/d', {
+    body: {
+      name: 'renamed',
+      maxInstances: 4,
+      trigger: {
+        type: 'interval',
+        hours: 1,
+        startDate: '2024-01-01T00:00:05Z',
+        endDate: '2024-01-01T00:00:05Z',
+      },
+    },
+  });
+  // The clock moves a second at a time until the PATCH answers (a minute at most).
+  let answered = false;
+  void patching.then(() => (answered = true));
+  for (let i = 0; i < 60 && !answered; i++) await h.clock.advance(1000);
+  assert.ok(answered, 'the PATCH answered within a minute of the clock');
+  const patched = await patching;
+  slow = false;
+  // One write, holding the trigger, its first fire time (checked before the write began) and the options.
+  assert.deepEqual(writes, [['maxInstances', 'name', 'nextRunTime', 'trigger']]);
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+  assert.deepEqual(
+    [patched.body.name, patched.body.maxInstances, patched.body.trigger.type, patched.body.nextRunTime],
+    ['renamed', 4, 'interval', '2024-01-01T00:00:05.000Z'],
+  );
   await h.close();
 });
 

@@ -197,7 +197,51 @@ test('getJob, getJobs, modifyJob, rescheduleJob, removeJob, removeAllJobs', asyn
   assert.equal(modified.maxInstances, 3);
   assert.deepEqual(modified.args, [1]);
   assert.equal((await scheduler.getJob('a'))!.name, 'renamed');
-  await rejectsWith(() => scheduler.modifyJob('a', { trigger: 'x' } as never), 'UNKNOWN_OPTION', 'trigger');
+  await rejectsWith(() => scheduler.modifyJob('a', { trigger: 'x' } as never), 'INVALID_TRIGGER', 'trigger');
+  // A trigger with other changes: one write (one job:modified), its next fire time from now (0:00:00 + 30 s).
+  const events: { changes: string[]; nextRunTime: string | null }[] = [];
+  const off = scheduler.on(
+    'job:modified',
+    (e) => void events.push({ changes: e.changes, nextRunTime: e.nextRunTime }),
+  );
+  const both = await scheduler.modifyJob('a', {
+    name: 'both',
+    trigger: new IntervalTrigger({ seconds: 30 }),
+  });
+  off();
+  assert.deepEqual(
+    [both.name, String(both.trigger), both.nextRunTime!.getTime()],
+    ['both', 'interval[0:00:30]', clock.now() + 30_000],
+  );
+  assert.deepEqual(events, [
+    {
+      changes: ['name', 'trigger', 'nextRunTime'],
+      nextRunTime: new Date(clock.now() + 30_000).toISOString(),
+    },
+  ]);
+  // A given nextRunTime wins over the trigger's; a trigger that never fires changes nothing.
+  const given = await scheduler.modifyJob('a', {
+    nextRunTime: new Date(clock.now() + 5000),
+    trigger: new IntervalTrigger({ seconds: 20 }),
+  });
+  assert.deepEqual(
+    [String(given.trigger), given.nextRunTime!.getTime()],
+    ['interval[0:00:20]', clock.now() + 5000],
+  );
+  await rejectsWith(
+    () =>
+      scheduler.modifyJob('a', {
+        name: 'never',
+        trigger: new IntervalTrigger({ seconds: 1, endDate: new Date(clock.now() - 1) }),
+      }),
+    'TRIGGER_NEVER_FIRES',
+    'trigger',
+  );
+  assert.deepEqual(
+    [(await scheduler.getJob('a'))!.name, String((await scheduler.getJob('a'))!.trigger)],
+    ['both', 'interval[0:00:20]'],
+  );
+  await scheduler.modifyJob('a', { name: 'renamed', trigger: new IntervalTrigger({ seconds: 10 }) });
   // A memory store's job must run a task defined here (as addJob); the job is left as it was.
   await rejectsWith(() => scheduler.modifyJob('a', { taskId: 'nowhere' }), 'TASK_NOT_FOUND', 'taskId');
   assert.equal((await scheduler.getJob('a'))!.taskId, 't-a');
