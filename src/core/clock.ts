@@ -53,19 +53,26 @@ const POLL_BUDGET_PER_SECOND = 20;
 const WAIT_SLICE = 0.5;
 /** What `Atomics.wait` sleeps on (nothing ever notifies it: each wait runs to its timeout). */
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
-/** `Date.now()` with sub-millisecond resolution. */
-const preciseNow = (): number => performance.timeOrigin + performance.now();
+/**
+ * How far past the elapsed delay a timer still waits for `Date.now()` to reach its due time, in ms: enough
+ * for the millisecond rounding between `Date.now()` and `performance.now()`, far less than any step of the
+ * wall clock worth the name.
+ */
+const WALL_SLACK = 5;
 
 /**
  * The real clock: `Date.now()` and Node's timers (each delay capped at {@link MAX_TIMER_DELAY}).
  *
  * A `precise` timer is armed {@link PRECISE_MARGIN} ms early and then waits out the rest in slices of at most
  * {@link WAIT_SLICE} ms: each slice sleeps in `Atomics.wait` (no CPU spent, no garbage made) until the due time
- * read from the sub-millisecond clock, then yields to the event loop with `setImmediate` (I/O still runs between
- * slices), until `Date.now()` reaches the due time. The callback so runs within about 0.1 ms of its due
+ * read from the sub-millisecond monotonic clock, then yields to the event loop with `setImmediate` (I/O still
+ * runs between slices), until the delay has elapsed and `Date.now()` reaches the due time. The callback so runs within about 0.1 ms of its due
  * millisecond rather than one or two ms later, and the event loop is never held for more than one slice.
  * Precise waiting is budgeted: at most 20 ms of it per second, so a process that wakes hundreds of times a
  * second falls back to plain timers; only the scheduler's wake-up timer asks for precision.
+ *
+ * Delays are elapsed time, as with Node's own timers: a step of the wall clock (NTP, a manual change) moves
+ * `now()` but neither holds an armed timer for the size of a step back nor runs it early after a step forward.
  */
 export class SystemClock implements Clock {
   /** Polling time still allowed (ms), refilled at {@link POLL_BUDGET_PER_SECOND} per second. */
@@ -79,12 +86,23 @@ export class SystemClock implements Clock {
   setTimeout(callback: () => unknown, delayMs: number, options?: { precise?: boolean }): TimerHandle {
     const delay = Math.min(Math.max(0, delayMs), MAX_TIMER_DELAY);
     const timer = new SystemTimer(Date.now() + delay);
+    const monoDue = performance.now() + delay;
+    /**
+     * What is left of the delay, in ms. Elapsed time (the monotonic `performance.now()`) decides: a step of the
+     * wall clock neither holds the timer for the size of a step back nor runs it early after a step forward.
+     * Within {@link WALL_SLACK} ms of that, the timer also waits for `Date.now()` to reach its due time, so
+     * that, the wall clock not stepping, a callback never runs before the millisecond it is due.
+     */
+    const remaining = (): number => {
+      const mono = monoDue - performance.now();
+      return Math.max(mono, Math.min(timer.dueAt - Date.now(), mono + WALL_SLACK));
+    };
     if (!options?.precise || delay <= 0 || !this.mayPoll()) {
-      // Node's timers count whole milliseconds of a monotonic clock: one can fire up to 1 ms before
-      // `Date.now()` reaches its due time. Such an early call waits out the rest.
+      // Node's timers count whole milliseconds of the loop's cached time: one can fire up to a
+      // millisecond or so before the delay has elapsed. Such an early call waits out the rest.
       const fire = (): void => {
-        const remaining = timer.dueAt - Date.now();
-        if (remaining > 0) timer.timeout = setTimeout(fire, remaining);
+        const left = remaining();
+        if (left > 0) timer.timeout = setTimeout(fire, left);
         else {
           timer.timeout = null;
           void callback();
@@ -97,17 +115,16 @@ export class SystemClock implements Clock {
     const check = (): void => {
       timer.timeout = null;
       timer.immediate = null;
-      const remaining = timer.dueAt - Date.now();
-      if (remaining > PRECISE_MARGIN) {
-        timer.timeout = setTimeout(check, remaining - PRECISE_MARGIN);
+      const left = remaining();
+      if (left > PRECISE_MARGIN) {
+        timer.timeout = setTimeout(check, left - PRECISE_MARGIN);
         return;
       }
       const t = performance.now();
       if (pollStart === 0) pollStart = t;
-      if (remaining > 0) {
-        const sleep = Math.min(WAIT_SLICE, timer.dueAt - preciseNow());
-        if (sleep > 0) Atomics.wait(sleeper, 0, 0, sleep);
-        if (Date.now() < timer.dueAt) {
+      if (left > 0) {
+        Atomics.wait(sleeper, 0, 0, Math.min(WAIT_SLICE, left));
+        if (remaining() > 0) {
           timer.immediate = setImmediate(check);
           return;
         }

@@ -52,3 +52,29 @@ test('precise waiting is budgeted: past the budget, timers still run, never earl
     assert.ok(ranAt >= dueAt, `timer ${i} ran before its due time`);
   }
 });
+
+for (const precise of [false, true]) {
+  for (const step of [-3_600_000, 3_600_000]) {
+    test(`a ${precise ? 'precise' : 'plain'} timer counts elapsed time: a wall-clock step ${step < 0 ? 'back' : 'forward'} of an hour neither holds it for the hour nor runs it early`, async () => {
+      const clock = new SystemClock();
+      const realNow = Date.now;
+      const armedAt = performance.now();
+      let handle: ReturnType<SystemClock['setTimeout']> | undefined;
+      try {
+        const elapsed = await new Promise<number | null>((resolve) => {
+          handle = clock.setTimeout(() => resolve(performance.now() - armedAt), 100, { precise });
+          // 20 ms after the timer was armed, the host's wall clock steps by an hour (`Date.now()` moves;
+          // Node's timers and `performance.now()` are monotonic and do not).
+          setTimeout(() => (Date.now = () => realNow() + step), 20);
+          setTimeout(() => resolve(null), 1000);
+        });
+        assert.notEqual(elapsed, null, 'the 100 ms timer had not run 1 s after it was armed');
+        assert.ok(elapsed! >= 99, `ran after ${elapsed} ms, before its 100 ms had elapsed`);
+        assert.ok(elapsed! < 600, `ran after ${elapsed} ms`);
+      } finally {
+        Date.now = realNow;
+        if (handle) clock.clearTimeout(handle);
+      }
+    });
+  }
+}
