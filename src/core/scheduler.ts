@@ -319,6 +319,8 @@ export class Scheduler implements JobOwner {
   private opening = false;
   /** When the previous pass of the loop began (wall clock), to notice a step of the clock. */
   private lastPassAt: number | null = null;
+  /** This process's clock at the last look, to notice a step back (see {@link Scheduler.noticeStepBack}). */
+  private lastLocal = -Infinity;
   /** Reaping waits until this time (wall clock) after a step of the clock (see {@link Scheduler.process}). */
   private reapHoldUntil = 0;
   /** The heartbeat being sent, if any (shutdown lets it finish before the store closes). */
@@ -1457,6 +1459,29 @@ export class Scheduler implements JobOwner {
     if (this._state === 'running') this.wakeup();
   }
 
+  /**
+   * A step of the wall clock back (NTP, a manual change) is undone in the bookkeeping that counts time since
+   * something by this process's clock: without it, reaping would wait for the clock to make up the step (a
+   * run whose holder died would hold its job's `maxInstances` slot that long), a hold on reaping after an
+   * earlier step forward would last the step longer, and the clock offset against a store with a clock of
+   * its own would not be measured again before then (fire times, retries and misfire checks computed an
+   * hour off). A step forward needs none of this: it only makes those intervals look longer.
+   */
+  private noticeStepBack(): void {
+    const local = this.clock.now();
+    const back = this.lastLocal - local;
+    this.lastLocal = local;
+    if (!(back > 0)) return;
+    this.lastReap -= back;
+    this.lastRenewal -= back;
+    for (const r of this.inFlight.values()) r.renewedAt -= back;
+    if (this.lastPassAt !== null) this.lastPassAt -= back;
+    if (this.reapHoldUntil > 0) this.reapHoldUntil -= back;
+    this.firedAheadUntil -= back;
+    // Measured again in this pass (a step of a millisecond or two is rounding, not worth a round trip).
+    if (back > 1000) this.lastNodeReport = -Infinity;
+  }
+
   private clearTimer(): void {
     if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = null;
@@ -1486,6 +1511,7 @@ export class Scheduler implements JobOwner {
   }
 
   private async process(): Promise<void> {
+    this.noticeStepBack();
     let next: number | null = null;
     /** The time this pass began: what was due then and could not be started waits (below). */
     const passStart = this.now();

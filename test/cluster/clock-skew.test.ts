@@ -108,3 +108,37 @@ test('three nodes at -30 s, 0 and +30 s: every fire time once, none early', asyn
     await dropSchema(schema);
   }
 });
+
+test('a node whose clock steps back an hour measures its offset again at once: a job added then fires 10 s later by the database clock, not at once', async () => {
+  const schema = testSchema();
+  const store = new PostgresStore({ connectionString: PG_URL }, { schema, poolSize: 2 });
+  /** The system clock, with a skew the test changes: the wall clock steps, timers count elapsed time. */
+  class SteppingClock extends SkewedClock {
+    step = 0;
+    override now(): number {
+      return super.now() + this.step;
+    }
+  }
+  const clock = new SteppingClock(0);
+  const scheduler = new Scheduler({ store, clock, logger: silentLogger, maxWakeInterval: 1000 });
+  scheduler.defineTask('tick', () => {});
+  try {
+    await scheduler.start();
+    await sleep(1500);
+    assert.ok(Math.abs(scheduler.clockOffset) < 1000, `offset ${scheduler.clockOffset} at start`);
+    clock.step = -3_600_000; // NTP steps this machine's clock back an hour
+    await sleep(2500); // two passes of the loop at least
+    const offset = scheduler.clockOffset;
+    assert.ok(Math.abs(offset - 3_600_000) < 1000, `offset ${offset} after the step`);
+    const added = await scheduler.addJob('tick', 'interval', { id: 'every10s', seconds: 10 });
+    const dbNow = Date.now(); // this host's real clock is the database's (same machine)
+    const first = added.nextRunTime!.getTime();
+    assert.ok(
+      first > dbNow + 8000 && first <= dbNow + 10_500,
+      `first fire time ${first - dbNow} ms from now, 10 s expected`,
+    );
+  } finally {
+    await scheduler.shutdown();
+    await dropSchema(schema);
+  }
+});

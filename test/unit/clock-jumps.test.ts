@@ -5,11 +5,13 @@ import {
   CronTrigger,
   DateTrigger,
   IntervalTrigger,
+  MemoryStore,
   OrTrigger,
   Scheduler,
   type TaskContext,
 } from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
+import { job } from '../contract/store-contract.js';
 import { captureLogger } from '../helpers/logger.js';
 import { at, WrappedClock } from '../helpers/time.js';
 
@@ -199,5 +201,30 @@ test('an outage of more than maxCatchUp fire times keeps an interval without sta
   // by the wall clock. By hand: fire times are 10 s + k × 10 s; the latest at or before it is 20,020,000
   // (coalesced), then 20,030,000 within the advance.
   assert.deepEqual(slots, [10_000, 20_020_000, 20_030_000]);
+  await scheduler.shutdown();
+});
+
+test('after a wall-clock step back of an hour, a run whose holder died is abandoned when its lease ends, not an hour later', async () => {
+  const store = new MemoryStore();
+  const clock = new ManualClock(T);
+  const scheduler = new Scheduler({ clock, store, logger: captureLogger() }); // heartbeat 10 s, wake-up 30 s at most
+  await scheduler.start();
+  await clock.advance(20_000); // the loop has reaped (found nothing) at least once
+  clock.jump(-3_600_000); // NTP steps the host's wall clock back an hour
+  // Another process leases a run with a 5 s lease, then dies (it never renews it).
+  await store.addJob(
+    job('elsewhere', {
+      taskId: 'defined-elsewhere', // not defined here: this scheduler never starts the run itself
+      retry: null,
+      nextRunTime: new Date(T + 365 * 86_400_000),
+    }),
+    'error',
+  );
+  const run = await store.createManualRun('elsewhere', new Date(clock.now()));
+  const [held] = await store.acquireRuns('dead-node', new Date(clock.now()), 1, 5000);
+  assert.equal(held?.run.id, run.id);
+  // The lease ends 5 s later; reaping comes within one wake-up (30 s) and one heartbeat interval (10 s).
+  for (let i = 0; i < 60; i++) await clock.advance(1000);
+  assert.equal((await store.getRun(run.id))?.status, 'abandoned');
   await scheduler.shutdown();
 });
