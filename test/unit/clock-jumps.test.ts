@@ -228,3 +228,22 @@ test('after a wall-clock step back of an hour, a run whose holder died is abando
   assert.equal((await store.getRun(run.id))?.status, 'abandoned');
   await scheduler.shutdown();
 });
+
+test('a cron job at minute 30: after it ran, a step back of an hour does not run the repeated 10:30 again; the next run is 11:30 by the wall clock', async () => {
+  const clock = new ManualClock('2024-01-01T10:29:00Z');
+  const scheduler = new Scheduler({ clock, logger: captureLogger() });
+  const fired: string[] = [];
+  await scheduler.addJob(
+    (ctx: TaskContext) => void fired.push(ctx.scheduledFireTime.toISOString()),
+    new CronTrigger({ expression: '30 * * * *', timezone: 'UTC' }),
+  );
+  await scheduler.start();
+  await clock.advance(90_000); // 10:30:30
+  assert.deepEqual(fired, ['2024-01-01T10:30:00.000Z']);
+  clock.jump(-3_600_000); // the wall clock steps back to 09:30:30
+  await clock.advance(3_600_000 + 60_000); // the wall clock passes 10:30 again (10:31:30)
+  assert.deepEqual(fired, ['2024-01-01T10:30:00.000Z'], '10:30 ran once');
+  await clock.advance(3_600_000); // 11:31:30 by the wall clock
+  assert.deepEqual(fired, ['2024-01-01T10:30:00.000Z', '2024-01-01T11:30:00.000Z']);
+  await scheduler.shutdown();
+});
