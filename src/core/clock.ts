@@ -54,19 +54,21 @@ const WAIT_SLICE = 0.5;
 /** What `Atomics.wait` sleeps on (nothing ever notifies it: each wait runs to its timeout). */
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /**
- * How far past the elapsed delay a timer still waits for `Date.now()` to reach its due time, in ms: enough
- * for the millisecond rounding between `Date.now()` and `performance.now()`, far less than any step of the
- * wall clock worth the name.
+ * How far `Date.now()` may stray from the elapsed (monotonic) time before a timer takes it for a step of the
+ * wall clock, in ms: this plus 1 ms per second of the delay (far more than any clock slews, far less than
+ * any step worth the name). Within it, the wall clock decides when a timer is due.
  */
-const WALL_SLACK = 5;
+const STEP_TOLERANCE = 5;
+/** `Date.now()` with sub-millisecond resolution (it drifts from `Date.now()` after a step: only for sleeping). */
+const preciseNow = (): number => performance.timeOrigin + performance.now();
 
 /**
  * The real clock: `Date.now()` and Node's timers (each delay capped at {@link MAX_TIMER_DELAY}).
  *
  * A `precise` timer is armed {@link PRECISE_MARGIN} ms early and then waits out the rest in slices of at most
  * {@link WAIT_SLICE} ms: each slice sleeps in `Atomics.wait` (no CPU spent, no garbage made) until the due time
- * read from the sub-millisecond monotonic clock, then yields to the event loop with `setImmediate` (I/O still
- * runs between slices), until the delay has elapsed and `Date.now()` reaches the due time. The callback so runs within about 0.1 ms of its due
+ * read from the sub-millisecond clock, then yields to the event loop with `setImmediate` (I/O still runs
+ * between slices), until `Date.now()` reaches the due time. The callback so runs within about 0.1 ms of its due
  * millisecond rather than one or two ms later, and the event loop is never held for more than one slice.
  * Precise waiting is budgeted: at most 20 ms of it per second, so a process that wakes hundreds of times a
  * second falls back to plain timers; only the scheduler's wake-up timer asks for precision.
@@ -87,15 +89,19 @@ export class SystemClock implements Clock {
     const delay = Math.min(Math.max(0, delayMs), MAX_TIMER_DELAY);
     const timer = new SystemTimer(Date.now() + delay);
     const monoDue = performance.now() + delay;
+    const tolerance = STEP_TOLERANCE + delay / 1000;
     /**
-     * What is left of the delay, in ms. Elapsed time (the monotonic `performance.now()`) decides: a step of the
-     * wall clock neither holds the timer for the size of a step back nor runs it early after a step forward.
-     * Within {@link WALL_SLACK} ms of that, the timer also waits for `Date.now()` to reach its due time, so
-     * that, the wall clock not stepping, a callback never runs before the millisecond it is due.
+     * What is left of the delay, in ms: until `Date.now()` reaches the due time (so a callback never runs
+     * before the millisecond it is due), unless the wall clock stepped since the timer was armed (it strays
+     * from the elapsed time by more than the tolerance): then the elapsed (monotonic) time decides, so that a
+     * step neither holds the timer for the size of a step back nor runs it early after a step forward.
+     * `precise`: the wall clock's part read with sub-millisecond resolution (for sleeping).
      */
-    const remaining = (): number => {
+    const remaining = (precise = false): number => {
       const mono = monoDue - performance.now();
-      return Math.max(mono, Math.min(timer.dueAt - Date.now(), mono + WALL_SLACK));
+      const wall = timer.dueAt - Date.now();
+      if (Math.abs(wall - mono) > tolerance) return mono;
+      return precise ? timer.dueAt - preciseNow() : wall;
     };
     if (!options?.precise || delay <= 0 || !this.mayPoll()) {
       // Node's timers count whole milliseconds of the loop's cached time: one can fire up to a
@@ -123,7 +129,8 @@ export class SystemClock implements Clock {
       const t = performance.now();
       if (pollStart === 0) pollStart = t;
       if (left > 0) {
-        Atomics.wait(sleeper, 0, 0, Math.min(WAIT_SLICE, left));
+        const sleep = Math.min(WAIT_SLICE, remaining(true));
+        if (sleep > 0) Atomics.wait(sleeper, 0, 0, sleep);
         if (remaining() > 0) {
           timer.immediate = setImmediate(check);
           return;
