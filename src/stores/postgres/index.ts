@@ -881,15 +881,7 @@ export class PostgresStore implements Store {
     if (limit <= 0 || (taskIds && taskIds.length === 0)) return [];
     const r = await this.query<RunColumns>(
       'acquire',
-      `WITH c AS (
-         SELECT ctid FROM ${this.s}.runs
-         WHERE status = 'pending' AND not_before <= statement_timestamp()
-           AND ($4::text[] IS NULL OR task_id = ANY($4::text[]))
-         ORDER BY not_before LIMIT $3 FOR UPDATE SKIP LOCKED)
-       UPDATE ${this.s}.runs r SET status = 'running', owner = $1, attempt = r.attempt + 1,
-         started_at = statement_timestamp(), lease_expires_at = statement_timestamp() + $2 * interval '1 millisecond'
-       WHERE r.ctid = ANY (ARRAY(SELECT ctid FROM c))
-       RETURNING ${runColumnsMs('r')}`,
+      this.acquireSql('not_before <= statement_timestamp()'),
       [owner, leaseMs, limit, taskIds ?? null],
     );
     const rows = r.rows;
@@ -900,15 +892,7 @@ export class PostgresStore implements Store {
       const room = limit - rows.length;
       const more = await this.query<RunColumns>(
         'acquire-unreadable',
-        `WITH c AS (
-           SELECT ctid FROM ${this.s}.runs
-           WHERE status = 'pending' AND not_before > ${UNREADABLE_AFTER}
-             AND ($4::text[] IS NULL OR task_id = ANY($4::text[]))
-           ORDER BY not_before LIMIT $3 FOR UPDATE SKIP LOCKED)
-         UPDATE ${this.s}.runs r SET status = 'running', owner = $1, attempt = r.attempt + 1,
-           started_at = statement_timestamp(), lease_expires_at = statement_timestamp() + $2 * interval '1 millisecond'
-         WHERE r.ctid = ANY (ARRAY(SELECT ctid FROM c))
-         RETURNING ${runColumnsMs('r')}`,
+        this.acquireSql(`not_before > ${UNREADABLE_AFTER}`),
         [owner, leaseMs, room, taskIds ?? null],
       );
       rows.push(...more.rows);
@@ -918,6 +902,23 @@ export class PostgresStore implements Store {
     const runs = rows.map(decodeRun).sort((a, b) => a.notBefore.getTime() - b.notBefore.getTime());
     const jobs = await this.jobsFor([...new Set(runs.map((x) => x.jobId))], false);
     return runs.map((run) => ({ run, job: jobs.get(run.jobId) ?? null }));
+  }
+
+  /**
+   * The lease statement of {@link acquireRuns}: up to `$3` pending runs meeting `due` (of the tasks `$4`, or
+   * all when null), locked `SKIP LOCKED` in `not_before` order, made `running` for owner `$1` with a lease of
+   * `$2` ms from the database's time; returns them.
+   */
+  private acquireSql(due: string): string {
+    return `WITH c AS (
+         SELECT ctid FROM ${this.s}.runs
+         WHERE status = 'pending' AND ${due}
+           AND ($4::text[] IS NULL OR task_id = ANY($4::text[]))
+         ORDER BY not_before LIMIT $3 FOR UPDATE SKIP LOCKED)
+       UPDATE ${this.s}.runs r SET status = 'running', owner = $1, attempt = r.attempt + 1,
+         started_at = statement_timestamp(), lease_expires_at = statement_timestamp() + $2 * interval '1 millisecond'
+       WHERE r.ctid = ANY (ARRAY(SELECT ctid FROM c))
+       RETURNING ${runColumnsMs('r')}`;
   }
 
   /**
