@@ -26,8 +26,10 @@ export function optionValue(text: string): unknown {
  * ones as the text given, such as a schema or key prefix that may be named "2024"), and the connection string
  * without them. A string without a scheme (`host=... dbname=...`) is kept whole. The driver's own parameters
  * stay in the string.
+ * `driver`: the parameters the driver takes (with its name, for messages); any other parameter is refused.
  * @throws TickworkError `UNKNOWN_OPTION` for a parameter within two letters of a store option (a misspelling
- *   the driver would ignore); `INVALID_OPTION` for a store option given twice.
+ *   the driver would ignore), and with `driver`, for a parameter that is neither a store option nor one of
+ *   the driver's; `INVALID_OPTION` for a store option given twice.
  */
 /**
  * A connection string split around its query, by hand: the drivers take URLs that WHATWG URL refuses, such
@@ -61,6 +63,7 @@ export function storeOptionsOf(
   connectionString: string,
   keys: readonly string[],
   verbatim: readonly string[] = [],
+  driver?: { name: string; keys: readonly string[] },
 ): { url: string; options: Record<string, unknown> } {
   // (Split by hand: a URL that WHATWG URL refuses but the driver takes must not pass its options unseen.)
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(connectionString)) return { url: connectionString, options: {} };
@@ -73,6 +76,17 @@ export function storeOptionsOf(
       throw new TickworkError(
         'UNKNOWN_OPTION',
         `Unknown option \`${key}\` in the connection string; did you mean \`${near}\`?`,
+        { field: key },
+      );
+    }
+    if (driver && !keys.includes(key) && !driver.keys.includes(key)) {
+      const hint = closest(key, driver.keys);
+      throw new TickworkError(
+        'UNKNOWN_OPTION',
+        `Unknown option \`${key}\` in the connection string: neither a store option (${keys
+          .map((k) => `\`${k}\``)
+          .join(', ')}) nor a connection parameter of ${driver.name}` +
+          (hint === null ? '' : `; did you mean \`${hint}\`?`),
         { field: key },
       );
     }

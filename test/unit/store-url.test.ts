@@ -90,6 +90,36 @@ test("a postgres:// URL leaves the driver's other connection parameters in the s
   });
 });
 
+test('a postgres:// URL refuses a parameter that is neither a store option nor a connection parameter (the driver would ignore it)', async () => {
+  // `schemaName` is four edits from `schema`: ignored by the driver, it left the store in the default
+  // schema `tickwork`, shared with any other application making the same mistake.
+  await assert.rejects(openStore(`${PG}?schemaName=jobs`), (err: unknown) => {
+    assert.ok(isTickworkError(err, 'UNKNOWN_OPTION'));
+    assert.equal(err.details.field, 'store.schemaName');
+    assert.match(err.message, /neither a store option \(`schema`, .*\) nor a connection parameter/);
+    return true;
+  });
+  // A near miss of a connection parameter names it.
+  await assert.rejects(openStore(`${PG}?sslmod=disable`), (err: unknown) => {
+    assert.ok(isTickworkError(err, 'UNKNOWN_OPTION'));
+    assert.equal(err.details.field, 'store.sslmod');
+    assert.match(err.message, /did you mean `sslmode`\?/);
+    return true;
+  });
+  assert.throws(
+    () => new PostgresStore({ connectionString: `${PG}?search_path=jobs` }),
+    (err: unknown) => isTickworkError(err, 'UNKNOWN_OPTION') && err.details.field === 'search_path',
+  );
+  // libpq's and the driver's own parameters pass.
+  const store = await openStore(
+    `${PG}?sslmode=disable&application_name=app&keepalives=1&connect_timeout=5&schema=jobs`,
+  );
+  assert.equal(
+    fields(store).connectionString,
+    `${PG}?sslmode=disable&application_name=app&keepalives=1&connect_timeout=5`,
+  );
+});
+
 test('store URLs refuse unknown parameters, bad values and repeats, naming the parameter', async () => {
   await rejects(`${PG}?schmea=jobs`, 'UNKNOWN_OPTION', 'store.schmea');
   await rejects(`${PG}?poolSize=lots`, 'INVALID_OPTION', 'store.poolSize');

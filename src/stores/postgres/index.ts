@@ -173,6 +173,72 @@ const OPTION_KEYS = [
 ] as const;
 
 /**
+ * The query parameters a connection string may carry besides the store options: libpq's connection
+ * parameters (PostgreSQL's documentation, "Parameter Key Words"; the pg driver reads some and ignores the
+ * others, as a URL shared with other clients may hold them) and those the pg driver reads of its own. Any
+ * other parameter is refused: the driver would ignore it silently (a misspelt `schemaName=` would leave the
+ * store in the default schema, beside other applications' jobs).
+ */
+const CONNECTION_PARAMETERS = [
+  // libpq
+  'host',
+  'hostaddr',
+  'port',
+  'dbname',
+  'user',
+  'password',
+  'passfile',
+  'require_auth',
+  'channel_binding',
+  'connect_timeout',
+  'client_encoding',
+  'options',
+  'application_name',
+  'fallback_application_name',
+  'keepalives',
+  'keepalives_idle',
+  'keepalives_interval',
+  'keepalives_count',
+  'tcp_user_timeout',
+  'replication',
+  'gssencmode',
+  'sslmode',
+  'requiressl',
+  'sslnegotiation',
+  'sslcompression',
+  'sslcert',
+  'sslkey',
+  'sslpassword',
+  'sslcertmode',
+  'sslrootcert',
+  'sslcrl',
+  'sslcrldir',
+  'sslsni',
+  'requirepeer',
+  'ssl_min_protocol_version',
+  'ssl_max_protocol_version',
+  'krbsrvname',
+  'gsslib',
+  'gssdelegation',
+  'service',
+  'target_session_attrs',
+  'load_balance_hosts',
+  // the pg driver's own (pg-connection-string, pg's ConnectionParameters)
+  'ssl',
+  'db',
+  'encoding',
+  'uselibpqcompat',
+  'binary',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'query_timeout',
+  'connectionTimeoutMillis',
+  'keepAlive',
+  'keepAliveInitialDelayMillis',
+] as const;
+
+/**
  * The next value of a `version` column (`integer`): one more, or 1 after the largest (a job firing 100 times a
  * second reaches it in 8 months; the overflow failed every firing batch). A compare-and-set only needs the
  * value to change. See {@link nextVersion}.
@@ -407,7 +473,10 @@ export class PostgresStore implements Store {
       const text = nonEmptyString(connectionString, 'connectionString', 4096);
       // Store options in the connection string's query (`?schema=jobs&listen=false`, as store URLs give
       // them) are the store's, not the driver's: taken out, and never in conflict with `options`.
-      const stripped = storeOptionsOf(text, OPTION_KEYS, ['schema']);
+      const stripped = storeOptionsOf(text, OPTION_KEYS, ['schema'], {
+        name: 'PostgreSQL (libpq) or the pg driver',
+        keys: CONNECTION_PARAMETERS,
+      });
       const { url, session } = sessionOptionsOf(stripped.url);
       const fromUrl = stripped.options;
       this.sessionOptions = session;
