@@ -75,8 +75,8 @@ export function findConfig(cwd: string, given?: string): string {
     if (existsSync(path)) return path;
   }
   throw new CliError(
-    `no config found: create ${CONFIG_FILES[0]} (or .ts) in ${cwd} exporting { tasks: { id: fn } }, ` +
-      'or pass --config PATH',
+    `no config found: create ${CONFIG_FILES[0]} (or .mjs, .ts, .mts) in ${cwd} exporting ` +
+      '{ tasks: { id: fn } } (.mjs is an ES module whatever package.json says), or pass --config PATH',
     EXIT_USAGE,
   );
 }

@@ -297,6 +297,7 @@ describe('tickwork serve: stores, tokens, configs', () => {
       let r = await run(empty);
       assert.equal(r.code, 2);
       assert.match(r.err, /no config found/);
+      assert.match(r.err, /tickwork\.config\.js \(or \.mjs, \.ts, \.mts\)/);
       r = await run(empty, ['--config', 'nope.js']);
       assert.equal(r.code, 2);
       assert.match(r.err, /config file not found/);

@@ -1,6 +1,6 @@
 /**
  * `tickwork serve`: a standalone scheduler server (Fastify, the HTTP API and the dashboard under
- * `/scheduler`) running the tasks of a config module (`tickwork.config.js|ts`, or `--config PATH`).
+ * `/scheduler`) running the tasks of a config module (`tickwork.config.js|mjs|ts|mts`, or `--config PATH`).
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -23,7 +23,7 @@ import { CliError, EXIT_ERROR, EXIT_USAGE, type CliContext } from '../program.js
 
 /** Options of `tickwork serve` (after parsing). */
 export interface ServeOptions {
-  /** Config module path, relative to the working directory. @defaultValue `tickwork.config.js` (or `.ts`) */
+  /** Config module path, relative to the working directory. @defaultValue `tickwork.config.js` (or `.mjs`, `.ts`, `.mts`) */
   config?: string;
   /** Store URL. @defaultValue `TICKWORK_STORE`, the config's `store`, then `sqlite:./data/tickwork-serve.db` */
   store?: string;
@@ -270,7 +270,7 @@ export function registerServe(program: Command, context: CliContext): void {
     .description('run a scheduler server: the tasks of a config module, the HTTP API and the dashboard')
     .option(
       '-c, --config <path>',
-      'config module exporting { tasks, jobs?, store? } (default: ./tickwork.config.js|ts)',
+      'config module exporting { tasks, jobs?, store? } (default: ./tickwork.config.js|mjs|ts|mts)',
     )
     .option(
       '--store <url>',
