@@ -9,9 +9,16 @@ import { exampleTokens, tick } from './tokens.js';
 const app = Fastify({ logger: true });
 await app.register(tickwork, {
   api: { auth: { tokens: exampleTokens() } },
-  setup(scheduler) {
+  autoStart: false, // started below, once the server listens
+  async setup(scheduler) {
     scheduler.defineTask('tick', tick);
-    void scheduler.addJob('tick', 'interval', { id: 'tick', seconds: 1, maxInstances: 2 });
+    // Awaited: a bad job fails the registration here instead of becoming an unhandled rejection.
+    await scheduler.addJob('tick', 'interval', {
+      id: 'tick',
+      seconds: 1,
+      maxInstances: 2,
+      replaceExisting: true,
+    });
   },
 });
 app.get('/', async () => ({ name: 'tickwork fastify example', api: '/scheduler' }));
@@ -27,4 +34,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     );
   });
 }
+// A port in use throws here, before any job has run.
 await app.listen({ port: Number(process.env.PORT ?? 8000), host: process.env.HOST ?? '127.0.0.1' });
+await app.scheduler.start(); // it stops (waiting for running jobs) when the server closes
