@@ -3,6 +3,8 @@
  * @module
  */
 import { TickworkError, show } from '../core/errors.js';
+import { closest } from '../core/validate.js';
+import { parseCrontab } from './cron/parse.js';
 import { DateTrigger, type DateTriggerOptions } from './date.js';
 import { IntervalTrigger, type IntervalTriggerOptions } from './interval.js';
 import type { Trigger, TriggerJSON } from './trigger.js';
@@ -80,10 +82,38 @@ export function createTrigger(kind: string, options: Record<string, unknown>): T
     default:
       throw new TickworkError(
         'INVALID_TRIGGER',
-        `Expected the trigger kind to be one of ${TRIGGER_KINDS.map((k) => `"${k}"`).join(', ')}, got ${show(kind)}`,
+        `Expected the trigger kind to be one of ${TRIGGER_KINDS.map((k) => `"${k}"`).join(', ')}, got ${show(kind)}` +
+          kindHint(kind),
         { field: 'trigger', value: kind },
       );
   }
+}
+
+/**
+ * The hint for an unknown trigger kind: a cron expression given in its place (node-cron's habit of passing
+ * the expression first) is shown in the shorthand form; a misspelt kind is named.
+ */
+function kindHint(kind: unknown): string {
+  if (typeof kind !== 'string') return '';
+  // A valid expression, or one shaped like it (5 to 7 fields of cron characters) whose fields are wrong.
+  const fields = kind.trim().split(/\s+/);
+  let isCron = fields.length >= 5 && fields.length <= 7 && fields.every((f) => /^[\w*?/,#-]+$/.test(f));
+  if (!isCron) {
+    try {
+      parseCrontab(kind);
+      isCron = true;
+    } catch {
+      // not a cron expression
+    }
+  }
+  if (isCron) {
+    return (
+      `. It looks like a cron expression: give the kind "cron" and the expression as an option, ` +
+      `addJob(fn, 'cron', { expression: '${kind}' })`
+    );
+  }
+  const near = closest(kind, TRIGGER_KINDS);
+  return near === null ? '' : ` (did you mean "${near}"?)`;
 }
 
 /** How deep `and`/`or` triggers may nest (a trigger tree deeper than this is a mistake or an attack). */

@@ -116,6 +116,44 @@ export type CronTriggerInit = (CronTriggerOptions & { expression: string }) | Cr
 
 const COMMON_KEYS = ['timezone', 'startDate', 'endDate', 'jitter', 'dst'];
 const FIELD_KEYS = FIELD_FORM_NAMES.map(([n]) => n) as string[];
+/** Every key of the object form, whichever of its two shapes (`expression` or fields) is used. */
+const OBJECT_KEYS = [...COMMON_KEYS, 'expression', 'dayMatch', ...FIELD_KEYS];
+/** Names other schedulers give the crontab string: each is met with a hint to `expression`. */
+const EXPRESSION_ALIASES = ['cron', 'crontab', 'expr', 'pattern', 'schedule', 'cronExpression', 'cronTime'];
+
+/**
+ * Checks the keys of the object form. An unknown key is refused with every key of the object form listed
+ * (and `expression` suggested for names such as `cron`); a known key that the shape in use does not take
+ * (a field beside `expression`, `dayMatch` beside fields) is refused saying why.
+ */
+function checkObjectKeys(opts: Record<string, unknown>, withExpression: boolean): void {
+  for (const key of Object.keys(opts)) {
+    if (EXPRESSION_ALIASES.includes(key)) {
+      throw new TickworkError(
+        'UNKNOWN_OPTION',
+        `Unknown option \`${key}\` (did you mean \`expression\`?); expected one of ${OBJECT_KEYS.map((k) => '`' + k + '`').join(', ')}`,
+        { field: key, value: opts[key] },
+      );
+    }
+  }
+  rejectUnknownKeys(opts, OBJECT_KEYS);
+  for (const key of Object.keys(opts)) {
+    if (withExpression && FIELD_KEYS.includes(key)) {
+      throw new TickworkError(
+        'UNKNOWN_OPTION',
+        `Option \`${key}\` cannot be combined with \`expression\`: give a cron \`expression\` or APScheduler's fields (\`${key}\`, ...), not both`,
+        { field: key, value: opts[key] },
+      );
+    }
+    if (!withExpression && key === 'dayMatch') {
+      throw new TickworkError(
+        'UNKNOWN_OPTION',
+        "Option `dayMatch` applies to a cron `expression` only: APScheduler's field form always requires both `day` and `dayOfWeek` to match",
+        { field: key, value: opts[key] },
+      );
+    }
+  }
+}
 
 /**
  * A trigger that fires when the wall clock in its time zone matches a cron schedule.
@@ -166,14 +204,14 @@ export class CronTrigger implements Trigger {
     } else {
       opts = optionsObject(exprOrFields, 'trigger');
       if (opts.expression !== undefined) {
-        rejectUnknownKeys(opts, [...COMMON_KEYS, 'dayMatch', 'expression']);
+        checkObjectKeys(opts, true);
         if (typeof opts.expression !== 'string')
           throw invalidOption('expression', 'a cron expression string', opts.expression);
         this.expression = opts.expression;
         this.fields = null;
         this.parsed = parseCrontab(opts.expression);
       } else {
-        rejectUnknownKeys(opts, [...COMMON_KEYS, ...FIELD_KEYS]);
+        checkObjectKeys(opts, false);
         const given: Partial<Record<FieldFormName, string>> = {};
         for (const name of FIELD_KEYS as FieldFormName[]) {
           const v = opts[name];
