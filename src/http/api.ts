@@ -139,6 +139,19 @@ const API_OPTION_KEYS = [
 const CreateJobRuntime = CreateJobBody.extend({ trigger: z.unknown() });
 const PatchJobRuntime = PatchJobBody.extend({ trigger: z.unknown().optional() });
 
+/** Keys of a PATCH /jobs/{id} body that mean pausing or resuming, which have endpoints of their own. */
+const PAUSE_KEYS = new Set([
+  'paused',
+  'pause',
+  'resume',
+  'resumed',
+  'active',
+  'enabled',
+  'disabled',
+  'state',
+  'status',
+]);
+
 /** Trigger kinds whose short form takes the scheduler's zone when it gives none. */
 const ZONED_KINDS = new Set(['date', 'cron', 'calendarInterval']);
 
@@ -623,10 +636,30 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
       role: 'admin',
       body: PatchJobBody,
       responses: { 200: { description: 'The job', schema: JobView }, 404: errors.notFound },
-      async handler({ params, body }: RouteContext) {
+      async handler({ params, body, prefix }: RouteContext) {
         const id = params.id!;
         const raw = await body();
-        const { trigger: triggerInput, ...changes } = parse(PatchJobRuntime, raw ?? {});
+        let parsed: z.output<typeof PatchJobRuntime>;
+        try {
+          parsed = parse(PatchJobRuntime, raw ?? {});
+        } catch (err) {
+          // Pausing is not a field to patch: point to the endpoints that do it.
+          if (
+            err instanceof ApiError &&
+            err.code === 'UNKNOWN_OPTION' &&
+            PAUSE_KEYS.has(String(err.details.field))
+          ) {
+            const path = `${prefix}/jobs/${encodeURIComponent(id)}`;
+            throw new ApiError(
+              'UNKNOWN_OPTION',
+              `${err.message}; to pause or resume a job, send POST ${path}/pause or POST ${path}/resume`,
+              err.details,
+              400,
+            );
+          }
+          throw err;
+        }
+        const { trigger: triggerInput, ...changes } = parsed;
         if (triggerInput === undefined && Object.keys(changes).length === 0) {
           throw new ApiError(
             'INVALID_OPTION',

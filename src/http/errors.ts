@@ -123,8 +123,20 @@ export function validationError(
   query: Record<string, string> | null = null,
   keysAt?: (path: readonly PropertyKey[]) => readonly string[] | undefined,
 ): ApiError {
-  const first = error.issues[0];
+  let first = error.issues[0];
   if (!first) return new ApiError('INVALID_OPTION', 'Invalid request', {}, 400);
+  // A missing field beside an unknown key of the same object is most likely that key misspelt (`triger`
+  // for `trigger`): the unknown key is reported, with its near name, rather than the missing one.
+  if ((first as { input?: unknown }).input === undefined && first.path.length > 0) {
+    const parent = first.path.slice(0, -1);
+    const unknown = error.issues.find(
+      (i) =>
+        i.code === 'unrecognized_keys' &&
+        i.path.length === parent.length &&
+        i.path.every((p, n) => p === parent[n]),
+    );
+    if (unknown) first = unknown;
+  }
   const issue = specific(first);
   const join = (path: readonly PropertyKey[]): string =>
     [prefix, ...(query ? path.slice(0, 1) : path).map(String)].filter((p) => p !== '').join('.');

@@ -290,6 +290,26 @@ test('validation errors are 400 with a stable code and the field', async () => {
     body: { taskId: 'tick', trigger: interval, retry: { attempts: 2, backof: 'fixed' } },
   });
   assert.equal(backof.body.message, 'Unknown option `retry.backof`; did you mean `retry.backoff`?');
+  // A misspelt required key is named as unknown, with its near name, not reported as missing.
+  const triger = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', triger: interval },
+  });
+  assert.deepEqual(
+    [triger.status, triger.body.code, triger.body.details.field, triger.body.message],
+    [400, 'UNKNOWN_OPTION', 'triger', 'Unknown option `triger`; did you mean `trigger`?'],
+  );
+  // Pausing is not a PATCH field: the answer points to the endpoints.
+  await h.json('POST', '/scheduler/jobs', { body: { id: 'p', taskId: 'tick', trigger: interval } });
+  const paused = await h.json('PATCH', '/scheduler/jobs/p', { body: { paused: true } });
+  assert.deepEqual(
+    [paused.status, paused.body.code, paused.body.details.field, paused.body.message],
+    [
+      400,
+      'UNKNOWN_OPTION',
+      'paused',
+      'Unknown option `paused`; to pause or resume a job, send POST /scheduler/jobs/p/pause or POST /scheduler/jobs/p/resume',
+    ],
+  );
   const proto = await h.json('GET', '/scheduler/jobs?__proto__=1');
   assert.deepEqual(
     [proto.status, proto.body.code, proto.body.details.field],
