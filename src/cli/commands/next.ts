@@ -3,7 +3,7 @@
  * expression, one ISO 8601 timestamp with offset per line.
  * @module
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isTickworkError } from '../../core/errors.js';
 import { formatIsoInZone } from '../../core/timezone.js';
 import { MAX_INSTANT, instant } from '../../core/validate.js';
@@ -88,6 +88,8 @@ export function registerNext(program: Command, io: CliIO, now: () => Date = () =
       'cron expression: 5, 6 (leading seconds) or 7 (trailing year) fields, or @daily etc.',
     )
     .option('--tz <zone>', 'IANA time zone the expression is read in', 'UTC')
+    // The library's name of the option, as in `new CronTrigger(expr, { timezone })`.
+    .addOption(new Option('--timezone <zone>', 'the same as --tz').conflicts('tz'))
     .option('-n, --count <n>', 'how many fire times to print', count, 5)
     .option('--after <iso>', 'print fire times strictly after this instant (default: now)', afterDate)
     .option('--and', 'always AND day-of-month and day-of-week (APScheduler); default: Vixie cron rule')
@@ -95,17 +97,22 @@ export function registerNext(program: Command, io: CliIO, now: () => Date = () =
       'after',
       '\nExamples:\n  tickwork next "0 9 * * mon-fri" --tz Europe/Berlin -n 10\n  tickwork next "@monthly" --after 2024-01-31T00:00:00Z',
     )
-    .action((expression: string, opts: { tz: string; count: number; after?: Date; and?: boolean }) => {
-      const lines = nextLines(
-        expression,
-        {
-          tz: opts.tz,
-          count: opts.count,
-          ...(opts.after ? { after: opts.after } : {}),
-          ...(opts.and ? { dayMatch: 'and' as const } : {}),
-        },
-        now(),
-      );
-      for (const line of lines) io.out(line);
-    });
+    .action(
+      (
+        expression: string,
+        opts: { tz: string; timezone?: string; count: number; after?: Date; and?: boolean },
+      ) => {
+        const lines = nextLines(
+          expression,
+          {
+            tz: opts.timezone ?? opts.tz,
+            count: opts.count,
+            ...(opts.after ? { after: opts.after } : {}),
+            ...(opts.and ? { dayMatch: 'and' as const } : {}),
+          },
+          now(),
+        );
+        for (const line of lines) io.out(line);
+      },
+    );
 }

@@ -29,6 +29,16 @@ describe('tickwork next', () => {
     assert.deepEqual(io.stderr, []);
   });
 
+  test('--timezone is the same as --tz (the library calls it timezone); both at once is refused', async () => {
+    const io = capture();
+    const args = ['next', '0 9 * * *', '-n', '1', '--after', '2024-01-01T00:00:00Z'];
+    assert.equal(await runCli([...args, '--timezone', 'Europe/Berlin'], io), 0);
+    assert.deepEqual(io.stdout, ['2024-01-01T09:00:00+01:00']);
+    const both = capture();
+    assert.equal(await runCli([...args, '--tz', 'UTC', '--timezone', 'Europe/Berlin'], both), 2);
+    assert.match(both.stderr.join('\n'), /--timezone <zone>' cannot be used with option '--tz <zone>'/);
+  });
+
   test('DST gap in New York: the fixed-time job runs at 03:00 EDT', () => {
     assert.deepEqual(
       nextLines('0 30 2 * * *', {
