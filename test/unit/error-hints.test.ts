@@ -57,3 +57,24 @@ test('a cron expression given as the trigger kind gets the shorthand form as a h
   const other = await error(() => scheduler.addJob(task, 'hello' as never));
   assert.doesNotMatch(other.message, /cron expression|did you mean/);
 });
+
+test('a year in the sixth field: the cron error says that 6 fields are read seconds-first', async () => {
+  for (const expr of ['0 0 1 1 * 2030', '0 0 1 1 * 2030-2032']) {
+    const err = await error(() => new CronTrigger(expr));
+    assert.equal(err.code, 'INVALID_CRON');
+    assert.equal(err.details.field, 'dayOfWeek');
+    assert.match(
+      err.message,
+      /day-of-week field: .*; 6 fields are read seconds-first .*: a year needs 7 fields/,
+    );
+  }
+  // Also through addJob; and not for a bad day-of-week that is not a year, nor for 5 fields.
+  const scheduler = new Scheduler({ logger: silentLogger });
+  const viaAddJob = await error(() => scheduler.addJob(task, 'cron', { expression: '0 0 1 1 * 2030' }));
+  assert.match(viaAddJob.message, /a year needs 7 fields/);
+  for (const expr of ['0 0 1 1 * 9', '0 1 1 * 2030']) {
+    const err = await error(() => new CronTrigger(expr));
+    assert.equal(err.code, 'INVALID_CRON');
+    assert.doesNotMatch(err.message, /year needs/);
+  }
+});

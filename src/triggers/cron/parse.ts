@@ -210,7 +210,7 @@ export function parseCrontab(expr: string): ParsedCron & { fields: CrontabFields
   const hour = parseNumericField(expr, 'hour', texts.hour!);
   const month = parseNumericField(expr, 'month', texts.month!);
   const dayOfMonth = parseDayOfMonth(expr, texts.dayOfMonth!);
-  const dayOfWeek = parseDayOfWeek(expr, texts.dayOfWeek!);
+  const dayOfWeek = parseDayOfWeekOrYear(expr, texts.dayOfWeek!, tokens.length);
   const years = yearTok ? parseNumericField(expr, 'year', yearTok) : null;
   const fixedTime = [sec, texts.minute!, texts.hour!].every((t) => !/[*?/]/.test(t.text));
   return {
@@ -234,6 +234,26 @@ export function parseCrontab(expr: string): ParsedCron & { fields: CrontabFields
       year: yearTok?.text ?? '*',
     },
   };
+}
+
+/**
+ * The day-of-week field; in a 6-field expression whose last field is refused and holds a 4-digit number
+ * (`0 0 1 1 * 2030`), the error says that a year needs 7 fields, since 6 are read seconds-first.
+ */
+function parseDayOfWeekOrYear(expr: string, token: Token, fieldCount: number): DayField {
+  try {
+    return parseDayOfWeek(expr, token);
+  } catch (err) {
+    if (fieldCount === 6 && err instanceof TickworkError && /(^|\D)\d{4}(\D|$)/.test(token.text)) {
+      throw new TickworkError(
+        'INVALID_CRON',
+        `${err.message}; 6 fields are read seconds-first (second minute hour day-of-month month ` +
+          'day-of-week): a year needs 7 fields (second minute hour day-of-month month day-of-week year)',
+        err.details,
+      );
+    }
+    throw err;
+  }
 }
 
 interface Item {
