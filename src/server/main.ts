@@ -70,6 +70,11 @@ for (const [name, value] of [
   const problem = value === undefined ? null : tokenProblem(value);
   if (problem) fail(`${name} ${problem}`);
 }
+if (readToken !== undefined && readToken === envToken) {
+  fail(
+    'TICKWORK_READ_TOKEN is the same as TICKWORK_TOKEN: a token has one role; give the read-only token its own value',
+  );
+}
 
 const token = envToken ?? randomBytes(24).toString('base64url');
 const tokens: ApiToken[] = [{ token, role: 'admin' }];

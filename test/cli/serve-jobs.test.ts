@@ -326,6 +326,14 @@ describe('tickwork serve: stores, tokens, configs', () => {
       r = await run(ok, ['--store', 'memory:', '--token', 'white space 0123456789abcdef']);
       assert.equal(r.code, 2);
       assert.match(r.err, /--token \/ TICKWORK_TOKEN must not contain whitespace/);
+      // One token for both roles: the two variables are named.
+      const same = capture();
+      const sameCode = await runCli(['serve', '--port', '0', '--store', 'memory:'], same, {
+        cwd: ok,
+        env: { TICKWORK_TOKEN: ADMIN, TICKWORK_READ_TOKEN: ADMIN },
+      });
+      assert.equal(sameCode, 2);
+      assert.match(same.stderr.join('\n'), /TICKWORK_READ_TOKEN is the same as TICKWORK_TOKEN/);
       r = await run(ok, ['--store', 'mysql://x', '--token', ADMIN]);
       assert.equal(r.code, 2);
       r = await run(ok, ['--store', 'memory:?maxRuns=5', '--token', ADMIN]);

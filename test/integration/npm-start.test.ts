@@ -155,6 +155,10 @@ test(
       [{ TICKWORK_TOKEN: 'short' }, /TICKWORK_TOKEN must be at least 16 characters/],
       [{ TICKWORK_TOKEN: 'has whitespace 0123456789' }, /TICKWORK_TOKEN must not contain whitespace/],
       [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
+      [
+        { TICKWORK_TOKEN: 'same-token-0123456789', TICKWORK_READ_TOKEN: 'same-token-0123456789' },
+        /TICKWORK_READ_TOKEN is the same as TICKWORK_TOKEN/,
+      ],
     ];
     // A refused option of a sqlite: URL creates nothing (a directory named after the query was made).
     const scratch = mkdtempSync(join(tmpdir(), 'tickwork-npm-start-'));

@@ -111,6 +111,13 @@ function tokensFor(
     const problem = value === undefined ? null : tokenProblem(value);
     if (problem) throw new CliError(`${name} ${problem}`, EXIT_USAGE);
   }
+  if (read !== undefined && read === given) {
+    throw new CliError(
+      `TICKWORK_READ_TOKEN is the same as ${options.token === undefined ? 'TICKWORK_TOKEN' : '--token'}: ` +
+        'a token has one role; give the read-only token its own value',
+      EXIT_USAGE,
+    );
+  }
   const token = given ?? randomBytes(24).toString('base64url');
   const tokens: ApiToken[] = [{ token, role: 'admin' }];
   if (read !== undefined) tokens.push({ token: read, role: 'read' });
