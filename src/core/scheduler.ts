@@ -2183,11 +2183,19 @@ export class Scheduler implements JobOwner {
       willRetry,
     });
     const jobText = job ? this.jobText(job) : name;
+    // With a retry policy the line says what comes next: the attempt a retry will make and when, or that
+    // this was the last attempt.
+    let next = '';
+    if (retryAt !== null && retry !== null) {
+      next = `; retry scheduled: attempt ${run.attempt + 1} of ${retry.attempts} at ${retryAt.toISOString()}`;
+    } else if (retry !== null && run.attempt >= retry.attempts) {
+      next = `; that was attempt ${run.attempt} of ${retry.attempts}, no retry left`;
+    }
     this.logger.error(
       { err, jobId: run.jobId, runId: run.id, attempt: run.attempt, retryAt: retryAt?.toISOString() },
-      status === 'timed-out'
+      (status === 'timed-out'
         ? `Job "${jobText}" timed out after ${job?.timeout} ms`
-        : `Job "${jobText}" raised an exception`,
+        : `Job "${jobText}" raised an exception`) + next,
     );
   }
 

@@ -202,7 +202,7 @@ test('jitter: the run starts at fire time + jitter * random, the scheduled fire 
 });
 
 test('retries: attempts 1, 2, 3 a fixed 1 s apart, then failed', async () => {
-  const { clock, scheduler } = setup();
+  const { clock, logger, scheduler } = setup();
   const attempts: { attempt: number; at: number; key: string }[] = [];
   const errors: { attempt: number; willRetry: boolean; status: string; message: string }[] = [];
   scheduler.on('job:error', (e) =>
@@ -235,6 +235,15 @@ test('retries: attempts 1, 2, 3 a fixed 1 s apart, then failed', async () => {
     { attempt: 2, willRetry: true, status: 'failed', message: 'boom 2' },
     { attempt: 3, willRetry: false, status: 'failed', message: 'boom 3' },
   ]);
+  // The error line of each failed attempt says whether and when the next attempt runs.
+  assert.deepEqual(
+    logger.lines.filter((l) => l.level === 'error').map((l) => l.msg.replace(/^Job ".*?\)" /, 'Job ')),
+    [
+      `Job raised an exception; retry scheduled: attempt 2 of 3 at ${iso(T + 1000)}`,
+      `Job raised an exception; retry scheduled: attempt 3 of 3 at ${iso(T + 2000)}`,
+      'Job raised an exception; that was attempt 3 of 3, no retry left',
+    ],
+  );
   const runs = await scheduler.getRuns({ jobId: 'flaky' });
   assert.equal(runs.length, 1);
   assert.equal(runs[0]!.status, 'failed');
