@@ -4,7 +4,7 @@
  * later) by one claimer (as one process's scheduler calls the store; PostgreSQL with `fireConcurrency` 1
  * and with its default 2) and, on PostgreSQL, by 2 and 4 side by side (as that many processes would), then
  * the runs leased with `acquireRuns` and completed with `finishRuns` (a group per call, as the scheduler
- * records outcomes). PostgreSQL reports the median of 3 rounds after a warm-up round (a running scheduler is
+ * records outcomes). PostgreSQL reports the median of 5 rounds after a warm-up round (a running scheduler is
  * warm; the first round also pays the JIT and cold caches), its configurations and the yardsticks taking
  * turns within each round, so that the ratios compare runs made at the same moments. SQLite and Redis (one
  * claimer, one round) follow.
@@ -37,7 +37,7 @@ const BATCH = 1_000;
 const HOUR = 3_600_000;
 const PG_URL = process.env.TICKWORK_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** Measured rounds per PostgreSQL configuration (after one warm-up round): `TICKWORK_BENCH_ROUNDS`. */
-const ROUNDS = Number(process.env.TICKWORK_BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.TICKWORK_BENCH_ROUNDS ?? 5);
 
 let statements = 0;
 
@@ -212,6 +212,36 @@ function benchPostgres(claimers: number, fireConcurrency: number): PgConfig {
 }
 
 /**
+ * A yardstick's round: `batch` (one batch, returning how many jobs it fired) in a transaction of its own on
+ * one connection, until a batch fires none; every due job must have fired once.
+ */
+function yardstickRound(
+  store: string,
+  batch: (client: pg.PoolClient, s: string) => Promise<number>,
+): PgConfig['round'] {
+  return async (_store, pool, s) => {
+    const client = await pool.connect();
+    try {
+      statements = 0;
+      let fires = 0;
+      const t0 = performance.now();
+      for (;;) {
+        await client.query('BEGIN');
+        const n = await batch(client, s);
+        await client.query('COMMIT');
+        fires += n;
+        if (n === 0) break;
+      }
+      const fireMs = performance.now() - t0;
+      if (fires !== JOBS) throw new Error(`${store}: fired ${fires}`);
+      return { store, fires, fireMs, fireStatements: statements, runMs: NaN, runStatements: NaN };
+    } finally {
+      client.release();
+    }
+  };
+}
+
+/**
  * The yardstick of the goal, on the same tables: one statement per batch of 1,000 that claims the due jobs
  * `FOR UPDATE SKIP LOCKED`, inserts their runs `ON CONFLICT DO NOTHING` and advances `next_run_time` by the
  * interval, in SQL alone (no planner, no plan sent from the process), in its own transaction; one
@@ -221,49 +251,25 @@ function benchYardstick(): PgConfig {
   return {
     connections: 1,
     options: {},
-    round: async (_store, pool, s) => {
-      const client = await pool.connect();
-      try {
-        statements = 0;
-        let fires = 0;
-        const t0 = performance.now();
-        for (;;) {
-          await client.query('BEGIN');
-          const r = await client.query<{ n: number }>({
-            name: 'yardstick',
-            text: `WITH c AS (
-                   SELECT id, task_id, next_run_time FROM ${s}.jobs
-                   WHERE NOT paused AND next_run_time <= statement_timestamp()
-                   ORDER BY next_run_time LIMIT ${BATCH} FOR UPDATE SKIP LOCKED),
-                 adv AS (
-                   UPDATE ${s}.jobs j SET next_run_time = c.next_run_time + interval '1 hour',
-                     version = j.version + 1, updated_at = statement_timestamp()
-                   FROM c WHERE j.id = c.id RETURNING j.id),
-                 ins AS (
-                   INSERT INTO ${s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, created_at)
-                   SELECT gen_random_uuid(), id, task_id, next_run_time, next_run_time, 'pending', false, statement_timestamp()
-                   FROM c ON CONFLICT (job_id, scheduled_fire_time, manual) DO NOTHING RETURNING id)
-                 SELECT (SELECT count(*) FROM adv)::int AS n, (SELECT count(*) FROM ins)::int AS runs`,
-          });
-          await client.query('COMMIT');
-          const n = r.rows[0]!.n;
-          fires += n;
-          if (n === 0) break;
-        }
-        const fireMs = performance.now() - t0;
-        if (fires !== JOBS) throw new Error(`yardstick: fired ${fires}`);
-        return {
-          store: 'yardstick: claim + insert + advance in one SQL statement',
-          fires,
-          fireMs,
-          fireStatements: statements,
-          runMs: NaN,
-          runStatements: NaN,
-        };
-      } finally {
-        client.release();
-      }
-    },
+    round: yardstickRound('yardstick: claim + insert + advance in one SQL statement', async (client, s) => {
+      const r = await client.query<{ n: number }>({
+        name: 'yardstick',
+        text: `WITH c AS (
+               SELECT id, task_id, next_run_time FROM ${s}.jobs
+               WHERE NOT paused AND next_run_time <= statement_timestamp()
+               ORDER BY next_run_time LIMIT ${BATCH} FOR UPDATE SKIP LOCKED),
+             adv AS (
+               UPDATE ${s}.jobs j SET next_run_time = c.next_run_time + interval '1 hour',
+                 version = j.version + 1, updated_at = statement_timestamp()
+               FROM c WHERE j.id = c.id RETURNING j.id),
+             ins AS (
+               INSERT INTO ${s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, created_at)
+               SELECT gen_random_uuid(), id, task_id, next_run_time, next_run_time, 'pending', false, statement_timestamp()
+               FROM c ON CONFLICT (job_id, scheduled_fire_time, manual) DO NOTHING RETURNING id)
+             SELECT (SELECT count(*) FROM adv)::int AS n, (SELECT count(*) FROM ins)::int AS runs`,
+      });
+      return r.rows[0]!.n;
+    }),
   };
 }
 
@@ -279,59 +285,39 @@ function benchYardstickWorded(): PgConfig {
   return {
     connections: 1,
     options: {},
-    round: async (_store, pool, s) => {
-      const client = await pool.connect();
-      try {
-        statements = 0;
-        let fires = 0;
-        const t0 = performance.now();
-        for (;;) {
-          await client.query('BEGIN');
-          const c = await client.query<{ id: string; task_id: string; t: number }>({
-            name: 'yardstick-claim',
-            text: `SELECT id, task_id, extract(epoch FROM next_run_time) * 1000 AS t FROM ${s}.jobs
-                 WHERE NOT paused AND next_run_time <= statement_timestamp()
-                 ORDER BY next_run_time LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
+    round: yardstickRound(
+      'yardstick as worded: one transaction, claim + insert + advance statements',
+      async (client, s) => {
+        const c = await client.query<{ id: string; task_id: string; t: number }>({
+          name: 'yardstick-claim',
+          text: `SELECT id, task_id, extract(epoch FROM next_run_time) * 1000 AS t FROM ${s}.jobs
+             WHERE NOT paused AND next_run_time <= statement_timestamp()
+             ORDER BY next_run_time LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
+        });
+        const n = c.rows.length;
+        if (n > 0) {
+          const ids = c.rows.map((r) => r.id);
+          const times = c.rows.map((r) => Number(r.t));
+          await client.query({
+            name: 'yardstick-insert',
+            text: `INSERT INTO ${s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, created_at)
+               SELECT gen_random_uuid(), u.i, u.k, to_timestamp(u.t / 1000.0), to_timestamp(u.t / 1000.0),
+                 'pending', false, statement_timestamp()
+               FROM unnest($1::text[], $2::text[], $3::float8[]) AS u(i, k, t)
+               ON CONFLICT (job_id, scheduled_fire_time, manual) DO NOTHING`,
+            values: [ids, c.rows.map((r) => r.task_id), times],
           });
-          const n = c.rows.length;
-          if (n > 0) {
-            const ids = c.rows.map((r) => r.id);
-            const times = c.rows.map((r) => Number(r.t));
-            await client.query({
-              name: 'yardstick-insert',
-              text: `INSERT INTO ${s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, created_at)
-                   SELECT gen_random_uuid(), u.i, u.k, to_timestamp(u.t / 1000.0), to_timestamp(u.t / 1000.0),
-                     'pending', false, statement_timestamp()
-                   FROM unnest($1::text[], $2::text[], $3::float8[]) AS u(i, k, t)
-                   ON CONFLICT (job_id, scheduled_fire_time, manual) DO NOTHING`,
-              values: [ids, c.rows.map((r) => r.task_id), times],
-            });
-            await client.query({
-              name: 'yardstick-advance',
-              text: `UPDATE ${s}.jobs j SET next_run_time = to_timestamp(u.n / 1000.0), version = j.version + 1,
-                     updated_at = statement_timestamp()
-                   FROM unnest($1::text[], $2::float8[]) AS u(i, n) WHERE j.id = u.i`,
-              values: [ids, times.map((t) => t + HOUR)],
-            });
-          }
-          await client.query('COMMIT');
-          fires += n;
-          if (n === 0) break;
+          await client.query({
+            name: 'yardstick-advance',
+            text: `UPDATE ${s}.jobs j SET next_run_time = to_timestamp(u.n / 1000.0), version = j.version + 1,
+                 updated_at = statement_timestamp()
+               FROM unnest($1::text[], $2::float8[]) AS u(i, n) WHERE j.id = u.i`,
+            values: [ids, times.map((t) => t + HOUR)],
+          });
         }
-        const fireMs = performance.now() - t0;
-        if (fires !== JOBS) throw new Error(`yardstick (three statements): fired ${fires}`);
-        return {
-          store: 'yardstick as worded: one transaction, claim + insert + advance statements',
-          fires,
-          fireMs,
-          fireStatements: statements,
-          runMs: NaN,
-          runStatements: NaN,
-        };
-      } finally {
-        client.release();
-      }
-    },
+        return n;
+      },
+    ),
   };
 }
 
