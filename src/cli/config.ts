@@ -39,6 +39,13 @@ export interface TickworkConfig {
   store?: string;
   /** IANA zone of the scheduler (cron and date triggers without their own). @defaultValue the host's */
   timezone?: string;
+  /**
+   * Whether `jobs` is the whole schedule: at start, before anything fires, every stored job whose id `jobs`
+   * does not list is removed (its run history stays, as with `removeJob`), jobs added through the API or the
+   * CLI included. Without it, a job removed from the config stays in a persistent store and keeps firing.
+   * Leave it off when several servers with different configs share one store. @defaultValue false
+   */
+  removeUnlistedJobs?: boolean;
 }
 
 /** Names looked for in the working directory, in this order. */
@@ -49,7 +56,7 @@ export const CONFIG_FILES = [
   'tickwork.config.mts',
 ] as const;
 
-const CONFIG_KEYS = ['tasks', 'jobs', 'store', 'timezone'];
+const CONFIG_KEYS = ['tasks', 'jobs', 'store', 'timezone', 'removeUnlistedJobs'];
 
 /**
  * A config error: `invalid config PATH: FIELD: message`, where `field` is the path of the offending value
@@ -154,6 +161,10 @@ export async function loadConfig(path: string): Promise<TickworkConfig> {
   }
   if (config.store !== undefined && typeof config.store !== 'string')
     bad('expected `store` to be a URL string');
+  if (config.removeUnlistedJobs !== undefined && typeof config.removeUnlistedJobs !== 'boolean')
+    bad(
+      `expected \`removeUnlistedJobs\` to be true or false, got ${JSON.stringify(config.removeUnlistedJobs)}`,
+    );
   if (config.timezone !== undefined) {
     try {
       checkTimeZone(config.timezone, 'timezone');

@@ -540,6 +540,53 @@ describe('tickwork: more exit codes and output', () => {
     }
   });
 
+  test('removeUnlistedJobs: true removes the stored jobs the config no longer lists, before they fire; without it they stay', async () => {
+    const dir = tempDir({ 'tickwork.config.js': CONFIG });
+    // The config after `nightly` was taken out of it: `hello` alone.
+    const only = (extra: string) => `
+      export default {
+        tasks: { hello: async () => 'hi', report: async () => 'report' },
+        jobs: [{ id: 'hello', taskId: 'hello', trigger: { type: 'interval', hours: 1 } }],
+        ${extra}
+      };`;
+    const env = { TICKWORK_STORE: 'sqlite:./data/jobs.db' };
+    const ids = async (server: Serving) => {
+      const list = await cli(['jobs', 'list', '--json'], {
+        TICKWORK_URL: `${server.url}/scheduler`,
+        TICKWORK_TOKEN: ADMIN,
+      });
+      assert.equal(list.code, 0, list.err);
+      return (JSON.parse(list.out) as { id: string }[]).map((j) => j.id).sort();
+    };
+    // (Each config in a file of its own: a module is imported once per process.)
+    writeFileSync(join(dir, 'kept.config.js'), only(''));
+    writeFileSync(join(dir, 'pruned.config.js'), only('removeUnlistedJobs: true,'));
+    writeFileSync(join(dir, 'bad.config.js'), only("removeUnlistedJobs: 'yes',"));
+    try {
+      const first = await serve(['--token', ADMIN], { cwd: dir, env });
+      assert.deepEqual(await ids(first), ['hello', 'nightly']);
+      assert.equal(await first.stop(), 0);
+      const kept = await serve(['--config', 'kept.config.js', '--token', ADMIN], { cwd: dir, env });
+      assert.deepEqual(await ids(kept), ['hello', 'nightly']);
+      assert.equal(await kept.stop(), 0);
+      const pruned = await serve(['--config', 'pruned.config.js', '--token', ADMIN], { cwd: dir, env });
+      assert.deepEqual(await ids(pruned), ['hello']);
+      assert.ok(
+        pruned.io.stdout.some(
+          (l) => l.includes('Removed job \\"nightly\\"') && l.includes('removeUnlistedJobs'),
+        ),
+        pruned.io.stdout.join('\n'),
+      );
+      assert.equal(await pruned.stop(), 0);
+      const io = capture();
+      const args = ['serve', '--port', '0', '--token', ADMIN, '--config', 'bad.config.js'];
+      assert.equal(await runCli(args, io, { cwd: dir, env }), 2);
+      assert.match(io.stderr.join('\n'), /`removeUnlistedJobs` to be true or false, got "yes"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('serve creates the directory of any sqlite: path', async () => {
     const dir = tempDir({ 'tickwork.config.js': CONFIG });
     try {

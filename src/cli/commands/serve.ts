@@ -177,6 +177,24 @@ async function applyConfig(scheduler: Scheduler, config: TickworkConfig, path: s
  * store, Fastify with `tickwork/fastify`, the API and the dashboard under `/scheduler`.
  * @throws CliError exit 2 for a bad config, store URL or token; exit 1 when the server cannot listen.
  */
+/**
+ * `removeUnlistedJobs`: removes every stored job whose id the config's `jobs` do not list (their run
+ * history stays), logging each.
+ */
+async function removeUnlisted(
+  scheduler: Scheduler,
+  config: TickworkConfig,
+  path: string,
+  log: (line: string) => void,
+): Promise<void> {
+  const listed = new Set((config.jobs ?? []).map((j) => j.id));
+  for (const job of await scheduler.getJobs()) {
+    if (listed.has(job.id)) continue;
+    await scheduler.removeJob(job.id);
+    log(`Removed job ${JSON.stringify(job.id)}: ${path} does not list it (removeUnlistedJobs)`);
+  }
+}
+
 export async function startServe(options: ServeOptions, context: CliContext): Promise<RunningServer> {
   const { io, env, cwd } = context;
   const configPath = findConfig(cwd, options.config);
@@ -216,7 +234,12 @@ export async function startServe(options: ServeOptions, context: CliContext): Pr
     });
     app.get('/', async (_request, reply) => reply.redirect('/scheduler/'));
     await app.listen({ host: options.host, port: options.port });
-    await app.scheduler.start();
+    if (config.removeUnlistedJobs) {
+      // Started paused: a job the config no longer lists must not fire once before it is removed.
+      await app.scheduler.start({ paused: true });
+      await removeUnlisted(app.scheduler, config, configPath, (line) => app.log.info(line));
+      app.scheduler.resume();
+    } else await app.scheduler.start();
   } catch (err) {
     await app.close().catch(() => {});
     if (err instanceof CliError) throw err;
