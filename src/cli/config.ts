@@ -136,7 +136,8 @@ export async function loadConfig(path: string): Promise<TickworkConfig> {
   const bad = (message: string): never => {
     throw configError(path, message);
   };
-  if (value === null || typeof value !== 'object') bad('expected an object { tasks, jobs?, store? }');
+  if (value === null || typeof value !== 'object')
+    bad('expected an object { tasks, jobs?, store?, timezone?, removeUnlistedJobs? }');
   const config = value as Record<string, unknown>;
   for (const key of Object.keys(config)) {
     if (key !== 'default' && !CONFIG_KEYS.includes(key)) {
