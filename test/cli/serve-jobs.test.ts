@@ -444,7 +444,7 @@ describe('tickwork serve: config errors', () => {
       [
         "export default { tasks: { hello() {} }, timezon: 'UTC' };",
         ['--store', 'memory:'],
-        'Unknown option `timezon`; did you mean `timezone`? (expected tasks, jobs, store, timezone)',
+        'Unknown option `timezon`; did you mean `timezone`? (expected tasks, jobs, store, timezone, removeUnlistedJobs)',
       ],
       [
         "export default { tasks: { hello() {} }, store: 'mysql://x' };",
