@@ -106,6 +106,53 @@ test('SQLite: 4 connections in 4 threads fire 100 jobs x 21 fire times exactly o
   }
 });
 
+/**
+ * Fires with every store side by side, in batches of `batch`, until nothing is due (each planned fire time
+ * one pending run, the next a second later), then checks: no fire time planned twice, every planned one
+ * stored, and each of the `count` jobs (runs read through `runsFrom`, jobs through `jobsFrom`) holding every
+ * fire time from `base` to its current one, at least `minDue` of them, and caught up.
+ */
+async function fireSideBySide(
+  stores: Store[],
+  batch: number,
+  o: { base: number; count: number; minDue: number; runsFrom: Store; jobsFrom: Store },
+): Promise<void> {
+  const planned: string[] = [];
+  const inserted: string[] = [];
+  const planner: FirePlanner = (j) => {
+    const t = j.nextRunTime!;
+    planned.push(`${j.id}@${t.getTime()}`);
+    return {
+      runs: [{ scheduledFireTime: t, status: 'pending', notBefore: t }],
+      nextRunTime: new Date(t.getTime() + SECOND),
+      remove: false,
+    };
+  };
+  let lastNow = 0;
+  await Promise.all(
+    stores.map(async (s) => {
+      for (;;) {
+        const r = await s.fireDueJobs(new Date(), batch, planner);
+        lastNow = Math.max(lastNow, r.now.getTime());
+        collectRuns(r, inserted);
+        if (r.fired.length === 0 && !r.more) break;
+      }
+    }),
+  );
+  assert.equal(countDuplicates(planned), 0, 'no fire time planned twice');
+  assert.deepEqual([...inserted].sort(), [...planned].sort(), 'every planned fire time was stored');
+  const stored = await runsByJob(o.runsFrom);
+  assert.equal(stored.size, o.count);
+  const jobs = new Map((await o.jobsFrom.getJobs()).map((j) => [j.id, j]));
+  for (const [id, times] of stored) {
+    const next = jobs.get(id)!.nextRunTime!.getTime();
+    const expected = Array.from({ length: (next - o.base) / SECOND }, (_, i) => o.base + i * SECOND);
+    assert.deepEqual(times, expected, `${id}: every fire time from the first to the current one, no gaps`);
+    assert.ok(times.length >= o.minDue, `${id}: at least the ${o.minDue} fire times due at the start`);
+    assert.ok(next > lastNow - 2 * SECOND, `${id}: caught up`);
+  }
+}
+
 test('PostgreSQL: 4 stores with their own pools fire 100 jobs concurrently, each fire time exactly once', async () => {
   const schema = testSchema();
   const stores = [0, 1, 2, 3].map(
@@ -119,40 +166,13 @@ test('PostgreSQL: 4 stores with their own pools fire 100 jobs concurrently, each
         job(`job-${String(i).padStart(3, '0')}`, { nextRunTime: new Date(base) }),
         'error',
       );
-    const planned: string[] = [];
-    const inserted: string[] = [];
-    const planner: FirePlanner = (j) => {
-      const t = j.nextRunTime!;
-      planned.push(`${j.id}@${t.getTime()}`);
-      return {
-        runs: [{ scheduledFireTime: t, status: 'pending', notBefore: t }],
-        nextRunTime: new Date(t.getTime() + SECOND),
-        remove: false,
-      };
-    };
-    let lastNow = 0;
-    await Promise.all(
-      stores.map(async (s) => {
-        for (;;) {
-          const r = await s.fireDueJobs(new Date(), 7, planner);
-          lastNow = Math.max(lastNow, r.now.getTime());
-          collectRuns(r, inserted);
-          if (r.fired.length === 0 && !r.more) break;
-        }
-      }),
-    );
-    assert.equal(countDuplicates(planned), 0, 'no fire time planned twice');
-    assert.deepEqual([...inserted].sort(), [...planned].sort(), 'every planned fire time was stored');
-    const stored = await runsByJob(stores[0]!);
-    assert.equal(stored.size, JOBS);
-    const jobs = new Map((await stores[0]!.getJobs()).map((j) => [j.id, j]));
-    for (const [id, times] of stored) {
-      const next = jobs.get(id)!.nextRunTime!.getTime();
-      const expected = Array.from({ length: (next - base) / SECOND }, (_, i) => base + i * SECOND);
-      assert.deepEqual(times, expected, `${id}: every fire time from the first to the current one, no gaps`);
-      assert.ok(times.length >= 21, `${id}: at least the 21 fire times due at the start`);
-      assert.ok(next > lastNow - 2 * SECOND, `${id}: caught up`);
-    }
+    await fireSideBySide(stores, 7, {
+      base,
+      count: JOBS,
+      minDue: 21,
+      runsFrom: stores[0]!,
+      jobsFrom: stores[0]!,
+    });
   } finally {
     for (const s of stores) await s.stop();
     await dropSchema(schema);
@@ -322,40 +342,13 @@ test('Redis: 4 stores with their own connections fire 2,000 due jobs side by sid
       }),
     );
     assert.equal(await stores[0]!.countJobs(), N);
-    const planned: string[] = [];
-    const inserted: string[] = [];
-    const planner: FirePlanner = (j) => {
-      const t = j.nextRunTime!;
-      planned.push(`${j.id}@${t.getTime()}`);
-      return {
-        runs: [{ scheduledFireTime: t, status: 'pending', notBefore: t }],
-        nextRunTime: new Date(t.getTime() + SECOND),
-        remove: false,
-      };
-    };
-    let lastNow = 0;
-    await Promise.all(
-      stores.map(async (s) => {
-        for (;;) {
-          const r = await s.fireDueJobs(new Date(), 50, planner);
-          lastNow = Math.max(lastNow, r.now.getTime());
-          collectRuns(r, inserted);
-          if (r.fired.length === 0 && !r.more) break;
-        }
-      }),
-    );
-    assert.equal(countDuplicates(planned), 0, 'no fire time planned twice');
-    assert.deepEqual([...inserted].sort(), [...planned].sort(), 'every planned fire time was stored');
-    const stored = await runsByJob(stores[1]!);
-    assert.equal(stored.size, N);
-    const jobs = new Map((await stores[2]!.getJobs()).map((j) => [j.id, j]));
-    for (const [id, times] of stored) {
-      const next = jobs.get(id)!.nextRunTime!.getTime();
-      const expected = Array.from({ length: (next - base) / SECOND }, (_, i) => base + i * SECOND);
-      assert.deepEqual(times, expected, `${id}: every fire time from the first to the current one, no gaps`);
-      assert.ok(times.length >= 6, `${id}: at least the 6 fire times due at the start`);
-      assert.ok(next > lastNow - 2 * SECOND, `${id}: caught up`);
-    }
+    await fireSideBySide(stores, 50, {
+      base,
+      count: N,
+      minDue: 6,
+      runsFrom: stores[1]!,
+      jobsFrom: stores[2]!,
+    });
   } finally {
     for (const s of stores) await s.stop();
     await deletePrefix(prefix);
