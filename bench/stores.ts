@@ -1,20 +1,23 @@
 /**
- * Firing throughput of the persistent stores: 10,000 interval jobs all due at once, fired with
- * `fireDueJobs` in batches of 1,000 by a simple planner (one pending run per job, next fire time an hour
- * later) by one claimer (as one process's scheduler calls the store; PostgreSQL with `fireConcurrency` 1
- * and with its default 2) and, on PostgreSQL, by 2 and 4 side by side (as that many processes would), then
- * the runs leased with `acquireRuns` and completed with `finishRuns` (a group per call, as the scheduler
- * records outcomes). PostgreSQL reports the median of 5 rounds after a warm-up round (a running scheduler is
- * warm; the first round also pays the JIT and cold caches), its configurations and the yardsticks taking
- * turns within each round, so that the ratios compare runs made at the same moments. SQLite and Redis (one
- * claimer, one round) follow.
+ * Firing throughput of the persistent stores: 10,000 interval jobs all due at once, fired with `fireDueJobs`
+ * in claims of the size the scheduler makes by default (its `batchSize`, the store's `fireBatchSize`:
+ * PostgreSQL 1,000 per transaction times `fireConcurrency`, SQLite 500, Redis 256) by a simple planner (one
+ * pending run per job, next fire time an hour later) by one claimer (as one process's scheduler calls the
+ * store; PostgreSQL with `fireConcurrency` 1 and with its default 2) and, on PostgreSQL, by 2 and 4 side by
+ * side (as that many processes would), then the runs leased with `acquireRuns` and completed with
+ * `finishRuns` (a group per call, as the scheduler records outcomes). PostgreSQL reports the median of 5
+ * rounds after a warm-up round (a running scheduler is warm; the first round also pays the JIT and cold
+ * caches), its configurations and the yardsticks taking turns within each round, so that the ratios compare
+ * runs made at the same moments. SQLite and Redis (one claimer, one round) follow.
  *
  * The first two rows are the yardsticks of the firing goal ("a one-transaction SKIP LOCKED claim + insert +
- * advance"), run on the same tables in the same run: the goal's words read strictly, one SQL statement per
- * batch that claims, inserts the runs and advances the jobs, with no planner and nothing passing through the
- * process; and read as worded, one transaction of three statements (claim, insert, advance) with the claimed
- * rows passing through the process. How fast a machine and its PostgreSQL are changes from machine to machine
- * and, on a shared virtual machine, from hour to hour; the ratio to these rows does not.
+ * advance"), run on the same tables in the same run, in transactions of 1,000 jobs on one connection: the
+ * goal's words read strictly, one SQL statement per batch that claims, inserts the runs and advances the
+ * jobs, with no planner and nothing passing through the process; and read as worded, one transaction of
+ * three statements (claim, insert, advance) with the claimed rows passing through the process. How fast a
+ * machine and its PostgreSQL are changes from machine to machine and, on a shared virtual machine, from hour
+ * to hour; the ratio to these rows does not. The third row runs the one-statement yardstick on two
+ * connections side by side, as the store's default `fireConcurrency` 2 does.
  * `node --import tsx bench/stores.ts` (PostgreSQL at TICKWORK_BENCH_PG or postgres://postgres@127.0.0.1:5432/test).
  *
  * Statements are counted by wrapping the driver: `pg.Client.prototype.query` (one call = one round trip; a
@@ -52,6 +55,8 @@ const planner: FirePlanner = (job) => {
 
 interface Row {
   store: string;
+  /** Jobs claimed per `fireDueJobs` call (yardsticks: per transaction). */
+  batch: number;
   fires: number;
   fireMs: number;
   fireStatements: number;
@@ -68,13 +73,15 @@ async function measure(
 ): Promise<Row> {
   statements = 0;
   let fires = 0;
+  // What the scheduler claims per call by default (its `batchSize`).
+  const batch = store.fireBatchSize ?? 500;
   const t0 = performance.now();
   // `claimers` firing loops side by side, as that many processes (or a process's concurrent claims) would:
   // SKIP LOCKED (SQLite: its write lock) keeps their batches apart.
   await Promise.all(
     Array.from({ length: claimers }, async () => {
       for (;;) {
-        const r = await store.fireDueJobs(now(), BATCH, planner);
+        const r = await store.fireDueJobs(now(), batch, planner);
         for (const f of r.fired) fires += f.runs.length;
         if (!r.more && r.fired.length === 0) break;
       }
@@ -108,6 +115,7 @@ async function measure(
   if (fires !== JOBS || finished !== JOBS) throw new Error(`${name}: fired ${fires}, finished ${finished}`);
   return {
     store: claimers > 1 ? `${name}, ${claimers} claimers` : name,
+    batch,
     fires,
     fireMs,
     fireStatements,
@@ -212,31 +220,45 @@ function benchPostgres(claimers: number, fireConcurrency: number): PgConfig {
 }
 
 /**
- * A yardstick's round: `batch` (one batch, returning how many jobs it fired) in a transaction of its own on
- * one connection, until a batch fires none; every due job must have fired once.
+ * A yardstick's round: `batch` (one batch of {@link BATCH}, returning how many jobs it fired) in a
+ * transaction of its own, until a batch fires none, on each of `connections` connections side by side
+ * (SKIP LOCKED keeps their batches apart); every due job must have fired once.
  */
 function yardstickRound(
   store: string,
   batch: (client: pg.PoolClient, s: string) => Promise<number>,
+  connections = 1,
 ): PgConfig['round'] {
   return async (_store, pool, s) => {
-    const client = await pool.connect();
+    const clients = await Promise.all(Array.from({ length: connections }, () => pool.connect()));
     try {
       statements = 0;
       let fires = 0;
       const t0 = performance.now();
-      for (;;) {
-        await client.query('BEGIN');
-        const n = await batch(client, s);
-        await client.query('COMMIT');
-        fires += n;
-        if (n === 0) break;
-      }
+      await Promise.all(
+        clients.map(async (client) => {
+          for (;;) {
+            await client.query('BEGIN');
+            const n = await batch(client, s);
+            await client.query('COMMIT');
+            fires += n;
+            if (n === 0) break;
+          }
+        }),
+      );
       const fireMs = performance.now() - t0;
       if (fires !== JOBS) throw new Error(`${store}: fired ${fires}`);
-      return { store, fires, fireMs, fireStatements: statements, runMs: NaN, runStatements: NaN };
+      return {
+        store,
+        batch: BATCH,
+        fires,
+        fireMs,
+        fireStatements: statements,
+        runMs: NaN,
+        runStatements: NaN,
+      };
     } finally {
-      client.release();
+      for (const c of clients) c.release();
     }
   };
 }
@@ -244,17 +266,24 @@ function yardstickRound(
 /**
  * The yardstick of the goal, on the same tables: one statement per batch of 1,000 that claims the due jobs
  * `FOR UPDATE SKIP LOCKED`, inserts their runs `ON CONFLICT DO NOTHING` and advances `next_run_time` by the
- * interval, in SQL alone (no planner, no plan sent from the process), in its own transaction; one
- * connection. What it reaches says how fast the machine and its PostgreSQL are at the moment.
+ * interval, in SQL alone (no planner, no plan sent from the process), in its own transaction; on one
+ * connection (or, `connections` 2, on two side by side). What the one-connection row reaches says how fast
+ * the machine and its PostgreSQL are at the moment.
  */
-function benchYardstick(): PgConfig {
+function benchYardstick(connections = 1): PgConfig {
+  const name =
+    connections === 1
+      ? 'yardstick: claim + insert + advance in one SQL statement'
+      : `yardstick: claim + insert + advance in one SQL statement, ${connections} connections side by side`;
   return {
-    connections: 1,
+    connections,
     options: {},
-    round: yardstickRound('yardstick: claim + insert + advance in one SQL statement', async (client, s) => {
-      const r = await client.query<{ n: number }>({
-        name: 'yardstick',
-        text: `WITH c AS (
+    round: yardstickRound(
+      name,
+      async (client, s) => {
+        const r = await client.query<{ n: number }>({
+          name: 'yardstick',
+          text: `WITH c AS (
                SELECT id, task_id, next_run_time FROM ${s}.jobs
                WHERE NOT paused AND next_run_time <= statement_timestamp()
                ORDER BY next_run_time LIMIT ${BATCH} FOR UPDATE SKIP LOCKED),
@@ -267,9 +296,11 @@ function benchYardstick(): PgConfig {
                SELECT gen_random_uuid(), id, task_id, next_run_time, next_run_time, 'pending', false, statement_timestamp()
                FROM c ON CONFLICT (job_id, scheduled_fire_time, manual) DO NOTHING RETURNING id)
              SELECT (SELECT count(*) FROM adv)::int AS n, (SELECT count(*) FROM ins)::int AS runs`,
-      });
-      return r.rows[0]!.n;
-    }),
+        });
+        return r.rows[0]!.n;
+      },
+      connections,
+    ),
   };
 }
 
@@ -431,6 +462,7 @@ async function benchSqlite(): Promise<Row> {
 function print(rows: Row[], notMeasured: string[]): void {
   const head = [
     'store',
+    'batch',
     'fires',
     'fire s',
     'fires/s',
@@ -441,6 +473,7 @@ function print(rows: Row[], notMeasured: string[]): void {
   ];
   const body = rows.map((r) => [
     r.store,
+    String(r.batch),
     String(r.fires),
     (r.fireMs / 1000).toFixed(3),
     Math.round(r.fires / (r.fireMs / 1000)).toLocaleString('en-US'),
@@ -553,14 +586,15 @@ async function benchBullMQ(): Promise<Peer> {
   }
 }
 
-const [yardstick, worded, ...pgRows] = (await pgInterleaved([
+const [yardstick, worded, yardstick2, ...pgRows] = (await pgInterleaved([
   benchYardstick(),
   benchYardstickWorded(),
+  benchYardstick(2),
   benchPostgres(1, 1),
   benchPostgres(1, 2),
   benchPostgres(2, 2),
   benchPostgres(4, 2),
-])) as [Row, Row, ...Row[]];
+])) as [Row, Row, Row, ...Row[]];
 const rows: Row[] = [...pgRows, await benchSqlite()];
 try {
   rows.push(await benchRedis());
@@ -568,20 +602,23 @@ try {
   console.log(`Redis: not measured (${(err as Error).message})`);
 }
 console.log(
-  `${JOBS.toLocaleString('en-US')} interval jobs due at once; fireDueJobs in batches of ${BATCH} ` +
+  `${JOBS.toLocaleString('en-US')} interval jobs due at once; fireDueJobs claiming the scheduler's default ` +
+    "batchSize per call (the store's fireBatchSize: the batch column) " +
     '(by 1 claimer, or 2 or 4 side by side as that many processes would); then acquireRuns 1,000 and finishRuns for the ' +
     `1,000. PostgreSQL: the median of ${ROUNDS} rounds after a warm-up round, the configurations taking ` +
     'turns within each round.',
 );
-print([yardstick, worded, ...rows], []);
+print([yardstick, worded, yardstick2, ...rows], []);
 const rate = (r: Row) => r.fires / (r.fireMs / 1000);
 console.log(
-  "\nPostgreSQL, fires/s / the yardsticks': one SQL statement per batch | one transaction of three statements:",
+  "\nPostgreSQL, fires/s / the yardsticks': one SQL statement per batch | one transaction of three statements" +
+    ' | one SQL statement per batch, 2 connections:',
 );
 const storeWidth = Math.max(...pgRows.map((r) => r.store.length));
 for (const r of pgRows)
   console.log(
-    `  ${r.store.padEnd(storeWidth)} ${(rate(r) / rate(yardstick)).toFixed(2)}x | ${(rate(r) / rate(worded)).toFixed(2)}x`,
+    `  ${r.store.padEnd(storeWidth)} ${(rate(r) / rate(yardstick)).toFixed(2)}x | ${(rate(r) / rate(worded)).toFixed(2)}x` +
+      ` | ${(rate(r) / rate(yardstick2)).toFixed(2)}x`,
   );
 
 const peers: Peer[] = [];
@@ -604,7 +641,7 @@ const e2e = [
   ...rows.map((r) => ({
     name: `tickwork ${r.store}`,
     rate: r.fires / ((r.fireMs + r.runMs) / 1000),
-    how: 'fire (batches of 1,000) + acquire 1,000 + finish 1,000 per call',
+    how: `fire (batches of ${r.batch.toLocaleString('en-US')}) + acquire 1,000 + finish 1,000 per call`,
   })),
   ...peers.map((p) => ({
     name: p.name,

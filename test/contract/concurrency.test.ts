@@ -211,6 +211,14 @@ test('PostgreSQL fireConcurrency: one call divides its claim among transactions 
   const a = new PostgresStore({ pool }, { schema, listen: false, fireConcurrency: 3 });
   const b = new PostgresStore({ connectionString: PG_URL }, { schema, listen: false, fireConcurrency: 2 });
   try {
+    // The scheduler's default claim (its batchSize): 1,000 jobs per transaction, as many as fireConcurrency.
+    assert.equal(a.fireBatchSize, 3000);
+    assert.equal(b.fireBatchSize, 2000);
+    assert.equal(
+      new PostgresStore({ pool }, { listen: false }).fireBatchSize,
+      2000,
+      'the default fireConcurrency 2',
+    );
     await a.start(startContext);
     await b.start(startContext);
     const base = await addDueJobs(a, 400);

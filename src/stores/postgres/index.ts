@@ -15,7 +15,8 @@
  *   the plan says, and bulk-inserts the runs (sent as JSON) `ON CONFLICT DO NOTHING` on the unique index
  *   (job id, scheduled fire time, manual), counting the active runs again under the row locks; `COMMIT`
  *   (with a `NOTIFY` when pending runs were created). A claim of 128 jobs or more is divided among
- *   `fireConcurrency` (default 2) such transactions side by side.
+ *   `fireConcurrency` (default 2) such transactions side by side. The scheduler claims up to 1,000 jobs per
+ *   transaction by default ({@link PostgresStore.fireBatchSize}).
  * - **Notifications.** {@link PostgresStore.subscribe} opens one dedicated connection that `LISTEN`s on a
  *   channel named after the schema; writes `NOTIFY` it. A dropped listener reconnects with backoff and
  *   announces a resync. Correctness never depends on a notification.
@@ -145,9 +146,11 @@ export interface PostgresStoreOptions {
    * How many transactions one {@link PostgresStore.fireDueJobs} call may divide its claim among, side by
    * side on as many pooled connections (each claims its share `FOR UPDATE SKIP LOCKED`, so they never claim
    * the same job). While one waits for the server the process plans the other's jobs, and the server works
-   * on both with two cores: on a 2-core machine 2 fire 1.3 to 1.4 times as many jobs per second as 1. A
-   * claim is divided only into shares of at least 64 jobs, and among no more connections than the pool can
-   * hand out at that moment without waiting. From 1 (one transaction per call) to 16.
+   * on both with two cores: on a 2-core machine 2 (with the scheduler's default claims of 2,000) fired 1.2
+   * to 1.5 times as many jobs per second as 1 (claims of 1,000) in `bench/stores.ts`. A claim is divided
+   * only into shares of at least 64 jobs, and among no more connections than the pool can hand out at that
+   * moment without waiting. Also sets {@link PostgresStore.fireBatchSize}. From 1 (one transaction per
+   * call) to 16.
    * @defaultValue 2
    */
   fireConcurrency?: number;
@@ -268,6 +271,8 @@ function sessionOptionsOf(connectionString: string): { url: string; session: str
 
 /** The smallest share of a claim {@link PostgresStoreOptions.fireConcurrency} gives a transaction. */
 const MIN_FIRE_SHARE = 64;
+/** The jobs one firing transaction claims in a claim of the scheduler's default size ({@link PostgresStore.fireBatchSize}). */
+const FIRE_SHARE_SIZE = 1000;
 
 const JOB_COLUMN_LIST = [
   'id',
@@ -399,6 +404,14 @@ export class PostgresStore implements Store {
   }
   readonly persistent = true;
   readonly maxWakeInterval: number;
+  /**
+   * How many jobs the scheduler fires per {@link PostgresStore.fireDueJobs} call by default: 1,000 per
+   * transaction times {@link PostgresStoreOptions.fireConcurrency} (2,000 with the default 2). A
+   * transaction pays a fixed cost whatever it claims (its round trips, the flush of its commit to the WAL):
+   * larger claims spread it over more jobs. Claims of 2,000 per transaction measured no faster than 1,000
+   * (`bench/stores.ts`).
+   */
+  readonly fireBatchSize: number;
   /** The schema holding the tables. */
   readonly schema: string;
   /** The `LISTEN`/`NOTIFY` channel of this schema. */
@@ -516,6 +529,7 @@ export class PostgresStore implements Store {
     this.listen = opts.listen === undefined ? true : boolean(opts.listen, 'listen');
     this.fireConcurrency =
       opts.fireConcurrency === undefined ? 2 : integer(opts.fireConcurrency, 'fireConcurrency', 1, 16);
+    this.fireBatchSize = FIRE_SHARE_SIZE * this.fireConcurrency;
     this.s = quoteIdent(this.schema);
     const hash = createHash('sha1').update(this.schema).digest('hex').slice(0, 10);
     // A channel name is an identifier too (63 bytes): a long schema name's channel is named by its hash.
