@@ -7,6 +7,7 @@
 import { closest } from '../core/validate.js';
 import type { ZodError } from 'zod';
 import { TickworkError, show, type ErrorDetails } from '../core/errors.js';
+import { INTEGER_BOUND } from './schemas.js';
 
 /** Codes that only the HTTP API answers with, with their HTTP status. */
 export const HTTP_ERROR_CODES = {
@@ -226,7 +227,7 @@ function expectation(issue: ZodError['issues'][number]): string {
     const n = String(i.minimum ?? i.maximum);
     if (i.origin === 'string') return `a string of ${op} ${n} characters`;
     if (i.origin === 'array') return `an array of ${op} ${n} items`;
-    return `a number ${op} ${n}`;
+    return `${i.message === INTEGER_BOUND ? 'an integer' : 'a number'} ${op} ${n}`;
   };
   switch (issue.code) {
     case 'too_small':

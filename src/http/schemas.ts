@@ -32,6 +32,17 @@ export const MAX_PREVIEW = 100;
 // ------------------------------------------------------------------ building blocks
 
 const id = z.string().min(1).max(200);
+/**
+ * The message of the bounds of an integer schema ({@link integer}): a zod issue does not say whether the
+ * number had to be an integer, so the error in the house shape (`validationError`) reads it from here.
+ */
+export const INTEGER_BOUND = 'integer';
+/** An integer from `min` to `max` (inclusive), whose bound issues say so (see {@link INTEGER_BOUND}). */
+const integer = (min: number, max?: number) => {
+  // The bounds come before `.int()`, whose own bounds (the safe integers) would otherwise be reported first.
+  const atLeast = z.number().min(min, { error: INTEGER_BOUND });
+  return (max === undefined ? atLeast : atLeast.max(max, { error: INTEGER_BOUND })).int();
+};
 const isoDateTime = z.string().meta({ format: 'date-time' });
 /** A date input: ISO 8601 with an offset, a local wall time read in the trigger's zone, or epoch ms. */
 const dateInput = z.union([z.string().min(1), z.number()]).meta({
@@ -96,13 +107,13 @@ const cronTrigger = z
 const calendarIntervalTrigger = z
   .strictObject({
     type: z.literal('calendarInterval'),
-    years: z.number().int().min(0).optional(),
-    months: z.number().int().min(0).optional(),
-    weeks: z.number().int().min(0).optional(),
-    days: z.number().int().min(0).optional(),
-    hour: z.number().int().min(0).max(23).optional(),
-    minute: z.number().int().min(0).max(59).optional(),
-    second: z.number().int().min(0).max(59).optional(),
+    years: integer(0).optional(),
+    months: integer(0).optional(),
+    weeks: integer(0).optional(),
+    days: integer(0).optional(),
+    hour: integer(0, 23).optional(),
+    minute: integer(0, 59).optional(),
+    second: integer(0, 59).optional(),
     startDate: dateInput.optional(),
     endDate: dateInput.optional(),
     timezone: timezone.optional(),
@@ -119,7 +130,7 @@ const combining = (type: 'and' | 'or') =>
     .strictObject({
       type: z.literal(type),
       triggers: z.array(childTrigger).min(1),
-      maxIterations: z.number().int().min(1).optional(),
+      maxIterations: integer(1).optional(),
       threshold: ms('How far apart (ms) the children may fire and still agree').optional(),
       jitter: jitter.optional(),
     })
@@ -149,9 +160,9 @@ export const TriggerInput = z.union([TriggerJson, TriggerShorthand]).meta({ id: 
 // ------------------------------------------------------------------ jobs
 
 const retry = z.union([
-  z.number().int().min(1).max(1000).meta({ description: 'Total attempts with a fixed 1 s delay' }),
+  integer(1, 1000).meta({ description: 'Total attempts with a fixed 1 s delay' }),
   z.strictObject({
-    attempts: z.number().int().min(1).max(1000).optional(),
+    attempts: integer(1, 1000).optional(),
     backoff: z.enum(['fixed', 'exponential']).optional(),
     delay: ms('Base delay in ms').optional(),
     maxDelay: ms('Cap on the delay in ms').optional(),
@@ -161,13 +172,7 @@ const retry = z.union([
 ]);
 
 const policy = {
-  maxInstances: z
-    .number()
-    .int()
-    .min(1)
-    .max(2_147_483_647)
-    .optional()
-    .meta({ description: 'Runs going at once. Default 1' }),
+  maxInstances: integer(1, 2_147_483_647).optional().meta({ description: 'Runs going at once. Default 1' }),
   misfireGraceTime: ms('How late (ms) a run may start; null = no limit').nullable().optional(),
   coalesce: z.boolean().optional().meta({ description: 'Collapse a backlog of fire times into one run' }),
   jitter: jitter.optional(),
@@ -228,10 +233,10 @@ const queryNumber = (schema: z.ZodNumber | z.ZodDefault<z.ZodNumber>) =>
     return Number.isSafeInteger(n) ? n : Math.sign(n) * Number.MAX_VALUE;
   }, schema);
 
-const pageSize = queryNumber(z.number().min(1).max(MAX_PAGE_SIZE).int().default(DEFAULT_PAGE_SIZE)).meta({
+const pageSize = queryNumber(integer(1, MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE)).meta({
   description: `Page size, at most ${MAX_PAGE_SIZE}`,
 });
-const offset = queryNumber(z.number().min(0).max(MAX_QUERY_INTEGER).int()).meta({
+const offset = queryNumber(integer(0, MAX_QUERY_INTEGER)).meta({
   description: 'Items to skip',
 });
 const booleanString = z.enum(['true', 'false']).transform((v) => v === 'true');
@@ -248,7 +253,7 @@ export const ListJobsQuery = z.strictObject({
 
 /** Query of `GET /jobs/{id}`. */
 export const GetJobQuery = z.strictObject({
-  n: queryNumber(z.number().min(0).max(MAX_PREVIEW).int().default(DEFAULT_PREVIEW)).meta({
+  n: queryNumber(integer(0, MAX_PREVIEW).default(DEFAULT_PREVIEW)).meta({
     description: 'How many next fire times to preview',
   }),
 });
@@ -265,7 +270,7 @@ export const ListRunsQuery = z.strictObject({
   from: z.iso.datetime({ offset: true }).optional().meta({ description: 'Scheduled fire time >= this' }),
   to: z.iso.datetime({ offset: true }).optional().meta({ description: 'Scheduled fire time < this' }),
   limit: pageSize,
-  offset: queryNumber(z.number().min(0).max(MAX_QUERY_INTEGER).int().default(0)).meta({
+  offset: queryNumber(integer(0, MAX_QUERY_INTEGER).default(0)).meta({
     description: 'Items to skip',
   }),
   cursor: z

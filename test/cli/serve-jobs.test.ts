@@ -409,7 +409,7 @@ describe('tickwork serve: config errors', () => {
       [
         job(', maxInstances: 0'),
         ['--store', 'memory:'],
-        'Expected `jobs[0].maxInstances` to be a number >= 1, got `0`',
+        'Expected `jobs[0].maxInstances` to be an integer >= 1, got `0`',
       ],
       [
         job(", retry: { attempts: 2, backof: 'fixed' }"),

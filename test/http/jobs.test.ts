@@ -159,13 +159,23 @@ test('validation errors are 400 with a stable code and the field', async () => {
   assert.equal(q.status, 400);
   assert.equal(q.body.details.field, 'limit');
   // The library's message shape, with the value in the details.
-  assert.equal(q.body.message, 'Expected `limit` to be a number <= 500, got `501`');
+  assert.equal(q.body.message, 'Expected `limit` to be an integer <= 500, got `501`');
   assert.equal(q.body.details.value, 501);
   const zero = await h.json('POST', '/scheduler/jobs', {
     body: { taskId: 'tick', trigger: interval, maxInstances: 0 },
   });
-  assert.equal(zero.body.message, 'Expected `maxInstances` to be a number >= 1, got `0`');
+  assert.equal(zero.body.message, 'Expected `maxInstances` to be an integer >= 1, got `0`');
   assert.equal(zero.body.details.value, 0);
+  // As the library words it: an integer's bounds say integer (also below the bound with a fraction), a
+  // number's say number.
+  const fractionAttempts = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', trigger: interval, retry: { attempts: 0.5 } },
+  });
+  assert.equal(fractionAttempts.body.message, 'Expected `retry.attempts` to be an integer >= 1, got `0.5`');
+  const grace = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', trigger: interval, misfireGraceTime: -1 },
+  });
+  assert.equal(grace.body.message, 'Expected `misfireGraceTime` to be a number >= 0, got `-1`');
   const missing = await h.json('POST', '/scheduler/jobs', { body: { taskId: 'tick' } });
   assert.equal(missing.body.message, 'Expected `trigger` to be given');
   const empty = await h.json('POST', '/scheduler/jobs', { body: { taskId: '', trigger: interval } });
@@ -221,7 +231,7 @@ test('validation errors are 400 with a stable code and the field', async () => {
   // Digits out of range get the range error, showing the digits as sent (not as 1e+23 or Infinity).
   const huge = await h.json('GET', '/scheduler/runs?limit=99999999999999999999999');
   assert.equal(huge.status, 400);
-  assert.equal(huge.body.message, 'Expected `limit` to be a number <= 500, got `99999999999999999999999`');
+  assert.equal(huge.body.message, 'Expected `limit` to be an integer <= 500, got `99999999999999999999999`');
   assert.deepEqual(huge.body.details, { field: 'limit', value: '99999999999999999999999' });
   const digits400 = '1' + '0'.repeat(400);
   for (const path of ['/scheduler/runs', '/scheduler/jobs']) {
@@ -229,17 +239,17 @@ test('validation errors are 400 with a stable code and the field', async () => {
     assert.equal(far.status, 400, path);
     assert.equal(
       far.body.message,
-      `Expected \`offset\` to be a number <= 9007199254740991, got \`${digits400}\``,
+      `Expected \`offset\` to be an integer <= 9007199254740991, got \`${digits400}\``,
     );
     assert.deepEqual(far.body.details, { field: 'offset', value: digits400 }, path);
   }
   const unsafe = await h.json('GET', '/scheduler/runs?offset=9007199254740992');
   assert.equal(
     unsafe.body.message,
-    'Expected `offset` to be a number <= 9007199254740991, got `9007199254740992`',
+    'Expected `offset` to be an integer <= 9007199254740991, got `9007199254740992`',
   );
   const negative = await h.json('GET', '/scheduler/runs?offset=-99999999999999999999');
-  assert.equal(negative.body.message, 'Expected `offset` to be a number >= 0, got `-99999999999999999999`');
+  assert.equal(negative.body.message, 'Expected `offset` to be an integer >= 0, got `-99999999999999999999`');
   const safe = await h.json('GET', '/scheduler/runs?offset=9007199254740991');
   assert.deepEqual([safe.status, safe.body.items], [200, []]);
   const padded = await h.json('GET', '/scheduler/runs?limit=007');
