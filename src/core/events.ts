@@ -48,7 +48,8 @@ export interface SchedulerEvents {
   'job:submitted': RunEventBase & { manual: boolean };
   /**
    * A run succeeded. `returnValue` is the task's return value after a JSON round trip (a `Date` becomes its ISO
-   * string), or `null` when it is `undefined` or cannot be serialised.
+   * string), or `null` when it is `undefined` or cannot be serialised. Not emitted when the store refused the
+   * outcome (the run's lease ran out and it was reaped while the task went on): a warning is logged instead.
    */
   'job:executed': RunEventBase & {
     returnValue: unknown;
@@ -56,7 +57,10 @@ export interface SchedulerEvents {
     startedAt: string;
     finishedAt: string;
   };
-  /** A run failed or timed out (`status`). */
+  /**
+   * A run failed or timed out (`status`). Not emitted when the store refused the outcome (as for
+   * `job:executed`); the task's error is logged all the same.
+   */
   'job:error': RunEventBase & {
     status: 'failed' | 'timed-out';
     error: EventError;

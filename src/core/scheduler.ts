@@ -2129,10 +2129,12 @@ export class Scheduler implements JobOwner {
     }
     if (entry.settled) return; // timed out or lost meanwhile
     const finishedAt = this.clock.now();
-    await this.settle(entry, {
+    const taken = await this.settle(entry, {
       status: 'succeeded',
       result: this.store.persistent ? jsonOrUndefined(value) : value,
     });
+    // An outcome the store refused (the run was reaped meanwhile, see settle) is not reported as the run's.
+    if (!taken) return;
     if (this.events.has('job:executed')) {
       this.events.emit('job:executed', {
         ...runPayload(run, name),
@@ -2170,25 +2172,30 @@ export class Scheduler implements JobOwner {
     const willRetry = retryAt !== null;
     if (status === 'timed-out') abortRun(entry, err);
     const error = errorToJSON(err);
-    await this.settle(entry, { status, error, retryAt });
-    this.events.emit('job:error', {
-      jobId: run.jobId,
-      name,
-      runId: run.id,
-      scheduledFireTime: run.scheduledFireTime.toISOString(),
-      attempt: run.attempt,
-      status,
-      error,
-      duration: this.clock.now() - startedAt,
-      willRetry,
-    });
+    const taken = await this.settle(entry, { status, error, retryAt });
+    // The task's failure is logged all the same (below); the event reports runs whose outcome the store took.
+    if (taken) {
+      this.events.emit('job:error', {
+        jobId: run.jobId,
+        name,
+        runId: run.id,
+        scheduledFireTime: run.scheduledFireTime.toISOString(),
+        attempt: run.attempt,
+        status,
+        error,
+        duration: this.clock.now() - startedAt,
+        willRetry,
+      });
+    }
     const jobText = job ? this.jobText(job) : name;
     // With a retry policy the line says what comes next: the attempt a retry will make and when, or that
-    // this was the last attempt.
+    // this was the last attempt. An outcome the store refused is followed by no retry of this process's (the
+    // reaping decided what becomes of the run).
+    if (!taken) retryAt = null;
     let next = '';
     if (retryAt !== null && retry !== null) {
       next = `; retry scheduled: attempt ${run.attempt + 1} of ${retry.attempts} at ${retryAt.toISOString()}`;
-    } else if (retry !== null && run.attempt >= retry.attempts) {
+    } else if (taken && retry !== null && run.attempt >= retry.attempts) {
       next = `; that was attempt ${run.attempt} of ${retry.attempts}, no retry left`;
     }
     this.logger.error(
@@ -2199,7 +2206,12 @@ export class Scheduler implements JobOwner {
     );
   }
 
-  /** Records a run's end once, frees its slot, and lets waiting runs start. */
+  /**
+   * Records a run's end once, frees its slot, and lets waiting runs start. Resolves to whether the outcome
+   * was taken: false when the run was settled already, or when the store refused the outcome (the run is no
+   * longer this process's: its lease ran out and it was reaped); true when recorded, or kept to be recorded
+   * again after a store failure.
+   */
   private async settle(
     entry: RunningRun,
     outcome: {
@@ -2209,8 +2221,8 @@ export class Scheduler implements JobOwner {
       retryAt?: Date | null;
     },
     abortReason?: unknown,
-  ): Promise<void> {
-    if (entry.settled) return;
+  ): Promise<boolean> {
+    if (entry.settled) return false;
     entry.settled = true;
     if (entry.timeoutTimer) this.timers.clearTimeout(entry.timeoutTimer);
     if (abortReason !== undefined) abortRun(entry, abortReason);
@@ -2218,6 +2230,7 @@ export class Scheduler implements JobOwner {
     // Until the outcome is recorded, heartbeats keep renewing the lease: a store that is slow to take it (a busy
     // pool) must not let the lease run out and the run be started again elsewhere.
     this.recording.set(entry.run.id, entry);
+    let taken = true;
     try {
       let ok: boolean;
       try {
@@ -2225,11 +2238,13 @@ export class Scheduler implements JobOwner {
       } finally {
         this.recording.delete(entry.run.id);
       }
-      if (!ok)
+      if (!ok) {
         this.logger.warn(
-          { runId: entry.run.id },
-          `Run ${entry.run.id} was no longer held by this process; its outcome was not recorded`,
+          { runId: entry.run.id, status: outcome.status },
+          `Run ${entry.run.id} was no longer held by this process; its outcome (${outcome.status}) was not recorded`,
         );
+        taken = false;
+      }
     } catch (err) {
       this.unrecorded.set(entry.run.id, { entry, outcome });
       this.logger.error(
@@ -2239,6 +2254,7 @@ export class Scheduler implements JobOwner {
       if (!this.heartbeatTimer) this.scheduleHeartbeat();
     }
     if (this._state === 'running' && (this.backlog || outcome.retryAt)) this.wakeSoon();
+    return taken;
   }
 
   /**

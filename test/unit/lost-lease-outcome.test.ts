@@ -1,6 +1,7 @@
 // A run whose lease ran out while its task was still going (the process's heartbeats stopped renewing it) and
 // that was reaped meanwhile: when the task ends, its outcome is offered to the store once, refused (fenced by
-// owner and attempt), reported and dropped. Nothing retries it, and the loop keeps its usual pace.
+// owner and attempt), reported and dropped. Nothing retries it, no event reports it as the run's outcome,
+// and the loop keeps its usual pace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IntervalTrigger, MemoryStore, Scheduler, type RunOutcome } from '../../src/index.js';
@@ -104,8 +105,11 @@ for (const persistent of [false, true]) {
     assert.equal(
       logger
         .messages('warn')
-        .filter((m) => m === `Run ${run.id} was no longer held by this process; its outcome was not recorded`)
-        .length,
+        .filter(
+          (m) =>
+            m ===
+            `Run ${run.id} was no longer held by this process; its outcome (succeeded) was not recorded`,
+        ).length,
       1,
     );
     assert.equal((await store.getRun(run.id))!.status, 'abandoned');
@@ -125,10 +129,64 @@ for (const persistent of [false, true]) {
       [
         `Run ${run.id}: its lease could not be renewed and ends soon; its signal was aborted`,
         `Run ${run.id} of job "long" was abandoned: the lease of ${scheduler.nodeId} expired`,
-        `Run ${run.id} was no longer held by this process; its outcome was not recorded`,
+        `Run ${run.id} was no longer held by this process; its outcome (succeeded) was not recorded`,
       ],
     );
-    assert.deepEqual(executed, [run.id]);
+    // The run's outcome is the abandonment: the task's success is not reported as the run's.
+    assert.deepEqual(executed, []);
     await scheduler.shutdown();
   });
 }
+
+test('a failure refused for a run reaped while its task went on: no job:error, no retry of this process, the error still logged', async () => {
+  const clock = new ManualClock(T);
+  const store = new CountingStore(true);
+  const logger = captureLogger();
+  const scheduler = new Scheduler({
+    clock,
+    store,
+    logger,
+    leaseDuration: 3000,
+    heartbeatInterval: 1000,
+    maxWakeInterval: 5000,
+    random: () => 0,
+  });
+  let fail!: (err: Error) => void;
+  const long = () => new Promise<void>((_, reject) => (fail = reject));
+  // A retry policy: a failure taken by the store would schedule attempt 2 a second later.
+  await scheduler.addJob(long, new IntervalTrigger({ hours: 1, startDate: new Date(T) }), {
+    id: 'long',
+    retry: { attempts: 3, backoff: 'fixed', delay: 1000 },
+  });
+  const errors: string[] = [];
+  scheduler.on('job:error', (e) => errors.push(e.runId));
+  await scheduler.start();
+  await clock.advance(0);
+  const [run] = scheduler.getRunningRuns();
+  assert.ok(run);
+  store.stalled = true;
+  await clock.advance(4000); // reaped at T + 4 s: with the job's retry policy, a retry is pending
+  const reaped = await store.getRun(run.id);
+  assert.equal(reaped!.status, 'pending');
+  store.stalled = false;
+  fail(new Error('boom'));
+  await clock.advance(0);
+  assert.deepEqual(errors, [], 'no job:error for an outcome the store refused');
+  assert.ok(
+    logger
+      .messages('warn')
+      .includes(`Run ${run.id} was no longer held by this process; its outcome (failed) was not recorded`),
+  );
+  // The task's error is logged, without a retry this process would not make.
+  assert.deepEqual(
+    logger.messages('error').filter((m) => m.startsWith('Job "long')),
+    ['Job "long (trigger: interval[1:00:00], next run at: 2024-01-01 01:00:00 UTC)" raised an exception'],
+  );
+  // The stored run is as the reaping left it (its retry pending): this process's failure scheduled nothing.
+  const after = await store.getRun(run.id);
+  assert.deepEqual(
+    [after!.status, after!.attempt, after!.notBefore.getTime(), after!.error],
+    [reaped!.status, reaped!.attempt, reaped!.notBefore.getTime(), reaped!.error],
+  );
+  await scheduler.shutdown();
+});
