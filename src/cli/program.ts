@@ -65,7 +65,7 @@ const processIO: CliIO = {
 };
 
 /**
- * Builds the `tickwork` program: `next`, `serve`, `jobs list|pause|resume|run|remove`. Nothing runs until
+ * Builds the `tickwork` program: `next`, `serve`, `jobs list|show|add|pause|resume|run|remove`. Nothing runs until
  * `parseAsync` is called; `exitOverride()` is set, so errors surface as exceptions (`CommanderError` with
  * an `exitCode`, or {@link CliError} with {@link EXIT_ERROR}, {@link EXIT_USAGE} or {@link EXIT_NOT_FOUND})
  * rather than `process.exit`.

@@ -134,6 +134,224 @@ describe('tickwork serve + jobs', () => {
     assert.doesNotMatch(task.out, /^hello/m);
   });
 
+  test('jobs add: --cron, --every, --at and --trigger; the policy options; errors exit 2 (1 for a conflict)', async () => {
+    const cron = await cli(
+      [
+        'jobs',
+        'add',
+        '--task',
+        'report',
+        '--cron',
+        '0 9 * * 1-5',
+        '--timezone',
+        'Europe/Paris',
+        '--id',
+        'weekday',
+      ],
+      env(),
+    );
+    assert.equal(cron.code, 0, cron.err);
+    assert.match(
+      cron.out,
+      /^added weekday: At 09:00, Monday through Friday \(Europe\/Paris time\), next run at \d{4}-\d\d-\d\dT0[78]:00:00\.000Z$/,
+    );
+    const at = await cli(
+      [
+        'jobs',
+        'add',
+        '--task',
+        'hello',
+        '--at',
+        '2030-01-02T03:04:05Z',
+        '--id',
+        'once',
+        '--args',
+        '["a", 1]',
+        '--json',
+      ],
+      env(),
+    );
+    assert.equal(at.code, 0, at.err);
+    const once = JSON.parse(at.out) as { nextRunTime: string; args: unknown[]; taskId: string };
+    assert.deepEqual(
+      [once.nextRunTime, once.args, once.taskId],
+      ['2030-01-02T03:04:05.000Z', ['a', 1], 'hello'],
+    );
+    const every = await cli(
+      [
+        'jobs',
+        'add',
+        '--task',
+        'hello',
+        '--every',
+        '1500',
+        '--id',
+        'tick',
+        '--name',
+        'ticker',
+        '--max-instances',
+        '2',
+        '--misfire-grace-time',
+        'none',
+        '--no-coalesce',
+        '--jitter',
+        '250',
+        '--timeout',
+        '1000',
+        '--retry',
+        '3',
+        '--paused',
+        '--json',
+      ],
+      env(),
+    );
+    assert.equal(every.code, 0, every.err);
+    const tick = JSON.parse(every.out) as Record<string, unknown>;
+    assert.deepEqual(
+      [
+        tick.name,
+        tick.triggerText,
+        tick.maxInstances,
+        tick.misfireGraceTime,
+        tick.coalesce,
+        tick.jitter,
+        tick.timeout,
+        tick.paused,
+      ],
+      ['ticker', 'interval[0:00:01.500000]', 2, null, false, 250, 1000, true],
+    );
+    assert.equal((tick.retry as { attempts: number }).attempts, 3);
+    const trigger = await cli(
+      [
+        'jobs',
+        'add',
+        '--task',
+        'hello',
+        '--trigger',
+        '{"type":"date","runDate":"2031-05-06T07:08:09Z"}',
+        '--id',
+        'json',
+      ],
+      env(),
+    );
+    assert.deepEqual(
+      [trigger.code, trigger.out],
+      [0, 'added json: Once, at 2031-05-06T07:08:09+00:00, next run at 2031-05-06T07:08:09.000Z'],
+    );
+
+    // Input the CLI refuses before asking the server.
+    const none = await cli(['jobs', 'add', '--task', 'hello'], env());
+    assert.equal(none.code, 2);
+    assert.match(
+      none.err,
+      /expected a trigger: --cron <expression>, --every <ms>, --at <date> or --trigger <json>/,
+    );
+    const two = await cli(['jobs', 'add', '--task', 'hello', '--cron', '@daily', '--every', '5'], env());
+    assert.equal(two.code, 2);
+    assert.match(two.err, /--cron and --every exclude each other/);
+    const args = await cli(['jobs', 'add', '--task', 'hello', '--every', '5', '--args', '{"a":1}'], env());
+    assert.equal(args.code, 2);
+    assert.match(args.err, /--args must be a JSON array/);
+    const notJson = await cli(['jobs', 'add', '--task', 'hello', '--trigger', '{type:cron}'], env());
+    assert.equal(notJson.code, 2);
+    assert.match(notJson.err, /--trigger is not JSON/);
+    const ms = await cli(['jobs', 'add', '--task', 'hello', '--every', '5s'], env());
+    assert.equal(ms.code, 2);
+    assert.match(ms.err, /expected a number of milliseconds >= 0/);
+    // Input the server refuses: its code and message.
+    const cronBad = await cli(['jobs', 'add', '--task', 'hello', '--cron', '61 * * * *'], env());
+    assert.equal(cronBad.code, 2);
+    assert.match(cronBad.err, /INVALID_CRON/);
+    const task = await cli(['jobs', 'add', '--task', 'nope', '--every', '1000'], env());
+    assert.equal(task.code, 2);
+    assert.match(task.err, /TASK_NOT_FOUND/);
+    const conflict = await cli(['jobs', 'add', '--task', 'hello', '--every', '1000', '--id', 'tick'], env());
+    assert.equal(conflict.code, 1);
+    assert.match(conflict.err, /JOB_CONFLICT/);
+    const replaced = await cli(
+      ['jobs', 'add', '--task', 'hello', '--every', '2000', '--id', 'tick', '--replace'],
+      env(),
+    );
+    assert.equal(replaced.code, 0, replaced.err);
+    // The job was paused (--paused): a replacing add keeps an operator's pause (docs/stores.md).
+    assert.equal(replaced.out, 'added tick: Every 2 seconds, paused');
+    const reader = await cli([
+      'jobs',
+      'add',
+      '--task',
+      'hello',
+      '--every',
+      '1000',
+      '--url',
+      api,
+      '--token',
+      READER,
+    ]);
+    assert.equal(reader.code, 1);
+    assert.match(reader.err, /FORBIDDEN/);
+    for (const id of ['weekday', 'once', 'tick', 'json'])
+      assert.equal((await cli(['jobs', 'rm', id], env())).code, 0);
+  });
+
+  test('jobs show: schedule, state, policy, next fire times, recent runs; --json; 3 for a job that does not exist', async () => {
+    const add = await cli(
+      [
+        'jobs',
+        'add',
+        '--task',
+        'hello',
+        '--cron',
+        '30 4 * * *',
+        '--timezone',
+        'UTC',
+        '--id',
+        'shown',
+        '--max-instances',
+        '3',
+        '--timeout',
+        '5000',
+      ],
+      env(),
+    );
+    assert.equal(add.code, 0, add.err);
+    assert.equal((await cli(['jobs', 'run', 'shown'], env())).code, 0);
+    // The manual run (the task returns at once) is recorded.
+    const deadline = Date.now() + 10_000;
+    let shown = await cli(['jobs', 'show', 'shown', '-n', '3'], env());
+    while (!/succeeded \(manual\)/.test(shown.out) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      shown = await cli(['jobs', 'show', 'shown', '-n', '3'], env());
+    }
+    assert.equal(shown.code, 0, shown.err);
+    const lines = shown.out.split('\n');
+    assert.match(
+      shown.out,
+      /^schedule\s+At 04:30 \(UTC\) \(cron\[expression='30 4 \* \* \*', timezone='UTC'\]\)$/m,
+    );
+    assert.match(shown.out, /^state\s+active$/m);
+    assert.match(shown.out, /^maxInstances\s+3$/m);
+    assert.match(shown.out, /^timeout\s+5000 ms$/m);
+    assert.match(shown.out, /^retry\s+none$/m);
+    // Three fire times, a day apart at 04:30 UTC.
+    const from = lines.indexOf('next fire times:') + 1;
+    const times = lines.slice(from, lines.indexOf('', from)).map((l) => Date.parse(l.trim()));
+    assert.equal(times.length, 3);
+    for (const t of times) assert.equal(new Date(t).toISOString().slice(11), '04:30:00.000Z');
+    assert.deepEqual([times[1]! - times[0]!, times[2]! - times[1]!], [86_400_000, 86_400_000]);
+    assert.match(shown.out, /^recent runs \(the newest 100: succeeded 1\):$/m);
+    assert.match(shown.out, /^ {2}SCHEDULED\s+STATUS\s+STARTED\s+DURATION\s+RUN$/m);
+    const json = await cli(['jobs', 'show', 'shown', '--json', '--url', api, '--token', READER]);
+    assert.equal(json.code, 0, json.err);
+    const detail = JSON.parse(json.out) as { id: string; nextFireTimes: string[] };
+    assert.deepEqual([detail.id, detail.nextFireTimes.length], ['shown', 5]);
+    const missing = await cli(['jobs', 'show', 'nope'], env());
+    assert.equal(missing.code, 3);
+    assert.match(missing.err, /JOB_NOT_FOUND/);
+    const n = await cli(['jobs', 'show', 'shown', '-n', '101'], env());
+    assert.equal(n.code, 2);
+    assert.equal((await cli(['jobs', 'rm', 'shown'], env())).code, 0);
+  });
+
   test('jobs pause, resume, run, remove; 3 for a job that does not exist', async () => {
     const pause = await cli(['jobs', 'pause', 'hello'], env());
     assert.deepEqual([pause.code, pause.out], [0, 'paused hello']);

@@ -1,6 +1,6 @@
 /**
- * `tickwork jobs list|pause|resume|run|remove`: manage the jobs of a running server through its HTTP API
- * (`--url` / `TICKWORK_URL`, `--token` / `TICKWORK_TOKEN`).
+ * `tickwork jobs list|show|add|pause|resume|run|remove`: manage the jobs of a running server through its HTTP
+ * API (`--url` / `TICKWORK_URL`, `--token` / `TICKWORK_TOKEN`).
  *
  * Exit codes: 0 ok; 1 server or API error (unreachable, 5xx, a refused token, a conflict such as
  * `MAX_INSTANCES_REACHED`); 2 invalid input (options, a bad URL, a 400 answer, a URL that is not the API);
@@ -64,15 +64,21 @@ export class ApiClient {
   }
 
   /**
-   * Calls the API and returns the parsed body.
+   * Calls the API (with `payload` as a JSON body, when given) and returns the parsed body.
    * @throws CliError with the exit code for the failure (see the module's documentation).
    */
-  async request<T = unknown>(method: string, path: string): Promise<T> {
+  async request<T = unknown>(method: string, path: string, payload?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (payload !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(this.base + path, { method, headers, signal: AbortSignal.timeout(30_000) });
+      res = await fetch(this.base + path, {
+        method,
+        headers,
+        body: payload === undefined ? undefined : JSON.stringify(payload),
+        signal: AbortSignal.timeout(30_000),
+      });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new CliError(
@@ -118,15 +124,40 @@ export function clean(text: string): string {
   );
 }
 
+interface RunSummaryView {
+  id: string;
+  status: string;
+  manual: boolean;
+  scheduledFireTime: string;
+  startedAt: string | null;
+  duration: number | null;
+}
+
 interface JobView {
   id: string;
   name: string;
+  taskId: string;
   description: string;
   triggerText: string;
+  args: unknown[];
+  maxInstances: number;
+  misfireGraceTime: number | null;
+  coalesce: boolean;
+  jitter: number | null;
+  timeout: number | null;
+  retry: { attempts: number; backoff: string; delay: number; maxDelay: number; jitter: boolean } | null;
   paused: boolean;
   pending: boolean;
+  quarantine: string | null;
   nextRunTime: string | null;
   lastRun: { status: string; startedAt: string | null; scheduledFireTime: string } | null;
+}
+
+/** `GET /jobs/{id}`. */
+interface JobDetailView extends JobView {
+  nextFireTimes: string[];
+  recentRuns: RunSummaryView[];
+  recentRunCounts: Record<string, number>;
 }
 
 /** Lines of an aligned table. */
@@ -144,6 +175,164 @@ function limit(value: string): number {
   if (!/^[0-9]+$/.test(value) || Number(value) < 1)
     throw new InvalidArgumentError('expected an integer >= 1');
   return Number(value);
+}
+
+/** `-n` of `jobs show`: how many next fire times, 0 to 100 (the API's `n`). */
+function previewCount(value: string): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) > 100)
+    throw new InvalidArgumentError('expected an integer from 0 to 100');
+  return Number(value);
+}
+
+/** A duration in milliseconds: decimal digits, with a fraction or not. */
+function millis(value: string): number {
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(value))
+    throw new InvalidArgumentError('expected a number of milliseconds >= 0, e.g. 30000');
+  return Number(value);
+}
+
+/** A duration in milliseconds, or `none` (no limit; sent as null: commander turns a parsed null into ''). */
+function millisOrNone(value: string): number | 'none' {
+  return value === 'none' ? value : millis(value);
+}
+
+/** The JSON value of an option. @throws CliError (exit 2) when it is not JSON. */
+function jsonOption(value: string, option: string): unknown {
+  try {
+    return JSON.parse(value) as unknown;
+  } catch (err) {
+    throw new CliError(`${option} is not JSON: ${(err as Error).message}`, EXIT_USAGE);
+  }
+}
+
+/** The options of `jobs add`. */
+interface AddOptions extends ClientOptions {
+  task: string;
+  cron?: string;
+  every?: number;
+  at?: string;
+  trigger?: string;
+  timezone?: string;
+  id?: string;
+  name?: string;
+  args?: string;
+  maxInstances?: number;
+  misfireGraceTime?: number | 'none';
+  coalesce?: boolean;
+  jitter?: number;
+  timeout?: number | 'none';
+  retry?: number;
+  paused?: boolean;
+  replace?: boolean;
+  json?: boolean;
+}
+
+/**
+ * The `POST /jobs` body of `jobs add`: the trigger from exactly one of `--cron`, `--every`, `--at` and
+ * `--trigger` (`--timezone` goes with the first three), the rest as given. Values are checked by the server.
+ * @throws CliError (exit 2) for no trigger or more than one, and for `--args` or `--trigger` that are not
+ * what they should be.
+ */
+export function addJobBody(opts: AddOptions): Record<string, unknown> {
+  const given = (['cron', 'every', 'at', 'trigger'] as const).filter((k) => opts[k] !== undefined);
+  if (given.length !== 1) {
+    throw new CliError(
+      given.length === 0
+        ? 'expected a trigger: --cron <expression>, --every <ms>, --at <date> or --trigger <json>'
+        : `${given.map((k) => `--${k}`).join(' and ')} exclude each other: give one trigger`,
+      EXIT_USAGE,
+    );
+  }
+  const zone = opts.timezone === undefined ? {} : { timezone: opts.timezone };
+  let trigger: unknown;
+  if (opts.cron !== undefined) trigger = { type: 'cron', expression: opts.cron, ...zone };
+  else if (opts.every !== undefined) trigger = { type: 'interval', milliseconds: opts.every, ...zone };
+  else if (opts.at !== undefined) trigger = { type: 'date', runDate: opts.at, ...zone };
+  else {
+    trigger = jsonOption(opts.trigger!, '--trigger');
+    if (trigger === null || typeof trigger !== 'object' || Array.isArray(trigger))
+      throw new CliError(
+        '--trigger must be a JSON object, e.g. {"type":"interval","seconds":30}',
+        EXIT_USAGE,
+      );
+    if (opts.timezone !== undefined)
+      throw new CliError('--timezone goes inside --trigger\'s JSON ("timezone": "...")', EXIT_USAGE);
+  }
+  const body: Record<string, unknown> = { taskId: opts.task, trigger };
+  if (opts.args !== undefined) {
+    const args = jsonOption(opts.args, '--args');
+    if (!Array.isArray(args)) throw new CliError('--args must be a JSON array, e.g. ["a", 1]', EXIT_USAGE);
+    body.args = args;
+  }
+  const fields = {
+    id: opts.id,
+    name: opts.name,
+    maxInstances: opts.maxInstances,
+    misfireGraceTime: opts.misfireGraceTime === 'none' ? null : opts.misfireGraceTime,
+    coalesce: opts.coalesce,
+    jitter: opts.jitter,
+    timeout: opts.timeout === 'none' ? null : opts.timeout,
+    retry: opts.retry,
+    paused: opts.paused,
+    replaceExisting: opts.replace,
+  };
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) body[k] = v;
+  return body;
+}
+
+/** Milliseconds as shown by `jobs show`: `none` for no value. */
+const showMs = (v: number | null) => (v === null ? 'none' : `${v} ms`);
+
+/** The lines `jobs show` prints for a job. */
+export function showJob(job: JobDetailView): string[] {
+  const state = job.paused
+    ? job.quarantine !== null
+      ? `paused by the scheduler: ${clean(job.quarantine)}`
+      : 'paused'
+    : job.pending
+      ? 'pending (the scheduler has not started)'
+      : 'active';
+  const retry =
+    job.retry === null
+      ? 'none'
+      : `${job.retry.attempts} attempts, ${job.retry.backoff} backoff from ${job.retry.delay} ms up to ${job.retry.maxDelay} ms${job.retry.jitter ? ' with jitter' : ''}`;
+  const lines = table(
+    ['id', clean(job.id)],
+    [
+      ['name', clean(job.name)],
+      ['task', clean(job.taskId)],
+      ['schedule', `${clean(job.description)} (${clean(job.triggerText)})`],
+      ['state', state],
+      ['next run', job.paused ? '-' : (job.nextRunTime ?? '-')],
+      ['args', clean(JSON.stringify(job.args))],
+      ['maxInstances', String(job.maxInstances)],
+      ['misfireGraceTime', showMs(job.misfireGraceTime)],
+      ['coalesce', String(job.coalesce)],
+      ['jitter', showMs(job.jitter)],
+      ['timeout', showMs(job.timeout)],
+      ['retry', retry],
+    ],
+  );
+  if (job.nextFireTimes.length > 0) {
+    lines.push('', job.paused ? 'next fire times (after a resume now):' : 'next fire times:');
+    for (const t of job.nextFireTimes) lines.push(`  ${t}`);
+  }
+  const counts = Object.entries(job.recentRunCounts)
+    .map(([status, n]) => `${clean(status)} ${n}`)
+    .join(', ');
+  lines.push('', job.recentRuns.length === 0 ? 'no runs yet' : `recent runs (the newest 100: ${counts}):`);
+  if (job.recentRuns.length > 0) {
+    const rows = job.recentRuns.map((r) => [
+      r.scheduledFireTime,
+      clean(r.status) + (r.manual ? ' (manual)' : ''),
+      r.startedAt ?? '-',
+      r.duration === null ? '-' : `${r.duration} ms`,
+      clean(r.id),
+    ]);
+    for (const line of table(['SCHEDULED', 'STATUS', 'STARTED', 'DURATION', 'RUN'], rows))
+      lines.push(`  ${line}`);
+  }
+  return lines;
 }
 
 function client(opts: ClientOptions, context: CliContext): ApiClient {
@@ -253,6 +442,81 @@ export function registerJobs(program: Command, context: CliContext): void {
           io.out(line);
       },
     );
+
+  withClient(jobs.command('show'))
+    .description('show a job: schedule, state, policy, next fire times and recent runs')
+    .argument('<id>', 'job id')
+    .option('-n, --next <count>', 'how many next fire times to show, 0 to 100 (default: 5)', previewCount)
+    .option('--json', "print the API's answer as JSON")
+    .action(async (id: string, opts: ClientOptions & { next?: number; json?: boolean }) => {
+      const api = client(opts, context);
+      const path = `${jobPath(id)}${opts.next === undefined ? '' : `?n=${opts.next}`}`;
+      const job = await api.request<JobDetailView | null>('GET', path);
+      if (
+        typeof job !== 'object' ||
+        job === null ||
+        !Array.isArray(job.nextFireTimes) ||
+        !Array.isArray(job.recentRuns)
+      ) {
+        throw notTheApi(api, path);
+      }
+      if (opts.json) {
+        io.out(JSON.stringify(job, null, 2));
+        return;
+      }
+      for (const line of showJob(job)) io.out(line);
+    });
+
+  withClient(jobs.command('add'))
+    .description('add a job running a task the server defines (see `GET /status` for its tasks)')
+    .requiredOption('--task <id>', 'the task the job runs')
+    .option('--cron <expression>', 'a crontab expression (5, 6 or 7 fields, or a nickname like @daily)')
+    .option('--every <ms>', 'an interval, in milliseconds', millis)
+    .option('--at <date>', 'once, at this ISO 8601 date-time (without an offset: read in --timezone)')
+    .option('--trigger <json>', "any trigger in the HTTP API's forms, as JSON")
+    .option('--timezone <zone>', "IANA time zone of --cron, --every or --at (default: the server's)")
+    .option('--id <id>', 'the job id (default: a random UUID)')
+    .option('--name <name>', 'the name shown in logs and the API (default: the task id)')
+    .option('--args <json>', "the task's arguments, as a JSON array")
+    .option('--max-instances <n>', 'runs going at once (default: 1)', limit)
+    .option(
+      '--misfire-grace-time <ms>',
+      "how late a run may start, in ms, or none (default: the server's)",
+      millisOrNone,
+    )
+    .option('--coalesce', 'collapse a backlog of fire times into one run (the default)')
+    .option('--no-coalesce', 'run every fire time of a backlog')
+    .option('--jitter <ms>', 'random delay added to each run start, at most this many ms', millis)
+    .option('--timeout <ms>', 'abort a run after this many ms, or none', millisOrNone)
+    .option('--retry <attempts>', 'attempts in all for a failing run (1 s apart)', limit)
+    .option('--paused', 'add the job paused')
+    .option(
+      '--replace',
+      'replace a job with the same --id (its next run time is kept when the trigger is the same)',
+    )
+    .option('--json', 'print the added job as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        "  tickwork jobs add --task send-report --cron '0 9 * * 1-5' --timezone Europe/Paris --id report\n" +
+        '  tickwork jobs add --task tick --every 1000 --max-instances 2\n' +
+        '  tickwork jobs add --task cleanup --trigger \'{"type":"calendarInterval","days":1,"hour":3}\'',
+    )
+    .action(async (opts: AddOptions) => {
+      const body = addJobBody(opts);
+      const job = await client(opts, context).request<JobView | null>('POST', '/jobs', body);
+      if (typeof job !== 'object' || job === null || typeof job.id !== 'string') {
+        throw notTheApi(client(opts, context), '/jobs');
+      }
+      if (opts.json) {
+        io.out(JSON.stringify(job, null, 2));
+        return;
+      }
+      io.out(
+        `added ${clean(job.id)}: ${clean(job.description)}` +
+          (job.paused ? ', paused' : `, next run at ${job.nextRunTime ?? '-'}`),
+      );
+    });
 
   withClient(jobs.command('pause'))
     .description('pause a job (it keeps its schedule but does not fire)')
