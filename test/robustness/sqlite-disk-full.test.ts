@@ -109,3 +109,60 @@ test(
     }
   },
 );
+
+test(
+  'a disk already full at start: the error says so (SQLite says only "disk I/O error"); with room, the store starts',
+  {
+    skip: isRoot
+      ? false
+      : 'needs root to mount a tmpfs (the full-disk case without root: sqlite-full.test.ts)',
+    timeout: 60_000,
+  },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tickwork-disk-'));
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { stdio: 'pipe' });
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      t.skip(`cannot mount a tmpfs here: ${(err as Error).message.split('\n')[0]}`);
+      return;
+    }
+    try {
+      const existing = join(dir, 'jobs.db');
+      const created = new SqliteStore({ path: existing });
+      await created.start({ nodeId: 'a', now: Date.now });
+      await created.stop();
+      const fill = join(dir, 'fill');
+      const filled = fillDisk(fill);
+      // An existing database (its shared-memory file cannot grow) and a new one.
+      for (const path of [existing, join(dir, 'new', 'jobs.db')]) {
+        const store = new SqliteStore({ path });
+        await assert.rejects(
+          store.start({ nodeId: 'a', now: Date.now }),
+          (err: Error & { code?: string }) => {
+            assert.equal(err.code, 'STORE_ERROR');
+            assert.match(
+              err.message,
+              new RegExp(
+                `^SQLite store failed: .* \\(SQLITE_[A-Z_]+\\): the file system holding ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is full \\(\\d+ bytes free\\); free some space$`,
+              ),
+            );
+            return true;
+          },
+          path,
+        );
+      }
+      // With room again, the existing database opens, its file intact.
+      const fd = openSync(fill, 'r+');
+      ftruncateSync(fd, filled - 1024 * 1024);
+      closeSync(fd);
+      const store = new SqliteStore({ path: existing });
+      await store.start({ nodeId: 'a', now: Date.now });
+      assert.equal(await store.countJobs(), 0);
+      await store.stop();
+    } finally {
+      execFileSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -22,7 +22,8 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { dirname } from 'node:path';
+import { statfsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { TickworkError } from '../../core/errors.js';
@@ -1006,7 +1007,7 @@ export class SqliteStore implements Store {
           try {
             db.exec('ROLLBACK');
           } catch (rollbackError) {
-            throw storeError(rollbackError);
+            throw storeError(rollbackError, this.path);
           }
         }
         throw err;
@@ -1034,7 +1035,7 @@ export class SqliteStore implements Store {
       try {
         return fn();
       } catch (err) {
-        if (!isBusy(err)) throw storeError(err);
+        if (!isBusy(err)) throw storeError(err, this.path);
         busy = { error: err };
       }
     }
@@ -1121,14 +1122,14 @@ export class SqliteStore implements Store {
     for (;;) {
       if (busy) {
         const left = started + this.busyTimeout - performance.now();
-        if (left <= 0) throw storeError(busy.error);
+        if (left <= 0) throw storeError(busy.error, this.path);
         await sleep(Math.min(left, pause * (0.75 + Math.random() / 2)));
         pause = Math.min(pause * 2, MAX_PAUSE);
       }
       try {
         return fn();
       } catch (err) {
-        if (!isBusy(err)) throw storeError(err);
+        if (!isBusy(err)) throw storeError(err, this.path);
         busy = { error: err };
       }
     }
@@ -1138,7 +1139,7 @@ export class SqliteStore implements Store {
     try {
       return fn();
     } catch (err) {
-      throw storeError(err);
+      throw storeError(err, this.path);
     }
   }
 
@@ -1172,14 +1173,37 @@ export class SqliteStore implements Store {
 }
 
 /** A database error as `STORE_ERROR` (the error as `cause`); a `TickworkError` as it is. */
-function storeError(err: unknown): TickworkError {
+function storeError(err: unknown, path: string): TickworkError {
   if (err instanceof TickworkError) return err;
   return new TickworkError(
     'STORE_ERROR',
-    `SQLite store failed: ${(err as Error).message}`,
+    `SQLite store failed: ${(err as Error).message}${fullDiskHint(err, path)}`,
     {},
     { cause: err },
   );
+}
+
+/** Free bytes below which a failed write or open is put down to a full disk. */
+const FULL_DISK_BYTES = 1024 * 1024;
+
+/**
+ * For an I/O error (`SQLITE_IOERR_*`: opening a database whose shared-memory file cannot grow says only
+ * "disk I/O error") or `SQLITE_FULL`, when the file system holding the database has less than 1 MiB free:
+ * what to do about it. Otherwise ''.
+ */
+function fullDiskHint(err: unknown, path: string): string {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !(code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR'))) return '';
+  if (path === ':memory:' || /^file:/i.test(path)) return '';
+  let free: number;
+  try {
+    const fs = statfsSync(dirname(resolve(path)));
+    free = fs.bavail * fs.bsize;
+  } catch {
+    return '';
+  }
+  if (free >= FULL_DISK_BYTES) return '';
+  return ` (${code}): the file system holding ${resolve(path)} is full (${free} bytes free); free some space`;
 }
 
 /** Whether `err` is SQLite's "database or disk is full" (`SQLITE_FULL`). */
