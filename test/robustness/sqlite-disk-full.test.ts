@@ -2,7 +2,7 @@
 // disk is filled until ENOSPC, and then some room is freed. SQLite's WAL grows until its automatic
 // checkpoint (1000 pages, about 4 MB) and does not shrink: room freed on a full disk went to the WAL, which
 // filled the disk again before it ever reached its checkpoint, and the scheduler stayed stopped.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
@@ -14,6 +14,32 @@ import { ManualClock } from '../../src/testing.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** Why a test here is skipped when not root. */
+const NEEDS_ROOT = isRoot
+  ? false
+  : 'needs root to mount a tmpfs (the full-disk case without root: sqlite-full.test.ts)';
+
+/**
+ * Runs `fn` with a new directory on which a tmpfs of `size` is mounted, then unmounts and removes it. Skips
+ * `t` when the tmpfs cannot be mounted (root in a container without the capability).
+ */
+async function withTmpfs(t: TestContext, size: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwork-disk-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    t.skip(`cannot mount a tmpfs here: ${(err as Error).message.split('\n')[0]}`);
+    return;
+  }
+  try {
+    await fn(dir);
+  } finally {
+    execFileSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** Writes zeros to `file` until the file system is full; returns its size. */
 function fillDisk(file: string): number {
@@ -46,88 +72,63 @@ function fillDisk(file: string): number {
 
 test(
   'a full disk (tmpfs): the store gives the WAL its room back once a write succeeds again, and keeps firing',
-  {
-    skip: isRoot
-      ? false
-      : 'needs root to mount a tmpfs (the full-disk case without root: sqlite-full.test.ts)',
-    timeout: 120_000,
-  },
-  async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tickwork-disk-'));
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir], { stdio: 'pipe' });
-    } catch (err) {
-      // Root in a container without the capability to mount: the case without a mount is sqlite-full.test.ts.
-      rmSync(dir, { recursive: true, force: true });
-      t.skip(`cannot mount a tmpfs here: ${(err as Error).message.split('\n')[0]}`);
-      return;
-    }
-    const path = join(dir, 'jobs.db');
-    const clock = new ManualClock('2024-01-01T00:00:00Z');
-    const scheduler = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
-    try {
-      let ran = 0;
-      scheduler.defineTask('work', () => void ran++);
-      await scheduler.start();
-      for (let i = 0; i < 5; i++) await scheduler.addJob('work', 'interval', { id: `j${i}`, seconds: 1 });
-      const wal = () => statSync(`${path}-wal`).size;
-      // Run until the WAL holds about 1.5 MB (below its checkpoint at 1000 pages).
-      for (let i = 0; i < 3000 && wal() < 1_500_000; i++) await clock.advance(1000);
-      assert.ok(wal() >= 1_500_000 && wal() < 3_000_000, `WAL of ${wal()} bytes`);
+  { skip: NEEDS_ROOT, timeout: 120_000 },
+  (t) =>
+    withTmpfs(t, '8m', async (dir) => {
+      const path = join(dir, 'jobs.db');
+      const clock = new ManualClock('2024-01-01T00:00:00Z');
+      const scheduler = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
+      try {
+        let ran = 0;
+        scheduler.defineTask('work', () => void ran++);
+        await scheduler.start();
+        for (let i = 0; i < 5; i++) await scheduler.addJob('work', 'interval', { id: `j${i}`, seconds: 1 });
+        const wal = () => statSync(`${path}-wal`).size;
+        // Run until the WAL holds about 1.5 MB (below its checkpoint at 1000 pages).
+        for (let i = 0; i < 3000 && wal() < 1_500_000; i++) await clock.advance(1000);
+        assert.ok(wal() >= 1_500_000 && wal() < 3_000_000, `WAL of ${wal()} bytes`);
 
-      const fill = join(dir, 'fill');
-      const filled = fillDisk(fill);
-      for (let i = 0; i < 600 && scheduler.storeError === null; i++) await clock.advance(1000);
-      assert.ok(scheduler.storeError, 'the full disk stopped the loop');
-      const walWhenFull = wal();
+        const fill = join(dir, 'fill');
+        const filled = fillDisk(fill);
+        for (let i = 0; i < 600 && scheduler.storeError === null; i++) await clock.advance(1000);
+        assert.ok(scheduler.storeError, 'the full disk stopped the loop');
+        const walWhenFull = wal();
 
-      // Free 1 MB: less than the WAL would take to reach its automatic checkpoint.
-      const fd = openSync(fill, 'r+');
-      ftruncateSync(fd, filled - 1024 * 1024);
-      closeSync(fd);
-      // The loop backs off at most 5 s; then it writes again.
-      for (let i = 0; i < 6; i++) await clock.advance(1000);
-      assert.equal(scheduler.storeError, null, 'the loop writes again');
-      assert.ok(wal() < walWhenFull, `the WAL gave its room back (${wal()} bytes, ${walWhenFull} when full)`);
+        // Free 1 MB: less than the WAL would take to reach its automatic checkpoint.
+        const fd = openSync(fill, 'r+');
+        ftruncateSync(fd, filled - 1024 * 1024);
+        closeSync(fd);
+        // The loop backs off at most 5 s; then it writes again.
+        for (let i = 0; i < 6; i++) await clock.advance(1000);
+        assert.equal(scheduler.storeError, null, 'the loop writes again');
+        assert.ok(
+          wal() < walWhenFull,
+          `the WAL gave its room back (${wal()} bytes, ${walWhenFull} when full)`,
+        );
 
-      // A minute more: every job fires every second, the disk never fills up again.
-      const before = ran;
-      for (let i = 0; i < 60; i++) {
-        await clock.advance(1000);
-        assert.equal(scheduler.storeError, null, `the disk filled up again after ${i + 1} s`);
+        // A minute more: every job fires every second, the disk never fills up again.
+        const before = ran;
+        for (let i = 0; i < 60; i++) {
+          await clock.advance(1000);
+          assert.equal(scheduler.storeError, null, `the disk filled up again after ${i + 1} s`);
+        }
+        assert.ok(ran - before >= 5 * 59, `${ran - before} runs in 60 s`);
+        await scheduler.shutdown();
+        const db = new Database(path, { readonly: true });
+        assert.deepEqual(db.pragma('integrity_check'), [{ integrity_check: 'ok' }]);
+        assert.equal((db.prepare('SELECT count(*) AS n FROM jobs').get() as { n: number }).n, 5);
+        db.close();
+      } finally {
+        if (scheduler.state !== 'stopped') await scheduler.shutdown({ wait: false }).catch(() => {});
       }
-      assert.ok(ran - before >= 5 * 59, `${ran - before} runs in 60 s`);
-      await scheduler.shutdown();
-      const db = new Database(path, { readonly: true });
-      assert.deepEqual(db.pragma('integrity_check'), [{ integrity_check: 'ok' }]);
-      assert.equal((db.prepare('SELECT count(*) AS n FROM jobs').get() as { n: number }).n, 5);
-      db.close();
-    } finally {
-      if (scheduler.state !== 'stopped') await scheduler.shutdown({ wait: false }).catch(() => {});
-      execFileSync('umount', [dir]);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
+    }),
 );
 
 test(
   'a disk already full at start: the error says so (SQLite says only "disk I/O error"); with room, the store starts',
-  {
-    skip: isRoot
-      ? false
-      : 'needs root to mount a tmpfs (the full-disk case without root: sqlite-full.test.ts)',
-    timeout: 60_000,
-  },
-  async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tickwork-disk-'));
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { stdio: 'pipe' });
-    } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
-      t.skip(`cannot mount a tmpfs here: ${(err as Error).message.split('\n')[0]}`);
-      return;
-    }
-    try {
+  { skip: NEEDS_ROOT, timeout: 60_000 },
+  (t) =>
+    withTmpfs(t, '2m', async (dir) => {
       const existing = join(dir, 'jobs.db');
       const created = new SqliteStore({ path: existing });
       await created.start({ nodeId: 'a', now: Date.now });
@@ -160,9 +161,5 @@ test(
       await store.start({ nodeId: 'a', now: Date.now });
       assert.equal(await store.countJobs(), 0);
       await store.stop();
-    } finally {
-      execFileSync('umount', [dir]);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
+    }),
 );

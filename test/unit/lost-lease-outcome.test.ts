@@ -62,23 +62,29 @@ class CountingStore extends MemoryStore {
   }
 }
 
+/** A scheduler on a {@link CountingStore} with a 3 s lease renewed every second, and its clock and log. */
+function setup(persistent: boolean) {
+  const clock = new ManualClock(T);
+  const store = new CountingStore(persistent);
+  const logger = captureLogger();
+  const scheduler = new Scheduler({
+    clock,
+    store,
+    logger,
+    leaseDuration: 3000,
+    heartbeatInterval: 1000,
+    maxWakeInterval: 5000,
+    // No jitter on the loop's longest sleep (a shared store's idle nodes spread their polls by up to 500 ms).
+    random: () => 0,
+  });
+  return { clock, store, logger, scheduler };
+}
+
 for (const persistent of [false, true]) {
   test(`an outcome refused for a run reaped while its task went on is offered once and dropped (${
     persistent ? 'grouped finishRuns' : 'finishRun'
   })`, async () => {
-    const clock = new ManualClock(T);
-    const store = new CountingStore(persistent);
-    const logger = captureLogger();
-    const scheduler = new Scheduler({
-      clock,
-      store,
-      logger,
-      leaseDuration: 3000,
-      heartbeatInterval: 1000,
-      maxWakeInterval: 5000,
-      // No jitter on the loop's longest sleep (a shared store's idle nodes spread their polls by up to 500 ms).
-      random: () => 0,
-    });
+    const { clock, store, logger, scheduler } = setup(persistent);
     let release!: () => void;
     // The task ignores its signal, as a long task may.
     const long = () => new Promise<void>((resolve) => (release = resolve));
@@ -139,18 +145,7 @@ for (const persistent of [false, true]) {
 }
 
 test('a failure refused for a run reaped while its task went on: no job:error, no retry of this process, the error still logged', async () => {
-  const clock = new ManualClock(T);
-  const store = new CountingStore(true);
-  const logger = captureLogger();
-  const scheduler = new Scheduler({
-    clock,
-    store,
-    logger,
-    leaseDuration: 3000,
-    heartbeatInterval: 1000,
-    maxWakeInterval: 5000,
-    random: () => 0,
-  });
+  const { clock, store, logger, scheduler } = setup(true);
   let fail!: (err: Error) => void;
   const long = () => new Promise<void>((_, reject) => (fail = reject));
   // A retry policy: a failure taken by the store would schedule attempt 2 a second later.
