@@ -219,6 +219,10 @@ test('PostgreSQL fireConcurrency: one call divides its claim among transactions 
       2000,
       'the default fireConcurrency 2',
     );
+    // No more transactions than the pool has connections: its size caps the claim.
+    assert.equal(new PostgresStore({ pool }, { fireConcurrency: 16 }).fireBatchSize, 8000, 'a pool of 8');
+    assert.equal(new PostgresStore({ connectionString: PG_URL }, { fireConcurrency: 8 }).fireBatchSize, 4000);
+    assert.equal(new PostgresStore({ connectionString: PG_URL }, { poolSize: 1 }).fireBatchSize, 1000);
     await a.start(startContext);
     await b.start(startContext);
     const base = await addDueJobs(a, 400);

@@ -406,7 +406,9 @@ export class PostgresStore implements Store {
   readonly maxWakeInterval: number;
   /**
    * How many jobs the scheduler fires per {@link PostgresStore.fireDueJobs} call by default: 1,000 per
-   * transaction times {@link PostgresStoreOptions.fireConcurrency} (2,000 with the default 2). A
+   * transaction times {@link PostgresStoreOptions.fireConcurrency} (2,000 with the default 2), at most
+   * 1,000 times the pool's size (`poolSize`, or a caller-owned pool's `max`): a call divides its claim among
+   * no more connections than the pool holds. A
    * transaction pays a fixed cost whatever it claims (its round trips, the flush of its commit to the WAL):
    * larger claims spread it over more jobs. Claims of 2,000 per transaction measured no faster than 1,000
    * (`bench/stores.ts`).
@@ -529,7 +531,8 @@ export class PostgresStore implements Store {
     this.listen = opts.listen === undefined ? true : boolean(opts.listen, 'listen');
     this.fireConcurrency =
       opts.fireConcurrency === undefined ? 2 : integer(opts.fireConcurrency, 'fireConcurrency', 1, 16);
-    this.fireBatchSize = FIRE_SHARE_SIZE * this.fireConcurrency;
+    const connections = this.pool ? (this.pool.options?.max ?? 10) : this.poolSize;
+    this.fireBatchSize = FIRE_SHARE_SIZE * Math.max(1, Math.min(this.fireConcurrency, connections));
     this.s = quoteIdent(this.schema);
     const hash = createHash('sha1').update(this.schema).digest('hex').slice(0, 10);
     // A channel name is an identifier too (63 bytes): a long schema name's channel is named by its hash.
