@@ -238,7 +238,7 @@ function expectation(issue: ZodError['issues'][number]): string {
       return i.format === 'datetime' ? 'an ISO 8601 date-time with an offset' : `a valid ${String(i.format)}`;
     case 'invalid_type': {
       if (i.input === undefined) return 'given';
-      if (i.expected === 'int') return 'an integer';
+      if (i.expected === 'int' || i.message === INTEGER_BOUND) return 'an integer';
       const types = Array.isArray(i.expected) ? (i.expected as string[]) : [String(i.expected)];
       return `of type ${types.length > 1 ? `${types.slice(0, -1).join(', ')} or ${types.at(-1)}` : types[0]}`;
     }

@@ -37,10 +37,10 @@ const id = z.string().min(1).max(200);
  * number had to be an integer, so the error in the house shape (`validationError`) reads it from here.
  */
 export const INTEGER_BOUND = 'integer';
-/** An integer from `min` to `max` (inclusive), whose bound issues say so (see {@link INTEGER_BOUND}). */
+/** An integer from `min` to `max` (inclusive), whose type and bound issues say so (see {@link INTEGER_BOUND}). */
 const integer = (min: number, max?: number) => {
   // The bounds come before `.int()`, whose own bounds (the safe integers) would otherwise be reported first.
-  const atLeast = z.number().min(min, { error: INTEGER_BOUND });
+  const atLeast = z.number({ error: INTEGER_BOUND }).min(min, { error: INTEGER_BOUND });
   return (max === undefined ? atLeast : atLeast.max(max, { error: INTEGER_BOUND })).int();
 };
 const isoDateTime = z.string().meta({ format: 'date-time' });

@@ -315,6 +315,17 @@ export async function openStore(url: string): Promise<Store> {
   const sqlite = sqliteUrlParts(value);
   if (sqlite) {
     const { path, params } = sqlite;
+    // The file is the URL's path: a `path` in the query too would be the one silently left unused.
+    const given = params.get('path');
+    if (given !== null) {
+      throw asUrlOption(
+        new TickworkError(
+          'INVALID_OPTION',
+          `Expected \`path\` once: the URL names the file ${JSON.stringify(path)}, its query ${JSON.stringify(given)}`,
+          { field: 'path' },
+        ),
+      );
+    }
     const options = optionsOf(params, url);
     const { SqliteStore } = await importDriver(
       () => import('./sqlite/index.js'),

@@ -176,6 +176,10 @@ test('validation errors are 400 with a stable code and the field', async () => {
     body: { taskId: 'tick', trigger: interval, misfireGraceTime: -1 },
   });
   assert.equal(grace.body.message, 'Expected `misfireGraceTime` to be a number >= 0, got `-1`');
+  const textMax = await h.json('POST', '/scheduler/jobs', {
+    body: { taskId: 'tick', trigger: interval, maxInstances: '1' },
+  });
+  assert.equal(textMax.body.message, 'Expected `maxInstances` to be an integer, got `"1"`');
   const missing = await h.json('POST', '/scheduler/jobs', { body: { taskId: 'tick' } });
   assert.equal(missing.body.message, 'Expected `trigger` to be given');
   const empty = await h.json('POST', '/scheduler/jobs', { body: { taskId: '', trigger: interval } });

@@ -127,6 +127,8 @@ test('store URLs refuse unknown parameters, bad values and repeats, naming the p
   await rejects(`${PG}?listen=false&listen=true`, 'INVALID_OPTION', 'store.listen');
   await rejects('sqlite:/tmp/x.db?maxRunsPerJob=-1', 'INVALID_OPTION', 'store.maxRunsPerJob');
   await rejects('sqlite:/tmp/x.db?busy=1', 'UNKNOWN_OPTION', 'store.busy');
+  // The file is the URL's path: a second one in the query is refused, not left unused.
+  await rejects('sqlite:./x.db?path=./y.db', 'INVALID_OPTION', 'store.path');
   await rejects('memory:?maxRuns=1', 'UNKNOWN_OPTION', 'store.maxRuns');
   await rejects('memory:?__proto__=1', 'UNKNOWN_OPTION', 'store.__proto__');
   await rejects('mysql://db/x', 'INVALID_OPTION', 'store');

@@ -300,7 +300,7 @@ export function registerServe(program: Command, context: CliContext): void {
     .description('run a scheduler server: the tasks of a config module, the HTTP API and the dashboard')
     .option(
       '-c, --config <path>',
-      'config module exporting { tasks, jobs?, store? } (default: ./tickwork.config.js|mjs|ts|mts)',
+      'config module exporting { tasks, jobs?, store?, timezone?, removeUnlistedJobs? } (default: ./tickwork.config.js|mjs|ts|mts)',
     )
     .option(
       '--store <url>',
