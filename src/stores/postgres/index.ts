@@ -956,7 +956,12 @@ export class PostgresStore implements Store {
     return run;
   }
 
-  /** Leases runs at the database's time (`now` is ignored): `FOR UPDATE SKIP LOCKED`, then the jobs. */
+  /**
+   * Leases runs at the database's time (`now` is ignored): `FOR UPDATE SKIP LOCKED`, then the jobs, in one
+   * transaction. A lease is only committed with its runs' jobs read: were the read to fail after a committed
+   * lease (a connection lost, a statement timeout), the runs would be held by this process without its
+   * knowing, never started, and abandoned when their leases ran out.
+   */
   async acquireRuns(
     owner: string,
     _now: Date,
@@ -965,29 +970,33 @@ export class PostgresStore implements Store {
     taskIds?: string[],
   ): Promise<AcquiredRun[]> {
     if (limit <= 0 || (taskIds && taskIds.length === 0)) return [];
-    const r = await this.query<RunColumns>(
-      'acquire',
-      this.acquireSql('not_before <= statement_timestamp()'),
-      [owner, leaseMs, limit, taskIds ?? null],
-    );
-    const rows = r.rows;
-    if (this.unreadableRuns && rows.length < limit) {
-      // Pending runs whose not_before is past the year 9999 (seen by getNextWakeTime) are never due: leased
-      // here, apart from the statement above, they read as unreadable and the scheduler cancels them
-      // (`RUN_UNREADABLE`) instead of their holding a maxInstances slot for good.
-      const room = limit - rows.length;
-      const more = await this.query<RunColumns>(
-        'acquire-unreadable',
-        this.acquireSql(`not_before > ${UNREADABLE_AFTER}`),
-        [owner, leaseMs, room, taskIds ?? null],
+    return this.tx(async (c) => {
+      const r = await this.query<RunColumns>(
+        'acquire',
+        this.acquireSql('not_before <= statement_timestamp()'),
+        [owner, leaseMs, limit, taskIds ?? null],
+        c,
       );
-      rows.push(...more.rows);
-      if (more.rows.length < room) this.unreadableRuns = false;
-    }
-    if (rows.length === 0) return [];
-    const runs = rows.map(decodeRun).sort((a, b) => a.notBefore.getTime() - b.notBefore.getTime());
-    const jobs = await this.jobsFor([...new Set(runs.map((x) => x.jobId))], false);
-    return runs.map((run) => ({ run, job: jobs.get(run.jobId) ?? null }));
+      const rows = r.rows;
+      if (this.unreadableRuns && rows.length < limit) {
+        // Pending runs whose not_before is past the year 9999 (seen by getNextWakeTime) are never due: leased
+        // here, apart from the statement above, they read as unreadable and the scheduler cancels them
+        // (`RUN_UNREADABLE`) instead of their holding a maxInstances slot for good.
+        const room = limit - rows.length;
+        const more = await this.query<RunColumns>(
+          'acquire-unreadable',
+          this.acquireSql(`not_before > ${UNREADABLE_AFTER}`),
+          [owner, leaseMs, room, taskIds ?? null],
+          c,
+        );
+        rows.push(...more.rows);
+        if (more.rows.length < room) this.unreadableRuns = false;
+      }
+      if (rows.length === 0) return [];
+      const runs = rows.map(decodeRun).sort((a, b) => a.notBefore.getTime() - b.notBefore.getTime());
+      const jobs = await this.jobsFor([...new Set(runs.map((x) => x.jobId))], false, c);
+      return runs.map((run) => ({ run, job: jobs.get(run.jobId) ?? null }));
+    });
   }
 
   /**
