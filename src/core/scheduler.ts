@@ -1402,6 +1402,10 @@ export class Scheduler implements JobOwner {
         ),
       );
     }
+    // Runs that ended (or were aborted above) and whose outcomes are on their way to the store, waiting for
+    // a group being recorded: recorded before the store closes, or a run would stay `running` in the store
+    // until another process reaped it as abandoned (and ran it again, with a retry policy).
+    if (this.recording.size > 0) await Promise.allSettled([...this.recording.values()].map((r) => r.done));
     if (this.unrecorded.size > 0) await this.recordPending();
     if (this.heartbeatTimer) this.timers.clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = null;
