@@ -82,6 +82,11 @@ const OUTCOME_GROUP_SIZE = 500;
 const MAX_FIRE_AHEAD = 100;
 /** Jobs fired in the first batch of a wake-up; each next batch doubles, up to `batchSize`. */
 const FIRST_FIRE_BATCH = 4;
+/**
+ * How long, in ms, a halved claim size stays in force after a claim failed where smaller ones of the same
+ * wake-up had succeeded (see `fireCeiling`); each such period without a failing claim doubles it again.
+ */
+const FIRE_CEILING_PERIOD = 60_000;
 
 /**
  * How often, in ms, a scheduler re-measures its clock against the store's and reports itself in the store's
@@ -330,6 +335,14 @@ export class Scheduler implements JobOwner {
   private backlog = false;
   private failures = 0;
   private lastStoreError: { message: string; since: string } | null = null;
+  /**
+   * The largest claim while smaller claims than `batchSize` are in force: set to half a claim that failed
+   * after smaller claims of the same wake-up had succeeded (a claim too large for the store, e.g. one that
+   * runs past a statement timeout, would otherwise fail at every wake-up), doubled again after each
+   * {@link FIRE_CEILING_PERIOD} without such a failure (`at`: when it was last set or doubled), dropped at
+   * `batchSize`.
+   */
+  private fireCeiling: { size: number; at: number } | null = null;
   private lastReap = 0;
   /** Clock time of the last lease renewal of this process's runs (a heartbeat, or the first acquisition). */
   private lastRenewal = 0;
@@ -1492,6 +1505,27 @@ export class Scheduler implements JobOwner {
   }
 
   /**
+   * The largest claim of a pass starting at `now` (local ms): `batchSize`, or the ceiling a failed claim left
+   * (see {@link fireCeiling}), doubled for each {@link FIRE_CEILING_PERIOD} gone by since it was set.
+   */
+  private claimCeiling(now: number): number {
+    const c = this.fireCeiling;
+    if (c === null) return this.batchSize;
+    // (A step of the wall clock back: the period starts again from now.)
+    if (now < c.at) c.at = now;
+    const periods = Math.floor((now - c.at) / FIRE_CEILING_PERIOD);
+    if (periods > 0) {
+      const size = c.size * 2 ** Math.min(periods, 30);
+      if (size >= this.batchSize) {
+        this.fireCeiling = null;
+        return this.batchSize;
+      }
+      this.fireCeiling = { size, at: c.at + periods * FIRE_CEILING_PERIOD };
+    }
+    return Math.min(this.batchSize, this.fireCeiling!.size);
+  }
+
+  /**
    * One pass of the loop. Reaches `store.fireDueJobs` without awaiting anything first, so that timers due at
    * the same instant (a run's end and a fire time) are seen in a fixed order under a manual clock.
    */
@@ -1534,9 +1568,14 @@ export class Scheduler implements JobOwner {
     this.lastPassAt = passStart;
     /** Jobs fired plus runs started in this pass. */
     let progress = 0;
-    // Slow start: the first batch of a wake-up is small and each next one twice as large (up to `batchSize`),
-    // so the first due runs start after a few jobs were fired, not after a whole batch.
-    let limit = Math.min(this.batchSize, FIRST_FIRE_BATCH);
+    // Slow start: the first batch of a wake-up is small and each next one twice as large (up to `batchSize`,
+    // or the ceiling a failed claim left), so the first due runs start after a few jobs were fired, not after
+    // a whole batch.
+    const ceiling = this.claimCeiling(this.clock.now());
+    let limit = Math.min(ceiling, FIRST_FIRE_BATCH);
+    /** The size of the claim being made, while a claim is on its way; claims of this pass that succeeded. */
+    let claiming: number | null = null;
+    let claimed = 0;
     try {
       // The first pass after start reaps before it fires: runs whose lease ran out while no process was
       // running (this one died) must not count against their job's maxInstances when the owed fire time
@@ -1551,6 +1590,7 @@ export class Scheduler implements JobOwner {
         const t = this.now();
         const ahead = this.fireAhead > 0 && !this.deferredAhead;
         if (ahead) this.firedAheadUntil = Math.max(this.firedAheadUntil, t + this.fireAhead);
+        claiming = limit;
         const result = await this.store.fireDueJobs(
           new Date(t),
           limit,
@@ -1558,6 +1598,10 @@ export class Scheduler implements JobOwner {
           ahead ? new Date(t + this.fireAhead) : undefined,
         );
         this.anchor = { store: result.now.getTime(), local: this.clock.now() };
+        if (result.error === undefined) {
+          claiming = null;
+          claimed++;
+        }
         for (const fired of result.fired) {
           this.reportFired(fired, result.now);
           // A job left for its fire time (firing ahead, no free slot) is no progress: no spinning on it.
@@ -1572,7 +1616,7 @@ export class Scheduler implements JobOwner {
         if (!result.more) break;
         // Start this batch's runs before firing the next batch, so a burst of due jobs starts sooner.
         progress += await this.acquire();
-        limit = Math.min(this.batchSize, limit * 2);
+        limit = Math.min(ceiling, limit * 2);
       }
       if (this.unrecorded.size > 0) await this.recordPending();
       progress += await this.acquire();
@@ -1586,6 +1630,16 @@ export class Scheduler implements JobOwner {
       this.failures = 0;
       this.lastStoreError = null;
     } catch (err) {
+      if (claiming !== null && claimed > 0 && claiming > FIRST_FIRE_BATCH) {
+        // Smaller claims of this wake-up succeeded and this larger one failed: for a while, claim at most half.
+        const size = Math.max(FIRST_FIRE_BATCH, Math.floor(claiming / 2));
+        this.fireCeiling = { size, at: this.clock.now() };
+        this.logger.warn(
+          { claim: claiming, ceiling: size },
+          `A claim of ${claiming} jobs failed after smaller ones succeeded; claims are at most ${size} jobs ` +
+            `for ${FIRE_CEILING_PERIOD / 1000} s, then twice as many again each ${FIRE_CEILING_PERIOD / 1000} s without a failure`,
+        );
+      }
       this.failures++;
       this.lastStoreError ??= {
         message: errorToJSON(err).message,
