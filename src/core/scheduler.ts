@@ -1972,7 +1972,13 @@ export class Scheduler implements JobOwner {
     let started = 0;
     let group = this.store.persistent ? Infinity : FIRST_FIRE_BATCH;
     for (;;) {
-      const free = this.maxConcurrentRuns - this.inFlight.size;
+      // Runs that ended and whose outcomes are on their way to the store count too once there are more of
+      // them than `maxConcurrentRuns`: a store slower to record outcomes than tasks are to end must not
+      // leave an ever longer queue of them (and of memory) behind while new runs keep starting.
+      const free =
+        this.maxConcurrentRuns -
+        this.inFlight.size -
+        Math.max(0, this.recording.size - this.maxConcurrentRuns);
       if (free <= 0 || !(this._state === 'running' || (whilePaused && this._state === 'paused'))) {
         this.backlog = free <= 0;
         return started;

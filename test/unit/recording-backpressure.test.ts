@@ -1,0 +1,48 @@
+// A store slower to record outcomes than the tasks are to end: runs whose outcomes wait to be recorded
+// count against maxConcurrentRuns beyond maxConcurrentRuns of them, so the queue of outcomes (and the memory
+// it holds) stays bounded while the store is slow, and every outcome is recorded once it catches up.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryStore, Scheduler, silentLogger, type RunOutcome } from '../../src/index.js';
+import { ManualClock } from '../../src/testing.js';
+import { at } from '../helpers/time.js';
+
+const T = at('2024-01-01T00:00:00Z');
+
+/** A memory store whose finishRun waits while `held`. */
+class SlowRecording extends MemoryStore {
+  held = true;
+  private waiting: (() => void)[] = [];
+  release(): void {
+    this.held = false;
+    for (const w of this.waiting.splice(0)) w();
+  }
+  override async finishRun(runId: string, owner: string, attempt: number, now: Date, outcome: RunOutcome) {
+    if (this.held) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return super.finishRun(runId, owner, attempt, now, outcome);
+  }
+}
+
+test('outcomes waiting for a slow store count against maxConcurrentRuns beyond maxConcurrentRuns of them', async () => {
+  const clock = new ManualClock(T);
+  const store = new SlowRecording();
+  const scheduler = new Scheduler({ clock, store, logger: silentLogger, maxConcurrentRuns: 3, fireAhead: 0 });
+  let started = 0;
+  for (let i = 0; i < 30; i++)
+    await scheduler.addJob(() => void started++, 'interval', {
+      id: `j${i}`,
+      hours: 1,
+      nextRunTime: new Date(T),
+    });
+  await scheduler.start();
+  for (let i = 0; i < 10; i++) await clock.advance(1000);
+  // 3 slots, and 3 outcomes waiting without taking one: at most 6 tasks started while nothing is recorded.
+  assert.equal(started, 6);
+  assert.equal((await store.getRuns({ status: ['succeeded'] })).length, 0);
+  store.release();
+  for (let i = 0; i < 10 && started < 30; i++) await clock.advance(1000);
+  assert.equal(started, 30);
+  await clock.advance(1000);
+  assert.equal((await store.getRuns({ status: ['succeeded'], limit: 100 })).length, 30);
+  await scheduler.shutdown();
+});
