@@ -373,6 +373,17 @@ describe('tickwork serve + jobs', () => {
     assert.equal((await cli(['jobs', 'run', 'nope'], env())).code, 3);
   });
 
+  test('jobs show, pause, resume, run, remove refuse the ids "." and ".." (exit 2) instead of sending a path URLs resolve elsewhere', async () => {
+    // `/jobs/..` is `/` and `/jobs/./run` is `/jobs/run` once a URL is parsed: no job can have these ids.
+    for (const id of ['.', '..']) {
+      for (const command of ['show', 'pause', 'resume', 'run', 'remove']) {
+        const r = await cli(['jobs', command, id], env());
+        assert.equal(r.code, 2, `jobs ${command} ${id}: ${r.err}`);
+        assert.match(r.err, /^error: a job id is never "\." or "\.\."/, `jobs ${command} ${id}`);
+      }
+    }
+  });
+
   test('exit codes: 1 for a refused token or an unreachable server, 2 for bad input', async () => {
     const none = await cli(['jobs', 'list', '--url', api]);
     assert.equal(none.code, 1);

@@ -354,10 +354,13 @@ function notTheApi(api: ApiClient, path: string): CliError {
 
 /**
  * The path of a job's resource.
- * @throws CliError (exit 2) for an empty id (it named no job: `/jobs//pause` is no route).
+ * @throws CliError (exit 2) for an empty id (it named no job: `/jobs//pause` is no route), and for `.` and `..`
+ * (a URL resolves `/jobs/..` to `/`, `/jobs/./run` to `/jobs/run`; the server refuses such ids).
  */
 const jobPath = (id: string) => {
   if (id === '') throw new CliError('expected a job id, got an empty one', EXIT_USAGE);
+  if (id === '.' || id === '..')
+    throw new CliError(`a job id is never "." or "..", got ${JSON.stringify(id)}`, EXIT_USAGE);
   return `/jobs/${encodeURIComponent(id)}`;
 };
 
