@@ -86,7 +86,12 @@ const FIRST_FIRE_BATCH = 4;
  * How long, in ms, a halved claim size stays in force after a claim failed where smaller ones of the same
  * wake-up had succeeded (see `fireCeiling`); each such period without a failing claim doubles it again.
  */
-const FIRE_CEILING_PERIOD = 60_000;
+const FIRE_CEILING_PERIOD = 30_000;
+/**
+ * The smallest failed claim that sets a ceiling: a failure of a smaller one (a connection lost on its way)
+ * says nothing of the size, and a ceiling that low would take minutes to grow back to `batchSize`.
+ */
+const FIRE_CEILING_FROM = 128;
 
 /**
  * How often, in ms, a scheduler re-measures its clock against the store's and reports itself in the store's
@@ -1630,9 +1635,9 @@ export class Scheduler implements JobOwner {
       this.failures = 0;
       this.lastStoreError = null;
     } catch (err) {
-      if (claiming !== null && claimed > 0 && claiming > FIRST_FIRE_BATCH) {
+      if (claiming !== null && claimed > 0 && claiming >= FIRE_CEILING_FROM) {
         // Smaller claims of this wake-up succeeded and this larger one failed: for a while, claim at most half.
-        const size = Math.max(FIRST_FIRE_BATCH, Math.floor(claiming / 2));
+        const size = Math.floor(claiming / 2);
         this.fireCeiling = { size, at: this.clock.now() };
         this.logger.warn(
           { claim: claiming, ceiling: size },
@@ -1975,10 +1980,11 @@ export class Scheduler implements JobOwner {
       // Runs that ended and whose outcomes are on their way to the store count too once there are more of
       // them than `maxConcurrentRuns`: a store slower to record outcomes than tasks are to end must not
       // leave an ever longer queue of them (and of memory) behind while new runs keep starting.
+      // (Those whose recording failed and is tried again count as well.)
       const free =
         this.maxConcurrentRuns -
         this.inFlight.size -
-        Math.max(0, this.recording.size - this.maxConcurrentRuns);
+        Math.max(0, this.recording.size + this.unrecorded.size - this.maxConcurrentRuns);
       if (free <= 0 || !(this._state === 'running' || (whilePaused && this._state === 'paused'))) {
         this.backlog = free <= 0;
         return started;

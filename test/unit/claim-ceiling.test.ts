@@ -1,6 +1,6 @@
 // A claim too large for the store (one that runs past a statement timeout, say) after smaller claims of the
 // same wake-up succeeded: the scheduler claims at most half that size for a while, instead of failing at the
-// same size at every wake-up, and goes back to larger claims after a minute without such a failure.
+// same size at every wake-up, and goes back to larger claims after 30 s without such a failure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore, Scheduler } from '../../src/index.js';
@@ -23,11 +23,12 @@ class SmallClaims extends MemoryStore {
   }
 }
 
-test('a claim that fails after smaller ones succeeded halves the claims for a minute; then they double again', async () => {
+test('a claim that fails after smaller ones succeeded halves the claims for 30 s; then they double again', async () => {
   const clock = new ManualClock(T);
   const store = new SmallClaims();
+  store.maxClaim = 256;
   const logger = captureLogger();
-  const scheduler = new Scheduler({ clock, store, logger, batchSize: 64, fireAhead: 0, random: () => 0 });
+  const scheduler = new Scheduler({ clock, store, logger, batchSize: 1024, fireAhead: 0, random: () => 0 });
   let ran = 0;
   // A burst: `n` jobs due now, added while the scheduler is paused (each add would wake it otherwise), then
   // resumed.
@@ -42,56 +43,81 @@ test('a claim that fails after smaller ones succeeded halves the claims for a mi
       });
     if (running) await scheduler.resume();
   };
-  await due('a', 200);
+  await due('a', 1200);
   await scheduler.start();
   await clock.advance(0);
-  // The wake-up's claims: 4, 8 and 16 jobs, then 32 fails.
-  assert.deepEqual(store.claims.slice(0, 4), [4, 8, 16, 32]);
+  // The wake-up's claims: 4, 8, ... 256 jobs, then 512 fails.
+  assert.deepEqual(store.claims.slice(0, 8), [4, 8, 16, 32, 64, 128, 256, 512]);
   assert.deepEqual(
     logger.messages('warn').filter((m) => m.startsWith('A claim of')),
     [
-      'A claim of 32 jobs failed after smaller ones succeeded; claims are at most 16 jobs for 60 s, then twice as many again each 60 s without a failure',
+      'A claim of 512 jobs failed after smaller ones succeeded; claims are at most 256 jobs for 30 s, then twice as many again each 30 s without a failure',
     ],
   );
-  // The next wake-ups (the runs that ended wake the loop; else the store failure's backoff) claim at most 16
-  // and fire the other 172 jobs.
+  // The next wake-ups (the runs that ended wake the loop; else the store failure's backoff) claim at most 256
+  // and fire the other jobs.
   await clock.advance(1000);
-  const after = store.claims.slice(4);
-  assert.ok(after.length >= 11, `claims: ${after.join(', ')}`);
-  assert.ok(Math.max(...after) <= 16, `claims: ${after.join(', ')}`);
-  assert.equal(store.claims.filter((c) => c > 16).length, 1, 'one claim failed');
-  assert.equal(ran, 200);
+  const after = store.claims.slice(8);
+  assert.ok(Math.max(...after) <= 256, `claims: ${after.join(', ')}`);
+  assert.equal(store.claims.filter((c) => c > 256).length, 1, 'one claim failed');
+  assert.equal(ran, 1200);
   assert.equal(scheduler.storeError, null);
 
-  // Within the minute, a new burst is claimed 16 at a time: no failure.
+  // Within the 30 s, a new burst is claimed 256 at a time: no failure.
   store.claims.length = 0;
-  await clock.advance(30_000);
-  await due('b', 50);
+  await clock.advance(10_000);
+  await due('b', 600);
   await clock.advance(0);
-  assert.deepEqual(
-    store.claims.filter((c) => c > 16),
-    [],
-  );
-  assert.equal(ran, 250);
+  assert.equal(Math.max(...store.claims), 256);
+  assert.equal(ran, 1800);
 
-  // A minute after the failure the claims may reach 32 again; the store takes 64 by then.
-  store.maxClaim = 64;
+  // 30 s after the failure the claims may reach 512; the store takes 1024 by then.
+  store.maxClaim = 1024;
+  await clock.advance(20_000);
+  store.claims.length = 0;
+  await due('c', 1200);
+  await clock.advance(0);
+  assert.deepEqual(store.claims.slice(0, 9), [4, 8, 16, 32, 64, 128, 256, 512, 512]);
+  assert.equal(Math.max(...store.claims), 512);
+  assert.equal(ran, 3000);
+  // Another 30 s without a failure: back to batchSize (1024).
   await clock.advance(30_000);
   store.claims.length = 0;
-  await due('c', 100);
+  await due('d', 1200);
   await clock.advance(0);
-  assert.deepEqual(store.claims.slice(0, 5), [4, 8, 16, 32, 32]);
-  assert.equal(Math.max(...store.claims), 32);
-  assert.equal(ran, 350);
-  // Another minute without a failure: back to batchSize (64).
-  await clock.advance(60_000);
-  store.claims.length = 0;
-  await due('d', 100);
-  await clock.advance(0);
-  assert.deepEqual(store.claims.slice(0, 5), [4, 8, 16, 32, 64]);
-  assert.equal(ran, 450);
+  assert.deepEqual(store.claims.slice(0, 9), [4, 8, 16, 32, 64, 128, 256, 512, 1024]);
+  assert.equal(ran, 4200);
   // (All within the hour: no job fired a second time.)
   assert.ok(clock.now() < T + HOUR);
+  await scheduler.shutdown();
+});
+
+test('a failed claim of fewer than 128 jobs (a connection lost on its way, say) leaves the claim sizes alone', async () => {
+  const clock = new ManualClock(T);
+  const store = new SmallClaims();
+  store.maxClaim = 32; // the claim of 64 fails, once
+  const logger = captureLogger();
+  const scheduler = new Scheduler({ clock, store, logger, batchSize: 256, fireAhead: 0, random: () => 0 });
+  let ran = 0;
+  for (let i = 0; i < 600; i++)
+    await scheduler.addJob(() => void ran++, 'interval', { id: `a${i}`, hours: 1, nextRunTime: new Date(T) });
+  const fireDueJobs = store.fireDueJobs.bind(store);
+  store.fireDueJobs = (...args) => {
+    const result = fireDueJobs(...args);
+    if (args[1] === 64) store.maxClaim = 256;
+    return result;
+  };
+  await scheduler.start();
+  await clock.advance(1000);
+  assert.deepEqual(store.claims.slice(0, 5), [4, 8, 16, 32, 64]);
+  assert.equal(store.claims.filter((c) => c > 32).length > 1, true);
+  // The next wake-ups claim up to batchSize.
+  assert.equal(Math.max(...store.claims.slice(5)), 256, `claims: ${store.claims.join(', ')}`);
+  assert.equal(ran, 600);
+  assert.deepEqual(
+    logger.messages('warn').filter((m) => m.startsWith('A claim of')),
+    [],
+  );
   await scheduler.shutdown();
 });
 

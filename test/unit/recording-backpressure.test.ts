@@ -46,3 +46,35 @@ test('outcomes waiting for a slow store count against maxConcurrentRuns beyond m
   assert.equal((await store.getRuns({ status: ['succeeded'], limit: 100 })).length, 30);
   await scheduler.shutdown();
 });
+
+/** A memory store whose finishRun fails while `failing`. */
+class FailingRecording extends MemoryStore {
+  failing = true;
+  override async finishRun(runId: string, owner: string, attempt: number, now: Date, outcome: RunOutcome) {
+    if (this.failing) throw new Error('canceling statement due to statement timeout');
+    return super.finishRun(runId, owner, attempt, now, outcome);
+  }
+}
+
+test('outcomes whose recording failed (kept to be recorded again) count as well', async () => {
+  const clock = new ManualClock(T);
+  const store = new FailingRecording();
+  const scheduler = new Scheduler({ clock, store, logger: silentLogger, maxConcurrentRuns: 3, fireAhead: 0 });
+  let started = 0;
+  for (let i = 0; i < 30; i++)
+    await scheduler.addJob(() => void started++, 'interval', {
+      id: `j${i}`,
+      hours: 1,
+      nextRunTime: new Date(T),
+    });
+  await scheduler.start();
+  for (let i = 0; i < 10; i++) await clock.advance(1000);
+  assert.equal(started, 6);
+  assert.equal((await store.getRuns({ status: ['succeeded'] })).length, 0);
+  store.failing = false;
+  for (let i = 0; i < 30 && started < 30; i++) await clock.advance(1000);
+  assert.equal(started, 30);
+  await clock.advance(10_000);
+  assert.equal((await store.getRuns({ status: ['succeeded'], limit: 100 })).length, 30);
+  await scheduler.shutdown();
+});
