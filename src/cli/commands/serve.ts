@@ -53,6 +53,42 @@ export interface RunningServer {
  */
 export const DEFAULT_STORE = 'sqlite:./data/tickwork-serve.db';
 
+/**
+ * The packages `tickwork serve` needs for the store URL `url` that `resolvable` does not find, with how to
+ * install them: Fastify, and the store's driver (`better-sqlite3`, `pg` or `ioredis`). Each missing one is
+ * named at once, not one per attempt.
+ */
+export function missingPackages(
+  url: string,
+  resolvable: (pkg: string) => boolean = (pkg) => {
+    try {
+      import.meta.resolve(pkg);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+): { pkg: string; install: string }[] {
+  const value = url.trim();
+  const needed = [{ pkg: 'fastify', install: 'fastify' }];
+  if (/^sqlite:/i.test(value) || /\.(?:db|sqlite3?)(?:\?.*)?$/is.test(value))
+    needed.push({ pkg: 'better-sqlite3', install: 'better-sqlite3@12' });
+  else if (/^postgres(?:ql)?:\/\//i.test(value)) needed.push({ pkg: 'pg', install: 'pg' });
+  else if (/^rediss?:\/\//i.test(value)) needed.push({ pkg: 'ioredis', install: 'ioredis@6' });
+  return needed.filter((n) => !resolvable(n.pkg));
+}
+
+/** The error (exit 1) naming the missing packages and the command that installs them. */
+export function missingPackagesError(missing: { pkg: string; install: string }[]): CliError {
+  const names = missing.map((m) => m.pkg);
+  return new CliError(
+    `this needs the ${names.join(' and ')} package${names.length > 1 ? 's' : ''}, which ${
+      names.length > 1 ? 'are' : 'is'
+    } not installed: npm install ${missing.map((m) => m.install).join(' ')}`,
+    EXIT_ERROR,
+  );
+}
+
 function port(value: string): number {
   if (!/^[0-9]+$/.test(value) || Number(value) > 65_535) {
     throw new InvalidArgumentError('expected a port number from 0 to 65535');
@@ -210,6 +246,8 @@ export async function startServe(options: ServeOptions, context: CliContext): Pr
   const given = options.store ?? (env.TICKWORK_STORE || undefined);
   const storeUrl = given ?? config.store ?? DEFAULT_STORE;
   const fromConfig = given === undefined && config.store !== undefined;
+  const missing = missingPackages(storeUrl);
+  if (missing.length > 0) throw missingPackagesError(missing);
   const store = await openStoreAt(storeUrl, cwd, fromConfig ? configPath : null);
   const { importDriver } = await import('../../stores/url.js');
   const { default: Fastify } = await importDriver(() => import('fastify'), 'fastify', 'npm install fastify');
