@@ -23,9 +23,13 @@ class SlowRecording extends MemoryStore {
   }
 }
 
-test('outcomes waiting for a slow store count against maxConcurrentRuns beyond maxConcurrentRuns of them', async () => {
+/**
+ * 30 jobs due at once with 3 slots on `store`, whose recording of outcomes is stuck: at most 6 tasks start
+ * in 10 s (3 slots, and 3 outcomes waiting without taking one) and nothing is recorded; `unstick()`, then
+ * every task starts and every outcome is recorded.
+ */
+async function stuckRecording(store: MemoryStore, unstick: () => void): Promise<void> {
   const clock = new ManualClock(T);
-  const store = new SlowRecording();
   const scheduler = new Scheduler({ clock, store, logger: silentLogger, maxConcurrentRuns: 3, fireAhead: 0 });
   let started = 0;
   for (let i = 0; i < 30; i++)
@@ -36,15 +40,19 @@ test('outcomes waiting for a slow store count against maxConcurrentRuns beyond m
     });
   await scheduler.start();
   for (let i = 0; i < 10; i++) await clock.advance(1000);
-  // 3 slots, and 3 outcomes waiting without taking one: at most 6 tasks started while nothing is recorded.
   assert.equal(started, 6);
   assert.equal((await store.getRuns({ status: ['succeeded'] })).length, 0);
-  store.release();
-  for (let i = 0; i < 10 && started < 30; i++) await clock.advance(1000);
+  unstick();
+  for (let i = 0; i < 30 && started < 30; i++) await clock.advance(1000);
   assert.equal(started, 30);
-  await clock.advance(1000);
+  await clock.advance(10_000);
   assert.equal((await store.getRuns({ status: ['succeeded'], limit: 100 })).length, 30);
   await scheduler.shutdown();
+}
+
+test('outcomes waiting for a slow store count against maxConcurrentRuns beyond maxConcurrentRuns of them', async () => {
+  const store = new SlowRecording();
+  await stuckRecording(store, () => store.release());
 });
 
 /** A memory store whose finishRun fails while `failing`. */
@@ -57,24 +65,6 @@ class FailingRecording extends MemoryStore {
 }
 
 test('outcomes whose recording failed (kept to be recorded again) count as well', async () => {
-  const clock = new ManualClock(T);
   const store = new FailingRecording();
-  const scheduler = new Scheduler({ clock, store, logger: silentLogger, maxConcurrentRuns: 3, fireAhead: 0 });
-  let started = 0;
-  for (let i = 0; i < 30; i++)
-    await scheduler.addJob(() => void started++, 'interval', {
-      id: `j${i}`,
-      hours: 1,
-      nextRunTime: new Date(T),
-    });
-  await scheduler.start();
-  for (let i = 0; i < 10; i++) await clock.advance(1000);
-  assert.equal(started, 6);
-  assert.equal((await store.getRuns({ status: ['succeeded'] })).length, 0);
-  store.failing = false;
-  for (let i = 0; i < 30 && started < 30; i++) await clock.advance(1000);
-  assert.equal(started, 30);
-  await clock.advance(10_000);
-  assert.equal((await store.getRuns({ status: ['succeeded'], limit: 100 })).length, 30);
-  await scheduler.shutdown();
+  await stuckRecording(store, () => (store.failing = false));
 });
