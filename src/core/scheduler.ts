@@ -348,6 +348,15 @@ export class Scheduler implements JobOwner {
    * `batchSize`.
    */
   private fireCeiling: { size: number; at: number } | null = null;
+  /**
+   * How many ended runs may wait for their outcomes to be recorded before they count against
+   * `maxConcurrentRuns` (see `acquire`): `maxConcurrentRuns`, plus two groups of outcomes (one being recorded,
+   * one filling up) with a store that records them in groups, so that group commit keeps its pace.
+   */
+  private get outcomeAllowance(): number {
+    const grouped = this.store.persistent && this.store.finishRuns !== undefined;
+    return this.maxConcurrentRuns + (grouped ? 2 * OUTCOME_GROUP_SIZE : 0);
+  }
   private lastReap = 0;
   /** Clock time of the last lease renewal of this process's runs (a heartbeat, or the first acquisition). */
   private lastRenewal = 0;
@@ -1978,13 +1987,13 @@ export class Scheduler implements JobOwner {
     let group = this.store.persistent ? Infinity : FIRST_FIRE_BATCH;
     for (;;) {
       // Runs that ended and whose outcomes are on their way to the store count too once there are more of
-      // them than `maxConcurrentRuns`: a store slower to record outcomes than tasks are to end must not
+      // them than `outcomeAllowance`: a store slower to record outcomes than tasks are to end must not
       // leave an ever longer queue of them (and of memory) behind while new runs keep starting.
       // (Those whose recording failed and is tried again count as well.)
       const free =
         this.maxConcurrentRuns -
         this.inFlight.size -
-        Math.max(0, this.recording.size + this.unrecorded.size - this.maxConcurrentRuns);
+        Math.max(0, this.recording.size + this.unrecorded.size - this.outcomeAllowance);
       if (free <= 0 || !(this._state === 'running' || (whilePaused && this._state === 'paused'))) {
         this.backlog = free <= 0;
         return started;

@@ -68,3 +68,40 @@ test('outcomes whose recording failed (kept to be recorded again) count as well'
   const store = new FailingRecording();
   await stuckRecording(store, () => (store.failing = false));
 });
+
+/** A persistent memory store (outcomes recorded in groups by finishRuns) whose finishRuns waits while held. */
+class SlowGroups extends MemoryStore {
+  override readonly persistent = true;
+  held = true;
+  private waiting: (() => void)[] = [];
+  release(): void {
+    this.held = false;
+    for (const w of this.waiting.splice(0)) w();
+  }
+  override async finishRuns(
+    owner: string,
+    items: { runId: string; attempt: number; outcome: RunOutcome }[],
+    now: Date,
+  ) {
+    if (this.held) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return super.finishRuns(owner, items, now);
+  }
+}
+
+test('with outcomes recorded in groups, two groups (1,000 outcomes) may wait before they count', async () => {
+  const clock = new ManualClock(T);
+  const store = new SlowGroups();
+  const scheduler = new Scheduler({ clock, store, logger: silentLogger, maxConcurrentRuns: 3, fireAhead: 0 });
+  let started = 0;
+  for (let i = 0; i < 1100; i++)
+    await scheduler.addJob('t', 'interval', { id: `j${i}`, hours: 1, nextRunTime: new Date(T) });
+  scheduler.defineTask('t', () => void started++);
+  await scheduler.start();
+  for (let i = 0; i < 20; i++) await clock.advance(1000);
+  // 3 slots, and 3 + 2 x 500 outcomes waiting without taking one.
+  assert.equal(started, 1006);
+  store.release();
+  for (let i = 0; i < 30 && started < 1100; i++) await clock.advance(1000);
+  assert.equal(started, 1100);
+  await scheduler.shutdown();
+});
