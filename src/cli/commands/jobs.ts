@@ -10,6 +10,8 @@
 import { redactUrl } from '../../stores/url.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { tokenProblem } from '../../http/auth.js';
+import type { JobDetail, JobView as JobViewSchema } from '../../http/schemas.js';
+import type { z } from 'zod';
 import { CliError, EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE, type CliContext } from '../program.js';
 
 /** Where the API is when neither `--url` nor `TICKWORK_URL` says. */
@@ -124,41 +126,11 @@ export function clean(text: string): string {
   );
 }
 
-interface RunSummaryView {
-  id: string;
-  status: string;
-  manual: boolean;
-  scheduledFireTime: string;
-  startedAt: string | null;
-  duration: number | null;
-}
-
-interface JobView {
-  id: string;
-  name: string;
-  taskId: string;
-  description: string;
-  triggerText: string;
-  args: unknown[];
-  maxInstances: number;
-  misfireGraceTime: number | null;
-  coalesce: boolean;
-  jitter: number | null;
-  timeout: number | null;
-  retry: { attempts: number; backoff: string; delay: number; maxDelay: number; jitter: boolean } | null;
-  paused: boolean;
-  pending: boolean;
-  quarantine: string | null;
-  nextRunTime: string | null;
-  lastRun: { status: string; startedAt: string | null; scheduledFireTime: string } | null;
-}
+/** A job as the API answers it (`GET /jobs`): the API's own schema, as a type only (nothing is loaded). */
+type JobView = z.infer<typeof JobViewSchema>;
 
 /** `GET /jobs/{id}`. */
-interface JobDetailView extends JobView {
-  nextFireTimes: string[];
-  recentRuns: RunSummaryView[];
-  recentRunCounts: Record<string, number>;
-}
+type JobDetailView = z.infer<typeof JobDetail>;
 
 /** Lines of an aligned table. */
 export function table(header: string[], rows: string[][]): string[] {
