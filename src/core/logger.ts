@@ -3,7 +3,7 @@
  * `fastify.log`) fits as it is.
  * @module
  */
-import { pino } from 'pino';
+import { pino, stdSerializers, type DestinationStream } from 'pino';
 
 /** A log method: `(message)` or `(object, message)`, as pino's. */
 export interface LogFn {
@@ -22,12 +22,24 @@ export interface Logger {
 }
 
 /**
- * The default logger: pino at level `warn` to standard output, named `tickwork`, so only what needs
- * attention shows (skipped and missed runs, failures), like APScheduler with Python's default logging.
- * Pass `logger` (for instance `fastify.log`, or `pino({ level: 'info' })`) to see every run.
+ * The serializers tickwork's own pino loggers use (the default logger and the server's): pino's `err`
+ * serializer appends the messages of an error's `cause` chain to its message, and tickwork's errors already
+ * name their cause in their message, so a log line would say the cause twice. `errWithCause` keeps the
+ * message as it is and logs the cause as a nested object (`err.cause`, with its own `code` and stack).
+ * Pass them to a logger of your own: `pino({ serializers: logSerializers })`, or Fastify's
+ * `logger: { serializers: logSerializers }`.
  */
-export function defaultLogger(): Logger {
-  return pino({ name: 'tickwork', level: 'warn' });
+export const logSerializers = { err: stdSerializers.errWithCause };
+
+/**
+ * The default logger: pino at level `warn` to standard output (or to `destination`), named `tickwork`, with
+ * {@link logSerializers}, so only what needs attention shows (skipped and missed runs, failures), like
+ * APScheduler with Python's default logging. Pass `logger` (for instance `fastify.log`, or
+ * `pino({ level: 'info' })`) to see every run.
+ */
+export function defaultLogger(destination?: DestinationStream): Logger {
+  const options = { name: 'tickwork', level: 'warn', serializers: logSerializers };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
 
 /** A logger that drops everything. */

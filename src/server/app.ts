@@ -11,10 +11,11 @@ import type { Clock } from '../core/clock.js';
 import type { Store } from '../stores/store.js';
 import type { ApiOptions } from '../http/api.js';
 import { TokenAuth } from '../http/auth.js';
+import { logSerializers } from '../core/logger.js';
 
 /** Options of {@link buildServer}. */
 export interface ServerOptions {
-  /** Fastify's logger option. @defaultValue true (pino at level info) */
+  /** Fastify's logger option. @defaultValue pino at level info, with tickwork's {@link logSerializers} */
   logger?: FastifyServerOptions['logger'];
   /** How long a tick takes, in ms. @defaultValue 3000 */
   tickDuration?: number;
@@ -42,7 +43,10 @@ export interface ServerOptions {
 /** Builds the demo server (not listening yet). */
 export async function buildServer(options: ServerOptions = {}): Promise<FastifyInstance> {
   // frameworkErrors: a path Fastify cannot decode (`%FF`) gets the API's error shape.
-  const app = Fastify({ logger: options.logger ?? true, frameworkErrors: tickworkFrameworkErrors });
+  const app = Fastify({
+    logger: options.logger ?? { serializers: logSerializers },
+    frameworkErrors: tickworkFrameworkErrors,
+  });
   const tickDuration = options.tickDuration ?? 3000;
   const print = options.print ?? ((line: string) => console.log(line));
   await app.register(tickwork, {

@@ -19,6 +19,7 @@ import type { Store } from '../stores/store.js';
 import { buildServer } from './app.js';
 import { openStore, redactUrl, sqliteUrlParts } from '../stores/url.js';
 import { ensureDirectory } from '../stores/common.js';
+import { logSerializers } from '../core/logger.js';
 
 /** Levels `LOG_LEVEL` may name (pino's). */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -100,7 +101,7 @@ if (sqlitePath !== undefined && sqlitePath !== ':memory:') {
 }
 try {
   app = await buildServer({
-    logger: { level },
+    logger: { level, serializers: logSerializers },
     store,
     api: { auth: { tokens } },
     autoStart: false, // started below, once the server listens

@@ -10,6 +10,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { isTickworkError } from '../../core/errors.js';
 import { ensureDirectory } from '../../stores/common.js';
+import { logSerializers } from '../../core/logger.js';
 import type { Scheduler } from '../../core/scheduler.js';
 import type { ApiAuthOptions, ApiToken } from '../../http/auth.js';
 import { tokenProblem } from '../../http/auth.js';
@@ -257,6 +258,7 @@ export async function startServe(options: ServeOptions, context: CliContext): Pr
     frameworkErrors: tickworkFrameworkErrors,
     logger: {
       level,
+      serializers: logSerializers,
       stream: { write: (line: string) => io.out(line.replace(/\n$/, '')) },
     },
   });
