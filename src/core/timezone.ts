@@ -240,10 +240,14 @@ export function formatIsoInZone(date: Date, zone = 'UTC'): string {
  * `-1 day, 23:59:59`. Used in APScheduler-style log lines and trigger names.
  */
 export function formatTimedelta(ms: number): string {
-  const totalMicros = Math.round(ms * 1000);
+  // Whole days first, in ms: a long duration counted in microseconds would pass 2^53 and lose its last digits.
+  let days = Math.floor(ms / 86_400_000);
   const dayMicros = 86_400_000_000;
-  const days = Math.floor(totalMicros / dayMicros);
-  let rest = totalMicros - days * dayMicros;
+  let rest = Math.round((ms - days * 86_400_000) * 1000);
+  if (rest >= dayMicros) {
+    days++;
+    rest -= dayMicros;
+  }
   const hours = Math.floor(rest / 3_600_000_000);
   rest -= hours * 3_600_000_000;
   const minutes = Math.floor(rest / 60_000_000);

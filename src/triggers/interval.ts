@@ -9,8 +9,10 @@ import type { Trigger, TriggerJSON } from './trigger.js';
 
 /**
  * Options of {@link IntervalTrigger}. The interval is the sum of the unit fields; every unit is elapsed time
- * (a day is 86,400,000 ms, a week 7 days), independent of DST. For "every day at 09:00 local time" use a
- * cron or calendar-interval trigger.
+ * (a day is 86,400,000 ms, a week 7 days), independent of DST. It must come to a whole number of
+ * milliseconds, from 1 to 8.64e15 (`seconds: 1.5` is 1,500 ms; `milliseconds: 0.5` is refused, not rounded).
+ * For "every day at 09:00 local time" use a cron or calendar-interval trigger.
+ * @throws TickworkError `INVALID_TRIGGER` (from the constructor) naming the largest unit given.
  */
 export interface IntervalTriggerOptions {
   weeks?: number;
@@ -82,7 +84,17 @@ export class IntervalTrigger implements Trigger {
       }
       interval += finiteNumber(v, unit, 0) * factor;
     }
-    interval = Math.round(interval);
+    // Whole milliseconds: within a microsecond of one (the float error of `hours: 0.1`), the interval is that
+    // one; a fraction beyond that (0.5 ms) is refused rather than silently rounded (to 1 ms, twice as long).
+    const whole = Math.round(interval);
+    if (Math.abs(interval - whole) > 1e-3 && whole <= MAX_TIME) {
+      throw new TickworkError(
+        'INVALID_TRIGGER',
+        `Expected the interval to be a whole number of milliseconds, got ${interval} ms`,
+        { field, value: fieldValue },
+      );
+    }
+    interval = whole;
     if (!(interval <= MAX_TIME)) {
       throw new TickworkError(
         'INVALID_TRIGGER',
@@ -161,7 +173,7 @@ export class IntervalTrigger implements Trigger {
   }
 }
 
-/** "5 seconds", "1 day, 2 hours", "1.5 seconds". */
+/** "5 seconds", "1 day, 2 hours", "1.5 seconds", "500 milliseconds", "1 minute, 0.25 seconds". */
 export function describeDuration(ms: number): string {
   const parts: string[] = [];
   let rest = ms;
@@ -176,11 +188,13 @@ export function describeDuration(ms: number): string {
     rest -= n * factor;
   }
   if (rest) {
+    // Seconds with their fraction once there is a minute or more, or a whole second: "1.5 seconds",
+    // "1 minute, 0.25 seconds"; a lone part under a second in milliseconds: "500 milliseconds".
     const s = rest / 1000;
     parts.push(
-      Number.isInteger(s)
-        ? `${s} second${s === 1 ? '' : 's'}`
-        : `${rest} millisecond${rest === 1 ? '' : 's'}`,
+      rest < 1000 && parts.length === 0
+        ? `${rest} millisecond${rest === 1 ? '' : 's'}`
+        : `${s} second${s === 1 ? '' : 's'}`,
     );
   }
   return parts.length === 1 && parts[0]!.startsWith('1 ') ? parts[0]!.slice(2) : parts.join(', ');

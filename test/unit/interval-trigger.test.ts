@@ -24,6 +24,54 @@ test('toString is Python str(timedelta), as APScheduler prints the trigger', () 
   );
   assert.equal(String(new IntervalTrigger({ hours: 10 })), 'interval[10:00:00]');
   assert.equal(String(new IntervalTrigger({ weeks: 1 })), 'interval[7 days, 0:00:00]');
+  // Python 3: str(timedelta(milliseconds=999999999999999)), and of 8.64e15 - 1 (the longest interval but one).
+  assert.equal(
+    String(new IntervalTrigger({ milliseconds: 999_999_999_999_999 })),
+    'interval[11574074 days, 1:46:39.999000]',
+  );
+  assert.equal(
+    String(new IntervalTrigger({ milliseconds: 8.64e15 - 1 })),
+    'interval[99999999 days, 23:59:59.999000]',
+  );
+});
+
+test('describe() names the units, seconds with their fraction, milliseconds alone under a second', () => {
+  const described = (options: object) => new IntervalTrigger(options).describe();
+  assert.equal(described({ milliseconds: 1 }), 'Every millisecond');
+  assert.equal(described({ milliseconds: 500 }), 'Every 500 milliseconds');
+  assert.equal(described({ seconds: 1 }), 'Every second');
+  assert.equal(described({ seconds: 1.5 }), 'Every 1.5 seconds');
+  assert.equal(described({ minutes: 1, milliseconds: 250 }), 'Every 1 minute, 0.25 seconds');
+  assert.equal(
+    described({ days: 1, hours: 1, minutes: 1, seconds: 1, milliseconds: 1 }),
+    'Every 1 day, 1 hour, 1 minute, 1.001 seconds',
+  );
+  // 999,999,999,999,999 ms = 1,653,439 weeks + 1 day + 1 h + 46 min + 39.999 s (by hand).
+  assert.equal(
+    described({ milliseconds: 999_999_999_999_999 }),
+    'Every 1653439 weeks, 1 day, 1 hour, 46 minutes, 39.999 seconds',
+  );
+});
+
+test('an interval that is not a whole number of milliseconds is refused, not rounded', () => {
+  for (const [options, total] of [
+    [{ milliseconds: 0.5 }, '0.5'],
+    [{ seconds: 1.0005 }, '1000.5'],
+    [{ seconds: 0.0004 }, '0.4'],
+  ] as const) {
+    assert.throws(
+      () => new IntervalTrigger(options),
+      (err: unknown) =>
+        err instanceof TickworkError &&
+        err.code === 'INVALID_TRIGGER' &&
+        err.message === `Expected the interval to be a whole number of milliseconds, got ${total} ms` &&
+        err.details.field === Object.keys(options)[0],
+    );
+  }
+  // Float error of a unit's fraction is not a fraction of a millisecond: 0.1 h is 360,000 ms, 1.1 weeks
+  // 665,280,000 ms (the products are 360000.00000000006 and 665280000.0000001).
+  assert.equal(new IntervalTrigger({ hours: 0.1 }).interval, 360_000);
+  assert.equal(new IntervalTrigger({ weeks: 1.1 }).interval, 665_280_000);
 });
 
 test('without a start date, the first fire time is one interval after now', () => {
