@@ -648,7 +648,7 @@ test('a Redis server that keeps nothing on disk is reported at start (it loses e
   });
 });
 
-test("a job hash whose id field was deleted or changed by hand is read under its key's id as undecodable and quarantined; counts agree with listings", async () => {
+test("a job hash whose id field was deleted or changed by hand is read under its key's id as undecodable and quarantined; counts by task agree with listings, counts without one come from the indexes", async () => {
   await withPrefix(async (prefix, admin) => {
     const store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
     await store.start(startContext);
@@ -673,12 +673,14 @@ test("a job hash whose id field was deleted or changed by hand is read under its
       assert.deepEqual(read(await store.getJobs({ sort: 'name' })).sort(), expected);
       assert.deepEqual(read(await store.getJobs({ paused: false })), expected);
       assert.deepEqual(read([(await store.getJob('noid'))!]), [expected[0]]);
-      // Counts: the three jobs listed (the index holds five ids).
+      // Counts by task: the three jobs listed. Without a task, the indexes: the job index holds five ids
+      // (two added by hand), none of them in the paused set.
       assert.equal(await admin.zcard(`${prefix}jobs`), 5);
-      assert.equal(await store.countJobs(), 3);
-      assert.equal(await store.countJobs({ paused: false }), 3);
-      assert.equal(await store.countJobs({ paused: true }), 0);
       assert.equal(await store.countJobs({ taskId: 'task-a' }), 3);
+      assert.equal(await store.countJobs({ taskId: 'task-a', paused: false }), 3);
+      assert.equal(await store.countJobs(), 5);
+      assert.equal(await store.countJobs({ paused: false }), 5);
+      assert.equal(await store.countJobs({ paused: true }), 0);
       const fired = await store.fireDueJobs(new Date(), 10, quarantining);
       assert.deepEqual(
         fired.fired.map((f) => [f.job.id, f.runs.length, f.plan.quarantine !== undefined]).sort(),
@@ -692,7 +694,17 @@ test("a job hash whose id field was deleted or changed by hand is read under its
         [await admin.hget(`${prefix}job:noid`, 'paused'), await admin.hget(`${prefix}job:wrongid`, 'paused')],
         ['1', '1'],
       );
+      // The quarantine paused them (as a script, so the paused set knows).
       assert.equal(await store.countJobs({ paused: true }), 2);
+      assert.equal(await store.countJobs({ taskId: 'task-a', paused: true }), 2);
+      assert.equal(await store.countJobs({ paused: false }), 3);
+      // Removing an id whose index entry has no job hash finds no job and drops the entry; the key of
+      // another type is left as it was.
+      assert.equal(await store.removeJob('ghost'), null);
+      assert.equal(await store.removeJob('typed'), null);
+      assert.equal(await admin.get(`${prefix}job:typed`), 'oops');
+      assert.equal(await store.countJobs(), 3);
+      assert.equal(await store.countJobs({ paused: false }), 1);
       assert.deepEqual(
         (await store.getJobs({ paused: true })).map((j) => j.id),
         ['noid', 'wrongid'],
@@ -702,6 +714,62 @@ test("a job hash whose id field was deleted or changed by hand is read under its
       assert.equal(back.outcome, 'replaced');
       assert.equal(await admin.hget(`${prefix}job:noid`, 'id'), 'noid');
       assert.equal((await store.getJob('noid'))!.trigger.type, 'interval');
+    } finally {
+      await store.stop();
+    }
+  });
+});
+
+test('counts without a task come from the job index and the paused set, which every script that writes a job keeps exact, and which start builds for a key space without one', async () => {
+  await withPrefix(async (prefix, admin) => {
+    let store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    await store.start(startContext);
+    const counts = async () => [
+      await store.countJobs(),
+      await store.countJobs({ paused: true }),
+      await store.countJobs({ paused: false }),
+    ];
+    try {
+      const past = new Date(Date.now() - 60 * SECOND);
+      for (const id of ['p1', 'p2'])
+        await store.addJob(job(id, { paused: true, nextRunTime: null }), 'error');
+      for (const id of ['u1', 'u2']) await store.addJob(job(id, { nextRunTime: past }), 'error');
+      assert.deepEqual(await counts(), [4, 2, 2]);
+      // The firing step's plan removes u1 (into a retired copy): no longer counted, paused or not.
+      const fired = await store.fireDueJobs(new Date(), 10, (j) => ({
+        runs: [{ scheduledFireTime: j.nextRunTime!, status: 'pending', notBefore: j.nextRunTime! }],
+        nextRunTime: j.id === 'u1' ? null : new Date(j.nextRunTime!.getTime() + HOUR),
+        remove: j.id === 'u1',
+      }));
+      assert.deepEqual(fired.fired.map((f) => f.job.id).sort(), ['u1', 'u2']);
+      assert.deepEqual(await counts(), [3, 2, 1]);
+      await store.updateJob('p1', { paused: false });
+      assert.deepEqual(await counts(), [3, 1, 2]);
+      await store.updateJob('u2', { paused: true });
+      assert.deepEqual(await counts(), [3, 2, 1]);
+      await store.removeJob('p2');
+      assert.deepEqual(await counts(), [2, 1, 1]);
+      assert.deepEqual(await admin.smembers(`${prefix}paused`), ['u2']);
+
+      // A key space from before the paused set: start builds it from the hashes, once.
+      await store.stop();
+      await admin.del(`${prefix}paused`, `${prefix}paused-indexed`);
+      store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+      await store.start(startContext);
+      assert.deepEqual(await counts(), [2, 1, 1]);
+      assert.equal(await admin.get(`${prefix}paused-indexed`), '1');
+      // Built once: a later start leaves the set as the scripts keep it.
+      await admin.srem(`${prefix}paused`, 'u2');
+      await store.stop();
+      store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+      await store.start(startContext);
+      assert.deepEqual(await counts(), [2, 0, 2]);
+      await store.updateJob('u2', { name: 'renamed' });
+      assert.deepEqual(await counts(), [2, 1, 1], 'the next write of the job puts it back');
+
+      assert.equal(await store.removeAllJobs(), 2);
+      assert.deepEqual(await counts(), [0, 0, 0]);
+      assert.equal(await admin.exists(`${prefix}paused`), 0);
     } finally {
       await store.stop();
     }

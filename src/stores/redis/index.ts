@@ -734,8 +734,10 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Counts in one script what {@link getJobs} lists: the ids of the index whose job hash exists (one read of
-   * each hash, with or without a filter; an index entry left without its hash is not counted).
+   * Counts in one script. Without `taskId`, in constant time from the store's indexes (the job index and the
+   * set of paused jobs, which every script that writes a job keeps exact): what {@link getJobs} lists, unless
+   * keys were written or deleted by hand (an index entry left without its job hash counts until the job is
+   * next written or removed). With `taskId`, what {@link getJobs} lists, reading each job hash once.
    */
   async countJobs(filter: JobCountFilter = {}): Promise<number> {
     return Number(

@@ -42,11 +42,13 @@ local function job_exists(id, f)
 end
 local FINAL = { succeeded = true, failed = true, ['timed-out'] = true, missed = true, skipped = true,
   abandoned = true, cancelled = true }
--- Keeps the job in the due index exactly while it is not paused and has a next run time.
+-- Keeps the job in the due index exactly while it is not paused and has a next run time, and in the paused
+-- set exactly while its paused field is not '0' (what COUNT_JOBS and JOB_INDEX read as paused).
 local function reindex(id)
   local f = redis.call('HMGET', P .. 'job:' .. id, 'paused', 'next_run_time')
   local n = tonumber(f[2])
   if f[1] == '0' and n then redis.call('ZADD', P .. 'due', n, id) else redis.call('ZREM', P .. 'due', id) end
+  if f[1] == '0' then redis.call('SREM', P .. 'paused', id) else redis.call('SADD', P .. 'paused', id) end
 end
 -- Writes the fields of a JSON object into a hash; a value false deletes the field.
 local function write(key, fields)
@@ -100,6 +102,16 @@ export const START = script(
   'start',
   `
 redis.call('SET', P .. 'format', ARGV[2], 'NX')
+-- The paused set (see reindex) of a key space written before the store kept one: built once, from the hashes.
+local format = tonumber(redis.call('GET', P .. 'format')) or 0
+if redis.call('EXISTS', P .. 'paused-indexed') == 0 and format <= tonumber(ARGV[2]) then
+  redis.call('DEL', P .. 'paused')
+  for _, id in ipairs(redis.call('ZRANGE', P .. 'jobs', 0, -1)) do
+    local f = safe('HMGET', P .. 'job:' .. id, 'id', 'paused')
+    if job_exists(id, f) and f[2] ~= '0' then redis.call('SADD', P .. 'paused', id) end
+  end
+  redis.call('SET', P .. 'paused-indexed', '1')
+end
 return redis.call('GET', P .. 'format')
 `,
 );
@@ -168,6 +180,7 @@ for _, id in ipairs(ids) do
     redis.call('DEL', key, P .. 'claim:' .. id)
     redis.call('ZREM', P .. 'jobs', id)
     redis.call('ZREM', P .. 'due', id)
+    redis.call('SREM', P .. 'paused', id)
     for _, rid in ipairs(redis.call('SMEMBERS', P .. 'active:' .. id)) do
       local rk = P .. 'run:' .. rid
       if redis.call('HGET', rk, 'status') == 'pending' then
@@ -177,6 +190,11 @@ for _, id in ipairs(ids) do
       end
     end
     out[#out + 1] = h
+  else
+    -- An index entry without its job hash (written by hand): no job to remove, the entry is dropped.
+    redis.call('ZREM', P .. 'jobs', id)
+    redis.call('ZREM', P .. 'due', id)
+    redis.call('SREM', P .. 'paused', id)
   end
 end
 return out
@@ -267,6 +285,7 @@ for _, j in ipairs(cjson.decode(ARGV[4])) do
         redis.call('DEL', key)
         redis.call('ZREM', P .. 'jobs', id)
         redis.call('ZREM', P .. 'due', id)
+        redis.call('SREM', P .. 'paused', id)
       else
         if j.a == 'q' then
           redis.call('HSET', key, 'paused', '1', 'quarantine', j.q)
@@ -565,13 +584,26 @@ return out
 );
 
 /**
- * Counts jobs of task `ARGV[2]` (`''`: any) whose `paused` is `ARGV[3]` (`1`/`0`; `''`: any): the jobs
- * `getJobs` lists (an id in the index with a job hash), so the two agree even when a key was deleted or
- * written by hand.
+ * Counts jobs of task `ARGV[2]` (`''`: any) whose `paused` is `ARGV[3]` (`1`/`0`; `''`: any).
+ *
+ * Without a task, from the indexes alone, in constant time whatever the number of jobs: the ids of the job
+ * index, of which those in the paused set (see `reindex`) are paused. The scripts keep both exact; a key
+ * written or deleted by hand (an index entry without its hash) counts until a script next writes the job.
+ * (Reading every hash took about 0.6 s for 100,000 jobs, during which Redis serves nobody else, and
+ * `/metrics` counts twice per scrape.)
+ *
+ * With a task: the jobs `getJobs` lists (an id in the index with a job hash), one read of each hash.
  */
 export const COUNT_JOBS = script(
   'count-jobs',
   `
+if ARGV[2] == '' then
+  local all = redis.call('ZCARD', P .. 'jobs')
+  if ARGV[3] == '' then return all end
+  local paused = redis.call('SCARD', P .. 'paused')
+  if ARGV[3] == '1' then return paused end
+  return math.max(0, all - paused)
+end
 local n = 0
 for _, id in ipairs(redis.call('ZRANGE', P .. 'jobs', 0, -1)) do
   local f = safe('HMGET', P .. 'job:' .. id, 'id', 'task_id', 'paused')
