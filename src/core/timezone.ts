@@ -296,5 +296,10 @@ export function toInstant(value: unknown, field: string, zone = 'UTC'): Date {
       return new Date(resolveWallTime(zone, local));
     }
   }
-  return instant(value, field);
+  // The message names the local form too: a value that is no date at all is not asking for an offset.
+  return instant(
+    value,
+    field,
+    `a Date, epoch milliseconds or an ISO 8601 date-time, with an offset or without one (read in ${zone}, such as "2030-12-01T09:00:00")`,
+  );
 }

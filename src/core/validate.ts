@@ -111,16 +111,19 @@ export function displayName(value: unknown, field: string, maxLength = 200): str
 /**
  * A point in time: a `Date`, epoch milliseconds, or an ISO 8601 string with an offset or `Z`.
  * A string without an offset is rejected here (its zone would be ambiguous); triggers that accept local
- * wall times resolve them with their own time zone before calling this.
+ * wall times resolve them with their own time zone before calling this, and pass the forms they accept as
+ * `expected` for the message of a value that is none of them.
  */
-export function instant(value: unknown, field: string): Date {
+export function instant(
+  value: unknown,
+  field: string,
+  expected = 'a Date, epoch milliseconds or an ISO 8601 string with an offset',
+): Date {
   let d: Date | undefined;
   if (value instanceof Date) d = new Date(value.getTime());
   else if (typeof value === 'number' && Number.isFinite(value)) d = new Date(value);
   else if (typeof value === 'string') d = parseIsoWithOffset(value.trim());
-  if (!d || Number.isNaN(d.getTime())) {
-    throw invalidOption(field, 'a Date, epoch milliseconds or an ISO 8601 string with an offset', value);
-  }
+  if (!d || Number.isNaN(d.getTime())) throw invalidOption(field, expected, value);
   const t = d.getTime();
   if (t < MIN_INSTANT || t > MAX_INSTANT) {
     // Outside years 0000-9999 an ISO 8601 string needs an expanded year (+010000-...), which stored trigger

@@ -77,3 +77,25 @@ test('invalid parameters throw TickworkError with a stable code and details.fiel
     });
   }
 });
+
+test('a runDate that is no date names the local form it may also take, in the trigger zone', () => {
+  for (const [input, zone] of [
+    ['tomorrow', 'Europe/Berlin'],
+    ['2030-12-01T9:00', 'UTC'],
+  ] as const) {
+    assert.throws(
+      () => new DateTrigger({ runDate: input, timezone: zone }),
+      (err: unknown) => {
+        assert.ok(err instanceof TickworkError, String(err));
+        assert.equal(err.code, 'INVALID_OPTION');
+        assert.equal(err.details.field, 'runDate');
+        assert.equal(
+          err.message,
+          'Expected `runDate` to be a Date, epoch milliseconds or an ISO 8601 date-time, with an offset or ' +
+            `without one (read in ${zone}, such as "2030-12-01T09:00:00"), got \`${JSON.stringify(input)}\``,
+        );
+        return true;
+      },
+    );
+  }
+});
