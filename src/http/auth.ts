@@ -72,9 +72,15 @@ export class TokenAuth {
       const t = optionsObject(entry, field);
       rejectUnknownKeys(t, ['token', 'role'], field + '.');
       if (typeof t.token !== 'string' || t.token.length < MIN_TOKEN_LENGTH) {
+        // What was given, without the secret: a missing one (an environment variable that is not set) or
+        // its length.
+        const got =
+          typeof t.token === 'string'
+            ? `a string of ${t.token.length} characters`
+            : `\`${t.token === null ? 'null' : typeof t.token}\``;
         throw new TickworkError(
           'INVALID_OPTION',
-          `Expected \`${field}.token\` to be a string of at least ${MIN_TOKEN_LENGTH} characters`,
+          `Expected \`${field}.token\` to be a string of at least ${MIN_TOKEN_LENGTH} characters, got ${got}`,
           { field: `${field}.token` },
         );
       }

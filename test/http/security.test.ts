@@ -256,6 +256,29 @@ test('a store failure is 503 STORE_ERROR with its code', async () => {
   await h.close();
 });
 
+test('a missing or short token is refused saying what was given, never the token itself', () => {
+  for (const [token, got] of [
+    [undefined, '`undefined`'], // `process.env.TICKWORK_TOKEN!` with the variable unset
+    [null, '`null`'],
+    ['short-secret', 'a string of 12 characters'],
+  ] as const) {
+    assert.throws(
+      () => new TokenAuth({ tokens: [{ token: token as never, role: 'admin' }] }),
+      (e: unknown) => {
+        assert.ok(e instanceof TickworkError, String(e));
+        assert.equal(e.code, 'INVALID_OPTION');
+        assert.equal(e.details.field, 'auth.tokens[0].token');
+        assert.equal(
+          e.message,
+          `Expected \`auth.tokens[0].token\` to be a string of at least 16 characters, got ${got}`,
+        );
+        assert.ok(!e.message.includes('short-secret'));
+        return true;
+      },
+    );
+  }
+});
+
 test('a token with whitespace is refused when the API is configured (it could never match)', () => {
   for (const token of [
     'contains a space 0123456789',
