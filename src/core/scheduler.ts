@@ -167,9 +167,9 @@ export interface SchedulerOptions {
    * its fire time); a `runJob` in the window finds the run fired ahead counted against `maxInstances` (and
    * if the manual run took the slot, the run fired ahead is `skipped` at its fire time); runs fired ahead of
    * a `pause()` still start; a run fired ahead before a wall-clock step runs late, as a run waiting for a
-   * slot does. 0 fires at the fire time (APScheduler's loop). Persistent stores (SQLite, PostgreSQL) fire at
-   * the fire time: a run fired ahead that a shutdown left pending would start late at the next start, and
-   * other processes' runs count against `maxInstances`.
+   * slot does. 0 fires at the fire time (APScheduler's loop). Persistent stores (SQLite, PostgreSQL, Redis)
+   * fire at the fire time: a run fired ahead that a shutdown left pending would start late at the next start,
+   * and other processes' runs count against `maxInstances`.
    * @defaultValue 10 (ignored by stores that do not fire ahead)
    * @throws TickworkError `INVALID_OPTION` (field `fireAhead`) for a value that is not a number of ms in
    * [0, 100].
@@ -184,7 +184,10 @@ export interface SchedulerOptions {
   heartbeatInterval?: number;
   /** This process's id in the store. @defaultValue `host:pid:random` */
   nodeId?: string;
-  /** Random source in [0, 1) for jitter. @defaultValue `Math.random` */
+  /**
+   * Random source in [0, 1): the jitter of run starts and of retry delays, and the spread of idle wake-ups.
+   * @defaultValue `Math.random`
+   */
   random?: () => number;
 }
 
