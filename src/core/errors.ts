@@ -18,7 +18,10 @@ export const ERROR_CODES = {
   },
   INVALID_CRON: { status: 400, description: 'A cron expression cannot be parsed.' },
   INVALID_TIMEZONE: { status: 400, description: 'A time zone is not a known IANA name.' },
-  TRIGGER_NEVER_FIRES: { status: 400, description: 'A trigger has no fire time now or in the future.' },
+  TRIGGER_NEVER_FIRES: {
+    status: 400,
+    description: 'A trigger has no fire time now or in the future (up to the end of the year 9999).',
+  },
   JOB_NOT_FOUND: { status: 404, description: 'No job has the given id.' },
   JOB_CONFLICT: { status: 409, description: 'A job with the given id exists already.' },
   JOB_VERSION_CONFLICT: {

@@ -40,6 +40,7 @@ import {
   identifier,
   identifierList,
   integer,
+  MAX_INSTANT,
   nonEmptyString,
   optionsObject,
   rejectUnknownKeys,
@@ -1154,11 +1155,11 @@ export class Scheduler implements JobOwner {
     if (isInvalidTrigger(current.trigger)) throw unreadableJob(current);
     const trigger = this.triggerFor(current);
     const now = new Date(this.now());
-    let next = trigger.getNextFireTime(null, now);
+    let next = nextFireTime(trigger, null, now);
     // A date trigger (or an `or` with one) answers its date even when it has passed: step past the fire
     // times before now, which are not owed (a date job whose date passed while paused has none left).
     for (let i = 0; next !== null && next.getTime() < now.getTime() && i < 10_000; i++)
-      next = trigger.getNextFireTime(next, now);
+      next = nextFireTime(trigger, next, now);
     if (next === null) {
       await this.removeJob(id);
       return null;
@@ -1758,7 +1759,7 @@ export class Scheduler implements JobOwner {
     let t: Date | null = job.nextRunTime;
     // The common case, one fire time due and no coalescing to do: no arrays to build.
     if (t !== null && t.getTime() <= realNow) {
-      const next = trigger.getNextFireTime(t, now);
+      const next = nextFireTime(trigger, t, now);
       if (next === null || next.getTime() > horizon) {
         const fireTime = t;
         const lateBy = realNow - fireTime.getTime();
@@ -1782,7 +1783,7 @@ export class Scheduler implements JobOwner {
         const last: Date = t;
         const latest = latestFireTime(trigger, last, now);
         if (latest !== null) runTimes.push(latest);
-        t = trigger.getNextFireTime(latest ?? last, now);
+        t = nextFireTime(trigger, latest ?? last, now);
         this.logger.warn(
           { jobId: job.id, from: last.toISOString(), resumeAt: t?.toISOString() ?? null },
           `More than ${this.maxCatchUp} fire times of job "${job.name}" were due at once; those from ` +
@@ -1791,7 +1792,7 @@ export class Scheduler implements JobOwner {
         break;
       }
       runTimes.push(t);
-      t = trigger.getNextFireTime(t, now);
+      t = nextFireTime(trigger, t, now);
     }
     const due = job.coalesce && runTimes.length > 1 ? runTimes.slice(-1) : runTimes;
     const runs: PlannedRun[] = [];
@@ -1820,7 +1821,7 @@ export class Scheduler implements JobOwner {
       runs.push(this.pendingRun(t, jitter));
       active++;
       ahead++;
-      t = trigger.getNextFireTime(t, now);
+      t = nextFireTime(trigger, t, now);
     }
     return { runs, nextRunTime: t, remove: t === null };
   }
@@ -2545,13 +2546,26 @@ export function latestFireTime(trigger: Trigger, after: Date, now: Date): Date |
   return new Date(best);
 }
 
-/** The first fire time of `trigger` at or after `now`. @throws TickworkError `TRIGGER_NEVER_FIRES`. */
+/**
+ * `trigger.getNextFireTime(previous, now)`, or `null` for a time past the year 9999: a store keeps times of the
+ * years 0000 to 9999 only (what an ISO 8601 string holds), so a later fire time ends the schedule, as the end
+ * of the trigger would.
+ */
+export function nextFireTime(trigger: Trigger, previous: Date | null, now: Date): Date | null {
+  const next = trigger.getNextFireTime(previous, now);
+  return next === null || next.getTime() > MAX_INSTANT ? null : next;
+}
+
+/**
+ * The first fire time of `trigger` at or after `now`, up to the end of the year 9999.
+ * @throws TickworkError `TRIGGER_NEVER_FIRES`.
+ */
 export function firstFireTime(trigger: Trigger, now: Date): Date {
-  const next = trigger.getNextFireTime(null, now);
+  const next = nextFireTime(trigger, null, now);
   if (next === null) {
     throw new TickworkError(
       'TRIGGER_NEVER_FIRES',
-      `Trigger ${String(trigger)} has no fire time at or after ${now.toISOString()}`,
+      `Trigger ${String(trigger)} has no fire time from ${now.toISOString()} to 9999-12-31T23:59:59.999Z`,
       {
         field: 'trigger',
         value: trigger.toJSON(),

@@ -16,7 +16,7 @@ import { TickworkError, invalidOption } from '../core/errors.js';
 import { EVENT_NAMES } from '../core/events.js';
 import type { Job } from '../core/job.js';
 import type { Logger } from '../core/logger.js';
-import type { Scheduler } from '../core/scheduler.js';
+import { nextFireTime, type Scheduler } from '../core/scheduler.js';
 import { runToJSON, type RunRecord } from '../core/structures.js';
 import { dashboardAssets } from '../dashboard/index.js';
 import { duration, integer, optionsObject, rejectUnknownKeys } from '../core/validate.js';
@@ -607,10 +607,10 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
         const job = await getJob(params.id!);
         const now = new Date(clock.now());
         const nextFireTimes: string[] = [];
-        let t = job.nextRunTime ?? (job.paused ? job.trigger.getNextFireTime(null, now) : null);
+        let t = job.nextRunTime ?? (job.paused ? nextFireTime(job.trigger, null, now) : null);
         while (t && nextFireTimes.length < query.n) {
           nextFireTimes.push(t.toISOString());
-          t = job.trigger.getNextFireTime(t, now);
+          t = nextFireTime(job.trigger, t, now);
         }
         let runs = scheduler.running ? await scheduler.getRuns({ jobId: job.id, limit: 100 }) : [];
         // Only this job's runs: not those of an earlier, removed job that had the same id.
