@@ -196,24 +196,24 @@ export class CalendarIntervalTrigger implements Trigger {
     const refDate = localDateOf(this.rules, ref);
     let k: number;
     if (this.stepMonths > 0) {
+      // A step spans `stepMonths` months and `stepDays` days, counted in months of the Gregorian average
+      // (30.436875 days): the estimate is then off by a step or two, however far `ref` is from `base`.
       const monthsDiff = refDate.y * 12 + refDate.m - (base.y * 12 + base.m);
-      const perStep = this.stepMonths + this.stepDays / 31;
+      const perStep = this.stepMonths + this.stepDays / 30.436875;
       k = Math.floor(monthsDiff / perStep) - 2;
     } else {
       const daysDiff = daysFromCivil(refDate.y, refDate.m, refDate.d) - daysFromCivil(base.y, base.m, base.d);
       k = Math.floor(daysDiff / this.stepDays) - 2;
     }
     if (k < 0) k = 0;
-    // The estimate is conservative; step back anyway while an earlier step still qualifies (fire times are
-    // increasing in k, so the first non-qualifying existing step ends the walk).
-    let back = k;
-    for (let j = 1; j <= 24 && k - j >= 0; j++) {
-      const t = this.fireAt(base, k - j);
+    // Step back while an earlier step still qualifies (fire times are increasing in k, so the first
+    // non-qualifying existing step ends the walk), then forward to the first step that qualifies.
+    for (let j = k - 1; j >= 0; j--) {
+      const t = this.fireAt(base, j);
       if (t === null) continue;
       if (!ok(t)) break;
-      back = k - j;
+      k = j;
     }
-    k = back;
     // Forward. With the skip policy runs of nonexistent dates are short (29 February: 8 years at most).
     for (let i = 0; i < 5000; i++, k++) {
       const t = this.fireAt(base, k);

@@ -156,6 +156,16 @@ describe('CalendarIntervalTrigger', () => {
     );
   });
 
+  test('months and days with a start date centuries back: no fire time is stepped over', () => {
+    // The k-th fire date is 1500-01-31 plus k months (clamped) plus 30k days; expected values from a walk over
+    // every k with Python's datetime (the first three at or after 2025-01-01).
+    assert.deepEqual(seq({ months: 1, days: 30, startDate: '1500-01-31' }, '2025-01-01T00:00:00Z', 3), [
+      '2025-02-12T00:00:00+00:00',
+      '2025-04-14T00:00:00+00:00',
+      '2025-06-14T00:00:00+00:00',
+    ]);
+  });
+
   test('validation', () => {
     assert.throws(
       () => new CalendarIntervalTrigger({}),
