@@ -211,9 +211,37 @@ function resolveOptions(options: ApiOptions) {
         : duration(opts.heartbeatInterval, 'heartbeatInterval', 1),
     maxEventStreams:
       opts.maxEventStreams === undefined ? 100 : integer(opts.maxEventStreams, 'maxEventStreams', 1),
-    metrics: opts.metrics === false ? null : (optionsObject(opts.metrics, 'metrics') as MetricsOptions),
+    metrics: opts.metrics === false ? null : metricsOptions(opts.metrics),
     assets,
   };
+}
+
+/** A metric name prefix: Prometheus metric names are `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
+const METRIC_PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/;
+
+/**
+ * The `metrics` option, checked: a prefix that would make invalid metric names, or a registry that is not a
+ * prom-client `Registry`, is refused here, naming the field, rather than by prom-client's bare `Error`.
+ */
+function metricsOptions(value: unknown): MetricsOptions {
+  const m = optionsObject(value, 'metrics');
+  rejectUnknownKeys(m, ['registry', 'prefix'], 'metrics.');
+  if (m.prefix !== undefined && (typeof m.prefix !== 'string' || !METRIC_PREFIX.test(m.prefix))) {
+    throw invalidOption(
+      'metrics.prefix',
+      'a metric name prefix of ASCII letters, digits, `_` and `:`, not starting with a digit',
+      m.prefix,
+    );
+  }
+  if (
+    m.registry !== undefined &&
+    (m.registry === null ||
+      typeof m.registry !== 'object' ||
+      typeof (m.registry as { registerMetric?: unknown }).registerMetric !== 'function')
+  ) {
+    throw invalidOption('metrics.registry', 'a prom-client `Registry`', m.registry);
+  }
+  return m as MetricsOptions;
 }
 
 /** Parses `value` with `schema`, turning the first problem into a 400 naming the field. */
@@ -492,7 +520,21 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
         'create, run and remove jobs',
     );
   }
-  const metrics = o.metrics ? createMetrics(scheduler, o.metrics) : null;
+  let metrics: SchedulerMetrics | null = null;
+  if (o.metrics) {
+    try {
+      metrics = createMetrics(scheduler, o.metrics);
+    } catch (err) {
+      // prom-client refuses a name registered already: a `metrics.registry` shared with another API.
+      throw new TickworkError(
+        'INVALID_OPTION',
+        `Expected \`metrics.registry\` to hold no tickwork metrics with the prefix ` +
+          `"${o.metrics.prefix ?? 'tickwork_'}" already: ${(err as Error).message}; give each API its own ` +
+          `registry or prefix`,
+        { field: 'metrics.registry' },
+      );
+    }
+  }
   const streams = new EventStreams(scheduler, clock, {
     heartbeatInterval: o.heartbeatInterval,
     maxStreams: o.maxEventStreams,

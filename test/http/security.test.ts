@@ -362,3 +362,34 @@ test('Location is never a reason to fail: ids no URL can address get none, the j
   }
   await h.close();
 });
+
+test('a bad `metrics` option is INVALID_OPTION or UNKNOWN_OPTION naming its field, not a bare Error', async () => {
+  const scheduler = new Scheduler({ logger: silentLogger });
+  const { Registry } = await import('prom-client');
+  // Prometheus metric names are [a-zA-Z_:][a-zA-Z0-9_:]*: a `-`, a space or a leading digit cannot start one.
+  for (const prefix of ['bad-prefix', 'tick work_', '1tickwork_', 5]) {
+    assert.throws(
+      () => createApi(scheduler, { auth: false, metrics: { prefix } as never }),
+      (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === 'metrics.prefix',
+    );
+  }
+  assert.throws(
+    () => createApi(scheduler, { auth: false, metrics: { prefx: 'a_' } as never }),
+    (err: unknown) => isTickworkError(err, 'UNKNOWN_OPTION') && err.details.field === 'metrics.prefx',
+  );
+  assert.throws(
+    () => createApi(scheduler, { auth: false, metrics: { registry: {} } as never }),
+    (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === 'metrics.registry',
+  );
+  // A registry shared by two APIs with one prefix: the second cannot register its metrics.
+  const registry = new Registry();
+  const first = createApi(scheduler, { auth: false, metrics: { registry } });
+  assert.throws(
+    () => createApi(scheduler, { auth: false, metrics: { registry } }),
+    (err: unknown) => isTickworkError(err, 'INVALID_OPTION') && err.details.field === 'metrics.registry',
+  );
+  first.close();
+  // Valid prefixes: empty, underscores and colons.
+  for (const prefix of ['', 'app:jobs_', '_x'])
+    createApi(scheduler, { auth: false, metrics: { prefix } }).close();
+});
