@@ -41,7 +41,11 @@ function formatter(zone: string): Intl.DateTimeFormat {
 const validZones = new Map<string, string>();
 
 /**
- * Checks an IANA time-zone name and returns its canonical spelling as `Intl` reports it.
+ * Checks an IANA time-zone name (matched without regard to case, as `Intl` does) and returns its spelling:
+ * the case the zone database gives it (`europe/berlin` is `Europe/Berlin`, `etc/gmt+5` `Etc/GMT+5`), and
+ * `UTC` for every name of UTC (`utc`, `Etc/UTC`, `GMT`, `Zulu`, `Universal`...). Another link keeps its own
+ * name (`Asia/Kolkata` stays, where `Intl` reports the older `Asia/Calcutta`); a link written in another case
+ * than the database's is kept as written.
  * @throws TickworkError `INVALID_TIMEZONE` naming `field`.
  */
 export function checkTimeZone(zone: unknown, field = 'timezone'): string {
@@ -50,9 +54,10 @@ export function checkTimeZone(zone: unknown, field = 'timezone'): string {
     if (known) return known;
     try {
       // Throws RangeError for an unknown zone. Offsets such as "+01:00" are refused: IANA names only.
-      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      const resolved = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
       if (/^[A-Za-z]/.test(zone)) {
-        const canonical = zone === 'Etc/UTC' || zone === 'Etc/GMT' || zone === 'GMT' ? 'UTC' : zone;
+        const canonical =
+          resolved === 'UTC' || resolved.toLowerCase() === zone.toLowerCase() ? resolved : zone;
         validZones.set(zone, canonical);
         return canonical;
       }
