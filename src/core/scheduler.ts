@@ -2511,6 +2511,27 @@ export class Scheduler implements JobOwner {
 }
 
 /**
+ * Checks that `value` is a {@link Scheduler} (an instance of this class, or of a copy of it loaded from
+ * another module instance: an object with its methods), for the plugins and the HTTP API, which take one.
+ * @throws TickworkError `INVALID_OPTION` naming `field`.
+ */
+export function checkScheduler(value: unknown, field = 'scheduler'): Scheduler {
+  if (value instanceof Scheduler) return value;
+  const v = value as Record<string, unknown> | null;
+  if (
+    v !== null &&
+    typeof v === 'object' &&
+    SCHEDULER_METHODS.every((m) => typeof v[m] === 'function') &&
+    typeof v.logger === 'object'
+  )
+    return value as Scheduler;
+  throw invalidOption(field, 'a tickwork Scheduler (`new Scheduler(...)`)', value);
+}
+
+/** Methods every use of a scheduler by the plugins and the HTTP API relies on (see {@link checkScheduler}). */
+const SCHEDULER_METHODS = ['start', 'shutdown', 'addJob', 'getJob', 'getJobs', 'getRuns', 'on', 'off'];
+
+/**
  * The latest fire time of `trigger` after `after` and at or before `now`, or `null` when there is none: a
  * bisection on `getNextFireTime(null, x)`, which is monotone in `x` (about 50 calls for any span). An
  * interval trigger without a `startDate` counts from its previous fire time (`getNextFireTime(null, x)` is

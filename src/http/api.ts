@@ -16,7 +16,7 @@ import { TickworkError, invalidOption } from '../core/errors.js';
 import { EVENT_NAMES } from '../core/events.js';
 import type { Job } from '../core/job.js';
 import type { Logger } from '../core/logger.js';
-import { nextFireTime, type Scheduler } from '../core/scheduler.js';
+import { checkScheduler, nextFireTime, type Scheduler } from '../core/scheduler.js';
 import { runToJSON, type RunRecord } from '../core/structures.js';
 import { dashboardAssets } from '../dashboard/index.js';
 import { duration, integer, optionsObject, rejectUnknownKeys } from '../core/validate.js';
@@ -510,6 +510,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
  * @throws TickworkError `INVALID_OPTION` (naming the option; `auth` when it is missing), `UNKNOWN_OPTION`.
  */
 export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkApi {
+  checkScheduler(scheduler);
   const o = resolveOptions(options);
   const logger = options.logger ?? scheduler.logger;
   const clock = options.clock ?? scheduler.clock;

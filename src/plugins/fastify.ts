@@ -13,7 +13,13 @@ import type {
 } from 'fastify';
 import fp from 'fastify-plugin';
 import { TickworkError, invalidOption } from '../core/errors.js';
-import { SCHEDULER_KEYS, Scheduler, type SchedulerOptions, type ShutdownOptions } from '../core/scheduler.js';
+import {
+  SCHEDULER_KEYS,
+  Scheduler,
+  checkScheduler,
+  type SchedulerOptions,
+  type ShutdownOptions,
+} from '../core/scheduler.js';
 import { boolean, duration, optionsObject, rejectUnknownKeys } from '../core/validate.js';
 import type { Logger } from '../core/logger.js';
 import { createApi, type ApiOptions, type TickworkApi } from '../http/api.js';
@@ -157,6 +163,7 @@ const plugin: FastifyPluginAsync<TickworkFastifyOptions> = async (fastify, optio
     }
   }
   if (given !== undefined) {
+    checkScheduler(given);
     const field = Object.keys(schedulerOptions)[0];
     if (field !== undefined) {
       throw new TickworkError(

@@ -5,7 +5,10 @@
  * @module
  */
 import type { Server } from 'node:http';
-import type { Scheduler, ShutdownOptions } from '../core/scheduler.js';
+import { constants } from 'node:os';
+import { invalidOption } from '../core/errors.js';
+import { checkScheduler, type Scheduler, type ShutdownOptions } from '../core/scheduler.js';
+import { boolean, duration, optionsObject, rejectUnknownKeys } from '../core/validate.js';
 
 /** Options of {@link bindLifecycle}. Durations are milliseconds. */
 export interface LifecycleOptions {
@@ -43,6 +46,9 @@ export interface Lifecycle {
  * Starts `scheduler` when `server` listens (now, if it does already) and shuts it down when the server
  * closes or one of `signals` arrives.
  *
+ * @throws TickworkError `INVALID_OPTION` naming `scheduler`, `server` or the option (`signals`,
+ * `shutdown.timeout`, ...) that is not what it should be; `UNKNOWN_OPTION` for a key it does not know.
+ *
  * @example
  * ```ts
  * const server = app.listen(8000);
@@ -54,6 +60,7 @@ export function bindLifecycle(
   server: Server,
   options: LifecycleOptions = {},
 ): Lifecycle {
+  checkLifecycle(scheduler, server, options);
   const signals = options.signals ?? ['SIGINT', 'SIGTERM'];
   const shutdownOptions: ShutdownOptions = { wait: true, timeout: 30_000, ...options.shutdown };
   const grace = options.connectionGrace ?? 5000;
@@ -132,4 +139,44 @@ export function bindLifecycle(
       server.off('close', onClose);
     },
   };
+}
+
+const LIFECYCLE_KEYS = ['signals', 'shutdown', 'startPaused', 'api', 'connectionGrace', 'exit'];
+
+/** Checks {@link bindLifecycle}'s arguments before it listens for anything. */
+function checkLifecycle(scheduler: unknown, server: unknown, options: unknown): void {
+  checkScheduler(scheduler);
+  const srv = server as Record<string, unknown> | null;
+  if (
+    srv === null ||
+    typeof srv !== 'object' ||
+    !['on', 'off', 'once', 'close', 'closeIdleConnections'].every((m) => typeof srv[m] === 'function')
+  ) {
+    throw invalidOption('server', 'a Node HTTP server (`http.Server`, what `app.listen()` returns)', server);
+  }
+  const o = optionsObject(options, 'options');
+  rejectUnknownKeys(o, LIFECYCLE_KEYS);
+  if (o.signals !== undefined) {
+    if (
+      !Array.isArray(o.signals) ||
+      !o.signals.every((s) => typeof s === 'string' && Object.hasOwn(constants.signals, s))
+    ) {
+      throw invalidOption('signals', 'an array of signal names such as ["SIGINT", "SIGTERM"]', o.signals);
+    }
+  }
+  if (o.shutdown !== undefined) {
+    const sh = optionsObject(o.shutdown, 'shutdown');
+    rejectUnknownKeys(sh, ['wait', 'timeout'], 'shutdown.');
+    if (sh.wait !== undefined) boolean(sh.wait, 'shutdown.wait');
+    if (sh.timeout !== undefined) duration(sh.timeout, 'shutdown.timeout');
+  }
+  if (o.startPaused !== undefined) boolean(o.startPaused, 'startPaused');
+  if (o.exit !== undefined) boolean(o.exit, 'exit');
+  if (o.connectionGrace !== undefined) duration(o.connectionGrace, 'connectionGrace');
+  if (o.api !== undefined) {
+    const api = o.api as { close?: unknown } | null;
+    if (api === null || typeof api !== 'object' || typeof api.close !== 'function') {
+      throw invalidOption('api', 'the API to close first (`router.api`, with a `close()` method)', o.api);
+    }
+  }
 }

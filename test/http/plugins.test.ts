@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import express from 'express';
-import { Scheduler, silentLogger } from '../../src/index.js';
+import { Scheduler, isTickworkError, silentLogger } from '../../src/index.js';
+import { createApi } from '../../src/http/api.js';
 import { ManualClock } from '../../src/testing.js';
 import { tickwork, tickworkFrameworkErrors } from '../../src/plugins/fastify.js';
 import { tickworkApp } from '../../src/plugins/hono.js';
@@ -381,5 +382,68 @@ test("fastify: the plugin's own options are checked at registration, naming the 
     await fine.register(tickwork, { clock: new ManualClock(0), logLevel: 'warn' } as never);
     await fine.ready();
     await fine.close();
+  }
+});
+
+test('a scheduler that is none is INVALID_OPTION naming `scheduler`, in every plugin and createApi', async () => {
+  const refused = (err: unknown) =>
+    isTickworkError(err, 'INVALID_OPTION') &&
+    err.details.field === 'scheduler' &&
+    /Expected `scheduler` to be a tickwork Scheduler/.test(err.message);
+  for (const bad of [null, undefined, 5, {}, { start() {} }]) {
+    assert.throws(() => tickworkRouter(bad as never, { auth: AUTH }), refused, String(bad));
+    assert.throws(() => tickworkApp(bad as never, { auth: AUTH }), refused, String(bad));
+    assert.throws(() => createApi(bad as never, { auth: AUTH }), refused, String(bad));
+  }
+  const app = Fastify({ logger: false });
+  await assert.rejects(
+    (async () => {
+      await app.register(tickwork, { scheduler: 5 as never });
+      await app.ready();
+    })(),
+    refused,
+  );
+  await app.close();
+});
+
+test('bindLifecycle checks its arguments before listening for anything, naming the option', async () => {
+  const clock = new ManualClock('2024-01-01T00:00:00Z');
+  const scheduler = makeScheduler(clock);
+  const server = express().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const before = ['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => process.listenerCount(s));
+  const listening = server.listenerCount('listening');
+  try {
+    const cases: [unknown, unknown, unknown, string, string][] = [
+      [null, server, {}, 'INVALID_OPTION', 'scheduler'],
+      [scheduler, {}, {}, 'INVALID_OPTION', 'server'],
+      [scheduler, server, 'SIGINT', 'INVALID_OPTION', 'options'],
+      [scheduler, server, { signal: ['SIGINT'] }, 'UNKNOWN_OPTION', 'signal'],
+      [scheduler, server, { signals: 'SIGINT' }, 'INVALID_OPTION', 'signals'],
+      [scheduler, server, { signals: ['SIGINT', 'x'] }, 'INVALID_OPTION', 'signals'],
+      [scheduler, server, { shutdown: { timeout: -1 } }, 'INVALID_OPTION', 'shutdown.timeout'],
+      [scheduler, server, { shutdown: { wait: 'yes' } }, 'INVALID_OPTION', 'shutdown.wait'],
+      [scheduler, server, { shutdown: { timout: 5 } }, 'UNKNOWN_OPTION', 'shutdown.timout'],
+      [scheduler, server, { connectionGrace: '5s' }, 'INVALID_OPTION', 'connectionGrace'],
+      [scheduler, server, { exit: 0 }, 'INVALID_OPTION', 'exit'],
+      [scheduler, server, { startPaused: 'no' }, 'INVALID_OPTION', 'startPaused'],
+      [scheduler, server, { api: {} }, 'INVALID_OPTION', 'api'],
+    ];
+    for (const [s, srv, options, code, field] of cases) {
+      assert.throws(
+        () => bindLifecycle(s as never, srv as never, options as never),
+        (err: unknown) => isTickworkError(err) && err.code === code && err.details.field === field,
+        `${code} ${field}`,
+      );
+    }
+    // Nothing was listened for, and the scheduler was not started.
+    assert.deepEqual(
+      ['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => process.listenerCount(s)),
+      before,
+    );
+    assert.equal(server.listenerCount('listening'), listening);
+    assert.equal(scheduler.state, 'stopped');
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
   }
 });
