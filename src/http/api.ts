@@ -684,7 +684,8 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
         const raw = await body();
         let parsed: z.output<typeof PatchJobRuntime>;
         try {
-          parsed = parse(PatchJobRuntime, raw ?? {});
+          // No body at all reads as no change; a JSON `null` is a body of the wrong type, as for POST.
+          parsed = parse(PatchJobRuntime, raw === undefined ? {} : raw);
         } catch (err) {
           // Pausing is not a field to patch: point to the endpoints that do it.
           if (

@@ -587,6 +587,31 @@ test('GET /jobs before start(): the waiting jobs are filtered, sorted and paged 
   await h.close();
 });
 
+test('PATCH with a body that is not an object (JSON null included) says so, as POST does', async () => {
+  const h = await harness();
+  await h.json('POST', '/scheduler/jobs', {
+    body: { id: 'p', taskId: 'tick', trigger: { type: 'interval', seconds: 10 } },
+  });
+  for (const [body, shown] of [
+    ['null', 'null'],
+    ['[]', '[]'],
+    ['5', '5'],
+  ]) {
+    const res = await h.json('PATCH', '/scheduler/jobs/p', { body });
+    assert.equal(res.status, 400, body);
+    assert.equal(res.body.code, 'INVALID_OPTION');
+    assert.equal(res.body.message, `Expected \`body\` to be of type object, got \`${shown}\``);
+    assert.equal(res.body.details.field, 'body');
+  }
+  // An empty object, or no body at all, changes nothing: that is what the message says.
+  for (const options of [{ body: {} }, {}]) {
+    const res = await h.json('PATCH', '/scheduler/jobs/p', options);
+    assert.equal(res.status, 400);
+    assert.match(res.body.message, /^Expected at least one of name, args, /);
+  }
+  await h.close();
+});
+
 test('PATCH modifies options and/or reschedules; a paused job stays paused', async () => {
   const h = await harness();
   await h.call('POST', '/scheduler/jobs', { body: { id: 'p', taskId: 'tick', trigger: interval } });
