@@ -1038,10 +1038,16 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
 
   const readBody = async (request: Request): Promise<unknown> => {
     const declared = request.headers.get('content-length');
+    // The rest of the body is not read: the connection closes after the answer (`Connection: close`), or a
+    // keep-alive client would send its next request on a connection that no longer serves it.
     const tooLarge = () =>
-      new ApiError('PAYLOAD_TOO_LARGE', `The request body is larger than ${o.bodyLimit} bytes`, {
-        limit: o.bodyLimit,
-      });
+      new ApiError(
+        'PAYLOAD_TOO_LARGE',
+        `The request body is larger than ${o.bodyLimit} bytes`,
+        { limit: o.bodyLimit },
+        413,
+        { connection: 'close' },
+      );
     if (declared !== null && Number(declared) > o.bodyLimit) {
       await request.body?.cancel().catch(() => {});
       throw tooLarge();

@@ -1,6 +1,7 @@
 // The API mounted by each framework plugin: Fastify (inject), Hono (app.request), Express (ephemeral port).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import Fastify from 'fastify';
@@ -444,6 +445,72 @@ test('bindLifecycle checks its arguments before listening for anything, naming t
     assert.equal(server.listenerCount('listening'), listening);
     assert.equal(scheduler.state, 'stopped');
   } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/**
+ * Three requests on one keep-alive connection (an agent with one socket): a small one, one whose body is
+ * larger than `bodyLimit`, a small one again. Each gives up after 5 s (a connection left unusable hangs).
+ */
+async function keepAliveAfter413(port: number, prefix: string): Promise<string[]> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const send = (method: string, body?: string) =>
+    new Promise<string>((resolve) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method,
+          path: `${prefix}/${method === 'GET' ? 'status' : 'jobs'}`,
+          agent,
+          timeout: 5000,
+          headers: {
+            ...auth(),
+            'content-type': 'application/json',
+            ...(body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(`${res.statusCode} ${res.headers.connection}`));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (err) => resolve(`error ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+      req.end(body);
+    });
+  try {
+    return [await send('GET'), await send('POST', 'x'.repeat(100_000)), await send('GET'), await send('GET')];
+  } finally {
+    agent.destroy();
+  }
+}
+
+test('a body larger than bodyLimit is answered 413 with Connection: close, so a keep-alive client reconnects (Fastify, Express)', async () => {
+  const expected = ['200 keep-alive', '413 close', '200 keep-alive', '200 keep-alive'];
+  const fastify = Fastify({ logger: false });
+  await fastify.register(tickwork, {
+    scheduler: makeScheduler(new ManualClock('2024-01-01T00:00:00Z')),
+    api: { auth: AUTH, bodyLimit: 1024 },
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const port = (fastify.server.address() as AddressInfo).port;
+    assert.deepEqual(await keepAliveAfter413(port, '/scheduler'), expected);
+  } finally {
+    await fastify.close();
+  }
+  const scheduler = makeScheduler(new ManualClock('2024-01-01T00:00:00Z'));
+  const app = express();
+  app.use(tickworkRouter(scheduler, { auth: AUTH, bodyLimit: 1024 }));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  await scheduler.start();
+  try {
+    assert.deepEqual(await keepAliveAfter413((server.address() as AddressInfo).port, '/scheduler'), expected);
+  } finally {
+    await scheduler.shutdown();
     await new Promise((resolve) => server.close(resolve));
   }
 });
