@@ -44,10 +44,11 @@ local FINAL = { succeeded = true, failed = true, ['timed-out'] = true, missed = 
   abandoned = true, cancelled = true }
 -- Keeps the job in the due index exactly while it is not paused and has a next run time, and in the paused
 -- set exactly while its paused field is not '0' (what COUNT_JOBS and JOB_INDEX read as paused).
-local function reindex(id)
+local function reindex(id, due_only)
   local f = redis.call('HMGET', P .. 'job:' .. id, 'paused', 'next_run_time')
   local n = tonumber(f[2])
   if f[1] == '0' and n then redis.call('ZADD', P .. 'due', n, id) else redis.call('ZREM', P .. 'due', id) end
+  if due_only then return end
   if f[1] == '0' then redis.call('SREM', P .. 'paused', id) else redis.call('SADD', P .. 'paused', id) end
 end
 -- Writes the fields of a JSON object into a hash; a value false deletes the field.
@@ -296,7 +297,9 @@ for _, j in ipairs(cjson.decode(ARGV[4])) do
           redis.call('HDEL', key, 'next_run_time')
         end
         redis.call('HSET', key, 'version', next_version(j.v), 'updated_at', t)
-        reindex(id)
+        -- An advance leaves paused as it was (a change would have failed the version check): the due
+        -- index alone; a quarantine pauses the job.
+        reindex(id, j.a ~= 'q')
       end
       ok[#ok + 1] = id
     end
