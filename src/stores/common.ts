@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { randomFillSync } from 'node:crypto';
 import { TickworkError, show } from '../core/errors.js';
 import type { JobRecord, RunRecord, RunStatus } from '../core/structures.js';
+import { triggerFromJSON } from '../triggers/index.js';
 import type { TriggerJSON } from '../triggers/trigger.js';
 import { MAX_DURATION, MAX_INSTANT, MIN_INSTANT, integer, oneOf } from '../core/validate.js';
 import type { JobChanges, JobFilter, JobSort, StoreChange } from './store.js';
@@ -31,9 +32,19 @@ export function nextVersion(v: number): number {
   return v >= MAX_VERSION ? 1 : v + 1;
 }
 
-/** Whether two serialised triggers describe the same schedule. */
+/**
+ * Whether two serialised triggers describe the same schedule: the same JSON, or the same once each is read
+ * and written again (JSON stored by an earlier version, such as a time zone kept as it was typed,
+ * `europe/berlin` or `Zulu`, where a trigger now writes `Europe/Berlin` or `UTC`). JSON that cannot be read
+ * compares by its text alone.
+ */
 export function sameTrigger(a: TriggerJSON, b: TriggerJSON): boolean {
-  return stableStringify(a) === stableStringify(b);
+  if (stableStringify(a) === stableStringify(b)) return true;
+  try {
+    return stableStringify(triggerFromJSON(a).toJSON()) === stableStringify(triggerFromJSON(b).toJSON());
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -3,7 +3,17 @@
 // Expected spellings are the IANA tz database's own names (its `zone1970.tab` and `backward` files).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CronTrigger, IntervalTrigger, isTickworkError } from '../../src/index.js';
+import {
+  CronTrigger,
+  IntervalTrigger,
+  MemoryStore,
+  Scheduler,
+  isTickworkError,
+  silentLogger,
+  type Trigger,
+} from '../../src/index.js';
+import type { TriggerJSON } from '../../src/triggers/trigger.js';
+import { ManualClock } from '../../src/testing.js';
 import { checkTimeZone } from '../../src/core/timezone.js';
 
 test("a zone name in another case gets the database's spelling; every name of UTC is UTC; links keep their name", () => {
@@ -47,4 +57,70 @@ test('an unknown zone, an offset or a non-string is still INVALID_TIMEZONE namin
       String(bad),
     );
   }
+});
+
+test('a job stored with a zone in another case or another name of UTC (as earlier versions stored it) is unchanged by a re-add of the same definition at boot: it keeps its owed nextRunTime', async () => {
+  const T = Date.parse('2024-03-01T12:00:00Z');
+  // Written as the definition was typed, before names were spelled as the zone database does.
+  const stored: [string, Record<string, unknown>, () => Trigger][] = [
+    [
+      'cron',
+      { type: 'cron', version: 1, expression: '0 3 * * *', timezone: 'europe/berlin' },
+      () => new CronTrigger('0 3 * * *', { timezone: 'europe/berlin' }),
+    ],
+    [
+      'zulu',
+      { type: 'cron', version: 1, expression: '0 3 * * *', timezone: 'Zulu' },
+      () => new CronTrigger('0 3 * * *', { timezone: 'Zulu' }),
+    ],
+    [
+      'interval',
+      {
+        type: 'interval',
+        version: 1,
+        milliseconds: 3_600_000,
+        startDate: '2024-01-01T00:00:00.000Z',
+        timezone: 'utc',
+      },
+      () => new IntervalTrigger({ hours: 1, startDate: '2024-01-01T00:00:00Z', timezone: 'utc' }),
+    ],
+  ];
+  const store = new MemoryStore();
+  await store.start({ nodeId: 'n', now: () => T });
+  const owed = new Date(T - 3_600_000); // a fire time that fell while no process ran
+  for (const [id, trigger] of stored) {
+    const base = new Date(T - 86_400_000);
+    await store.addJob(
+      {
+        id,
+        name: id,
+        taskId: 'work',
+        trigger: trigger as TriggerJSON,
+        args: [],
+        maxInstances: 1,
+        misfireGraceTime: null,
+        coalesce: true,
+        jitter: null,
+        timeout: null,
+        retry: null,
+        paused: false,
+        nextRunTime: owed,
+        quarantine: null,
+        version: 1,
+        createdAt: base,
+        updatedAt: base,
+      },
+      'error',
+    );
+  }
+  const s = new Scheduler({ clock: new ManualClock(T), store, logger: silentLogger });
+  s.defineTask('work', () => {});
+  for (const [id, , make] of stored) await s.addJob('work', make(), { id, name: id, replaceExisting: true });
+  await s.start({ paused: true });
+  for (const [id] of stored) {
+    const job = (await store.getJob(id))!;
+    assert.equal(job.nextRunTime!.getTime(), owed.getTime(), id);
+    assert.equal(job.version, 1, `${id}: not written`);
+  }
+  await s.shutdown();
 });
