@@ -143,6 +143,17 @@ export function bindLifecycle(
 
 const LIFECYCLE_KEYS = ['signals', 'shutdown', 'startPaused', 'api', 'connectionGrace', 'exit'];
 
+/**
+ * Whether `process.on(s)` listens for signal `s` without throwing: a signal of this platform other than
+ * SIGKILL and SIGSTOP (which no process can catch), or SIGBREAK, which Node lets a process listen for on every
+ * platform (only Windows sends it: a configuration shared with Windows hosts names it).
+ */
+function listenable(s: unknown): boolean {
+  if (typeof s !== 'string') return false;
+  if (s === 'SIGKILL' || s === 'SIGSTOP') return false;
+  return s === 'SIGBREAK' || Object.hasOwn(constants.signals, s);
+}
+
 /** Checks {@link bindLifecycle}'s arguments before it listens for anything. */
 function checkLifecycle(scheduler: unknown, server: unknown, options: unknown): void {
   checkScheduler(scheduler);
@@ -157,11 +168,12 @@ function checkLifecycle(scheduler: unknown, server: unknown, options: unknown): 
   const o = optionsObject(options, 'options');
   rejectUnknownKeys(o, LIFECYCLE_KEYS);
   if (o.signals !== undefined) {
-    if (
-      !Array.isArray(o.signals) ||
-      !o.signals.every((s) => typeof s === 'string' && Object.hasOwn(constants.signals, s))
-    ) {
-      throw invalidOption('signals', 'an array of signal names such as ["SIGINT", "SIGTERM"]', o.signals);
+    if (!Array.isArray(o.signals) || !o.signals.every(listenable)) {
+      throw invalidOption(
+        'signals',
+        'an array of signal names a process can listen for, such as ["SIGINT", "SIGTERM"] (not SIGKILL or SIGSTOP)',
+        o.signals,
+      );
     }
   }
   if (o.shutdown !== undefined) {

@@ -422,6 +422,9 @@ test('bindLifecycle checks its arguments before listening for anything, naming t
       [scheduler, server, { signal: ['SIGINT'] }, 'UNKNOWN_OPTION', 'signal'],
       [scheduler, server, { signals: 'SIGINT' }, 'INVALID_OPTION', 'signals'],
       [scheduler, server, { signals: ['SIGINT', 'x'] }, 'INVALID_OPTION', 'signals'],
+      // (signals no process can listen for: process.on throws for them, after the others were bound)
+      [scheduler, server, { signals: ['SIGINT', 'SIGKILL'] }, 'INVALID_OPTION', 'signals'],
+      [scheduler, server, { signals: ['SIGINT', 'SIGSTOP'] }, 'INVALID_OPTION', 'signals'],
       [scheduler, server, { shutdown: { timeout: -1 } }, 'INVALID_OPTION', 'shutdown.timeout'],
       [scheduler, server, { shutdown: { wait: 'yes' } }, 'INVALID_OPTION', 'shutdown.wait'],
       [scheduler, server, { shutdown: { timout: 5 } }, 'UNKNOWN_OPTION', 'shutdown.timout'],
@@ -447,6 +450,25 @@ test('bindLifecycle checks its arguments before listening for anything, naming t
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+test("bindLifecycle takes every signal Node lets a process listen for, SIGBREAK (Windows' Ctrl+Break) on every platform", () => {
+  const scheduler = makeScheduler(new ManualClock('2024-01-01T00:00:00Z'));
+  const server = http.createServer();
+  // Node's process documentation: SIGBREAK "can be listened on" outside Windows, though nothing sends it
+  // there; a configuration shared by Windows and Linux hosts names it.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGBREAK', 'SIGHUP', 'SIGUSR2'] as NodeJS.Signals[];
+  const before = signals.map((s) => process.listenerCount(s));
+  const lifecycle = bindLifecycle(scheduler, server, { signals, exit: false });
+  assert.deepEqual(
+    signals.map((s) => process.listenerCount(s)),
+    before.map((n) => n + 1),
+  );
+  lifecycle.dispose();
+  assert.deepEqual(
+    signals.map((s) => process.listenerCount(s)),
+    before,
+  );
 });
 
 /**
