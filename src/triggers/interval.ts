@@ -84,10 +84,12 @@ export class IntervalTrigger implements Trigger {
       }
       interval += finiteNumber(v, unit, 0) * factor;
     }
-    // Whole milliseconds: within a microsecond of one (the float error of `hours: 0.1`), the interval is that
-    // one; a fraction beyond that (0.5 ms) is refused rather than silently rounded (to 1 ms, twice as long).
+    // Whole milliseconds: within float error of one (`hours: 0.1` is 360000.00000000006; the error grows with
+    // the interval: 19267.17 weeks is 11652784415999.998), the interval is that one; a fraction beyond that
+    // (0.5 ms) is refused rather than silently rounded (to 1 ms, twice as long).
     const whole = Math.round(interval);
-    if (Math.abs(interval - whole) > 1e-3 && whole <= MAX_TIME) {
+    const tolerance = Math.max(1e-3, interval * 8 * Number.EPSILON);
+    if (Math.abs(interval - whole) > tolerance && whole <= MAX_TIME) {
       throw new TickworkError(
         'INVALID_TRIGGER',
         `Expected the interval to be a whole number of milliseconds, got ${interval} ms`,

@@ -72,6 +72,15 @@ test('an interval that is not a whole number of milliseconds is refused, not rou
   // 665,280,000 ms (the products are 360000.00000000006 and 665280000.0000001).
   assert.equal(new IntervalTrigger({ hours: 0.1 }).interval, 360_000);
   assert.equal(new IntervalTrigger({ weeks: 1.1 }).interval, 665_280_000);
+  // Nor is it for long intervals, where it grows with the product: 19267.17 weeks is 11,652,784,416,000 ms
+  // exactly (decimal arithmetic), the float product 11652784415999.998; 1766466.12 weeks 1,068,358,709,376,000
+  // ms (1068358709376000.1). A fraction of a millisecond still is one: 36,500 days plus 0.5 ms.
+  assert.equal(new IntervalTrigger({ weeks: 19267.17 }).interval, 11_652_784_416_000);
+  assert.equal(new IntervalTrigger({ weeks: 1766466.12 }).interval, 1_068_358_709_376_000);
+  assert.throws(
+    () => new IntervalTrigger({ days: 36_500, milliseconds: 0.5 }),
+    (err: unknown) => err instanceof TickworkError && err.code === 'INVALID_TRIGGER',
+  );
 });
 
 test('without a start date, the first fire time is one interval after now', () => {
