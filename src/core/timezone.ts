@@ -41,6 +41,18 @@ function formatter(zone: string): Intl.DateTimeFormat {
 const validZones = new Map<string, string>();
 
 /**
+ * The names of UTC in the zone database (`etcetera` and `backward`: Etc/UTC, Etc/GMT and their links), in
+ * lower case. `Intl` does not say it: an engine with the Time Zone Canonicalization proposal reports the name
+ * given (`Etc/Zulu`), where others report the primary one (`UTC`).
+ */
+const UTC_NAMES = new Set(
+  ['UTC', 'UCT', 'Universal', 'Zulu', 'GMT', 'GMT0', 'GMT+0', 'GMT-0', 'Greenwich'].flatMap((n) => [
+    n.toLowerCase(),
+    `etc/${n.toLowerCase()}`,
+  ]),
+);
+
+/**
  * Checks an IANA time-zone name (matched without regard to case, as `Intl` does) and returns its spelling:
  * the case the zone database gives it (`europe/berlin` is `Europe/Berlin`, `etc/gmt+5` `Etc/GMT+5`), and
  * `UTC` for every name of UTC (`utc`, `Etc/UTC`, `GMT`, `Zulu`, `Universal`...). Another link keeps its own
@@ -57,7 +69,11 @@ export function checkTimeZone(zone: unknown, field = 'timezone'): string {
       const resolved = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
       if (/^[A-Za-z]/.test(zone)) {
         const canonical =
-          resolved === 'UTC' || resolved.toLowerCase() === zone.toLowerCase() ? resolved : zone;
+          resolved === 'UTC' || UTC_NAMES.has(zone.toLowerCase())
+            ? 'UTC'
+            : resolved.toLowerCase() === zone.toLowerCase()
+              ? resolved
+              : zone;
         validZones.set(zone, canonical);
         return canonical;
       }

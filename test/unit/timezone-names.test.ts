@@ -124,3 +124,32 @@ test('a job stored with a zone in another case or another name of UTC (as earlie
   }
   await s.shutdown();
 });
+
+test('every name of UTC is UTC also where Intl reports the name given rather than the primary one', () => {
+  // ECMA-402 with the Time Zone Canonicalization proposal (tc39/proposal-canonical-tz):
+  // resolvedOptions().timeZone is the name given, in the database's case ('Etc/Zulu' stays 'Etc/Zulu').
+  // Engine as such, Intl.DateTimeFormat is replaced; the names are ones no other test here checks (the
+  // answers are cached per name). The UTC names are tzdb's `etcetera` and `backward` links to Etc/UTC and
+  // Etc/GMT.
+  const Original = Intl.DateTimeFormat;
+  class GivenName extends Original {
+    private readonly given: string | undefined;
+    constructor(locales?: string | string[], options?: Intl.DateTimeFormatOptions) {
+      super(locales, options);
+      this.given = options?.timeZone;
+    }
+    override resolvedOptions(): Intl.ResolvedDateTimeFormatOptions {
+      const resolved = super.resolvedOptions();
+      // (the names below are given in the database's case already)
+      return this.given === undefined ? resolved : { ...resolved, timeZone: this.given };
+    }
+  }
+  Object.defineProperty(Intl, 'DateTimeFormat', { value: GivenName, configurable: true, writable: true });
+  try {
+    for (const name of ['Etc/Zulu', 'Etc/Universal', 'Etc/UCT', 'Etc/GMT0', 'GMT-0', 'Etc/Greenwich']) {
+      assert.equal(checkTimeZone(name), 'UTC', name);
+    }
+  } finally {
+    Object.defineProperty(Intl, 'DateTimeFormat', { value: Original, configurable: true, writable: true });
+  }
+});
