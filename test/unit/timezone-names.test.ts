@@ -15,6 +15,7 @@ import {
 import type { TriggerJSON } from '../../src/triggers/trigger.js';
 import { ManualClock } from '../../src/testing.js';
 import { checkTimeZone } from '../../src/core/timezone.js';
+import { DEFAULT_POLICY } from '../../src/core/job.js';
 
 test("a zone name in another case gets the database's spelling; every name of UTC is UTC; links keep their name", () => {
   const cases: [string, string][] = [
@@ -97,12 +98,7 @@ test('a job stored with a zone in another case or another name of UTC (as earlie
         taskId: 'work',
         trigger: trigger as TriggerJSON,
         args: [],
-        maxInstances: 1,
-        misfireGraceTime: null,
-        coalesce: true,
-        jitter: null,
-        timeout: null,
-        retry: null,
+        ...DEFAULT_POLICY, // what the re-add below gets: only the trigger's spelling differs
         paused: false,
         nextRunTime: owed,
         quarantine: null,
