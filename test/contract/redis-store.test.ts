@@ -4,12 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { isTickworkError } from '../../src/core/errors.js';
 import type { JobRecord } from '../../src/core/structures.js';
+import { MemoryStore } from '../../src/stores/memory/index.js';
 import { RedisStore } from '../../src/stores/redis/index.js';
 import { APPLY, CLAIM } from '../../src/stores/redis/scripts.js';
-import type { FirePlanner, StoreChange } from '../../src/stores/store.js';
+import type { FirePlanner, JobFilter, StoreChange } from '../../src/stores/store.js';
 import { IntervalTrigger, triggerFromJSON } from '../../src/triggers/index.js';
 import { job } from './store-contract.js';
 import { REDIS_URL, deletePrefix, startContext, testPrefix } from './harness.js';
@@ -772,6 +774,209 @@ test('counts without a task come from the job index and the paused set, which ev
       assert.equal(await admin.exists(`${prefix}paused`), 0);
     } finally {
       await store.stop();
+    }
+  });
+});
+
+test('listing by name orders by code point with NUL bytes and astral characters, through renames, removals and a rebuilt index', async () => {
+  await withPrefix(async (prefix, admin) => {
+    let store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    await store.start(startContext);
+    try {
+      const names: [string, string][] = [
+        ['j1', 'ab'],
+        ['j2', 'a\u0000b'],
+        ['j3', 'a'],
+        ['j4', 'a\u0001'],
+        ['j5', ''],
+        ['j0', 'a'],
+        ['j6', '\u00e9'],
+        ['j7', 'z'],
+        ['j8', '\u{1F600}'],
+        ['j9', '\uFF5E'],
+      ];
+      const due = new Date(Date.now() - 60 * SECOND);
+      for (const [id, name] of names)
+        await store.addJob(job(id, { name, nextRunTime: id === 'j1' ? due : null }), 'error');
+      const byName = async (extra: Parameters<RedisStore['getJobs']>[0] = {}) =>
+        (await store.getJobs({ sort: 'name', ...extra })).map((j) => j.id);
+      // By hand: '' < 'a' (j0, j3 by id) < 'a\0b' < 'a\u0001' < 'ab' < 'z' < U+00E9 < U+FF5E < U+1F600 (which
+      // UTF-16 would put before U+FF5E).
+      assert.deepEqual(await byName(), ['j5', 'j0', 'j3', 'j2', 'j4', 'j1', 'j7', 'j6', 'j9', 'j8']);
+      assert.deepEqual(await byName({ offset: 2, limit: 3 }), ['j3', 'j2', 'j4']);
+      assert.deepEqual(await byName({ afterId: 'j5' }), ['j7', 'j6', 'j9', 'j8']);
+      assert.deepEqual(await byName({ taskId: 'task-a', limit: 2 }), ['j5', 'j0']);
+
+      await store.updateJob('j7', { name: 'a' });
+      await store.removeJob('j2');
+      // The firing step's plan removes j1 into its retired copy: no longer listed.
+      await store.fireDueJobs(new Date(), 10, (j) => ({
+        runs: [{ scheduledFireTime: j.nextRunTime!, status: 'pending', notBefore: j.nextRunTime! }],
+        nextRunTime: null,
+        remove: true,
+      }));
+      await store.addJob(job('j4', { name: 'b' }), 'replace');
+      const expected = ['j5', 'j0', 'j3', 'j7', 'j4', 'j6', 'j9', 'j8'];
+      assert.deepEqual(await byName(), expected);
+      assert.equal(await admin.zcard(`${prefix}names`), 8, 'one index entry per job: none left behind');
+
+      // A key space from before the name index: start builds it from the hashes, once.
+      await store.stop();
+      await admin.del(`${prefix}names`, `${prefix}names-indexed`);
+      store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+      await store.start(startContext);
+      assert.deepEqual(await byName(), expected);
+      assert.equal(await admin.get(`${prefix}names-indexed`), '1');
+
+      assert.equal(await store.removeAllJobs(), 8);
+      assert.equal(await admin.exists(`${prefix}names`), 0);
+    } finally {
+      await store.stop();
+    }
+  });
+});
+
+test('a page of jobs sorted by name or next run time, or of unpaused jobs, reads the hashes of that page only, not every job', async () => {
+  await withPrefix(async (prefix, admin) => {
+    const store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    await store.start(startContext);
+    try {
+      const n = 2000;
+      const base = Date.now() + HOUR;
+      const ids = Array.from({ length: n }, (_, i) => `job-${String(i).padStart(4, '0')}`);
+      for (let i = 0; i < n; i += 200)
+        await Promise.all(
+          ids.slice(i, i + 200).map((id, k) =>
+            store.addJob(
+              job(id, {
+                name: `n-${String(((i + k) * 7) % n).padStart(4, '0')}`,
+                nextRunTime: new Date(base - (i + k) * SECOND),
+              }),
+              'error',
+            ),
+          ),
+        );
+      const first = (k: number) => ids.slice(0, k);
+      // [what, filter, the page, the hashes it may read: the page's and those its offset skips]
+      const pages: [string, Parameters<RedisStore['getJobs']>[0], string[], string[]][] = [
+        // Job i is named n-(7i mod 2000): n-0000 is job 0, n-0001 job 1143 (7 * 1143 = 8001), n-0002 job 286.
+        ['name', { sort: 'name', limit: 3 }, ['job-0000', 'job-1143', 'job-0286'], []],
+        // Job i is due i seconds before job 0: job 1999 first.
+        ['nextRunTime', { sort: 'nextRunTime', limit: 3 }, ['job-1999', 'job-1998', 'job-1997'], []],
+        ['unpaused', { paused: false, limit: 3, offset: 5 }, ['job-0005', 'job-0006', 'job-0007'], first(5)],
+      ];
+      for (const [what, filter, expected, skipped] of pages) {
+        // Redis keeps each key's last access to the second (OBJECT IDLETIME): after 2 s without access, the
+        // hashes the listing read are the ones idle for less.
+        await new Promise((r) => setTimeout(r, 2100));
+        const page = (await store.getJobs(filter)).map((j) => j.id);
+        assert.deepEqual(page, expected, what);
+        const p = admin.pipeline();
+        for (const id of ids) p.object('IDLETIME', `${prefix}job:${id}`);
+        const idle = ((await p.exec()) ?? []).map(([, v]) => Number(v));
+        const read = ids.filter((_, i) => idle[i]! < 2);
+        assert.deepEqual(read.sort(), [...skipped, ...expected].sort(), `${what}: the hashes read`);
+      }
+    } finally {
+      await store.stop();
+    }
+  });
+});
+
+test('listings and counts agree with the memory store after random adds, renames, pauses, moves and removals (property)', async () => {
+  await withPrefix(async (prefix) => {
+    const redis = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    const memory = new MemoryStore();
+    await redis.start(startContext);
+    await memory.start(startContext);
+    const base = Date.now() + HOUR;
+    // Few values each, so that names, next run times and ids tie and meet at every byte that matters.
+    const id = fc.constantFrom('a', 'b', 'c', 'a\u0000', 'a b', '\u00e9', '\u{1F600}', '\uFF5E', 'z');
+    const name = fc.constantFrom(
+      '',
+      'a',
+      'a\u0000',
+      'a\u0000b',
+      'a\u0001',
+      '\u0000\u0001',
+      'ab',
+      '\u00e9',
+      '\u{1F600}',
+      '\uFF5E',
+    );
+    const next = fc.constantFrom(null, 0, 0, 1, 2).map((k) => (k === null ? null : new Date(base + k)));
+    const task = fc.constantFrom('t1', 't2');
+    const add = fc.record({ k: fc.constant('add'), id, name, paused: fc.boolean(), next, task });
+    const op = fc.oneof(
+      add,
+      fc.record({ k: fc.constant('rename'), id, name }),
+      fc.record({ k: fc.constant('pause'), id, paused: fc.boolean() }),
+      fc.record({ k: fc.constant('move'), id, next }),
+      fc.record({ k: fc.constant('remove'), id }),
+    );
+    const query: fc.Arbitrary<JobFilter> = fc.record(
+      {
+        sort: fc.constantFrom('id' as const, 'name' as const, 'nextRunTime' as const),
+        paused: fc.boolean(),
+        taskId: task,
+        afterId: id,
+        offset: fc.nat(4),
+        limit: fc.nat(5),
+      },
+      { requiredKeys: ['sort'] },
+    );
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc
+            .tuple(fc.array(add, { minLength: 3, maxLength: 9 }), fc.array(op, { maxLength: 20 }))
+            .map(([a, b]) => [...a, ...b]),
+          fc.array(query, { minLength: 4, maxLength: 8 }),
+          async (ops, queries) => {
+            await redis.removeAllJobs();
+            await memory.removeAllJobs();
+            for (const o of ops) {
+              for (const store of [redis, memory]) {
+                if (o.k === 'add') {
+                  const j = job(o.id, {
+                    name: o.name,
+                    paused: o.paused,
+                    nextRunTime: o.next,
+                    taskId: o.task,
+                  });
+                  await store.addJob(j, 'replace');
+                } else if (o.k === 'remove') await store.removeJob(o.id);
+                else {
+                  const changes =
+                    o.k === 'rename'
+                      ? { name: o.name }
+                      : o.k === 'pause'
+                        ? { paused: o.paused }
+                        : { nextRunTime: o.next };
+                  // A job that is not there is NOT_FOUND in both stores.
+                  await store.updateJob(o.id, changes).catch((err: unknown) => {
+                    if (!isTickworkError(err, 'JOB_NOT_FOUND')) throw err;
+                  });
+                }
+              }
+            }
+            for (const q of [{}, ...queries]) {
+              const [r, m] = [await redis.getJobs(q), await memory.getJobs(q)];
+              assert.deepEqual(
+                r.map((j) => [j.id, j.name]),
+                m.map((j) => [j.id, j.name]),
+                JSON.stringify(q),
+              );
+            }
+            for (const paused of [undefined, true, false])
+              assert.equal(await redis.countJobs({ paused }), await memory.countJobs({ paused }));
+          },
+        ),
+        { numRuns: 100, seed: 20261201 },
+      );
+    } finally {
+      await redis.stop();
+      await memory.stop();
     }
   });
 });

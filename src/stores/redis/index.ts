@@ -676,27 +676,29 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Filters and sorts on a summary of the jobs (id, name, next run time, paused, task: one script), then reads
-   * the page's jobs only. By id without filters, the page is read from the id index directly.
+   * Pages through an index in the order asked (one script: the job index, the name index, or the due index
+   * followed by the jobs without a next run time), so that a page costs what it skips and returns, whatever
+   * the number of jobs; then reads the page's hashes. Paused jobs only, or given ids, are read from the
+   * paused set or the list given: a summary of each (id, name, next run time, paused, task), which the
+   * process filters, sorts and pages.
    */
   async getJobs(filter: JobFilter = {}): Promise<JobRecord[]> {
     const sort = checkJobPage(filter);
     const offset = filter.offset ?? 0;
     let ids: string[];
-    if (
-      sort === 'id' &&
-      filter.ids === undefined &&
-      filter.taskId === undefined &&
-      filter.paused === undefined
-    ) {
-      if (filter.limit === 0) return [];
-      const min = filter.afterId === undefined ? '-' : `(${filter.afterId}`;
-      ids = await this.call((c) =>
-        c.zrangebylex(this.key('jobs'), min, '+', 'LIMIT', offset, filter.limit ?? -1),
-      );
+    if (filter.limit === 0) return [];
+    if (filter.ids === undefined && filter.paused !== true) {
+      ids = (await this.eval(S.LIST_JOBS, [
+        sort,
+        filter.paused === false ? '0' : '',
+        filter.taskId === undefined ? '' : `=${filter.taskId}`,
+        filter.afterId === undefined ? '' : `>${filter.afterId}`,
+        String(offset),
+        String(filter.limit ?? -1),
+      ])) as string[];
     } else {
       const rows = (await this.eval(S.JOB_INDEX, [
-        filter.ids === undefined ? '' : JSON.stringify(filter.ids),
+        filter.ids === undefined ? 'paused' : JSON.stringify(filter.ids),
       ])) as [string, string, string, string, string][];
       let list = rows.map(([id, name, next, paused, taskId]) => ({
         id,

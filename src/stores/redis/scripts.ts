@@ -40,6 +40,16 @@ local function job_exists(id, f)
   local n = safe('HLEN', P .. 'job:' .. id)
   return n ~= nil and n > 0
 end
+-- The member of job id in the name index (\`names\`, sorted by member, byte-wise): its name with each NUL byte
+-- written as NUL 255, then NUL 1, then the id. Byte-wise order of members is the order of (name, id) (UTF-8
+-- bytes sort as code points): a name ending first meets NUL 1, below any byte of a longer name or the NUL 255
+-- of its NUL. (A job without a name field, written by hand, is indexed under the name ''.)
+local function name_member(name, id) return (string.gsub(name or '', '%z', '\\0\\255')) .. '\\0\\1' .. id end
+-- Moves job id in the name index from name old (nil: not indexed) to name new (nil: none, the job is gone).
+local function index_name(id, old, new)
+  if old and old ~= new then redis.call('ZREM', P .. 'names', name_member(old, id)) end
+  if new then redis.call('ZADD', P .. 'names', 0, name_member(new, id)) end
+end
 local FINAL = { succeeded = true, failed = true, ['timed-out'] = true, missed = true, skipped = true,
   abandoned = true, cancelled = true }
 -- Keeps the job in the due index exactly while it is not paused and has a next run time, and in the paused
@@ -113,6 +123,15 @@ if redis.call('EXISTS', P .. 'paused-indexed') == 0 and format <= tonumber(ARGV[
   end
   redis.call('SET', P .. 'paused-indexed', '1')
 end
+-- The name index (see name_member) likewise.
+if redis.call('EXISTS', P .. 'names-indexed') == 0 and format <= tonumber(ARGV[2]) then
+  redis.call('DEL', P .. 'names')
+  for _, id in ipairs(redis.call('ZRANGE', P .. 'jobs', 0, -1)) do
+    local f = safe('HMGET', P .. 'job:' .. id, 'id', 'name')
+    if job_exists(id, f) then index_name(id, nil, f[2] or '') end
+  end
+  redis.call('SET', P .. 'names-indexed', '1')
+end
 return redis.call('GET', P .. 'format')
 `,
 );
@@ -133,9 +152,12 @@ elseif redis.call('EXISTS', key) == 0 or (redis.call('HGET', key, 'version') or 
   -- (a hash without a version, written by hand, compares as '': the caller sends what it read)
   return { 0, hash(key) }
 end
+local old = redis.call('HGET', key, 'name')
+if old == false then old = nil end
 write(key, cjson.decode(ARGV[5]))
 redis.call('ZADD', P .. 'jobs', 0, id)
 reindex(id)
+index_name(id, old, redis.call('HGET', key, 'name') or '')
 return { 1 }
 `,
 );
@@ -154,7 +176,9 @@ if redis.call('EXISTS', key) == 0 then return { 'missing' } end
 -- (a hash without a version, written by hand, reads as '': it can still be paused, repaired or removed)
 local v = redis.call('HGET', key, 'version') or ''
 if ARGV[3] ~= '' and v ~= ARGV[3] then return { 'conflict', v } end
+local old = redis.call('HGET', key, 'name') or ''
 write(key, cjson.decode(ARGV[4]))
+index_name(id, old, redis.call('HGET', key, 'name') or '')
 if ARGV[5] == '1' then redis.call('HDEL', key, 'quarantine') end
 redis.call('HSET', key, 'version', next_version(v), 'updated_at', fmt(now_ms()))
 reindex(id)
@@ -178,6 +202,7 @@ for _, id in ipairs(ids) do
   -- (a key of another type, written by hand, is no job: not found, not a failure of the whole call)
   local h = safe('HGETALL', key) or {}
   if #h > 0 then
+    index_name(id, redis.call('HGET', key, 'name') or '', nil)
     redis.call('DEL', key, P .. 'claim:' .. id)
     redis.call('ZREM', P .. 'jobs', id)
     redis.call('ZREM', P .. 'due', id)
@@ -283,6 +308,7 @@ for _, j in ipairs(cjson.decode(ARGV[4])) do
         redis.call('DEL', P .. 'retired:' .. id)
         redis.call('HSET', P .. 'retired:' .. id, unpack(h))
         redis.call('SADD', P .. 'retired', id)
+        index_name(id, redis.call('HGET', key, 'name') or '', nil)
         redis.call('DEL', key)
         redis.call('ZREM', P .. 'jobs', id)
         redis.call('ZREM', P .. 'due', id)
@@ -568,19 +594,121 @@ return out
 );
 
 /**
- * The summary of the jobs `getJobs` filters and sorts: `ARGV[2]` a JSON list of ids (`''`: all). Returns, per
- * existing job, `{id, name, next_run_time, paused, task_id}`.
+ * The summary of the jobs `getJobs` filters and sorts: `ARGV[2]` a JSON list of ids, \`paused\` (the members of
+ * the paused set) or `''` (all). Returns, per existing job, `{id, name, next_run_time, paused, task_id}`.
  */
 export const JOB_INDEX = script(
   'job-index',
   `
 local ids
-if ARGV[2] == '' then ids = redis.call('ZRANGE', P .. 'jobs', 0, -1) else ids = cjson.decode(ARGV[2]) end
+if ARGV[2] == '' then ids = redis.call('ZRANGE', P .. 'jobs', 0, -1)
+elseif ARGV[2] == 'paused' then ids = redis.call('SMEMBERS', P .. 'paused')
+else ids = cjson.decode(ARGV[2]) end
 local out = {}
 for _, id in ipairs(ids) do
   local f = safe('HMGET', P .. 'job:' .. id, 'id', 'name', 'next_run_time', 'paused', 'task_id')
   -- (a hash without its id field, edited by hand, is listed: as undecodable, under its key's id)
   if job_exists(id, f) then out[#out + 1] = { id, f[2] or '', f[3] or '', f[4] or '', f[5] or '' } end
+end
+return out
+`,
+);
+
+/**
+ * A page of job ids for `getJobs`, walking an index in the order asked, so that a page costs what it skips and
+ * returns, not what the store holds. `ARGV[2]` the order: `id` (the job index), `name` (the name index) or
+ * `nextRunTime` (the due index, merged with the paused jobs that have a next run time, then the jobs without
+ * one by id); `ARGV[3]` `0` for unpaused jobs only (`''`: any); `ARGV[4]` `=` and a task id (`''`: any task);
+ * `ARGV[5]` `>` and an id: only ids after it (`''`: all); `ARGV[6]` offset; `ARGV[7]` limit (`-1`: none).
+ * Only jobs whose hash exists are listed (an index entry left without its hash, or with a key of another type,
+ * is passed over), each once. Jobs that are paused only are listed with `JOB_INDEX` over the paused set.
+ */
+export const LIST_JOBS = script(
+  'list-jobs',
+  `
+local unpaused = ARGV[3] == '0'
+local task = nil
+if ARGV[4] ~= '' then task = string.sub(ARGV[4], 2) end
+local after = nil
+if ARGV[5] ~= '' then after = string.sub(ARGV[5], 2) end
+local skip, limit = tonumber(ARGV[6]), tonumber(ARGV[7])
+local out = {}
+if limit == 0 then return out end
+-- Whether a sorts before b, byte by byte (Lua's < on strings follows the server's locale).
+local function before(a, b)
+  for k = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, k), string.byte(b, k)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+-- Takes job id (found in the name index under member, when given) onto the page if it passes the filters;
+-- true when the page is full.
+local function offer(id, member)
+  if after and not before(after, id) then return false end
+  local f = safe('HMGET', P .. 'job:' .. id, 'id', 'paused', 'task_id', 'name')
+  if not job_exists(id, f) then return false end
+  if member and name_member(f[4], id) ~= member then return false end
+  if unpaused and f[2] ~= '0' then return false end
+  if task and f[3] ~= task then return false end
+  if skip > 0 then skip = skip - 1; return false end
+  out[#out + 1] = id
+  return limit > 0 and #out >= limit
+end
+-- Calls each on the members of a sorted set of score 0 from min on, in order, until it returns true.
+local function walk(key, min, each)
+  while true do
+    local ms = redis.call('ZRANGEBYLEX', key, min, '+', 'LIMIT', 0, 512)
+    for _, m in ipairs(ms) do if each(m) then return true end end
+    if #ms < 512 then return false end
+    min = '(' .. ms[#ms]
+  end
+end
+if ARGV[2] == 'id' then
+  local min = '-'
+  if after then min = '(' .. after; after = nil end
+  walk(P .. 'jobs', min, function(id) return offer(id) end)
+elseif ARGV[2] == 'name' then
+  walk(P .. 'names', '-', function(m)
+    local at = string.find(m, '\\0\\1', 1, true)
+    return at ~= nil and offer(string.sub(m, at + 2), m)
+  end)
+else
+  -- Paused jobs with a next run time (pausing clears it, but a store's caller may set one), in order.
+  local lp, held = {}, {}
+  if not unpaused then
+    for _, id in ipairs(redis.call('SMEMBERS', P .. 'paused')) do
+      local n = tonumber(safe('HGET', P .. 'job:' .. id, 'next_run_time'))
+      if n then lp[#lp + 1] = { n, id }; held[id] = true end
+    end
+    table.sort(lp, function(a, b)
+      if a[1] ~= b[1] then return a[1] < b[1] end
+      return before(a[2], b[2])
+    end)
+  end
+  local i, rank, done = 1, 0, false
+  while not done do
+    local chunk = redis.call('ZRANGE', P .. 'due', rank, rank + 511, 'WITHSCORES')
+    if #chunk == 0 then break end
+    rank = rank + #chunk / 2
+    for k = 1, #chunk, 2 do
+      local id, n = chunk[k], tonumber(chunk[k + 1])
+      while lp[i] and (lp[i][1] < n or (lp[i][1] == n and before(lp[i][2], id))) do
+        done = offer(lp[i][2]); i = i + 1
+        if done then break end
+      end
+      done = done or offer(id)
+      if done then break end
+    end
+  end
+  while not done and lp[i] do done = offer(lp[i][2]); i = i + 1 end
+  -- Then the jobs without a next run time, by id.
+  if not done then
+    walk(P .. 'jobs', '-', function(id)
+      if held[id] or redis.call('ZSCORE', P .. 'due', id) then return false end
+      return offer(id)
+    end)
+  end
 end
 return out
 `,
