@@ -67,3 +67,52 @@ export class MinHeap<T> {
     for (const e of kept) this.a.push(e);
   }
 }
+
+/**
+ * Keeps the `k` smallest of the items offered, by `compare`: a max-heap of the `k` smallest seen so far, so
+ * that choosing a page of `k` out of `n` items costs `n` comparisons (and `log k` more per item that enters
+ * the heap) instead of a sort of all `n`. `compare` must be a total order (no two items equal) for
+ * {@link Smallest.sorted} to be what a full sort's first `k` would be.
+ */
+export class Smallest<T> {
+  private readonly h: T[] = [];
+
+  constructor(
+    private readonly k: number,
+    private readonly compare: (a: T, b: T) => number,
+  ) {}
+
+  offer(x: T): void {
+    const { h, k, compare } = this;
+    if (h.length < k) {
+      // Sift up.
+      let i = h.length;
+      h.push(x);
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (compare(h[p]!, x) >= 0) break;
+        h[i] = h[p]!;
+        i = p;
+      }
+      h[i] = x;
+    } else if (k > 0 && compare(x, h[0]!) < 0) {
+      // Replaces the largest; sift down.
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= k) break;
+        const r = l + 1;
+        const c = r < k && compare(h[r]!, h[l]!) > 0 ? r : l;
+        if (compare(h[c]!, x) <= 0) break;
+        h[i] = h[c]!;
+        i = c;
+      }
+      h[i] = x;
+    }
+  }
+
+  /** The items kept, smallest first. */
+  sorted(): T[] {
+    return this.h.slice().sort(this.compare);
+  }
+}

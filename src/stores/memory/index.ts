@@ -33,7 +33,7 @@ import {
   replacementOf,
   unchangedByReplace,
 } from '../common.js';
-import { MinHeap } from './heap.js';
+import { MinHeap, Smallest } from './heap.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -125,24 +125,37 @@ export class MemoryStore implements Store {
     return job ? cloneJob(job) : null;
   }
 
+  /**
+   * Filters in one pass over the jobs; a page (`limit`) is chosen by a bounded heap (`offset + limit`
+   * smallest), not by sorting every job: a page by name out of 100,000 jobs took about 0.3 s sorted, which
+   * the scheduler's timers on the same thread would wait for.
+   */
   async getJobs(filter: JobFilter = {}): Promise<JobRecord[]> {
     const sort = checkJobPage(filter);
-    let list = [...this.jobs.values()];
-    if (filter.ids) {
-      const ids = new Set(filter.ids);
-      list = list.filter((j) => ids.has(j.id));
-    }
-    if (filter.taskId !== undefined) list = list.filter((j) => j.taskId === filter.taskId);
-    if (filter.paused !== undefined) list = list.filter((j) => j.paused === filter.paused);
-    if (filter.afterId !== undefined) {
-      const after = filter.afterId;
-      list = list.filter((j) => compareCodePoints(j.id, after) > 0);
-    }
-    list.sort(jobComparator(sort));
+    const ids = filter.ids === undefined ? null : new Set(filter.ids);
+    const { taskId, paused, afterId } = filter;
     const offset = filter.offset ?? 0;
-    if (offset > 0 || filter.limit !== undefined)
-      list = list.slice(offset, filter.limit === undefined ? undefined : offset + filter.limit);
-    return list.map(cloneJob);
+    const compare = jobComparator(sort);
+    const all: JobRecord[] = [];
+    const page = filter.limit === undefined ? null : new Smallest<JobRecord>(offset + filter.limit, compare);
+    for (const j of ids !== null && ids.size < this.jobs.size ? this.byIds(ids) : this.jobs.values()) {
+      if (ids !== null && !ids.has(j.id)) continue;
+      if (taskId !== undefined && j.taskId !== taskId) continue;
+      if (paused !== undefined && j.paused !== paused) continue;
+      if (afterId !== undefined && compareCodePoints(j.id, afterId) <= 0) continue;
+      if (page === null) all.push(j);
+      else page.offer(j);
+    }
+    const list = page === null ? all.sort(compare) : page.sorted();
+    return list.slice(offset).map(cloneJob);
+  }
+
+  /** The stored jobs of these ids. */
+  private *byIds(ids: Set<string>): Iterable<JobRecord> {
+    for (const id of ids) {
+      const j = this.jobs.get(id);
+      if (j !== undefined) yield j;
+    }
   }
 
   async countJobs(filter: JobCountFilter = {}): Promise<number> {
