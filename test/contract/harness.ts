@@ -64,17 +64,17 @@ export function testSchema(): string {
 }
 
 /**
- * Rows of `runs` in `schema` read by sequential scans so far, as the server's statistics count them. `pool`
- * must be the one connection that did the work: it is told to flush its statistics first (otherwise sent up
- * to seconds later), then they are read from a fresh snapshot.
+ * Rows of `table` (default `runs`) in `schema` read by sequential scans so far, as the server's statistics
+ * count them. `pool` must be the one connection that did the work: it is told to flush its statistics first
+ * (otherwise sent up to seconds later), then they are read from a fresh snapshot.
  */
-export async function runsSeqTuplesRead(pool: pg.Pool, schema: string): Promise<number> {
+export async function seqTuplesRead(pool: pg.Pool, schema: string, table = 'runs'): Promise<number> {
   await pool.query('SELECT pg_stat_force_next_flush()');
   await pool.query('SELECT 1');
   const r = await pool.query<{ n: string }>(
     `SELECT pg_stat_clear_snapshot(), (SELECT seq_tup_read FROM pg_stat_user_tables
-       WHERE schemaname = $1 AND relname = 'runs')::text AS n`,
-    [schema],
+       WHERE schemaname = $1 AND relname = $2)::text AS n`,
+    [schema, table],
   );
   return Number(r.rows[0]!.n);
 }

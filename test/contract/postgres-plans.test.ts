@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { PostgresStore, quoteIdent } from '../../src/stores/postgres/index.js';
 import type { FirePlanner } from '../../src/stores/store.js';
-import { PG_URL, dropSchema, runsSeqTuplesRead, startContext, testSchema } from './harness.js';
+import { PG_URL, dropSchema, seqTuplesRead, startContext, testSchema } from './harness.js';
 
 const JOBS = 3000;
 const BATCH = 100;
@@ -80,11 +80,11 @@ test('PostgreSQL: after retention empties the runs table and it is analyzed empt
     await pool.query(`DELETE FROM ${s}.runs`);
     await pool.query(`VACUUM ANALYZE ${s}.runs`);
     await addDueJobs(pool, s, 'job', JOBS);
-    const before = await runsSeqTuplesRead(pool, schema);
+    const before = await seqTuplesRead(pool, schema);
     assert.equal(await fireAll(store), JOBS);
-    const afterFiring = await runsSeqTuplesRead(pool, schema);
+    const afterFiring = await seqTuplesRead(pool, schema);
     assert.equal(await runAll(store), JOBS);
-    const afterRuns = await runsSeqTuplesRead(pool, schema);
+    const afterRuns = await seqTuplesRead(pool, schema);
 
     // A plan that scans the table for every job fired reads on the order of JOBS^2 / 2 = 4,500,000 runs.
     // Through the indexes, only the first batches are read by sequential scan, while the table is a few
@@ -95,6 +95,50 @@ test('PostgreSQL: after retention empties the runs table and it is analyzed empt
       afterRuns - afterFiring < bound,
       `leasing read ${afterRuns - afterFiring} runs by sequential scan`,
     );
+  } finally {
+    await store.stop();
+    await pool.end();
+    await dropSchema(schema);
+  }
+});
+
+test('PostgreSQL: a page of jobs by id (the default order), by id after a keyset cursor, of unpaused jobs, by name and by next run time reads an index, not the whole table', async () => {
+  const schema = testSchema();
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+  const store = new PostgresStore({ pool }, { schema, listen: false });
+  const s = quoteIdent(schema);
+  try {
+    await store.start(startContext);
+    // 20,000 jobs named in reverse, due 20,000 s apart in reverse, every tenth paused.
+    const n = 20_000;
+    await pool.query(
+      `INSERT INTO ${s}.jobs (id, name, task_id, trigger, args, max_instances, misfire_grace_time, coalesce,
+         jitter, timeout, retry, paused, next_run_time, version, created_at, updated_at)
+       SELECT 'job-' || lpad(i::text, 5, '0'), 'name-' || lpad(($1 - 1 - i)::text, 5, '0'), 'task', $2, '[]', 1,
+         1000, true, NULL, NULL, NULL, i % 10 = 0, now() + ($1 - i) * interval '1 second', 1, now(), now()
+       FROM generate_series(0, $1 - 1) AS i`,
+      [n, JSON.stringify({ type: 'interval', version: 1, milliseconds: HOUR })],
+    );
+    await pool.query(`VACUUM ANALYZE ${s}.jobs`);
+    const ids = (from: number, step = 1) =>
+      Array.from({ length: 3 }, (_, k) => `job-${String(from + k * step).padStart(5, '0')}`);
+    const pages: [string, Parameters<PostgresStore['getJobs']>[0], string[]][] = [
+      ['by id', { limit: 3 }, ids(0)],
+      ['by id after a cursor', { limit: 3, afterId: 'job-10000' }, ids(10001)],
+      ['unpaused by id', { paused: false, limit: 3 }, ids(1)],
+      ['by name', { sort: 'name', limit: 3 }, ids(n - 1, -1)],
+      ['by next run time', { sort: 'nextRunTime', limit: 3 }, ids(n - 1, -1)],
+    ];
+    for (const [what, filter, expected] of pages) {
+      const before = await seqTuplesRead(pool, schema, 'jobs');
+      assert.deepEqual(
+        (await store.getJobs(filter)).map((j) => j.id),
+        expected,
+        what,
+      );
+      const read = (await seqTuplesRead(pool, schema, 'jobs')) - before;
+      assert.equal(read, 0, `${what}: ${read} jobs read by sequential scan`);
+    }
   } finally {
     await store.stop();
     await pool.end();

@@ -17,7 +17,7 @@ import {
   REDIS_URL,
   deletePrefix,
   dropSchema,
-  runsSeqTuplesRead,
+  seqTuplesRead,
   tempDbFile,
   testPrefix,
   testSchema,
@@ -146,10 +146,10 @@ test('PostgreSQL maxRunAge: pruning a table of 20,000 young finished runs reads 
        FROM generate_series(1, 20000) AS i`,
     );
     await pool.query(`ANALYZE ${s}.runs`);
-    const before = await runsSeqTuplesRead(pool, schema);
+    const before = await seqTuplesRead(pool, schema);
     // Seven calls: PostgreSQL switches a prepared statement to its generic plan after five.
     for (let i = 0; i < 7; i++) assert.equal(await store.prune(), 0, 'every run is younger than an hour');
-    const read = (await runsSeqTuplesRead(pool, schema)) - before;
+    const read = (await seqTuplesRead(pool, schema)) - before;
     // A scan of the table per call would read 7 x 20,000 = 140,000 rows.
     assert.ok(read < 20_000, `pruning read ${read} runs by sequential scan`);
     assert.equal((await store.getRuns({ limit: 1 })).length, 1);

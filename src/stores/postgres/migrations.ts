@@ -124,4 +124,16 @@ ALTER TABLE jobs ADD COLUMN quarantine text;
 ALTER TABLE retired_jobs ADD COLUMN quarantine text;
 `,
   },
+  {
+    version: 6,
+    name: 'job ids in code point order',
+    sql: `
+-- getJobs sorts and pages by id in the "C" collation (code point order: ORDER BY id COLLATE "C", keyset pages
+-- id > $n COLLATE "C"), which the primary key, built in the database's default collation, cannot serve: every
+-- page by id (the API's and the dashboard's default) scanned and sorted the whole table, about 70-90 ms for
+-- 100,000 jobs. The key in the "C" collation serves them; equality is the same in every deterministic
+-- collation, so lookups by id are unchanged. This rebuilds the table's indexes once.
+ALTER TABLE jobs ALTER COLUMN id TYPE text COLLATE "C";
+`,
+  },
 ];

@@ -21,8 +21,8 @@ CREATE TABLE jobs (
   quarantine text,
   CONSTRAINT jobs_pkey PRIMARY KEY (id)
 );
-CREATE INDEX jobs_name ON jobs USING btree (name COLLATE "C", id COLLATE "C");
-CREATE INDEX jobs_next_run ON jobs USING btree (next_run_time, id COLLATE "C");
+CREATE INDEX jobs_name ON jobs USING btree (name COLLATE "C", id);
+CREATE INDEX jobs_next_run ON jobs USING btree (next_run_time, id);
 
 CREATE TABLE migrations (
   version integer NOT NULL,
