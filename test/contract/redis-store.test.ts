@@ -819,24 +819,33 @@ test('listing by name orders by code point with NUL bytes and astral characters,
       const expected = ['j5', 'j0', 'j3', 'j7', 'j4', 'j6', 'j9', 'j8'];
       assert.deepEqual(await byName(), expected);
       assert.equal(await admin.zcard(`${prefix}names`), 8, 'one index entry per job: none left behind');
+      // A paused job that keeps a next run time (pausing through the scheduler clears it) sorts by it: j6
+      // first, then the jobs without one (j4's replacement kept its stored one, none), by id.
+      const later = new Date(Date.now() + 2 * HOUR);
+      await store.updateJob('j6', { paused: true, nextRunTime: later });
+      assert.equal((await store.getJob('j4'))!.nextRunTime, null);
+      const byNext = ['j6', 'j0', 'j3', 'j4', 'j5', 'j7', 'j8', 'j9'];
+      const nextIds = async () => (await store.getJobs({ sort: 'nextRunTime' })).map((j) => j.id);
+      assert.deepEqual(await nextIds(), byNext);
 
-      // A key space from before the name index: start builds it from the hashes, once.
+      // A key space from before the name and held indexes: start builds them from the hashes, once.
       await store.stop();
-      await admin.del(`${prefix}names`, `${prefix}names-indexed`);
+      await admin.del(`${prefix}names`, `${prefix}held`, `${prefix}listing-indexed`);
       store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
       await store.start(startContext);
       assert.deepEqual(await byName(), expected);
-      assert.equal(await admin.get(`${prefix}names-indexed`), '1');
+      assert.deepEqual(await nextIds(), byNext);
+      assert.equal(await admin.get(`${prefix}listing-indexed`), '1');
 
       assert.equal(await store.removeAllJobs(), 8);
-      assert.equal(await admin.exists(`${prefix}names`), 0);
+      assert.equal(await admin.exists(`${prefix}names`, `${prefix}held`), 0);
     } finally {
       await store.stop();
     }
   });
 });
 
-test('a page of jobs sorted by name or next run time, or of unpaused jobs, reads the hashes of that page only, not every job', async () => {
+test('a page of jobs sorted by name or next run time, or of unpaused or paused jobs, reads the hashes of that page (and of the jobs it skips) only, not every job', async () => {
   await withPrefix(async (prefix, admin) => {
     const store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
     await store.start(startContext);
@@ -850,7 +859,9 @@ test('a page of jobs sorted by name or next run time, or of unpaused jobs, reads
             store.addJob(
               job(id, {
                 name: `n-${String(((i + k) * 7) % n).padStart(4, '0')}`,
-                nextRunTime: new Date(base - (i + k) * SECOND),
+                // Every fourth job paused (its next run time cleared, as pausing does).
+                paused: (i + k) % 4 === 0,
+                nextRunTime: (i + k) % 4 === 0 ? null : new Date(base - (i + k) * SECOND),
               }),
               'error',
             ),
@@ -863,7 +874,15 @@ test('a page of jobs sorted by name or next run time, or of unpaused jobs, reads
         ['name', { sort: 'name', limit: 3 }, ['job-0000', 'job-1143', 'job-0286'], []],
         // Job i is due i seconds before job 0: job 1999 first.
         ['nextRunTime', { sort: 'nextRunTime', limit: 3 }, ['job-1999', 'job-1998', 'job-1997'], []],
-        ['unpaused', { paused: false, limit: 3, offset: 5 }, ['job-0005', 'job-0006', 'job-0007'], first(5)],
+        // Unpaused: 1, 2, 3, 5, 6 skipped; each job walked up to the page's end is read (0, 4, 8 are paused).
+        ['unpaused', { paused: false, limit: 3, offset: 5 }, ['job-0007', 'job-0009', 'job-0010'], first(11)],
+        // Paused: the paused set tells which jobs to read: 0 and 4 skipped.
+        [
+          'paused',
+          { paused: true, limit: 3, offset: 2 },
+          ['job-0008', 'job-0012', 'job-0016'],
+          ['job-0000', 'job-0004'],
+        ],
       ];
       for (const [what, filter, expected, skipped] of pages) {
         // Redis keeps each key's last access to the second (OBJECT IDLETIME): after 2 s without access, the
@@ -875,7 +894,11 @@ test('a page of jobs sorted by name or next run time, or of unpaused jobs, reads
         for (const id of ids) p.object('IDLETIME', `${prefix}job:${id}`);
         const idle = ((await p.exec()) ?? []).map(([, v]) => Number(v));
         const read = ids.filter((_, i) => idle[i]! < 2);
-        assert.deepEqual(read.sort(), [...skipped, ...expected].sort(), `${what}: the hashes read`);
+        assert.deepEqual(
+          read.sort(),
+          [...new Set([...skipped, ...expected])].sort(),
+          `${what}: the hashes read`,
+        );
       }
     } finally {
       await store.stop();

@@ -678,25 +678,29 @@ export class RedisStore implements Store {
   /**
    * Pages through an index in the order asked (one script: the job index, the name index, or the due index
    * followed by the jobs without a next run time), so that a page costs what it skips and returns, whatever
-   * the number of jobs; then reads the page's hashes. Paused jobs only, or given ids, are read from the
-   * paused set or the list given: a summary of each (id, name, next run time, paused, task), which the
-   * process filters, sorts and pages.
+   * the number of jobs; then reads the page's hashes. Given ids, or paused jobs only when they are too sparse
+   * in the index for a walk to be shorter than the paused set, are read from the list or the paused set: a
+   * summary of each (id, name, next run time, paused, task), which the process filters, sorts and pages.
    */
   async getJobs(filter: JobFilter = {}): Promise<JobRecord[]> {
     const sort = checkJobPage(filter);
     const offset = filter.offset ?? 0;
     let ids: string[];
     if (filter.limit === 0) return [];
-    if (filter.ids === undefined && filter.paused !== true) {
-      ids = (await this.eval(S.LIST_JOBS, [
-        sort,
-        filter.paused === false ? '0' : '',
-        filter.taskId === undefined ? '' : `=${filter.taskId}`,
-        filter.afterId === undefined ? '' : `>${filter.afterId}`,
-        String(offset),
-        String(filter.limit ?? -1),
-      ])) as string[];
-    } else {
+    const listed =
+      filter.ids === undefined
+        ? ((await this.eval(S.LIST_JOBS, [
+            sort,
+            filter.paused === undefined ? '' : filter.paused ? '1' : '0',
+            filter.taskId === undefined ? '' : `=${filter.taskId}`,
+            filter.afterId === undefined ? '' : `>${filter.afterId}`,
+            String(offset),
+            String(filter.limit ?? -1),
+          ])) as string[] | 0)
+        : 0;
+    if (listed !== 0) ids = listed;
+    else {
+      // Given ids, or paused jobs too sparse in the index for a walk: a summary of each, sorted here.
       const rows = (await this.eval(S.JOB_INDEX, [
         filter.ids === undefined ? 'paused' : JSON.stringify(filter.ids),
       ])) as [string, string, string, string, string][];

@@ -52,13 +52,16 @@ local function index_name(id, old, new)
 end
 local FINAL = { succeeded = true, failed = true, ['timed-out'] = true, missed = true, skipped = true,
   abandoned = true, cancelled = true }
--- Keeps the job in the due index exactly while it is not paused and has a next run time, and in the paused
--- set exactly while its paused field is not '0' (what COUNT_JOBS and JOB_INDEX read as paused).
+-- Keeps the job in the due index exactly while it is not paused and has a next run time, in the paused set
+-- exactly while its paused field is not '0' (what COUNT_JOBS and JOB_INDEX read as paused), and in the held
+-- index (for LIST_JOBS) exactly while it is paused and has a next run time. due_only: the job's paused field
+-- did not change (the firing step's advance of an unpaused job).
 local function reindex(id, due_only)
   local f = redis.call('HMGET', P .. 'job:' .. id, 'paused', 'next_run_time')
   local n = tonumber(f[2])
   if f[1] == '0' and n then redis.call('ZADD', P .. 'due', n, id) else redis.call('ZREM', P .. 'due', id) end
   if due_only then return end
+  if f[1] ~= '0' and n then redis.call('ZADD', P .. 'held', n, id) else redis.call('ZREM', P .. 'held', id) end
   if f[1] == '0' then redis.call('SREM', P .. 'paused', id) else redis.call('SADD', P .. 'paused', id) end
 end
 -- Writes the fields of a JSON object into a hash; a value false deletes the field.
@@ -123,14 +126,18 @@ if redis.call('EXISTS', P .. 'paused-indexed') == 0 and format <= tonumber(ARGV[
   end
   redis.call('SET', P .. 'paused-indexed', '1')
 end
--- The name index (see name_member) likewise.
-if redis.call('EXISTS', P .. 'names-indexed') == 0 and format <= tonumber(ARGV[2]) then
-  redis.call('DEL', P .. 'names')
+-- The name index (see name_member) and the held index (see reindex) likewise.
+if redis.call('EXISTS', P .. 'listing-indexed') == 0 and format <= tonumber(ARGV[2]) then
+  redis.call('DEL', P .. 'names', P .. 'held')
   for _, id in ipairs(redis.call('ZRANGE', P .. 'jobs', 0, -1)) do
-    local f = safe('HMGET', P .. 'job:' .. id, 'id', 'name')
-    if job_exists(id, f) then index_name(id, nil, f[2] or '') end
+    local f = safe('HMGET', P .. 'job:' .. id, 'id', 'name', 'paused', 'next_run_time')
+    if job_exists(id, f) then
+      index_name(id, nil, f[2] or '')
+      local n = tonumber(f[4])
+      if f[3] ~= '0' and n then redis.call('ZADD', P .. 'held', n, id) end
+    end
   end
-  redis.call('SET', P .. 'names-indexed', '1')
+  redis.call('SET', P .. 'listing-indexed', '1')
 end
 return redis.call('GET', P .. 'format')
 `,
@@ -206,6 +213,7 @@ for _, id in ipairs(ids) do
     redis.call('DEL', key, P .. 'claim:' .. id)
     redis.call('ZREM', P .. 'jobs', id)
     redis.call('ZREM', P .. 'due', id)
+    redis.call('ZREM', P .. 'held', id)
     redis.call('SREM', P .. 'paused', id)
     for _, rid in ipairs(redis.call('SMEMBERS', P .. 'active:' .. id)) do
       local rk = P .. 'run:' .. rid
@@ -220,6 +228,7 @@ for _, id in ipairs(ids) do
     -- An index entry without its job hash (written by hand): no job to remove, the entry is dropped.
     redis.call('ZREM', P .. 'jobs', id)
     redis.call('ZREM', P .. 'due', id)
+    redis.call('ZREM', P .. 'held', id)
     redis.call('SREM', P .. 'paused', id)
   end
 end
@@ -312,6 +321,7 @@ for _, j in ipairs(cjson.decode(ARGV[4])) do
         redis.call('DEL', key)
         redis.call('ZREM', P .. 'jobs', id)
         redis.call('ZREM', P .. 'due', id)
+        redis.call('ZREM', P .. 'held', id)
         redis.call('SREM', P .. 'paused', id)
       else
         if j.a == 'q' then
@@ -618,15 +628,20 @@ return out
  * A page of job ids for `getJobs`, walking an index in the order asked, so that a page costs what it skips and
  * returns, not what the store holds. `ARGV[2]` the order: `id` (the job index), `name` (the name index) or
  * `nextRunTime` (the due index, merged with the paused jobs that have a next run time, then the jobs without
- * one by id); `ARGV[3]` `0` for unpaused jobs only (`''`: any); `ARGV[4]` `=` and a task id (`''`: any task);
- * `ARGV[5]` `>` and an id: only ids after it (`''`: all); `ARGV[6]` offset; `ARGV[7]` limit (`-1`: none).
- * Only jobs whose hash exists are listed (an index entry left without its hash, or with a key of another type,
- * is passed over), each once. Jobs that are paused only are listed with `JOB_INDEX` over the paused set.
+ * one by id); `ARGV[3]` `0` for unpaused jobs only, `1` for paused jobs only (`''`: any); `ARGV[4]` `=` and a
+ * task id (`''`: any task); `ARGV[5]` `>` and an id: only ids after it (`''`: all); `ARGV[6]` offset; `ARGV[7]`
+ * limit (`-1`: none). Only jobs whose hash exists are listed (an index entry left without its hash, or with a
+ * key of another type, is passed over), each once.
+ *
+ * Paused jobs only: walked as the others (the paused set tells which entries to read) when the walk is
+ * expected to be shorter than the paused set, that is when paused jobs are dense enough in the index;
+ * otherwise the script returns `0` and the caller reads the whole paused set with `JOB_INDEX`.
  */
 export const LIST_JOBS = script(
   'list-jobs',
   `
 local unpaused = ARGV[3] == '0'
+local paused = ARGV[3] == '1'
 local task = nil
 if ARGV[4] ~= '' then task = string.sub(ARGV[4], 2) end
 local after = nil
@@ -634,6 +649,12 @@ if ARGV[5] ~= '' then after = string.sub(ARGV[5], 2) end
 local skip, limit = tonumber(ARGV[6]), tonumber(ARGV[7])
 local out = {}
 if limit == 0 then return out end
+if paused then
+  local p = redis.call('SCARD', P .. 'paused')
+  if p == 0 then return out end
+  -- A walk reads about (offset + limit) * jobs / paused entries; the paused set, all of its members.
+  if limit < 0 or (skip + limit) * redis.call('ZCARD', P .. 'jobs') > p * p then return 0 end
+end
 -- Whether a sorts before b, byte by byte (Lua's < on strings follows the server's locale).
 local function before(a, b)
   for k = 1, math.min(#a, #b) do
@@ -646,10 +667,12 @@ end
 -- true when the page is full.
 local function offer(id, member)
   if after and not before(after, id) then return false end
+  if paused and redis.call('SISMEMBER', P .. 'paused', id) == 0 then return false end
   local f = safe('HMGET', P .. 'job:' .. id, 'id', 'paused', 'task_id', 'name')
   if not job_exists(id, f) then return false end
   if member and name_member(f[4], id) ~= member then return false end
   if unpaused and f[2] ~= '0' then return false end
+  if paused and f[2] == '0' then return false end
   if task and f[3] ~= task then return false end
   if skip > 0 then skip = skip - 1; return false end
   out[#out + 1] = id
@@ -675,19 +698,14 @@ elseif ARGV[2] == 'name' then
   end)
 else
   -- Paused jobs with a next run time (pausing clears it, but a store's caller may set one), in order.
-  local lp, held = {}, {}
+  local lp = {}
   if not unpaused then
-    for _, id in ipairs(redis.call('SMEMBERS', P .. 'paused')) do
-      local n = tonumber(safe('HGET', P .. 'job:' .. id, 'next_run_time'))
-      if n then lp[#lp + 1] = { n, id }; held[id] = true end
-    end
-    table.sort(lp, function(a, b)
-      if a[1] ~= b[1] then return a[1] < b[1] end
-      return before(a[2], b[2])
-    end)
+    local held = redis.call('ZRANGE', P .. 'held', 0, -1, 'WITHSCORES')
+    for k = 1, #held, 2 do lp[#lp + 1] = { tonumber(held[k + 1]), held[k] } end
   end
   local i, rank, done = 1, 0, false
-  while not done do
+  -- (the due index holds unpaused jobs only)
+  while not done and not paused do
     local chunk = redis.call('ZRANGE', P .. 'due', rank, rank + 511, 'WITHSCORES')
     if #chunk == 0 then break end
     rank = rank + #chunk / 2
@@ -705,7 +723,7 @@ else
   -- Then the jobs without a next run time, by id.
   if not done then
     walk(P .. 'jobs', '-', function(id)
-      if held[id] or redis.call('ZSCORE', P .. 'due', id) then return false end
+      if redis.call('ZSCORE', P .. 'due', id) or redis.call('ZSCORE', P .. 'held', id) then return false end
       return offer(id)
     end)
   end
