@@ -2247,7 +2247,8 @@ export class Scheduler implements JobOwner {
     const name = job?.name ?? run.jobId;
     const retry = job?.retry ?? null;
     let retryAt: Date | null = null;
-    if (retry !== null && run.attempt < retry.attempts && this._state === 'running') {
+    // While the scheduler is paused too: a pause stops firing, not the retries of runs that were going.
+    if (retry !== null && run.attempt < retry.attempts && this.running) {
       retryAt = new Date(this.now() + retryDelay(retry, run.attempt, this.random));
       // A policy whose delay leaves the Date range (a stored row written by hand) retries nothing.
       if (isBadDate(retryAt)) retryAt = null;

@@ -82,6 +82,37 @@ test('pause() stops firing; resume() applies misfireGraceTime to what came due m
   );
 });
 
+test('a run that fails while the scheduler is paused keeps its retry: the next attempt runs after resume()', async () => {
+  const { clock, scheduler } = setup();
+  const attempts: number[] = [];
+  const errors: { attempt: number; willRetry: boolean }[] = [];
+  scheduler.on('job:error', (e) => errors.push({ attempt: e.attempt, willRetry: e.willRetry }));
+  await scheduler.addJob(
+    async (ctx: TaskContext) => {
+      attempts.push(ctx.attempt);
+      await clock.sleep(500);
+      if (ctx.attempt === 1) throw new Error('first attempt fails');
+    },
+    'date',
+    { runDate: new Date(T), id: 'flaky', retry: { attempts: 3, backoff: 'fixed', delay: 100 } },
+  );
+  await scheduler.start();
+  await clock.advance(1100); // the run starts at T
+  scheduler.pause();
+  await clock.advance(1000); // it fails at T + 500 ms, while the scheduler is paused
+  assert.deepEqual(errors, [{ attempt: 1, willRetry: true }]);
+  assert.deepEqual(attempts, [1], 'a paused scheduler starts nothing, retries included');
+  scheduler.resume();
+  await clock.advance(1000);
+  assert.deepEqual(attempts, [1, 2]);
+  const runs = await scheduler.getRuns({ jobId: 'flaky' });
+  assert.deepEqual(
+    runs.map((r) => [r.status, r.attempt]),
+    [['succeeded', 2]],
+  );
+  await scheduler.shutdown();
+});
+
 test('shutdown({ timeout }) is bounded: a task that never ends is aborted at the timeout and recorded cancelled', async () => {
   const { clock, scheduler } = setup();
   let signal = null as AbortSignal | null;
