@@ -319,6 +319,7 @@ export class Scheduler implements JobOwner {
   private flushingOutcomes = false;
   /** Outcomes the store could not record yet (an outage); retried, and their leases kept, until it can. */
   private readonly unrecorded = new Map<string, UnrecordedOutcome>();
+  /** Trigger objects of stored jobs by job id (see {@link Scheduler.triggerFor}); a removed job's is dropped. */
   private readonly triggerCache = new Map<string, { key: string; trigger: Trigger }>();
   private readonly triggerByJson = new WeakMap<TriggerJSON, Trigger>();
 
@@ -1181,6 +1182,7 @@ export class Scheduler implements JobOwner {
     if (pending) this.pendingJobs.delete(id);
     else if (this.storeOpen('removeJob')) record = await this.store.removeJob(id);
     if (!record) throw jobNotFound(id);
+    this.forgetJob(id);
     this.events.emit('job:removed', { jobId: id, name: record.name });
     this.logger.info({ jobId: id }, `Removed job "${record.name}"`);
   }
@@ -1200,6 +1202,8 @@ export class Scheduler implements JobOwner {
       n += await this.store.removeAllJobs();
       removed.push(...stored);
     }
+    this.triggerCache.clear();
+    this.missingTaskReported.clear();
     for (const job of removed) this.events.emit('job:removed', { jobId: job.id, name: job.name });
     this.logger.info({ removed: n }, `Removed all jobs (${n})`);
     return n;
@@ -1349,7 +1353,10 @@ export class Scheduler implements JobOwner {
     } finally {
       this.opening = false;
     }
-    this.unsubscribe = this.store.subscribe(() => this.wakeSoon());
+    this.unsubscribe = this.store.subscribe((change) => {
+      if (change.kind === 'job-removed' && change.jobId !== undefined) this.forgetJob(change.jobId);
+      this.wakeSoon();
+    });
     this.events.emit('scheduler:started', { nodeId: this.nodeId, store: this.store.kind });
     this.logger.info({ nodeId: this.nodeId }, 'Scheduler started');
     if (this._state === 'running') this.wakeup();
@@ -1515,6 +1522,15 @@ export class Scheduler implements JobOwner {
     this.firedAheadUntil -= back;
     // Measured again in this pass (a step of a millisecond or two is rounding, not worth a round trip).
     if (back > 1000) this.lastNodeReport = -Infinity;
+  }
+
+  /**
+   * Drops what this process keeps about a job that was removed (its trigger object, whether its missing task
+   * was reported): one-shot jobs come and go, and these maps must not grow with every job ever fired.
+   */
+  private forgetJob(id: string): void {
+    this.triggerCache.delete(id);
+    this.missingTaskReported.delete(id);
   }
 
   private clearTimer(): void {
@@ -1884,6 +1900,7 @@ export class Scheduler implements JobOwner {
       }
     }
     if (plan.remove) {
+      this.forgetJob(job.id);
       this.events.emit('job:removed', { jobId: job.id, name: job.name });
       this.logger.info({ jobId: job.id }, `Removed job "${job.name}": its trigger has no more fire times`);
     }
@@ -1912,7 +1929,8 @@ export class Scheduler implements JobOwner {
   private jobText(job: JobRecord): string {
     let trigger: string;
     try {
-      trigger = String(this.triggerFor(job));
+      // Not remembered: a run of a job removed meanwhile (a date job's last run) is logged after its removal.
+      trigger = String(this.triggerFor(job, false));
     } catch {
       trigger = job.trigger.type;
     }
@@ -1928,8 +1946,11 @@ export class Scheduler implements JobOwner {
     }
   }
 
-  /** The trigger object of a stored job, cached per job while its trigger JSON is unchanged. */
-  private triggerFor(job: JobRecord): Trigger {
+  /**
+   * The trigger object of a stored job, cached per job while its trigger JSON is unchanged (with `remember`
+   * false, a trigger not cached yet is made without being cached).
+   */
+  private triggerFor(job: JobRecord, remember = true): Trigger {
     const byRef = this.triggerByJson.get(job.trigger);
     if (byRef) return byRef;
     const key = stableStringify(job.trigger);
@@ -1947,7 +1968,7 @@ export class Scheduler implements JobOwner {
       );
     }
     const trigger = triggerFromJSON(job.trigger);
-    this.triggerCache.set(job.id, { key, trigger });
+    if (remember) this.triggerCache.set(job.id, { key, trigger });
     return trigger;
   }
 
