@@ -299,7 +299,7 @@ export class Scheduler implements JobOwner {
   private readonly taskIdsByFn = new WeakMap<TaskFunction, string>();
   /** Next `#n` suffix to try per function name (memory store: several functions of one name). */
   private readonly nextSuffix = new Map<string, number>();
-  /** `[...tasks.keys()]`, kept until a task is defined (one array per acquire would be O(tasks)). */
+  /** `[...tasks.keys()]`, made once and appended to as tasks are defined (one array per acquire would be O(tasks)). */
   private taskIdList: string[] | null = null;
   private readonly pendingJobs = new Map<string, PendingJob>();
   /** Jobs whose missing task was reported already (once per job and process). */
@@ -618,7 +618,9 @@ export class Scheduler implements JobOwner {
       });
     }
     this.tasks.set(id, { id, fn, policy: validatePolicy(opts) });
-    this.taskIdList = null;
+    // A new id is appended (a store that keeps the list it was given sees it grow): making the list anew at
+    // every definition cost O(tasks) per job added with a function of its own, O(n^2) for n such jobs.
+    if (!existing) this.taskIdList?.push(id);
     this.taskIdsByFn.set(fn, id);
     // Runs of this task may be waiting already (created by another process): the loop left them out of its
     // wake-up time while the task was unknown here.

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Scheduler } from '../../src/index.js';
+import { MemoryStore, Scheduler, silentLogger } from '../../src/index.js';
 import { ManualClock } from '../../src/testing.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import { captureLogger } from '../helpers/logger.js';
@@ -59,5 +59,39 @@ test('SQLite: date jobs that fire and are removed (by their plan, removeJob, rem
   } finally {
     await scheduler.shutdown();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('jobs of functions of their own (each its own task) do not make the task list anew at every definition', async () => {
+  // Each anonymous function becomes a task of its own. The list of task ids handed to the store used to be
+  // made again after every definition, and the memory store's set of it too: O(tasks) per job added, so
+  // adding n such jobs cost O(n^2) (20,000 date jobs took minutes instead of seconds).
+  const store = new MemoryStore();
+  const lists = new Set<string[]>();
+  const acquire = store.acquireRuns.bind(store);
+  store.acquireRuns = (owner, now, limit, lease, taskIds) => {
+    if (taskIds) lists.add(taskIds);
+    return acquire(owner, now, limit, lease, taskIds);
+  };
+  const clock = new ManualClock('2024-01-01T00:00:00Z', { settleTurns: 5 });
+  const scheduler = new Scheduler({ clock, store, logger: silentLogger });
+  const taskSet = () => (store as unknown as { lastTaskIds: { set: Set<string> } | null }).lastTaskIds?.set;
+  let runs = 0;
+  await scheduler.start();
+  try {
+    let set: Set<string> | undefined;
+    for (let i = 0; i < 20; i++) {
+      await scheduler.addJob(() => void runs++, 'date', { runDate: new Date(clock.now() + 10) });
+      await clock.advance(20);
+      set ??= taskSet();
+      assert.equal(taskSet(), set, 'the store extends its set of task ids');
+    }
+    assert.equal(runs, 20);
+    assert.equal(lists.size, 1, 'one list of task ids, extended as tasks are defined');
+    const [list] = lists;
+    assert.deepEqual(list, scheduler.getTaskIds());
+    assert.deepEqual([...set!].sort(), scheduler.getTaskIds().sort());
+  } finally {
+    await scheduler.shutdown();
   }
 });

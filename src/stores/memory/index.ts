@@ -462,12 +462,19 @@ export class MemoryStore implements Store {
     return min === Infinity ? null : new Date(min);
   }
 
-  /** `new Set(taskIds)`, cached while the caller passes the same array (the scheduler keeps one). */
+  /**
+   * `new Set(taskIds)`, cached while the caller passes the same array (the scheduler keeps one, and appends the
+   * tasks it defines to it): ids appended since the last call are added, not the whole set made again.
+   */
   private taskSet(taskIds: string[]): Set<string> {
-    if (this.lastTaskIds?.list !== taskIds || this.lastTaskIds.length !== taskIds.length) {
+    const last = this.lastTaskIds;
+    if (last?.list === taskIds && last.length < taskIds.length) {
+      for (let i = last.length; i < taskIds.length; i++) last.set.add(taskIds[i]!);
+      last.length = taskIds.length;
+    } else if (last?.list !== taskIds || last.length !== taskIds.length) {
       this.lastTaskIds = { list: taskIds, length: taskIds.length, set: new Set(taskIds) };
     }
-    return this.lastTaskIds.set;
+    return this.lastTaskIds!.set;
   }
 
   /** Stores a job record (replacing any other under its id) and indexes it when it is due at some time. */
