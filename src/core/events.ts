@@ -178,7 +178,12 @@ export class EventHub {
   }
 
   private report(name: string, err: unknown): void {
-    this.logger().error({ err, event: name }, `A listener of event "${name}" threw`);
+    try {
+      this.logger().error({ err, event: name }, `A listener of event "${name}" threw`);
+    } catch {
+      // A logger that throws too: the listener's error is dropped, but it must not reach the emitter (a run
+      // whose `job:submitted` listener threw would never be started nor recorded).
+    }
   }
 }
 

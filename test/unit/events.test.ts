@@ -117,3 +117,42 @@ test('a listener that throws (sync or async) is logged and the scheduler goes on
   );
   await scheduler.shutdown();
 });
+
+test('a listener that throws while the logger throws too: the runs go on and are recorded', async () => {
+  const clock = new ManualClock(T - 1000);
+  const logger = captureLogger();
+  logger.error = () => {
+    throw new Error('logger bug');
+  };
+  const scheduler = new Scheduler({ clock, logger });
+  const ran: string[] = [];
+  scheduler.on('job:submitted', () => {
+    throw new Error('sync listener bug');
+  });
+  scheduler.on('job:executed', async () => {
+    throw new Error('async listener bug');
+  });
+  const unhandled: unknown[] = [];
+  const onUnhandled = (err: unknown) => void unhandled.push(err);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await scheduler.addJob(
+      (ctx: TaskContext) => void ran.push(ctx.scheduledFireTime.toISOString()),
+      new IntervalTrigger({ seconds: 1, startDate: new Date(T) }),
+      { id: 'j', maxInstances: 1 },
+    );
+    await scheduler.start();
+    await clock.advance(1000 + 2000);
+    assert.equal(ran.length, 3, 'every fire time ran');
+    assert.deepEqual(
+      (await scheduler.getRuns()).map((r) => r.status),
+      ['succeeded', 'succeeded', 'succeeded'],
+    );
+    assert.equal(scheduler.getRunningRuns().length, 0);
+    await scheduler.shutdown();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+});
