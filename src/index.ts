@@ -21,7 +21,14 @@ export {
   type ErrorDetails,
 } from './core/errors.js';
 export { SystemClock, type Clock, type TimerHandle } from './core/clock.js';
-export { defaultLogger, logSerializers, silentLogger, type Logger, type LogFn } from './core/logger.js';
+export {
+  defaultLogger,
+  guardLogger,
+  logSerializers,
+  silentLogger,
+  type Logger,
+  type LogFn,
+} from './core/logger.js';
 export type {
   SchedulerEvents,
   SchedulerEventName,

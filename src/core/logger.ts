@@ -50,3 +50,37 @@ export const silentLogger: Logger = {
   error: () => {},
   isLevelEnabled: () => false,
 };
+
+/**
+ * `logger` with each method guarded: a call that throws (a broken destination, a serializer that fails on a
+ * value) loses that line and nothing else. The scheduler logs through such a guard, so that a logger's error
+ * never fails `start()`, leaves a run unrecorded or becomes an unhandled rejection. `isLevelEnabled` that
+ * throws reads as `true`.
+ */
+export function guardLogger(logger: Logger): Logger {
+  const guard =
+    (level: 'debug' | 'info' | 'warn' | 'error'): LogFn =>
+    (...args: unknown[]) => {
+      try {
+        (logger[level] as (...a: unknown[]) => void).apply(logger, args);
+      } catch {
+        // The line is lost.
+      }
+    };
+  const guarded: Logger = {
+    debug: guard('debug'),
+    info: guard('info'),
+    warn: guard('warn'),
+    error: guard('error'),
+  };
+  if (typeof logger.isLevelEnabled === 'function') {
+    guarded.isLevelEnabled = (level: string) => {
+      try {
+        return logger.isLevelEnabled!(level);
+      } catch {
+        return true;
+      }
+    };
+  }
+  return guarded;
+}

@@ -30,7 +30,7 @@ import {
   type JobPolicy,
   type ResolvedPolicy,
 } from './job.js';
-import { defaultLogger, type Logger } from './logger.js';
+import { defaultLogger, guardLogger, type Logger } from './logger.js';
 import type { JobRecord, RunRecord } from './structures.js';
 import { checkTimeZone, formatTimedelta, formatIsoInZone } from './timezone.js';
 import {
@@ -267,7 +267,9 @@ export class Scheduler implements JobOwner {
   readonly store: Store;
   /** The clock. */
   readonly clock: Clock;
-  /** The logger. */
+  /**
+   * The logger given (or the default), guarded: a call that throws loses its line (see {@link guardLogger}).
+   */
   readonly logger: Logger;
   /** Zone for log lines and shorthand triggers. */
   readonly timezone: string;
@@ -413,7 +415,8 @@ export class Scheduler implements JobOwner {
     );
     this.store = options.store ?? new MemoryStore();
     this.clock = options.clock ?? new SystemClock();
-    this.logger = options.logger ?? defaultLogger();
+    // Guarded: a logger that throws loses its line, never the scheduler's work.
+    this.logger = guardLogger(options.logger ?? defaultLogger());
     this.events = new EventHub(() => this.logger);
     timeZoneType(options.timezone, 'timezone');
     this.timezone = checkTimeZone(options.timezone ?? 'UTC', 'timezone');

@@ -156,3 +156,49 @@ test('a listener that throws while the logger throws too: the runs go on and are
     process.off('unhandledRejection', onUnhandled);
   }
 });
+
+test('a logger whose every method throws loses its lines, nothing else: start, runs (a task that throws too), retries and shutdown go on', async () => {
+  const clock = new ManualClock(T - 1000);
+  const calls: string[] = [];
+  const thrower = (level: string) => (): never => {
+    calls.push(level);
+    throw new Error(`logger ${level} bug`);
+  };
+  const logger = {
+    debug: thrower('debug'),
+    info: thrower('info'),
+    warn: thrower('warn'),
+    error: thrower('error'),
+    isLevelEnabled: (): never => {
+      throw new Error('isLevelEnabled bug');
+    },
+  };
+  const unhandled: unknown[] = [];
+  const onUnhandled = (err: unknown) => void unhandled.push(err);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const scheduler = new Scheduler({ clock, logger });
+    let n = 0;
+    await scheduler.addJob(
+      () => {
+        if (++n % 2 === 1) throw new Error('task failed');
+      },
+      new IntervalTrigger({ seconds: 1, startDate: new Date(T) }),
+      { id: 'j', retry: { attempts: 2, backoff: 'fixed', delay: 100 } },
+    );
+    await scheduler.start();
+    await clock.advance(1000 + 1500);
+    // Each fire time fails once, and its retry (100 ms later) succeeds.
+    const runs = await scheduler.getRuns({ jobId: 'j' });
+    assert.deepEqual(runs.map((r) => [r.scheduledFireTime.getTime() - T, r.status, r.attempt]).sort(), [
+      [0, 'succeeded', 2],
+      [1000, 'succeeded', 2],
+    ]);
+    await scheduler.shutdown();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(calls.includes('info') && calls.includes('error'), `the logger was called: ${calls.join(' ')}`);
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+});
