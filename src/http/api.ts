@@ -437,13 +437,17 @@ function decodeCursor(cursor: string, sort: string): { after?: string; offset?: 
   );
 }
 
-function decodeRunCursor(cursor: string): { time: number; skip: number } {
+function decodeRunCursor(cursor: string): { time: number; skip: number; last?: string } {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
     // `t` is a fire time in epoch ms: within the Date range (the bound `t + 1` must be a valid Date too).
     const inRange = Number.isSafeInteger(v.t) && Math.abs(v.t as number) < MAX_DATE_MS;
     if (inRange && Number.isSafeInteger(v.k) && (v.k as number) >= 0) {
-      return { time: v.t as number, skip: v.k as number };
+      // `l`: the id of the page's last run (cursors made before it was added have none).
+      if (typeof v.l === 'string' && (v.k as number) >= 1) {
+        return { time: v.t as number, skip: v.k as number, last: v.l };
+      }
+      if (v.l === undefined) return { time: v.t as number, skip: v.k as number };
     }
   } catch {
     // fall through
@@ -558,6 +562,18 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
     if (runs.length === 0) return null; // no run at all: no need to read the job's creation time
     const since = (await scheduler.store.getJob(jobId))?.createdAt.getTime() ?? -Infinity;
     return runs.find((r) => r.createdAt.getTime() >= since) ?? null;
+  };
+  // Where the run `id` is among the runs of `filter` at fire time `time` (0 for the first), read 500 at a time;
+  // `null` when it is not there (removed, or no longer matching the filter).
+  const positionAtTime = async (filter: RunFilter, time: number, id: string): Promise<number | null> => {
+    const atTime: RunFilter = { ...filter, from: new Date(time), to: new Date(time + 1), limit: 500 };
+    if (filter.from !== undefined && filter.from.getTime() > time) return null;
+    for (let offset = 0; ; offset += 500) {
+      const runs = await scheduler.getRuns({ ...atTime, offset });
+      const i = runs.findIndex((r) => r.id === id);
+      if (i >= 0) return offset + i;
+      if (runs.length < 500) return null;
+    }
   };
   // Never throws (it runs after the job was created): an id that no URL can address ("." and "..", which
   // URL parsers resolve away, or a lone surrogate, which cannot be percent-encoded) gets no `Location`.
@@ -825,7 +841,23 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
         let to = q.to === undefined ? null : new Date(q.to).getTime();
         if (cursor) to = to === null ? cursor.time + 1 : Math.min(to, cursor.time + 1);
         if (to !== null) filter.to = new Date(to);
-        const runs = await scheduler.getRuns(filter);
+        // Runs at the cursor's fire time `t` before the ones already seen: `skip` of them. A run recorded since
+        // with the same fire time (a late fire of another job) sorts before them (newest created first) and
+        // shifts them: the last run seen is then found again among the runs at `t`, and the page goes on after it.
+        let base = cursor ? cursor.skip : 0;
+        let runs: RunRecord[];
+        if (cursor?.last === undefined) {
+          runs = await scheduler.getRuns(filter);
+        } else {
+          const probe = await scheduler.getRuns({ ...filter, offset: base - 1, limit: q.limit + 2 });
+          if (probe[0]?.id === cursor.last) {
+            runs = probe.slice(1);
+          } else {
+            const at = await positionAtTime(filter, cursor.time, cursor.last);
+            if (at !== null) base = at + 1;
+            runs = await scheduler.getRuns({ ...filter, offset: base });
+          }
+        }
         const more = runs.length > q.limit;
         const page = runs.slice(0, q.limit);
         let nextCursor: string | null = null;
@@ -833,8 +865,8 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
         if (more && last) {
           const time = last.scheduledFireTime.getTime();
           let skip = page.filter((r) => r.scheduledFireTime.getTime() === time).length;
-          if (cursor && cursor.time === time) skip += cursor.skip;
-          nextCursor = encodeCursor({ t: time, k: skip });
+          if (cursor && cursor.time === time) skip += base;
+          nextCursor = encodeCursor({ t: time, k: skip, l: last.id });
         }
         return json({
           items: page.map(runView),

@@ -75,6 +75,42 @@ test('dashboard: false leaves it out; an assets hook is asked first; a bad value
   );
 });
 
+test('GET /runs by cursor: a run recorded between pages with a fire time already paged repeats none', async () => {
+  const h = await harness();
+  const T = '2024-01-01T00:00:00.000Z';
+  // Each job fires late at T, one second apart: runs sharing the fire time T, the newest created first.
+  const fireLateAtT = async (id: string) => {
+    const created = await h.json('POST', '/scheduler/jobs', {
+      body: { id, taskId: 'tick', trigger: { type: 'interval', hours: 1 }, nextRunTime: T },
+    });
+    assert.equal(created.status, 201);
+    await h.clock.advance(1000);
+  };
+  await h.clock.advance(1000);
+  for (const id of ['a', 'b', 'c', 'd']) await fireLateAtT(id);
+  const range = `from=${T}&to=2024-01-01T00:00:00.001Z`;
+  const first = await h.json('GET', `/scheduler/runs?${range}&limit=2`);
+  assert.deepEqual(
+    first.body.items.map((r: { jobId: string }) => r.jobId),
+    ['d', 'c'],
+  );
+  // A run recorded now, at the fire time T, sorts before the runs already seen.
+  await fireLateAtT('e');
+  const seen: string[] = first.body.items.map((r: { jobId: string }) => r.jobId);
+  let cursor: string | null = first.body.nextCursor;
+  for (let pages = 0; cursor; pages++) {
+    assert.ok(pages < 5);
+    const page: { body: { items: { jobId: string }[]; nextCursor: string | null } } = await h.json(
+      'GET',
+      `/scheduler/runs?${range}&limit=2&cursor=${cursor}`,
+    );
+    seen.push(...page.body.items.map((r) => r.jobId));
+    cursor = page.body.nextCursor;
+  }
+  assert.deepEqual(seen, ['d', 'c', 'b', 'a']);
+  await h.close();
+});
+
 test('GET /runs pages by cursor through ties of the same fire time, like one big page', async () => {
   const h = await harness();
   for (const id of ['a', 'b', 'c']) {
