@@ -151,6 +151,19 @@ test('the dashboard: sign in, jobs, pause, run now, remove, live updates, escapi
     await page.click('#job-actions button[data-action="resume"]');
     await page.waitForSelector('#job-state [data-state="active"]', WAIT);
 
+    // A job that does not exist (here: after another job's page) shows nothing of the job shown before.
+    await page.goto(`${server.url}#/jobs/no-such-job`);
+    await page.locator('#job-state', { hasText: 'not found' }).waitFor(WAIT);
+    assert.equal(await page.locator('#job-title').textContent(), 'no-such-job');
+    assert.equal(await page.locator('#runs-table tbody tr').count(), 0);
+    assert.equal(await page.locator('#job-next li').count(), 0);
+    assert.equal(await page.locator('#chart-duration svg, #chart-lateness svg').count(), 0);
+    assert.equal(await page.locator('#job-counts .badge').count(), 0);
+    assert.equal(await page.isVisible('#runs-empty'), true);
+    assert.equal(await page.title(), 'no-such-job · tickwork');
+    await page.goto(`${server.url}#/jobs/tick`);
+    await page.waitForSelector('#runs-table tr[data-kind="manual"]', WAIT);
+
     // Remove, with a confirmation: cancel keeps the job, confirm removes it.
     await page.click('a[href="#/"]');
     await row(page, 'xss').waitFor(WAIT);

@@ -452,10 +452,19 @@ async function loadJob() {
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
       show('job-view');
+      document.title = `${id} · tickwork`;
       $('job-title').textContent = id;
       $('job-state').replaceChildren('not found');
       $('job-actions').replaceChildren();
       $('job-details').replaceChildren(h('p', { class: 'muted' }, 'This job does not exist (any more).'));
+      // Nothing of the job shown before (this one before its removal, or the previous page's) stays.
+      $('job-next-note').textContent = '';
+      $('job-next').replaceChildren();
+      $('job-counts').replaceChildren();
+      $('chart-duration').replaceChildren();
+      $('chart-lateness').replaceChildren();
+      /** @type {HTMLTableElement} */ ($('runs-table')).tBodies[0]?.replaceChildren();
+      $('runs-empty').hidden = false;
       return;
     }
     throw err;
