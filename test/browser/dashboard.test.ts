@@ -185,6 +185,46 @@ test('the dashboard: sign in, jobs, pause, run now, remove, live updates, escapi
   }
 });
 
+test('a live refresh keeps every row "Load more" showed, beyond the API\'s largest page (500)', async () => {
+  const app = Fastify({ logger: false });
+  await app.register(tickwork, {
+    logger: silentLogger,
+    api: { auth: { tokens: [{ token: ADMIN, role: 'admin' }] }, heartbeatInterval: 1000 },
+    async setup(scheduler) {
+      scheduler.defineTask('tick', () => {});
+      for (let i = 0; i < 560; i++) {
+        await scheduler.addJob('tick', 'interval', { id: `job-${String(i).padStart(4, '0')}`, hours: 1 });
+      }
+    },
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}/scheduler/`;
+  const { page, errors } = await openPage();
+  try {
+    await page.goto(url);
+    await page.waitForSelector('#login-view:not([hidden])', WAIT);
+    await page.fill('#token', ADMIN);
+    await page.click('#login-form button[type=submit]');
+    await row(page, 'job-0000').waitFor(WAIT);
+    await page.waitForSelector('#live[data-state="on"]', WAIT);
+    for (let shown = 50; shown < 560; shown += 50) {
+      await page.click('#jobs-more');
+      await row(page, `job-${String(Math.min(shown + 49, 559)).padStart(4, '0')}`).waitFor(WAIT);
+    }
+    assert.equal(await page.locator('#jobs-table tbody tr').count(), 560);
+    // A change arrives through GET /events: the list is reloaded, all 560 rows of it.
+    await app.scheduler.pauseJob('job-0001');
+    await row(page, 'job-0001').locator('[data-state="paused"]').waitFor(WAIT);
+    assert.equal(await page.locator('#jobs-table tbody tr').count(), 560);
+    assert.equal(await page.isHidden('#jobs-more'), true);
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+    await app.close();
+  }
+});
+
 test('with auth: false the dashboard opens without a token; assets have their content types', async () => {
   const server = await startServer(false);
   const { page, errors } = await openPage();

@@ -331,11 +331,23 @@ function jobsQuery() {
  */
 async function loadJobs(options = {}) {
   const q = jobsQuery();
-  q.set('limit', String(Math.min(500, Math.max(50, options.keep ? state.jobs.length : 50))));
-  const page = await api('GET', `/jobs?${q}`);
-  if (state.route.view !== 'jobs') return;
-  state.jobs = page.items;
-  state.nextCursor = page.nextCursor;
+  // A refresh reloads as many rows as are shown ("Load more" may have shown more than the API's largest
+  // page, 500): page by page.
+  const wanted = Math.max(50, options.keep ? state.jobs.length : 50);
+  /** @type {Job[]} */
+  let jobs = [];
+  /** @type {string | null} */
+  let cursor = null;
+  do {
+    q.set('limit', String(Math.min(500, wanted - jobs.length)));
+    if (cursor) q.set('cursor', cursor);
+    const page = await api('GET', `/jobs?${q}`);
+    if (state.route.view !== 'jobs') return;
+    jobs = jobs.concat(page.items);
+    cursor = page.nextCursor;
+  } while (cursor && jobs.length < wanted);
+  state.jobs = jobs;
+  state.nextCursor = cursor;
   renderJobs();
 }
 
