@@ -694,7 +694,14 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
       tag: 'jobs',
       role: 'admin',
       body: PatchJobBody,
-      responses: { 200: { description: 'The job', schema: JobView }, 404: errors.notFound },
+      responses: {
+        200: { description: 'The job', schema: JobView },
+        404: errors.notFound,
+        409: {
+          description:
+            'A new `trigger` was not written: the job kept changing meanwhile (`JOB_VERSION_CONFLICT`); nothing changed, send it again',
+        },
+      },
       async handler({ params, body, prefix }: RouteContext) {
         const id = params.id!;
         const raw = await body();

@@ -73,6 +73,8 @@ test('the document carries the zod schemas: parameters, bodies, roles and error 
     assert.ok(doc.components.schemas[m[1]!], `schema ${m[1]}`);
   }
   assert.ok(create.responses['409']);
+  // A PATCH with a trigger that lost the compare-and-set to other changes 5 times: 409 JOB_VERSION_CONFLICT.
+  assert.match(doc.paths['/jobs/{id}'].patch.responses['409'].description, /JOB_VERSION_CONFLICT/);
   assert.equal(doc.paths['/jobs/{id}'].get.parameters[0].in, 'path');
   assert.ok(doc.paths['/events'].get.responses['200'].content['text/event-stream']);
   assert.ok(doc.paths['/runs'].get.parameters.some((p: { name: string }) => p.name === 'status'));
