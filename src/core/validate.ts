@@ -77,9 +77,12 @@ export function nonEmptyString(value: unknown, field: string, maxLength = 512): 
   return value;
 }
 
-/** C0 control characters and DEL: never in an id or a name (they break logs, URLs and PostgreSQL text). */
+/**
+ * Control characters (Unicode category Cc: C0, DEL and C1): never in an id or a name (they break logs, URLs
+ * and PostgreSQL text; C1's CSI, U+009B, starts an escape sequence on terminals that read 8-bit controls).
+ */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** A lone surrogate: a string that is not well-formed UTF-16 (and has no UTF-8 encoding). */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 

@@ -489,22 +489,38 @@ test('an anonymous function on a persistent store is refused with ANONYMOUS_TASK
 test('ids: control characters, lone surrogates, "." and ".." are refused with INVALID_OPTION naming the field', async () => {
   const scheduler = new Scheduler({ logger: silentLogger });
   const noop = function noop() {};
-  for (const id of ['a\u0000b', 'line\nbreak', '\ud800', 'x\udc00', '.', '..', '']) {
+  // C1 controls too (U+0080-U+009F; U+009B, CSI, starts a terminal escape sequence).
+  for (const id of [
+    'a\u0000b',
+    'line\nbreak',
+    'a\u0085b',
+    'a\u009b2J',
+    '\u0080',
+    '\ud800',
+    'x\udc00',
+    '.',
+    '..',
+    '',
+  ]) {
     await assert.rejects(
       async () => scheduler.addJob(noop, 'interval', { seconds: 1, id }),
       (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'id',
       JSON.stringify(id),
     );
   }
-  await assert.rejects(
-    async () => scheduler.addJob(noop, 'interval', { seconds: 1, name: 'tab\there' }),
-    (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'name',
-  );
-  // Printable Unicode, spaces, slashes and a surrogate pair are fine.
-  for (const id of ['report/daily', 'a b', 'über', '😀', '...']) {
+  for (const name of ['tab\there', 'a\u009bb']) {
+    await assert.rejects(
+      async () => scheduler.addJob(noop, 'interval', { seconds: 1, name }),
+      (e: unknown) => isTickworkError(e, 'INVALID_OPTION') && e.details.field === 'name',
+      JSON.stringify(name),
+    );
+  }
+  // Printable Unicode (U+00A0, the first character after the C1 controls, included), spaces, slashes and a
+  // surrogate pair are fine.
+  for (const id of ['report/daily', 'a b', 'über', '😀', '...', 'a\u00a0b']) {
     await scheduler.addJob(noop, 'interval', { seconds: 1, id });
   }
-  assert.equal((await scheduler.getJobs()).length, 5);
+  assert.equal((await scheduler.getJobs()).length, 6);
 });
 
 test('dates outside years 0000-9999 and durations over 1e14 ms are refused', async () => {
