@@ -163,6 +163,12 @@ test('the dashboard: sign in, jobs, pause, run now, remove, live updates, escapi
     assert.equal(await page.title(), 'no-such-job · tickwork');
     await page.goto(`${server.url}#/jobs/tick`);
     await page.waitForSelector('#runs-table tr[data-kind="manual"]', WAIT);
+    // A link whose escape is cut short (not decodable) is a job that does not exist, not a failed page.
+    await page.goto(`${server.url}#/jobs/%E0%A4%A`);
+    await page.locator('#job-state', { hasText: 'not found' }).waitFor(WAIT);
+    assert.equal(await page.locator('#job-title').textContent(), '%E0%A4%A');
+    await page.goto(`${server.url}#/jobs/tick`);
+    await page.waitForSelector('#runs-table tr[data-kind="manual"]', WAIT);
 
     // Remove, with a confirmation: cancel keeps the job, confirm removes it.
     await page.click('a[href="#/"]');

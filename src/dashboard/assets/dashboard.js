@@ -308,7 +308,13 @@ async function loadStatus() {
 async function route() {
   const m = /^#\/jobs\/(.+)$/.exec(location.hash);
   if (m && m[1]) {
-    state.route = { view: 'job', id: decodeURIComponent(m[1]) };
+    let id = m[1];
+    try {
+      id = decodeURIComponent(id);
+    } catch {
+      // A malformed escape (a link cut short): the text as written, which names no job.
+    }
+    state.route = { view: 'job', id };
     await loadJob();
   } else {
     state.route = { view: 'jobs' };
