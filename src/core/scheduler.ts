@@ -2273,8 +2273,11 @@ export class Scheduler implements JobOwner {
     const name = job?.name ?? run.jobId;
     const retry = job?.retry ?? null;
     let retryAt: Date | null = null;
-    // While the scheduler is paused too: a pause stops firing, not the retries of runs that were going.
-    if (retry !== null && run.attempt < retry.attempts && this.running) {
+    // Paused, the retry waits for resume() (or another process): a pause stops firing, not the retries of runs
+    // that were going. Shutting down, it is left pending in a persistent store for another process or the next
+    // start, as a killed process's runs are retried.
+    const retries = this.running || (this._state === 'stopping' && this.store.persistent);
+    if (retry !== null && run.attempt < retry.attempts && retries) {
       retryAt = new Date(this.now() + retryDelay(retry, run.attempt, this.random));
       // A policy whose delay leaves the Date range (a stored row written by hand) retries nothing.
       if (isBadDate(retryAt)) retryAt = null;

@@ -1,0 +1,72 @@
+// A run that fails while its scheduler is paused or shutting down keeps its retries when the store is
+// persistent: the retry is stored `pending`, for this process after resume() or for another process (a
+// rolling deploy shuts each process down with runs going; a kill -9 of the same process retried them).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { IntervalTrigger, Scheduler, silentLogger } from '../../src/index.js';
+import { SqliteStore } from '../../src/stores/sqlite/index.js';
+import { onSqlite } from '../helpers/sqlite.js';
+import { at } from '../helpers/time.js';
+
+const T = at('2024-01-01T00:00:00Z');
+
+async function failingJob(scheduler: Scheduler): Promise<{ release: () => void; attempts: number[] }> {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const attempts: number[] = [];
+  scheduler.defineTask('flaky', async (ctx: { attempt: number }) => {
+    attempts.push(ctx.attempt);
+    if (ctx.attempt === 1) await gate;
+    throw new Error(`boom ${ctx.attempt}`);
+  });
+  await scheduler.addJob('flaky', new IntervalTrigger({ hours: 1, startDate: new Date(T) }), {
+    id: 'j',
+    retry: { attempts: 3, backoff: 'fixed', delay: 1000, jitter: false },
+  });
+  return { release, attempts };
+}
+
+test('a run failing while its scheduler is paused is retried after resume()', async () => {
+  await onSqlite(async ({ clock, scheduler }) => {
+    const { release, attempts } = await failingJob(scheduler);
+    await scheduler.start();
+    await clock.advance(0); // the run at T starts and waits at the gate
+    assert.deepEqual(attempts, [1]);
+    scheduler.pause();
+    release();
+    await clock.advance(0);
+    const [run] = await scheduler.getRuns({ jobId: 'j' });
+    assert.equal(run!.status, 'pending', 'the failure leaves a retry');
+    assert.equal(run!.attempt, 1);
+    scheduler.resume();
+    await clock.advance(1000);
+    await clock.advance(1000);
+    assert.deepEqual(attempts, [1, 2, 3]);
+    assert.equal((await scheduler.getRuns({ jobId: 'j' }))[0]!.status, 'failed');
+    await scheduler.shutdown();
+  });
+});
+
+test('a run failing while its scheduler shuts down is stored pending for another process', async () => {
+  await onSqlite(async ({ clock, scheduler, path }) => {
+    const { release } = await failingJob(scheduler);
+    await scheduler.start();
+    await clock.advance(0);
+    const stopped = scheduler.shutdown(); // waits for the run
+    await clock.advance(0);
+    release();
+    await stopped;
+    const other = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
+    const attempts: number[] = [];
+    other.defineTask('flaky', (ctx: { attempt: number }) => void attempts.push(ctx.attempt));
+    await other.start({ paused: true });
+    const [run] = await other.getRuns({ jobId: 'j' });
+    assert.equal(run!.status, 'pending', 'the failure leaves a retry');
+    assert.equal(run!.attempt, 1);
+    other.resume();
+    await clock.advance(1000);
+    assert.deepEqual(attempts, [2]);
+    assert.equal((await other.getRuns({ jobId: 'j' }))[0]!.status, 'succeeded');
+    await other.shutdown();
+  });
+});
