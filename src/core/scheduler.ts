@@ -1149,31 +1149,48 @@ export class Scheduler implements JobOwner {
    * The next fire time is the trigger's first at or after now: on the grid of a cron trigger, or of an interval
    * trigger with a `startDate`; an interval trigger without `startDate` has no fixed grid (unlike APScheduler's,
    * which takes "now" as its start when created) and fires one interval after the resume. A job whose
-   * trigger has no fire time left is removed, and `null` returned. Rejects with `JOB_NOT_FOUND`.
+   * trigger has no fire time left is removed, and `null` returned. The next fire time is written over the
+   * version of the job it was computed from (a trigger changed by another process in between is read again,
+   * up to 5 times). Rejects with `JOB_NOT_FOUND`, or `JOB_VERSION_CONFLICT` when the job kept changing.
    * @throws TickworkError `INVALID_OPTION` (field `id`) for an id that is not one `addJob` accepts (rejects).
    */
   async resumeJob(id: string): Promise<Job | null> {
     identifier(id, 'id');
-    const current =
-      this.pendingJobs.get(id)?.record ?? (this.storeOpen('resumeJob') ? await this.store.getJob(id) : null);
-    if (!current) throw jobNotFound(id);
-    // A row that cannot be read cannot be resumed: it must be repaired or re-added first.
-    if (isInvalidTrigger(current.trigger)) throw unreadableJob(current);
-    const trigger = this.triggerFor(current);
-    const now = new Date(this.now());
-    let next = nextFireTime(trigger, null, now);
-    // A date trigger (or an `or` with one) answers its date even when it has passed: step past the fire
-    // times before now, which are not owed (a date job whose date passed while paused has none left).
-    for (let i = 0; next !== null && next.getTime() < now.getTime() && i < 10_000; i++)
-      next = nextFireTime(trigger, next, now);
-    if (next === null) {
-      await this.removeJob(id);
-      return null;
+    // The next run time is computed from the trigger read, so it is written only over the version read
+    // (another process may change the trigger in between); on a conflict the job is read again, up to 5 times.
+    for (let attempt = 1; ; attempt++) {
+      const current =
+        this.pendingJobs.get(id)?.record ??
+        (this.storeOpen('resumeJob') ? await this.store.getJob(id) : null);
+      if (!current) throw jobNotFound(id);
+      // A row that cannot be read cannot be resumed: it must be repaired or re-added first.
+      if (isInvalidTrigger(current.trigger)) throw unreadableJob(current);
+      const trigger = this.triggerFor(current);
+      const now = new Date(this.now());
+      let next = nextFireTime(trigger, null, now);
+      // A date trigger (or an `or` with one) answers its date even when it has passed: step past the fire
+      // times before now, which are not owed (a date job whose date passed while paused has none left).
+      for (let i = 0; next !== null && next.getTime() < now.getTime() && i < 10_000; i++)
+        next = nextFireTime(trigger, next, now);
+      if (next === null) {
+        await this.removeJob(id);
+        return null;
+      }
+      let record: JobRecord;
+      try {
+        record = await this.updateRecord(
+          id,
+          { paused: false, nextRunTime: next },
+          this.pendingJobs.has(id) ? undefined : current.version,
+        );
+      } catch (err) {
+        if (attempt < 5 && isTickworkError(err, 'JOB_VERSION_CONFLICT')) continue;
+        throw err;
+      }
+      this.events.emit('job:resumed', { jobId: id, name: record.name, nextRunTime: next.toISOString() });
+      this.logger.info({ jobId: id }, `Resumed job "${record.name}"`);
+      return new Job(this, record, trigger, this.pendingJobs.has(id));
     }
-    const record = await this.updateRecord(id, { paused: false, nextRunTime: next });
-    this.events.emit('job:resumed', { jobId: id, name: record.name, nextRunTime: next.toISOString() });
-    this.logger.info({ jobId: id }, `Resumed job "${record.name}"`);
-    return new Job(this, record, trigger, this.pendingJobs.has(id));
   }
 
   /**

@@ -1,0 +1,43 @@
+// resumeJob computes the next run time from the trigger it read: written over another version of the job (a
+// trigger changed by another process in between), it would fire the job at a time off its new trigger.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CronTrigger, IntervalTrigger, Scheduler, silentLogger } from '../../src/index.js';
+import { SqliteStore } from '../../src/stores/sqlite/index.js';
+import { onSqlite } from '../helpers/sqlite.js';
+import { at } from '../helpers/time.js';
+
+test('resumeJob racing a trigger change from another process computes the next run time from the new trigger', async () => {
+  await onSqlite(async ({ clock, scheduler, path }) => {
+    const T = at('2024-01-01T00:00:00Z');
+    scheduler.defineTask('t', () => {});
+    await scheduler.addJob('t', new IntervalTrigger({ minutes: 7, startDate: new Date(T) }), {
+      id: 'j',
+      paused: true,
+    });
+    await scheduler.start({ paused: true });
+    const other = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
+    other.defineTask('t', () => {});
+    await other.start({ paused: true });
+    // The other process changes the trigger just after this one read the job to resume it.
+    const store = (scheduler as unknown as { store: SqliteStore }).store;
+    const getJob = store.getJob.bind(store);
+    let raced = false;
+    store.getJob = async (id) => {
+      const job = await getJob(id);
+      if (!raced) {
+        raced = true;
+        await other.rescheduleJob('j', new CronTrigger({ hour: 9, minute: 0, timezone: 'UTC' }));
+      }
+      return job;
+    };
+    await clock.advance(60_000);
+    const job = await scheduler.resumeJob('j');
+    assert.ok(raced);
+    assert.equal(job!.paused, false);
+    assert.equal(job!.nextRunTime!.toISOString(), '2024-01-01T09:00:00.000Z');
+    assert.equal((await other.getJob('j'))!.nextRunTime!.toISOString(), '2024-01-01T09:00:00.000Z');
+    await other.shutdown();
+    await scheduler.shutdown();
+  });
+});
