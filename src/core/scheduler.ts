@@ -1173,7 +1173,13 @@ export class Scheduler implements JobOwner {
       for (let i = 0; next !== null && next.getTime() < now.getTime() && i < 10_000; i++)
         next = nextFireTime(trigger, next, now);
       if (next === null) {
-        await this.removeJob(id);
+        // Removed only while it is the version read: another process may have given it a trigger that fires.
+        try {
+          await this.removeVersion(id, this.pendingJobs.has(id) ? undefined : current.version);
+        } catch (err) {
+          if (attempt < 5 && isTickworkError(err, 'JOB_VERSION_CONFLICT')) continue;
+          throw err;
+        }
         return null;
       }
       let record: JobRecord;
@@ -1199,10 +1205,15 @@ export class Scheduler implements JobOwner {
    */
   async removeJob(id: string): Promise<void> {
     identifier(id, 'id');
+    await this.removeVersion(id, undefined);
+  }
+
+  /** {@link removeJob}, of the stored job only while its version is `expectedVersion` (when given). */
+  private async removeVersion(id: string, expectedVersion: number | undefined): Promise<void> {
     const pending = this.pendingJobs.get(id);
     let record: JobRecord | null = pending?.record ?? null;
     if (pending) this.pendingJobs.delete(id);
-    else if (this.storeOpen('removeJob')) record = await this.store.removeJob(id);
+    else if (this.storeOpen('removeJob')) record = await this.store.removeJob(id, expectedVersion);
     if (!record) throw jobNotFound(id);
     this.forgetJob(id);
     this.events.emit('job:removed', { jobId: id, name: record.name });

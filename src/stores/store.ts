@@ -320,8 +320,13 @@ export interface Store {
    * when the stored version differs. Rejects with `JOB_NOT_FOUND` for an unknown id.
    */
   updateJob(id: string, changes: JobChanges, expectedVersion?: number): Promise<JobRecord>;
-  /** Removes a job; its pending runs become `cancelled`; its history stays. Resolves to the removed job or `null`. */
-  removeJob(id: string): Promise<JobRecord | null>;
+  /**
+   * Removes a job; its pending runs become `cancelled`; its history stays. Resolves to the removed job or
+   * `null`. With `expectedVersion`, rejects with `JOB_VERSION_CONFLICT` (and removes nothing) when the stored
+   * version differs: a removal decided from what the caller read (a trigger with no fire time left) does not
+   * remove a job another process changed meanwhile.
+   */
+  removeJob(id: string, expectedVersion?: number): Promise<JobRecord | null>;
   /** Removes every job; resolves to how many. */
   removeAllJobs(): Promise<number>;
 

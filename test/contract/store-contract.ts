@@ -454,6 +454,24 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
       assert.equal(await store.removeAllJobs(), 0);
     });
 
+    it('removeJob with expectedVersion removes only that version: another one is JOB_VERSION_CONFLICT, with nothing removed or cancelled', async ({
+      store,
+    }) => {
+      const run = await fireOne(store, job('a', { nextRunTime: new Date(Date.now() - MIN) }));
+      const stored = (await store.getJob('a'))!;
+      // Another writer changes the job after it was read.
+      const changed = await store.updateJob('a', { name: 'renamed' });
+      assert.equal(changed.version, stored.version + 1);
+      await rejectsWith(store.removeJob('a', stored.version), 'JOB_VERSION_CONFLICT');
+      assert.equal((await store.getJob('a'))!.name, 'renamed');
+      assert.equal((await store.getRun(run.id))!.status, 'pending');
+      const removed = await store.removeJob('a', changed.version);
+      assert.equal(removed?.name, 'renamed');
+      assert.equal(await store.getJob('a'), null);
+      assert.equal((await store.getRun(run.id))!.status, 'cancelled');
+      assert.equal(await store.removeJob('a', changed.version), null, 'no job: null, as without a version');
+    });
+
     // ------------------------------------------------------------------ firing
 
     it('fireDueJobs fires due unpaused jobs only, passes now and activeRuns, inserts runs, advances', async ({

@@ -32,6 +32,7 @@ import {
   jobComparator,
   replacementOf,
   unchangedByReplace,
+  versionConflict,
 } from '../common.js';
 import { MinHeap, Smallest } from './heap.js';
 
@@ -188,9 +189,11 @@ export class MemoryStore implements Store {
     return cloneJob(updated);
   }
 
-  async removeJob(id: string): Promise<JobRecord | null> {
+  async removeJob(id: string, expectedVersion?: number): Promise<JobRecord | null> {
     const job = this.jobs.get(id);
     if (!job) return null;
+    if (expectedVersion !== undefined && job.version !== expectedVersion)
+      throw versionConflict(id, job.version, expectedVersion);
     this.jobs.delete(id);
     for (const run of [...(this.active.get(id) ?? [])]) {
       if (run.status !== 'pending') continue;

@@ -712,8 +712,17 @@ export class PostgresStore implements Store {
     return job;
   }
 
-  async removeJob(id: string): Promise<JobRecord | null> {
+  async removeJob(id: string, expectedVersion?: number): Promise<JobRecord | null> {
     const job = await this.tx(async (c) => {
+      if (expectedVersion !== undefined) {
+        const found = await c.query<{ version: number }>(
+          `SELECT version FROM ${this.s}.jobs WHERE id = $1 FOR UPDATE`,
+          [id],
+        );
+        const row = found.rows[0];
+        if (!row) return null;
+        if (row.version !== expectedVersion) throw versionConflict(id, row.version, expectedVersion);
+      }
       const r = await c.query<Row>(`DELETE FROM ${this.s}.jobs WHERE id = $1 RETURNING ${JOB_COLUMNS}`, [id]);
       if (!r.rows[0]) return null;
       await c.query(

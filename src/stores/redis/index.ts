@@ -768,8 +768,12 @@ export class RedisStore implements Store {
     return decodeJobAt(toHash(r[1]), id);
   }
 
-  async removeJob(id: string): Promise<JobRecord | null> {
-    const r = (await this.eval(S.REMOVE_JOBS, [JSON.stringify([id])])) as unknown[];
+  async removeJob(id: string, expectedVersion?: number): Promise<JobRecord | null> {
+    const r = (await this.eval(S.REMOVE_JOBS, [
+      JSON.stringify([id]),
+      expectedVersion === undefined ? '' : String(expectedVersion),
+    ])) as unknown[];
+    if (r[0] === 'conflict') throw versionConflict(id, Number(r[1]), expectedVersion!);
     if (r.length === 0) return null;
     await this.announce({ kind: 'job-removed', jobId: id });
     return decodeJobAt(toHash(r[0]), id);

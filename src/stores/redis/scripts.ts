@@ -195,7 +195,8 @@ return { 'ok', hash(key) }
 
 /**
  * Removes jobs: `ARGV[2]` a JSON list of ids, or `*` for all. Their pending runs become `cancelled`. Returns
- * the removed jobs' hashes.
+ * the removed jobs' hashes. `ARGV[3]` (one id only; `''`: any): the version the job must have, else nothing
+ * is removed and the script returns `{'conflict', the stored version}`.
  */
 export const REMOVE_JOBS = script(
   'remove-jobs',
@@ -204,6 +205,16 @@ local ids
 if ARGV[2] == '*' then ids = redis.call('ZRANGE', P .. 'jobs', 0, -1) else ids = cjson.decode(ARGV[2]) end
 local t = fmt(now_ms())
 local out = {}
+if ARGV[3] and ARGV[3] ~= '' then
+  -- (no job hash: nothing to remove, as without a version; a hash without a version, written by hand,
+  -- compares as '')
+  local key = P .. 'job:' .. ids[1]
+  local n = safe('HLEN', key)
+  if n and n > 0 then
+    local v = redis.call('HGET', key, 'version') or ''
+    if v ~= ARGV[3] then return { 'conflict', v } end
+  end
+end
 for _, id in ipairs(ids) do
   local key = P .. 'job:' .. id
   -- (a key of another type, written by hand, is no job: not found, not a failure of the whole call)

@@ -495,10 +495,12 @@ export class SqliteStore implements Store {
     return job;
   }
 
-  async removeJob(id: string): Promise<JobRecord | null> {
+  async removeJob(id: string, expectedVersion?: number): Promise<JobRecord | null> {
     const job = await this.tx(() => {
       const row = this.stmt(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).get(id) as Row | undefined;
       if (!row) return null;
+      if (expectedVersion !== undefined && row.version !== expectedVersion)
+        throw versionConflict(id, Number(row.version), expectedVersion);
       this.stmt('DELETE FROM jobs WHERE id = ?').run(id);
       this.stmt(
         `UPDATE runs SET status = 'cancelled', finished_at = ? WHERE job_id = ? AND status = 'pending'`,
