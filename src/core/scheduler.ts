@@ -303,6 +303,17 @@ export class Scheduler implements JobOwner {
   private readonly nextSuffix = new Map<string, number>();
   /** `[...tasks.keys()]`, made once and appended to as tasks are defined (one array per acquire would be O(tasks)). */
   private taskIdList: string[] | null = null;
+  /**
+   * Tasks made for jobs' own functions under ids of the scheduler's making (`anonymous-<uuid>`, `name#n`):
+   * dropped by {@link sweepTasks} once nothing refers to them.
+   */
+  private readonly generatedTasks = new Set<string>();
+  /** Generated tasks of `addJob` calls under way (their jobs may not be stored yet), with a count per id. */
+  private readonly heldTasks = new Map<string, number>();
+  /** The generated tasks the current `addJob` call refers to (set while it runs synchronously). */
+  private taskHolds: string[] | null = null;
+  /** {@link generatedTasks} size at which the next {@link sweepTasks} runs. */
+  private sweepAt = 1024;
   private readonly pendingJobs = new Map<string, PendingJob>();
   /** Jobs whose missing task was reported already (once per job and process). */
   private readonly missingTaskReported = new Set<string>();
@@ -643,7 +654,14 @@ export class Scheduler implements JobOwner {
       return explicit;
     }
     const known = this.taskIdsByFn.get(fn);
-    if (known) return known;
+    if (known) {
+      if (this.generatedTasks.has(known) || !this.tasks.has(known)) {
+        // (swept when nothing referred to it: made again, under its id)
+        if (!this.tasks.has(known)) this.defineGenerated(known, fn);
+        this.taskHolds?.push(known);
+      }
+      return known;
+    }
     const name = fn.name && fn.name !== 'anonymous' ? fn.name.replace(/^bound /, '') : '';
     if (!name) {
       if (this.store.persistent) {
@@ -654,9 +672,7 @@ export class Scheduler implements JobOwner {
           { field: 'fn' },
         );
       }
-      const id = `anonymous-${randomUUID()}`;
-      this.defineTask(id, fn);
-      return id;
+      return this.defineGenerated(`anonymous-${randomUUID()}`, fn);
     }
     if (!this.tasks.has(name)) {
       this.defineTask(name, fn);
@@ -667,8 +683,39 @@ export class Scheduler implements JobOwner {
     let n = this.nextSuffix.get(name) ?? 2;
     while (this.tasks.has(`${name}#${n}`)) n++;
     this.nextSuffix.set(name, n + 1);
-    this.defineTask(`${name}#${n}`, fn);
-    return `${name}#${n}`;
+    return this.defineGenerated(`${name}#${n}`, fn);
+  }
+
+  /** Defines a task under an id of the scheduler's making, for the current `addJob` call. */
+  private defineGenerated(id: string, fn: TaskFunction): string {
+    this.sweepTasks();
+    this.defineTask(id, fn);
+    this.generatedTasks.add(id);
+    this.taskHolds?.push(id);
+    return id;
+  }
+
+  /**
+   * Drops the generated tasks nothing refers to any more: no job (stored, or added before `start()`), no
+   * active run, no `addJob` call under way. With a memory store, a process adding one-shot jobs of anonymous
+   * functions otherwise kept every function, and what it captured, for its whole life. Runs when their
+   * number has doubled since the last sweep (amortized constant time per job added), with a store that
+   * answers {@link Store.taskIdsInUse}. Synchronous: nothing else runs between the read and the drop.
+   */
+  private sweepTasks(): void {
+    if (this.generatedTasks.size < this.sweepAt) return;
+    const inUse = this.store.taskIdsInUse?.();
+    if (inUse !== undefined) {
+      for (const p of this.pendingJobs.values()) inUse.add(p.record.taskId);
+      for (const id of this.generatedTasks) {
+        if (inUse.has(id) || this.heldTasks.has(id)) continue;
+        this.tasks.delete(id);
+        this.generatedTasks.delete(id);
+        // Made anew at its next use; a store that kept the list sees another one.
+        this.taskIdList = null;
+      }
+    }
+    this.sweepAt = Math.max(1024, 2 * this.generatedTasks.size);
   }
 
   // ------------------------------------------------------------------ jobs
@@ -700,11 +747,26 @@ export class Scheduler implements JobOwner {
     trigger: Trigger | string,
     options: Record<string, unknown> = {},
   ): Promise<Job> {
+    const holds: string[] = [];
+    this.taskHolds = holds;
+    let added: Promise<Job>;
     try {
-      return this.addJobChecked(task, trigger, options);
+      added = this.addJobChecked(task, trigger, options);
     } catch (err) {
-      return Promise.reject(err);
+      added = Promise.reject(err);
+    } finally {
+      this.taskHolds = null;
     }
+    if (holds.length === 0) return added;
+    // A task made for this job's function is kept until the job is stored (or refused).
+    for (const id of holds) this.heldTasks.set(id, (this.heldTasks.get(id) ?? 0) + 1);
+    return added.finally(() => {
+      for (const id of holds) {
+        const n = this.heldTasks.get(id)! - 1;
+        if (n === 0) this.heldTasks.delete(id);
+        else this.heldTasks.set(id, n);
+      }
+    });
   }
 
   /** {@link Scheduler.addJob}, whose validation errors are thrown. */

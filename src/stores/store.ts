@@ -433,6 +433,13 @@ export interface Store {
    * delay, a process that cannot start it. Absent: every pending run.
    */
   getNextWakeTime(taskIds?: string[]): Promise<Date | null>;
+  /**
+   * Optional, for a store that is not {@link persistent}: the task ids its jobs (removed jobs with active runs
+   * included) and its active runs refer to, read at once (synchronously). The scheduler drops the tasks it
+   * made for jobs' own functions (an anonymous function, or another function of a name taken) once nothing
+   * refers to them, which needs this; without it they are kept for the process's life.
+   */
+  taskIdsInUse?(): Set<string>;
 
   /**
    * Subscribes to changes made through any process sharing the store (a hint to wake early; correctness

@@ -95,3 +95,59 @@ test('jobs of functions of their own (each its own task) do not make the task li
     await scheduler.shutdown();
   }
 });
+
+test("memory store: tasks made for jobs' own functions are dropped once nothing refers to them; jobs added before start, jobs being stored and a run waiting for its retry keep theirs", async () => {
+  const store = new MemoryStore();
+  // Every job write waits a turn before reaching the store, as a store of another process would: tasks of
+  // jobs not stored yet must survive the sweeps other addJob calls run meanwhile.
+  const addJob = store.addJob.bind(store);
+  store.addJob = async (job, conflict) => {
+    await new Promise((resolve) => setImmediate(resolve));
+    return addJob(job, conflict);
+  };
+  const clock = new ManualClock('2024-01-01T00:00:00Z', { settleTurns: 5 });
+  const scheduler = new Scheduler({ clock, store, logger: silentLogger });
+  const ran = new Set<number>();
+  const oneShot = (i: number) =>
+    scheduler.addJob(() => void ran.add(i), 'date', { runDate: new Date(clock.now() + 10) });
+  // Before start: 1,500 jobs held by the scheduler until start() stores them.
+  for (let i = 0; i < 1500; i++) await oneShot(i);
+  await scheduler.start();
+  try {
+    // A job whose function fails once; its retry waits 10 minutes, its run active all along.
+    let calls = 0;
+    await scheduler.addJob(
+      () => {
+        if (++calls === 1) throw new Error('first attempt fails');
+      },
+      'date',
+      {
+        id: 'retried',
+        runDate: new Date(clock.now() + 10),
+        retry: { attempts: 2, backoff: 'fixed', delay: 600_000 },
+      },
+    );
+    await clock.advance(20);
+    assert.equal(ran.size, 1500, 'the jobs added before start ran');
+    assert.equal(calls, 1);
+    // 3,000 more, 1,500 of them added side by side (all being stored at once), the rest one by one.
+    await Promise.all(Array.from({ length: 1500 }, (_, k) => oneShot(1500 + k)));
+    await clock.advance(20);
+    for (let i = 3000; i < 4500; i++) {
+      await oneShot(i);
+      await clock.advance(20);
+    }
+    assert.equal(ran.size, 4500, 'every job ran: none lost its task to a sweep');
+    // Without the sweeps there would be 4,501 tasks; they are dropped once their number doubles.
+    const tasks = scheduler.getTaskIds().length;
+    assert.ok(tasks <= 2050, `${tasks} tasks kept`);
+    // The retry's task was kept: the retry runs the function.
+    await clock.advance(600_000);
+    assert.equal(calls, 2);
+    const [run] = await scheduler.getRuns({ jobId: 'retried' });
+    assert.equal(run!.status, 'succeeded');
+    assert.equal(run!.attempt, 2);
+  } finally {
+    await scheduler.shutdown();
+  }
+});

@@ -480,6 +480,15 @@ export class MemoryStore implements Store {
     return this.lastTaskIds!.set;
   }
 
+  /** The task ids of the jobs, of the removed jobs that have active runs, and of the active runs. */
+  taskIdsInUse(): Set<string> {
+    const ids = new Set<string>();
+    for (const j of this.jobs.values()) ids.add(j.taskId);
+    for (const j of this.retired.values()) ids.add(j.taskId);
+    for (const runs of this.active.values()) for (const r of runs) ids.add(r.taskId);
+    return ids;
+  }
+
   /** Stores a job record (replacing any other under its id) and indexes it when it is due at some time. */
   private setJob(job: JobRecord): void {
     this.jobs.set(job.id, job);
