@@ -244,7 +244,7 @@ export function sqliteUrl(path: string, params: URLSearchParams): string {
  * Opens the store a URL names; the store's options go in its query string
  * (`postgres://db/app?schema=jobs&listen=false&poolSize=8`, `sqlite:data/jobs.db?maxRunsPerJob=20`):
  * `true`/`false` are booleans, `null` is null, decimal numbers are numbers (durations in milliseconds).
- * - `memory:`: a new {@link MemoryStore} (options: `maxRunsPerJob`);
+ * - `memory:`: a new {@link MemoryStore} (options: `maxRunsPerJob`, `maxRunAge`);
  * - `sqlite:PATH` (or `sqlite://PATH`, or a path ending in `.db`/`.sqlite`): a `SqliteStore` on that file
  *   (`better-sqlite3` must be installed); the path ends at the first `?` and is percent-decoded, and a
  *   fragment is refused (see {@link sqliteUrlParts});

@@ -1,4 +1,4 @@
-// Retention by age (`maxRunAge`, SQLite, PostgreSQL and Redis): finished runs older than the limit are deleted,
+// Retention by age (`maxRunAge`, SQLite, PostgreSQL, Redis and memory): finished runs older than the limit are deleted,
 // active and younger runs kept; and the pruning reads only the old runs, never the whole runs table at every
 // call (it runs every `pruneEvery` finished runs).
 import { test } from 'node:test';
@@ -7,6 +7,7 @@ import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { MemoryStore } from '../../src/stores/memory/index.js';
 import { PostgresStore, quoteIdent } from '../../src/stores/postgres/index.js';
 import { RedisStore } from '../../src/stores/redis/index.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
@@ -245,4 +246,73 @@ test('Redis maxRunAge: old runs that are kept (pending, of a task no process run
     await admin.quit();
     await deletePrefix(prefix);
   }
+});
+
+test("memory maxRunAge: finished runs older than the limit are dropped at the next finish, active and younger runs kept, and removed jobs' history goes with them", async () => {
+  const store = new MemoryStore({ maxRunAge: HOUR });
+  await store.start({ nodeId: 'test', now: () => Date.now() });
+  const now = Date.UTC(2024, 0, 1, 12);
+  const old = now - 3 * HOUR;
+  await store.addJob(job('old', { nextRunTime: new Date(old) }), 'error');
+  // Fired 3 hours ago (the memory store takes the time given): a missed and a skipped run, and a pending one.
+  await store.fireDueJobs(new Date(old), 10, (j) => {
+    const t = j.nextRunTime!.getTime();
+    return {
+      runs: [run(t, 'missed'), run(t + 1000, 'skipped'), run(t + 2000, 'pending')],
+      nextRunTime: new Date(now + 10 * HOUR),
+      remove: false,
+    };
+  });
+  // A date job fired and removed by its plan 2 hours ago: a missed run, the only trace of it.
+  await store.addJob(job('gone', { nextRunTime: new Date(now - 2 * HOUR) }), 'error');
+  await store.fireDueJobs(new Date(now - 2 * HOUR), 10, (j) => ({
+    runs: [run(j.nextRunTime!.getTime(), 'missed')],
+    nextRunTime: null,
+    remove: true,
+  }));
+  assert.equal((await store.getRuns({ limit: 100 })).length, 4);
+  // A finish now (a missed run of a young job) drops what is more than an hour old.
+  await store.addJob(job('young', { nextRunTime: new Date(now - 10 * MIN) }), 'error');
+  await store.fireDueJobs(
+    new Date(now),
+    10,
+    planner((t) => [run(t, 'missed')]),
+  );
+  const left = await store.getRuns({ limit: 100 });
+  assert.deepEqual(
+    left.map((r) => [r.jobId, r.scheduledFireTime.getTime() - now, r.status]).sort(),
+    [
+      ['old', -3 * HOUR + 2000, 'pending'],
+      ['young', -10 * MIN, 'missed'],
+    ].sort(),
+  );
+  // Nothing of the removed job is left.
+  const maps = store as unknown as Record<string, Map<string, unknown>>;
+  for (const m of ['finished', 'latestFireTime', 'active', 'retired'])
+    assert.equal(maps[m]!.has('gone'), false, m);
+  await store.stop();
+});
+
+test('memory maxRunAge: a one-shot job a second for two hours keeps an hour of history, not all of it', async () => {
+  const store = new MemoryStore({ maxRunAge: HOUR });
+  await store.start({ nodeId: 'test', now: () => Date.now() });
+  const start = Date.UTC(2024, 0, 1);
+  for (let i = 0; i < 7200; i++) {
+    const t = start + i * 1000;
+    await store.addJob(job(`once-${i}`, { nextRunTime: new Date(t) }), 'error');
+    await store.fireDueJobs(new Date(t), 10, (j) => ({
+      runs: [run(j.nextRunTime!.getTime(), 'pending')],
+      nextRunTime: null,
+      remove: true,
+    }));
+    const [a] = await store.acquireRuns('n', new Date(t), 1, 30_000);
+    await store.finishRun(a!.run.id, 'n', a!.run.attempt, new Date(t + 10), { status: 'succeeded' });
+  }
+  const maps = store as unknown as Record<string, Map<string, unknown>>;
+  // Runs finished in the last hour (at most 3,601), each of a removed job; nothing older.
+  assert.ok(maps.runs!.size <= 3601, `${maps.runs!.size} runs kept`);
+  assert.ok(maps.finished!.size <= 3601 && maps.latestFireTime!.size <= 3601);
+  const runs = await store.getRuns({ limit: 10_000 });
+  assert.ok(Math.min(...runs.map((r) => r.scheduledFireTime.getTime())) >= start + 7199_000 - HOUR);
+  await store.stop();
 });

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { TickworkError } from '../../core/errors.js';
 import type { JobRecord, RunError, RunRecord, RunStatus } from '../../core/structures.js';
-import { integer, optionsObject, rejectUnknownKeys } from '../../core/validate.js';
+import { duration, integer, optionsObject, rejectUnknownKeys } from '../../core/validate.js';
 import type {
   AcquiredRun,
   AddJobResult,
@@ -43,6 +43,15 @@ export interface MemoryStoreOptions {
    * @defaultValue 100
    */
   maxRunsPerJob?: number;
+  /**
+   * Finished runs older than this, in milliseconds, are dropped: runs whose finish and scheduled fire time
+   * are both older than the time of the latest finish (a run cancelled before its fire time is kept until
+   * that time is old too). With it, the history of removed jobs goes too (a process adding one-shot jobs
+   * otherwise keeps a run and a few entries per job it ever ran); `null` keeps finished runs (subject to
+   * `maxRunsPerJob`), as the other stores do by default.
+   * @defaultValue null
+   */
+  maxRunAge?: number | null;
 }
 
 /**
@@ -74,6 +83,9 @@ export class MemoryStore implements Store {
   private readonly finished = new Map<string, string[]>();
   private readonly listeners = new Set<(change: StoreChange) => void>();
   private readonly maxRunsPerJob: number;
+  private readonly maxRunAge: number | null;
+  /** Finished runs by the time they become old enough for `maxRunAge` (the later of finish and fire time). */
+  private readonly aging = new MinHeap<MemRun>();
   /**
    * Indexes, so that firing, leasing and reaping cost O(k log n) for k items rather than a scan of every job:
    * jobs by `nextRunTime`, pending runs by `notBefore`, running runs by lease expiry. Entries go stale when
@@ -87,9 +99,11 @@ export class MemoryStore implements Store {
 
   constructor(options: MemoryStoreOptions = {}) {
     const opts = optionsObject(options, 'options');
-    rejectUnknownKeys(opts, ['maxRunsPerJob']);
+    rejectUnknownKeys(opts, ['maxRunsPerJob', 'maxRunAge']);
     this.maxRunsPerJob =
       opts.maxRunsPerJob === undefined ? 100 : integer(opts.maxRunsPerJob, 'maxRunsPerJob', 0);
+    this.maxRunAge =
+      opts.maxRunAge === undefined || opts.maxRunAge === null ? null : duration(opts.maxRunAge, 'maxRunAge');
   }
 
   async start(_context: StoreStartContext): Promise<void> {}
@@ -584,6 +598,34 @@ export class MemoryStore implements Store {
     if (list.length > this.maxRunsPerJob * 2) {
       // Drop in chunks: one splice per maxRunsPerJob finishes instead of a shift per finish.
       for (const old of list.splice(0, list.length - this.maxRunsPerJob)) this.runs.delete(old);
+    }
+    if (this.maxRunAge !== null) {
+      this.aging.push(Math.max(run.finished!, run.sft), run);
+      this.dropOlderThan(run.finished! - this.maxRunAge);
+    }
+  }
+
+  /**
+   * Drops the finished runs whose finish and fire time are both before `cutoff`, and what the store keeps
+   * for a removed job once none of its runs is left.
+   */
+  private dropOlderThan(cutoff: number): void {
+    for (let top = this.aging.peek(); top !== undefined && top.key < cutoff; top = this.aging.peek()) {
+      this.aging.pop();
+      const run = top.item;
+      // Dropped already (maxRunsPerJob); or requeued since: active again, or finished again later (its entry
+      // of that finish comes later).
+      if (this.runs.get(run.id) !== run || run.finished === null || Math.max(run.finished, run.sft) >= cutoff)
+        continue;
+      this.runs.delete(run.id);
+      const list = this.finished.get(run.jobId);
+      if (list === undefined) continue;
+      const i = list[0] === run.id ? 0 : list.indexOf(run.id);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) {
+        this.finished.delete(run.jobId);
+        if (!this.jobs.has(run.jobId) && !this.active.has(run.jobId)) this.latestFireTime.delete(run.jobId);
+      }
     }
   }
 }
