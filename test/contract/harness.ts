@@ -79,6 +79,21 @@ export async function seqTuplesRead(pool: pg.Pool, schema: string, table = 'runs
   return Number(r.rows[0]!.n);
 }
 
+/**
+ * Blocks of `table` in `schema` read so far (from the buffer cache or not), as the server's statistics count
+ * them (as {@link seqTuplesRead}: `pool` must be the one connection that did the work).
+ */
+export async function heapBlocksRead(pool: pg.Pool, schema: string, table: string): Promise<number> {
+  await pool.query('SELECT pg_stat_force_next_flush()');
+  await pool.query('SELECT 1');
+  const r = await pool.query<{ n: string }>(
+    `SELECT pg_stat_clear_snapshot(), (SELECT heap_blks_read + heap_blks_hit FROM pg_statio_user_tables
+       WHERE schemaname = $1 AND relname = $2)::text AS n`,
+    [schema, table],
+  );
+  return Number(r.rows[0]!.n);
+}
+
 export async function dropSchema(schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { PostgresStore, quoteIdent } from '../../src/stores/postgres/index.js';
 import type { FirePlanner } from '../../src/stores/store.js';
-import { PG_URL, dropSchema, seqTuplesRead, startContext, testSchema } from './harness.js';
+import { PG_URL, dropSchema, heapBlocksRead, seqTuplesRead, startContext, testSchema } from './harness.js';
 
 const JOBS = 3000;
 const BATCH = 100;
@@ -139,6 +139,36 @@ test('PostgreSQL: a page of jobs by id (the default order), by id after a keyset
       const read = (await seqTuplesRead(pool, schema, 'jobs')) - before;
       assert.equal(read, 0, `${what}: ${read} jobs read by sequential scan`);
     }
+  } finally {
+    await store.stop();
+    await pool.end();
+    await dropSchema(schema);
+  }
+});
+
+test("PostgreSQL: counting a fired job's active runs reads that job's runs through the active-runs index, not every active run", async () => {
+  const schema = testSchema();
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+  const store = new PostgresStore({ pool }, { schema, listen: false, fireConcurrency: 1 });
+  const s = quoteIdent(schema);
+  try {
+    await store.start(startContext);
+    // 4,000 pending runs of other jobs (waiting for a task no process has), then 1,000 due jobs.
+    await pool.query(
+      `INSERT INTO ${s}.runs (job_id, task_id, scheduled_fire_time, not_before, status, manual, created_at)
+       SELECT 'busy-' || i, 'elsewhere', now() - i * interval '1 second', now(), 'pending', false, now()
+       FROM generate_series(1, 4000) AS i`,
+    );
+    await addDueJobs(pool, s, 'job', 1000);
+    await pool.query(`VACUUM ANALYZE ${s}.jobs`);
+    await pool.query(`VACUUM ANALYZE ${s}.runs`);
+    const before = await heapBlocksRead(pool, schema, 'runs');
+    assert.equal(await fireAll(store), 1000);
+    const read = (await heapBlocksRead(pool, schema, 'runs')) - before;
+    // Through the index's condition, a count reads the job's own runs: none, or the one just created (about
+    // 2,000 blocks in all here, with the inserts). Reading every active run and filtering them instead read
+    // about 66,000.
+    assert.ok(read < 10_000, `${read} blocks of runs read to fire 1,000 jobs`);
   } finally {
     await store.stop();
     await pool.end();

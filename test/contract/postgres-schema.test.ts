@@ -35,16 +35,21 @@ async function dumpSchema(client: pg.Client, schema: string): Promise<string> {
       type: string;
       notnull: boolean;
       def: string | null;
+      coll: string | null;
     }>(
       `SELECT a.attname AS column_name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
-         pg_get_expr(d.adbin, d.adrelid) AS def
+         pg_get_expr(d.adbin, d.adrelid) AS def,
+         -- A collation other than the type's default (the database's) is part of the column.
+         (SELECT quote_ident(co.collname) FROM pg_collation co JOIN pg_type t ON t.oid = a.atttypid
+          WHERE co.oid = a.attcollation AND a.attcollation <> t.typcollation) AS coll
        FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
        WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
       [`${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`],
     );
     const lines = cols.rows.map(
       (c) =>
-        `  ${c.column_name} ${c.type}${c.notnull ? ' NOT NULL' : ''}${c.def ? ` DEFAULT ${strip(c.def)}` : ''}`,
+        `  ${c.column_name} ${c.type}${c.coll ? ` COLLATE ${c.coll}` : ''}${c.notnull ? ' NOT NULL' : ''}` +
+        `${c.def ? ` DEFAULT ${strip(c.def)}` : ''}`,
     );
     const cons = await client.query<{ conname: string; def: string }>(
       `SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint

@@ -2,7 +2,7 @@
 -- UPDATE_SCHEMA=1 rewrites it). Tables live in the schema given to PostgresStore (default "tickwork").
 
 CREATE TABLE jobs (
-  id text NOT NULL,
+  id text COLLATE "C" NOT NULL,
   name text NOT NULL,
   task_id text NOT NULL,
   trigger text NOT NULL,
@@ -42,7 +42,7 @@ CREATE TABLE nodes (
 );
 
 CREATE TABLE retired_jobs (
-  id text NOT NULL,
+  id text COLLATE "C" NOT NULL,
   name text NOT NULL,
   task_id text NOT NULL,
   trigger text NOT NULL,
@@ -64,7 +64,7 @@ CREATE TABLE retired_jobs (
 
 CREATE TABLE runs (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
-  job_id text NOT NULL,
+  job_id text COLLATE "C" NOT NULL,
   task_id text NOT NULL,
   scheduled_fire_time timestamp with time zone NOT NULL,
   not_before timestamp with time zone NOT NULL,
