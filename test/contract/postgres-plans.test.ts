@@ -61,15 +61,33 @@ async function addDueJobs(pool: pg.Pool, s: string, prefix: string, n: number): 
   );
 }
 
-test('PostgreSQL: after retention empties the runs table and it is analyzed empty, a burst of 3,000 fires is fired and leased through the indexes', async () => {
+/**
+ * Runs `fn` with a started store in a fresh schema on a pool of ONE connection: every statement of the store
+ * runs on the same server process, whose plan cache and statistics are what these tests read. Removes the
+ * schema after.
+ */
+async function withStore(
+  fireConcurrency: number | undefined,
+  fn: (store: PostgresStore, pool: pg.Pool, schema: string, s: string) => Promise<void>,
+): Promise<void> {
   const schema = testSchema();
-  // One connection: every statement of the store runs on the same server process, whose plan cache is
-  // what this is about.
   const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
-  const store = new PostgresStore({ pool }, { schema, listen: false, fireConcurrency: 1 });
-  const s = quoteIdent(schema);
+  const store = new PostgresStore(
+    { pool },
+    { schema, listen: false, ...(fireConcurrency === undefined ? {} : { fireConcurrency }) },
+  );
   try {
     await store.start(startContext);
+    await fn(store, pool, schema, quoteIdent(schema));
+  } finally {
+    await store.stop();
+    await pool.end();
+    await dropSchema(schema);
+  }
+}
+
+test('PostgreSQL: after retention empties the runs table and it is analyzed empty, a burst of 3,000 fires is fired and leased through the indexes', async () => {
+  await withStore(1, async (store, pool, schema, s) => {
     // A running scheduler: its statements have run many times on this connection (PostgreSQL switches a
     // prepared statement to a cached generic plan after five runs).
     await addDueJobs(pool, s, 'warm', 10 * BATCH);
@@ -95,20 +113,11 @@ test('PostgreSQL: after retention empties the runs table and it is analyzed empt
       afterRuns - afterFiring < bound,
       `leasing read ${afterRuns - afterFiring} runs by sequential scan`,
     );
-  } finally {
-    await store.stop();
-    await pool.end();
-    await dropSchema(schema);
-  }
+  });
 });
 
 test('PostgreSQL: a page of jobs by id (the default order), by id after a keyset cursor, of unpaused jobs, by name and by next run time reads an index, not the whole table', async () => {
-  const schema = testSchema();
-  const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
-  const store = new PostgresStore({ pool }, { schema, listen: false });
-  const s = quoteIdent(schema);
-  try {
-    await store.start(startContext);
+  await withStore(undefined, async (store, pool, schema, s) => {
     // 20,000 jobs named in reverse, due 20,000 s apart in reverse, every tenth paused.
     const n = 20_000;
     await pool.query(
@@ -139,20 +148,11 @@ test('PostgreSQL: a page of jobs by id (the default order), by id after a keyset
       const read = (await seqTuplesRead(pool, schema, 'jobs')) - before;
       assert.equal(read, 0, `${what}: ${read} jobs read by sequential scan`);
     }
-  } finally {
-    await store.stop();
-    await pool.end();
-    await dropSchema(schema);
-  }
+  });
 });
 
 test("PostgreSQL: counting a fired job's active runs reads that job's runs through the active-runs index, not every active run", async () => {
-  const schema = testSchema();
-  const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
-  const store = new PostgresStore({ pool }, { schema, listen: false, fireConcurrency: 1 });
-  const s = quoteIdent(schema);
-  try {
-    await store.start(startContext);
+  await withStore(1, async (store, pool, schema, s) => {
     // 4,000 pending runs of other jobs (waiting for a task no process has), then 1,000 due jobs.
     await pool.query(
       `INSERT INTO ${s}.runs (job_id, task_id, scheduled_fire_time, not_before, status, manual, created_at)
@@ -169,9 +169,5 @@ test("PostgreSQL: counting a fired job's active runs reads that job's runs throu
     // 2,000 blocks in all here, with the inserts). Reading every active run and filtering them instead read
     // about 66,000.
     assert.ok(read < 10_000, `${read} blocks of runs read to fire 1,000 jobs`);
-  } finally {
-    await store.stop();
-    await pool.end();
-    await dropSchema(schema);
-  }
+  });
 });
