@@ -231,6 +231,60 @@ test('a live refresh keeps every row "Load more" showed, beyond the API\'s large
   }
 });
 
+test('a live refresh that starts before "Load more" and ends after it keeps the rows "Load more" added', async () => {
+  const app = Fastify({ logger: false });
+  await app.register(tickwork, {
+    logger: silentLogger,
+    api: { auth: { tokens: [{ token: ADMIN, role: 'admin' }] }, heartbeatInterval: 1000 },
+    async setup(scheduler) {
+      scheduler.defineTask('tick', () => {});
+      for (let i = 0; i < 120; i++) {
+        await scheduler.addJob('tick', 'interval', { id: `job-${String(i).padStart(4, '0')}`, hours: 1 });
+      }
+    },
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}/scheduler/`;
+  const { page, errors } = await openPage();
+  try {
+    await page.goto(url);
+    await page.waitForSelector('#login-view:not([hidden])', WAIT);
+    await page.fill('#token', ADMIN);
+    await page.click('#login-form button[type=submit]');
+    await row(page, 'job-0049').waitFor(WAIT);
+    await page.waitForSelector('#live[data-state="on"]', WAIT);
+    // From now on, a first page of the list (a refresh: no cursor) is held until released.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held = 0;
+    await page.route(/\/scheduler\/jobs\?/, async (route) => {
+      if (!route.request().url().includes('cursor=')) {
+        held++;
+        await released;
+      }
+      await route.continue();
+    });
+    // A change arrives through GET /events: a refresh of the 50 rows shown starts, and is held.
+    await app.scheduler.pauseJob('job-0001');
+    for (let i = 0; i < 200 && held === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(held, 1, 'the refresh is under way');
+    // "Load more" meanwhile; then the refresh ends.
+    await page.click('#jobs-more');
+    // (time for a "Load more" that does not wait for the refresh to show its rows: 100 rows, then the refresh
+    // would put back the 50 it began with)
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    await row(page, 'job-0001').locator('[data-state="paused"]').waitFor(WAIT);
+    await row(page, 'job-0099').waitFor(WAIT);
+    assert.equal(await page.locator('#jobs-table tbody tr').count(), 100);
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+    await app.close();
+  }
+});
+
 test('with auth: false the dashboard opens without a token; assets have their content types', async () => {
   const server = await startServer(false);
   const { page, errors } = await openPage();

@@ -335,7 +335,32 @@ function jobsQuery() {
  * Loads the jobs list: the first page, or as many rows as are shown (live refresh).
  * @param {{ keep?: boolean }} [options]
  */
-async function loadJobs(options = {}) {
+function loadJobs(options = {}) {
+  return queueList(() => loadJobsNow(options));
+}
+
+/**
+ * The loads of the jobs list, one after another, each reading the list as the previous one left it: a live
+ * refresh that ran beside "Load more" replaced the rows it had added with the shorter list it had begun with.
+ */
+let listQueue = Promise.resolve();
+
+/**
+ * Runs `load` after the list loads queued before it.
+ * @param {() => Promise<void>} load
+ * @returns {Promise<void>}
+ */
+function queueList(load) {
+  const done = listQueue.then(load);
+  listQueue = done.catch(() => {});
+  return done;
+}
+
+/**
+ * {@link loadJobs}, now.
+ * @param {{ keep?: boolean }} options
+ */
+async function loadJobsNow(options) {
   const q = jobsQuery();
   // A refresh reloads as many rows as are shown ("Load more" may have shown more than the API's largest
   // page, 500): page by page.
@@ -357,12 +382,17 @@ async function loadJobs(options = {}) {
   renderJobs();
 }
 
-async function loadMoreJobs() {
-  if (!state.nextCursor) return;
+function loadMoreJobs() {
+  return queueList(loadMoreJobsNow);
+}
+
+async function loadMoreJobsNow() {
+  if (!state.nextCursor || state.route.view !== 'jobs') return;
   const q = jobsQuery();
   q.set('limit', '50');
   q.set('cursor', state.nextCursor);
   const page = await api('GET', `/jobs?${q}`);
+  if (state.route.view !== 'jobs') return;
   state.jobs = state.jobs.concat(page.items);
   state.nextCursor = page.nextCursor;
   renderJobs();
