@@ -214,7 +214,12 @@ export const SCHEDULER_KEYS = [
 export interface ShutdownOptions {
   /** Wait for running runs to finish. @defaultValue true */
   wait?: boolean;
-  /** Longest wait in ms; then remaining runs are aborted and recorded `cancelled`. @defaultValue 30,000 */
+  /**
+   * Longest wait in ms; then remaining runs are aborted (their `signal.reason` is `SHUTDOWN_TIMEOUT`) and
+   * recorded `cancelled`, or, on a persistent store with attempts left in the job's retry policy, put back to
+   * `pending` for another process or the next start (as a killed process's runs are retried).
+   * @defaultValue 30,000
+   */
   timeout?: number;
 }
 
@@ -1480,8 +1485,9 @@ export class Scheduler implements JobOwner {
   }
 
   /**
-   * Stops firing, waits for running runs (bounded by `timeout`), aborts and records the rest as `cancelled`,
-   * and stops the store. Pending runs stay pending in a persistent store for another process. Idempotent.
+   * Stops firing, waits for running runs (bounded by `timeout`), aborts the rest (recorded `cancelled`, or
+   * retried by another process as {@link ShutdownOptions.timeout} says), and stops the store. Pending runs
+   * stay pending in a persistent store for another process. Idempotent.
    */
   async shutdown(options: ShutdownOptions = {}): Promise<void> {
     const opts = optionsObject(options, 'options');
@@ -1531,7 +1537,11 @@ export class Scheduler implements JobOwner {
       const reason = new TickworkError('SHUTDOWN_TIMEOUT', 'The scheduler shut down before the run finished');
       await Promise.allSettled(
         [...this.inFlight.values()].map((r) =>
-          this.settle(r, { status: 'cancelled', error: errorToJSON(reason) }, reason),
+          this.settle(
+            r,
+            { status: 'cancelled', error: errorToJSON(reason), retryAt: this.retryAt(r.run, r.job) },
+            reason,
+          ),
         ),
       );
     }
@@ -2352,6 +2362,21 @@ export class Scheduler implements JobOwner {
     }
   }
 
+  /**
+   * When a run that did not succeed is tried again, by its job's retry policy: `null` without attempts left.
+   * Paused, the retry waits for resume() (or another process): a pause stops firing, not the retries of runs
+   * that were going. Shutting down, it is left pending in a persistent store for another process or the next
+   * start (a failure, or an abort at the shutdown timeout), as a killed process's runs are retried.
+   */
+  private retryAt(run: RunRecord, job: JobRecord | null): Date | null {
+    const retry = job?.retry ?? null;
+    const retries = this.running || (this._state === 'stopping' && this.store.persistent);
+    if (retry === null || run.attempt >= retry.attempts || !retries) return null;
+    const at = new Date(this.now() + retryDelay(retry, run.attempt, this.random));
+    // A policy whose delay leaves the Date range (a stored row written by hand) retries nothing.
+    return isBadDate(at) ? null : at;
+  }
+
   private async fail(
     entry: RunningRun,
     err: unknown,
@@ -2362,16 +2387,7 @@ export class Scheduler implements JobOwner {
     const { run, job } = entry;
     const name = job?.name ?? run.jobId;
     const retry = job?.retry ?? null;
-    let retryAt: Date | null = null;
-    // Paused, the retry waits for resume() (or another process): a pause stops firing, not the retries of runs
-    // that were going. Shutting down, it is left pending in a persistent store for another process or the next
-    // start, as a killed process's runs are retried.
-    const retries = this.running || (this._state === 'stopping' && this.store.persistent);
-    if (retry !== null && run.attempt < retry.attempts && retries) {
-      retryAt = new Date(this.now() + retryDelay(retry, run.attempt, this.random));
-      // A policy whose delay leaves the Date range (a stored row written by hand) retries nothing.
-      if (isBadDate(retryAt)) retryAt = null;
-    }
+    let retryAt = this.retryAt(run, job);
     const willRetry = retryAt !== null;
     if (status === 'timed-out') abortRun(entry, err);
     const error = errorToJSON(err);

@@ -70,3 +70,57 @@ test('a run failing while its scheduler shuts down is stored pending for another
     await other.shutdown();
   });
 });
+
+test('a run aborted at the shutdown timeout is stored pending for another process when its job has attempts left', async () => {
+  await onSqlite(async ({ clock, scheduler, path }) => {
+    const attempts: number[] = [];
+    scheduler.defineTask('slow', async (ctx: { attempt: number; signal: AbortSignal }) => {
+      attempts.push(ctx.attempt);
+      // Longer than the shutdown waits: ends when aborted.
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+    });
+    await scheduler.addJob('slow', new IntervalTrigger({ hours: 1, startDate: new Date(T) }), {
+      id: 'j',
+      retry: { attempts: 3, backoff: 'fixed', delay: 1000, jitter: false },
+    });
+    await scheduler.start();
+    await clock.advance(0);
+    assert.deepEqual(attempts, [1]);
+    const stopped = scheduler.shutdown({ timeout: 500 });
+    await clock.advance(500);
+    await stopped;
+    const other = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
+    const done: number[] = [];
+    other.defineTask('slow', (ctx: { attempt: number }) => void done.push(ctx.attempt));
+    await other.start({ paused: true });
+    const [run] = await other.getRuns({ jobId: 'j' });
+    assert.equal(run!.status, 'pending', 'the abort leaves a retry, as a kill -9 would');
+    assert.equal(run!.attempt, 1);
+    assert.equal(run!.error?.code, 'SHUTDOWN_TIMEOUT');
+    other.resume();
+    await clock.advance(1000);
+    assert.deepEqual(done, [2]);
+    assert.equal((await other.getRuns({ jobId: 'j' }))[0]!.status, 'succeeded');
+    await other.shutdown();
+  });
+});
+
+test('a run aborted at the shutdown timeout without attempts left is recorded cancelled', async () => {
+  await onSqlite(async ({ clock, scheduler, path }) => {
+    scheduler.defineTask('slow', async (ctx: { signal: AbortSignal }) => {
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+    });
+    await scheduler.addJob('slow', new IntervalTrigger({ hours: 1, startDate: new Date(T) }), { id: 'j' });
+    await scheduler.start();
+    await clock.advance(0);
+    const stopped = scheduler.shutdown({ timeout: 500 });
+    await clock.advance(500);
+    await stopped;
+    const store = new SqliteStore({ path });
+    await store.start({ nodeId: 'check', now: () => clock.now() });
+    const [run] = await store.getRuns({ jobId: 'j' });
+    assert.equal(run!.status, 'cancelled');
+    assert.equal(run!.error?.code, 'SHUTDOWN_TIMEOUT');
+    await store.stop();
+  });
+});
