@@ -683,7 +683,7 @@ describe('tickwork serve: config errors', () => {
       [
         "export default { tasks: { hello() {} }, store: 'memory:?maxRuns=5' };",
         [],
-        'store: Unknown option `maxRuns`; expected one of `maxRunsPerJob` (a query parameter of the store URL)',
+        'store: Unknown option `maxRuns`; expected one of `maxRunsPerJob`, `maxRunAge` (a query parameter of the store URL)',
       ],
     ];
     for (const [config, args, expected] of cases) {
