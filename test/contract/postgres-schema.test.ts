@@ -212,3 +212,58 @@ test('addJob while the first start() is still migrating a new schema waits for i
     await dropSchema(schema);
   }
 });
+
+test('a migration that takes longer than statementTimeout (here: waiting for a lock on runs) is applied, not rolled back at every start', async () => {
+  const schema = testSchema();
+  const s = pg.escapeIdentifier(schema);
+  const client = new pg.Client({ connectionString: PG_URL });
+  const holder = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  await holder.connect();
+  try {
+    // A schema at migration 5, with a run: migration 6 alters runs (rebuilding its indexes, which takes
+    // seconds per million runs).
+    await client.query(`CREATE SCHEMA ${s}`);
+    await client.query(`SET search_path TO ${s}`);
+    await client.query(`CREATE TABLE migrations (version integer PRIMARY KEY, name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now())`);
+    for (const m of MIGRATIONS.filter((m) => m.version <= 5)) {
+      await client.query(m.sql);
+      await client.query('INSERT INTO migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+    }
+    await client.query(`INSERT INTO runs (job_id, task_id, scheduled_fire_time, not_before, status, manual,
+      created_at) VALUES ('j', 't', now(), now(), 'pending', false, now())`);
+    // Another session reads runs for 1.5 s: the migration waits that long, past the 300 ms timeout.
+    await holder.query('BEGIN');
+    await holder.query(`LOCK TABLE ${s}.runs IN ACCESS SHARE MODE`);
+    const release = setTimeout(() => void holder.query('COMMIT'), 1500);
+    const store = new PostgresStore(
+      { connectionString: PG_URL },
+      { schema, listen: false, statementTimeout: 300 },
+    );
+    try {
+      await store.start(startContext);
+    } finally {
+      clearTimeout(release);
+      await holder.query('COMMIT').catch(() => {});
+      await store.stop();
+    }
+    const applied = await client.query<{ version: number }>(
+      `SELECT version FROM ${s}.migrations ORDER BY version`,
+    );
+    assert.deepEqual(
+      applied.rows.map((r) => r.version),
+      MIGRATIONS.map((m) => m.version),
+    );
+    const collation = await client.query<{ collation_name: string }>(
+      `SELECT collation_name FROM information_schema.columns
+       WHERE table_schema = $1 AND table_name = 'runs' AND column_name = 'job_id'`,
+      [schema],
+    );
+    assert.equal(collation.rows[0]?.collation_name, 'C');
+  } finally {
+    await holder.end();
+    await client.end();
+    await dropSchema(schema);
+  }
+});

@@ -110,7 +110,8 @@ export interface PostgresStoreOptions {
    */
   poolSize?: number;
   /**
-   * `statement_timeout` of the store's statements, in milliseconds (0 = none).
+   * `statement_timeout` of the store's statements, in milliseconds (0 = none); not of the migrations
+   * `start()` applies.
    * @defaultValue 30000
    */
   statementTimeout?: number;
@@ -568,6 +569,10 @@ export class PostgresStore implements Store {
       this.pool.on('error', () => {});
     }
     await this.tx(async (c) => {
+      // No statement timeout here: a migration rebuilds indexes (migration 6 those of runs, about 2 s per
+      // million runs) and waits for the locks of the tables it alters, and the starts of other processes wait
+      // for it on the advisory lock. A timeout would roll the migration back at every start, for good.
+      await c.query('SET LOCAL statement_timeout = 0');
       await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tickwork:${this.schema}`]);
       await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.s}`);
       await c.query(`SET LOCAL search_path TO ${this.s}, pg_catalog`);
