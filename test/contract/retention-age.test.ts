@@ -157,6 +157,28 @@ test('PostgreSQL maxRunAge: pruning a table of 20,000 young finished runs reads 
   });
 });
 
+test('PostgreSQL maxRunAge: pruning a table of 300,000 finished runs, nearly all of them old, reads only those it deletes, not the table', async () => {
+  await withPostgres(async (store, pool, schema) => {
+    const s = quoteIdent(schema);
+    // 300,000 runs a second apart, ending now: all but the last hour's 3,600 are past the limit.
+    await pool.query(
+      `INSERT INTO ${s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, attempt,
+         finished_at, created_at)
+       SELECT gen_random_uuid(), 'job-' || (i % 100), 'task', now() - i * interval '1 s',
+         now() - i * interval '1 s', 'succeeded', false, 1, now() - i * interval '1 s' + interval '10 ms', now()
+       FROM generate_series(1, 300000) AS i`,
+    );
+    await pool.query(`VACUUM ANALYZE ${s}.runs`);
+    const before = await seqTuplesRead(pool, schema);
+    // Seven calls (PostgreSQL switches a prepared statement to its generic plan after five): 10,000 each.
+    for (let i = 0; i < 7; i++) assert.equal(await store.prune(), 10_000);
+    const read = (await seqTuplesRead(pool, schema)) - before;
+    // A scan of the table per call (a hash join of the oldest 10,000 ids with every run) reads about
+    // 7 x 300,000 = 2,100,000 rows.
+    assert.ok(read < 100_000, `pruning read ${read} runs by sequential scan`);
+  });
+});
+
 test('Redis maxRunAge: finished runs older than the limit are deleted; active and younger runs kept', async () => {
   const prefix = testPrefix();
   const admin = new Redis(REDIS_URL);
