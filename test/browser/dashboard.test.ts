@@ -191,29 +191,37 @@ test('the dashboard: sign in, jobs, pause, run now, remove, live updates, escapi
   }
 });
 
-test('a live refresh keeps every row "Load more" showed, beyond the API\'s largest page (500)', async () => {
+/**
+ * A Fastify app with the plugin and `n` interval jobs `job-0000`..., listening, and a page signed in to its
+ * dashboard, showing the first page of jobs with live updates on.
+ */
+async function signedInWithJobs(n: number): Promise<{ app: FastifyInstance; page: Page; errors: string[] }> {
   const app = Fastify({ logger: false });
   await app.register(tickwork, {
     logger: silentLogger,
     api: { auth: { tokens: [{ token: ADMIN, role: 'admin' }] }, heartbeatInterval: 1000 },
     async setup(scheduler) {
       scheduler.defineTask('tick', () => {});
-      for (let i = 0; i < 560; i++) {
+      for (let i = 0; i < n; i++) {
         await scheduler.addJob('tick', 'interval', { id: `job-${String(i).padStart(4, '0')}`, hours: 1 });
       }
     },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}/scheduler/`;
   const { page, errors } = await openPage();
+  await page.goto(`http://127.0.0.1:${port}/scheduler/`);
+  await page.waitForSelector('#login-view:not([hidden])', WAIT);
+  await page.fill('#token', ADMIN);
+  await page.click('#login-form button[type=submit]');
+  await row(page, `job-${String(Math.min(n, 50) - 1).padStart(4, '0')}`).waitFor(WAIT);
+  await page.waitForSelector('#live[data-state="on"]', WAIT);
+  return { app, page, errors };
+}
+
+test('a live refresh keeps every row "Load more" showed, beyond the API\'s largest page (500)', async () => {
+  const { app, page, errors } = await signedInWithJobs(560);
   try {
-    await page.goto(url);
-    await page.waitForSelector('#login-view:not([hidden])', WAIT);
-    await page.fill('#token', ADMIN);
-    await page.click('#login-form button[type=submit]');
-    await row(page, 'job-0000').waitFor(WAIT);
-    await page.waitForSelector('#live[data-state="on"]', WAIT);
     for (let shown = 50; shown < 560; shown += 50) {
       await page.click('#jobs-more');
       await row(page, `job-${String(Math.min(shown + 49, 559)).padStart(4, '0')}`).waitFor(WAIT);
@@ -232,28 +240,8 @@ test('a live refresh keeps every row "Load more" showed, beyond the API\'s large
 });
 
 test('a live refresh that starts before "Load more" and ends after it keeps the rows "Load more" added', async () => {
-  const app = Fastify({ logger: false });
-  await app.register(tickwork, {
-    logger: silentLogger,
-    api: { auth: { tokens: [{ token: ADMIN, role: 'admin' }] }, heartbeatInterval: 1000 },
-    async setup(scheduler) {
-      scheduler.defineTask('tick', () => {});
-      for (let i = 0; i < 120; i++) {
-        await scheduler.addJob('tick', 'interval', { id: `job-${String(i).padStart(4, '0')}`, hours: 1 });
-      }
-    },
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = app.server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}/scheduler/`;
-  const { page, errors } = await openPage();
+  const { app, page, errors } = await signedInWithJobs(120);
   try {
-    await page.goto(url);
-    await page.waitForSelector('#login-view:not([hidden])', WAIT);
-    await page.fill('#token', ADMIN);
-    await page.click('#login-form button[type=submit]');
-    await row(page, 'job-0049').waitFor(WAIT);
-    await page.waitForSelector('#live[data-state="on"]', WAIT);
     // From now on, a first page of the list (a refresh: no cursor) is held until released.
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));

@@ -102,6 +102,22 @@ test('SQLite maxRunAge: finished runs older than the limit are deleted; active a
 });
 
 /** PostgreSQL: a store with `maxRunAge` of an hour in a new schema, on a pool of one connection. */
+/**
+ * Inserts `n` succeeded runs of 100 jobs, the i-th scheduled `i * stepMs` ms before now and finished 10 ms
+ * after that.
+ */
+async function insertFinishedRuns(pool: pg.Pool, s: string, n: number, stepMs: number): Promise<void> {
+  await pool.query(
+    `INSERT INTO ${s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, attempt,
+       finished_at, created_at)
+     SELECT gen_random_uuid(), 'job-' || (i % 100), 'task', now() - i * $2 * interval '1 ms',
+       now() - i * $2 * interval '1 ms', 'succeeded', false, 1,
+       now() - i * $2 * interval '1 ms' + interval '10 ms', now()
+     FROM generate_series(1, $1::int) AS i`,
+    [n, stepMs],
+  );
+}
+
 async function withPostgres(fn: (store: PostgresStore, pool: pg.Pool, schema: string) => Promise<void>) {
   const schema = testSchema();
   const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
@@ -139,13 +155,7 @@ test('PostgreSQL maxRunAge: finished runs older than the limit are deleted; acti
 test('PostgreSQL maxRunAge: pruning a table of 20,000 young finished runs reads none of them by sequential scan', async () => {
   await withPostgres(async (store, pool, schema) => {
     const s = quoteIdent(schema);
-    await pool.query(
-      `INSERT INTO ${s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, attempt,
-         finished_at, created_at)
-       SELECT gen_random_uuid(), 'job-' || (i % 100), 'task', now() - i * interval '100 ms',
-         now() - i * interval '100 ms', 'succeeded', false, 1, now() - i * interval '100 ms' + interval '10 ms', now()
-       FROM generate_series(1, 20000) AS i`,
-    );
+    await insertFinishedRuns(pool, s, 20_000, 100);
     await pool.query(`ANALYZE ${s}.runs`);
     const before = await seqTuplesRead(pool, schema);
     // Seven calls: PostgreSQL switches a prepared statement to its generic plan after five.
@@ -161,13 +171,7 @@ test('PostgreSQL maxRunAge: pruning a table of 300,000 finished runs, nearly all
   await withPostgres(async (store, pool, schema) => {
     const s = quoteIdent(schema);
     // 300,000 runs a second apart, ending now: all but the last hour's 3,600 are past the limit.
-    await pool.query(
-      `INSERT INTO ${s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, attempt,
-         finished_at, created_at)
-       SELECT gen_random_uuid(), 'job-' || (i % 100), 'task', now() - i * interval '1 s',
-         now() - i * interval '1 s', 'succeeded', false, 1, now() - i * interval '1 s' + interval '10 ms', now()
-       FROM generate_series(1, 300000) AS i`,
-    );
+    await insertFinishedRuns(pool, s, 300_000, 1000);
     await pool.query(`VACUUM ANALYZE ${s}.runs`);
     const before = await seqTuplesRead(pool, schema);
     // Seven calls (PostgreSQL switches a prepared statement to its generic plan after five): 10,000 each.
