@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IntervalTrigger, Scheduler, silentLogger } from '../../src/index.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
+import type { ManualClock } from '../../src/testing.js';
 import { onSqlite } from '../helpers/sqlite.js';
 import { at } from '../helpers/time.js';
 
@@ -24,6 +25,32 @@ async function failingJob(scheduler: Scheduler): Promise<{ release: () => void; 
     retry: { attempts: 3, backoff: 'fixed', delay: 1000, jitter: false },
   });
   return { release, attempts };
+}
+
+/**
+ * Another process on the database file finds job `j`'s run pending at attempt 1 (its error of code
+ * `errorCode`, when given) and runs its retry, attempt 2, with task `taskId`, which succeeds 1 s later.
+ */
+async function retriedElsewhere(
+  clock: ManualClock,
+  path: string,
+  taskId: string,
+  why: string,
+  errorCode?: string,
+): Promise<void> {
+  const other = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
+  const attempts: number[] = [];
+  other.defineTask(taskId, (ctx: { attempt: number }) => void attempts.push(ctx.attempt));
+  await other.start({ paused: true });
+  const [run] = await other.getRuns({ jobId: 'j' });
+  assert.equal(run!.status, 'pending', why);
+  assert.equal(run!.attempt, 1);
+  if (errorCode !== undefined) assert.equal(run!.error?.code, errorCode);
+  other.resume();
+  await clock.advance(1000);
+  assert.deepEqual(attempts, [2]);
+  assert.equal((await other.getRuns({ jobId: 'j' }))[0]!.status, 'succeeded');
+  await other.shutdown();
 }
 
 test('a run failing while its scheduler is paused is retried after resume()', async () => {
@@ -56,18 +83,7 @@ test('a run failing while its scheduler shuts down is stored pending for another
     await clock.advance(0);
     release();
     await stopped;
-    const other = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
-    const attempts: number[] = [];
-    other.defineTask('flaky', (ctx: { attempt: number }) => void attempts.push(ctx.attempt));
-    await other.start({ paused: true });
-    const [run] = await other.getRuns({ jobId: 'j' });
-    assert.equal(run!.status, 'pending', 'the failure leaves a retry');
-    assert.equal(run!.attempt, 1);
-    other.resume();
-    await clock.advance(1000);
-    assert.deepEqual(attempts, [2]);
-    assert.equal((await other.getRuns({ jobId: 'j' }))[0]!.status, 'succeeded');
-    await other.shutdown();
+    await retriedElsewhere(clock, path, 'flaky', 'the failure leaves a retry');
   });
 });
 
@@ -89,19 +105,13 @@ test('a run aborted at the shutdown timeout is stored pending for another proces
     const stopped = scheduler.shutdown({ timeout: 500 });
     await clock.advance(500);
     await stopped;
-    const other = new Scheduler({ clock, store: new SqliteStore({ path }), logger: silentLogger });
-    const done: number[] = [];
-    other.defineTask('slow', (ctx: { attempt: number }) => void done.push(ctx.attempt));
-    await other.start({ paused: true });
-    const [run] = await other.getRuns({ jobId: 'j' });
-    assert.equal(run!.status, 'pending', 'the abort leaves a retry, as a kill -9 would');
-    assert.equal(run!.attempt, 1);
-    assert.equal(run!.error?.code, 'SHUTDOWN_TIMEOUT');
-    other.resume();
-    await clock.advance(1000);
-    assert.deepEqual(done, [2]);
-    assert.equal((await other.getRuns({ jobId: 'j' }))[0]!.status, 'succeeded');
-    await other.shutdown();
+    await retriedElsewhere(
+      clock,
+      path,
+      'slow',
+      'the abort leaves a retry, as a kill -9 would',
+      'SHUTDOWN_TIMEOUT',
+    );
   });
 });
 
