@@ -59,8 +59,6 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
  * any step worth the name). Within it, the wall clock decides when a timer is due.
  */
 const STEP_TOLERANCE = 5;
-/** `Date.now()` with sub-millisecond resolution (it drifts from `Date.now()` after a step: only for sleeping). */
-const preciseNow = (): number => performance.timeOrigin + performance.now();
 
 /**
  * The real clock: `Date.now()` and Node's timers (each delay capped at {@link MAX_TIMER_DELAY}).
@@ -95,13 +93,17 @@ export class SystemClock implements Clock {
      * before the millisecond it is due), unless the wall clock stepped since the timer was armed (it strays
      * from the elapsed time by more than the tolerance): then the elapsed (monotonic) time decides, so that a
      * step neither holds the timer for the size of a step back nor runs it early after a step forward.
-     * `precise`: the wall clock's part read with sub-millisecond resolution (for sleeping).
+     * `precise` (for sleeping): a sub-millisecond lower bound of the wall clock's part. `Date.now()` was read
+     * whole at arming, up to 1 ms behind the true time, so the wall clock reaches the due time at most 1 ms
+     * before `monoDue`: sleeping until then never oversleeps it and leaves at most 1 ms to poll. (Not
+     * `performance.timeOrigin + performance.now()`: that origin is read once at process start and may stray
+     * from `Date.now()` by several ms for the life of a busy process.)
      */
     const remaining = (precise = false): number => {
       const mono = monoDue - performance.now();
       const wall = timer.dueAt - Date.now();
       if (Math.abs(wall - mono) > tolerance) return mono;
-      return precise ? timer.dueAt - preciseNow() : wall;
+      return precise ? Math.min(wall, mono - 1) : wall;
     };
     if (!options?.precise || delay <= 0 || !this.mayPoll()) {
       // Node's timers count whole milliseconds of the loop's cached time: one can fire up to a
