@@ -25,8 +25,8 @@ test('a precise timer cleared while it waits out its last milliseconds never run
   for (let i = 0; i < 60 && checked < 6; i++) {
     const before = [2.5, 1.5, 0.5][i % 3]!;
     let ran = false;
-    // One clock for the waiting: the elapsed time since arming (not \`performance.timeOrigin\`, which may stray
-    // from \`Date.now()\` by several ms in a busy process). \`Date.now()\` decides whether the clear was in time.
+    // One clock for the waiting: the elapsed time since arming (not `performance.timeOrigin`, which may stray
+    // from `Date.now()` by several ms in a busy process). `Date.now()` decides whether the clear was in time.
     const dueAt = Date.now() + 10;
     const clearAt = performance.now() + 10 - before;
     const handle = clock.setTimeout(() => (ran = true), 10, { precise: true });
