@@ -27,6 +27,14 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
   /** Resolves after `delayMs` milliseconds of this clock's time, or rejects when `signal` aborts. */
   sleep(delayMs: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Optional: calls `listener` when the wall clock steps against the elapsed time (NTP, a manual change, the
+   * host resuming from suspend), with the size of the step in ms (negative: back). Returns a function that
+   * removes the listener. The scheduler listens while running and wakes its loop at a step, so the fire
+   * times a step forward makes due fire now; a clock without it has them noticed at the loop's next wake-up
+   * (at most `maxWakeInterval` later), as armed timers count elapsed time.
+   */
+  onStep?(listener: (stepMs: number) => void): () => void;
 }
 
 /**
@@ -59,6 +67,8 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
  * any step worth the name). Within it, the wall clock decides when a timer is due.
  */
 const STEP_TOLERANCE = 5;
+/** How often {@link SystemClock.onStep} compares the wall clock with the elapsed time, in ms. */
+const STEP_CHECK_INTERVAL = 1000;
 
 /**
  * The real clock: `Date.now()` and Node's timers (each delay capped at {@link MAX_TIMER_DELAY}).
@@ -78,6 +88,44 @@ export class SystemClock implements Clock {
   /** Polling time still allowed (ms), refilled at {@link POLL_BUDGET_PER_SECOND} per second. */
   private budget = POLL_BUDGET_PER_SECOND;
   private budgetAt = performance.now();
+  private readonly stepListeners = new Set<(stepMs: number) => void>();
+  private stepCheck: NodeJS.Timeout | null = null;
+  /** `Date.now()` minus `performance.now()` at the last check for a step. */
+  private stepBase = 0;
+
+  /**
+   * Listens for steps of the wall clock: while a listener is registered, the clock compares `Date.now()`
+   * with the elapsed time every {@link STEP_CHECK_INTERVAL} ms (an unreferenced timer: it never keeps the
+   * process alive) and reports a difference of more than {@link STEP_TOLERANCE} ms since the last check.
+   * A clock slewed by NTP (at most 0.5 ms per second) never reads as a step.
+   */
+  onStep(listener: (stepMs: number) => void): () => void {
+    this.stepListeners.add(listener);
+    if (this.stepCheck === null) {
+      this.stepBase = Date.now() - performance.now();
+      this.stepCheck = setInterval(() => {
+        const base = Date.now() - performance.now();
+        const step = base - this.stepBase;
+        this.stepBase = base;
+        if (Math.abs(step) <= STEP_TOLERANCE) return;
+        for (const l of [...this.stepListeners]) {
+          try {
+            l(step);
+          } catch {
+            // A listener's failure is its own; the others are still told.
+          }
+        }
+      }, STEP_CHECK_INTERVAL);
+      this.stepCheck.unref();
+    }
+    return () => {
+      this.stepListeners.delete(listener);
+      if (this.stepListeners.size === 0 && this.stepCheck !== null) {
+        clearInterval(this.stepCheck);
+        this.stepCheck = null;
+      }
+    };
+  }
 
   now(): number {
     return Date.now();

@@ -45,6 +45,7 @@ export class ManualClock implements Clock {
   private wallOffset = 0;
   private seq = 0;
   private timers: ManualTimer[] = [];
+  private readonly stepListeners = new Set<(stepMs: number) => void>();
   private readonly settleTurns: number;
 
   /** @param start the initial time: a `Date`, epoch ms or an ISO 8601 string with an offset. */
@@ -133,6 +134,13 @@ export class ManualClock implements Clock {
    */
   jump(ms: number): void {
     this.wallOffset += ms;
+    if (ms !== 0) for (const l of [...this.stepListeners]) l(ms);
+  }
+
+  /** Calls `listener` at each {@link ManualClock.jump} (synchronously, with the jump in ms). */
+  onStep(listener: (stepMs: number) => void): () => void {
+    this.stepListeners.add(listener);
+    return () => this.stepListeners.delete(listener);
   }
 
   /** Lets the event loop turn a few times so pending promise chains and immediates run. */

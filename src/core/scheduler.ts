@@ -384,6 +384,8 @@ export class Scheduler implements JobOwner {
   /** Clock time of the last lease renewal of this process's runs (a heartbeat, or the first acquisition). */
   private lastRenewal = 0;
   private unsubscribe: (() => void) | null = null;
+  /** Removes the listener for steps of the wall clock ({@link Clock.onStep}) while running. */
+  private unlistenSteps: (() => void) | null = null;
   /** The store's clock minus `clock`, in ms (0 for stores that use our clock). */
   private offset = 0;
   /** Store time of the last claim and the local clock time its answer arrived (see `process()`). */
@@ -1457,6 +1459,9 @@ export class Scheduler implements JobOwner {
       if (change.kind === 'job-removed' && change.jobId !== undefined) this.forgetJob(change.jobId);
       this.wakeSoon();
     });
+    // A step of the wall clock forward makes fire times due that the armed timer (elapsed time) would only
+    // reach at the next wake-up: the loop looks now. (A step back is noticed by the pass it wakes.)
+    this.unlistenSteps = this.clock.onStep?.(() => this.wakeSoon()) ?? null;
     this.events.emit('scheduler:started', { nodeId: this.nodeId, store: this.store.kind });
     this.logger.info({ nodeId: this.nodeId }, 'Scheduler started');
     if (this._state === 'running') this.wakeup();
@@ -1515,6 +1520,8 @@ export class Scheduler implements JobOwner {
     this.clearTimer();
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.unlistenSteps?.();
+    this.unlistenSteps = null;
     // A wake-up on its way may still lease runs and start them: let it finish first, so the runs it starts
     // are waited for (or cancelled) like the others, never left running with their outcome unrecorded.
     await this.wakeFinished();

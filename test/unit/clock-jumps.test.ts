@@ -63,9 +63,7 @@ test(
   async () => {
     const clock = new ManualClock(T - 1000);
     const logger = captureLogger();
-    // Fired at the fire time (fireAhead 0): the wake-up after the jump lands on the 1 s grid. (Firing ahead,
-    // it lands 10 ms before a grid point: the backlog's run is the grid point before, and the next one runs
-    // on time.)
+    // Fired at the fire time (fireAhead 0): the backlog's run is the latest fire time owed at the step.
     const scheduler = new Scheduler({ clock, logger, fireAhead: 0 });
     const slots: number[] = [];
     await scheduler.addJob(
@@ -79,16 +77,13 @@ test(
     const year = 366 * 86_400_000;
     clock.jump(year);
     const jumped = clock.now();
-    await clock.advance(1000);
-    assert.equal(slots.length, 2, 'one coalesced run for a year of missed fire times');
-    assert.equal(
-      slots[1],
-      jumped + 1000,
-      'for the latest fire time owed (the wake-up lands on the 1 s grid)',
-    );
+    await clock.settle(); // no time passes: the step itself wakes the loop
+    assert.equal(slots.length, 2, 'one coalesced run for a year of missed fire times, at the step');
+    // By hand: fire times are T + k s, and the step lands on one (T + 366 days).
+    assert.equal(slots[1], jumped, 'for the latest fire time owed');
     assert.equal(logger.messages('warn').filter((m) => m.includes('were due at once; those from')).length, 1);
     const next = (await scheduler.getJob('tick'))!.nextRunTime!.getTime();
-    assert.ok(next > jumped && next <= clock.now() + 1000, 'the schedule continues from now');
+    assert.equal(next, jumped + 1000, 'the schedule continues from now');
     await clock.advance(3000);
     assert.equal(slots.length, 5, 'then one run per second again');
     const runs = await scheduler.getRuns({ jobId: 'tick', limit: 1000 });
@@ -97,7 +92,7 @@ test(
   },
 );
 
-test('a jump forward that wakes between two fire times: the coalesced run carries the latest one owed', async () => {
+test('a jump forward between two fire times: the step wakes the loop, and the coalesced run carries the latest one owed', async () => {
   const clock = new ManualClock(T - 1000);
   const scheduler = new Scheduler({ clock, logger: captureLogger() });
   const slots: number[] = [];
@@ -109,12 +104,12 @@ test('a jump forward that wakes between two fire times: the coalesced run carrie
   await scheduler.start();
   await clock.advance(1000);
   assert.deepEqual(slots, [0]);
-  clock.jump(3_600_300); // an hour and 300 ms: 3,601 fire times owed, more than maxCatchUp (1,000)
-  await clock.advance(1000); // the wake-up armed for T + 1 s lands at T + 3,601,300 ms
-  // By hand: the fire times are T + k s; the latest at or before T + 3,601.3 s is T + 3,601 s.
-  assert.deepEqual(slots, [0, 3_601_000]);
+  clock.jump(3_600_300); // an hour and 300 ms: 3,600 fire times owed, more than maxCatchUp (1,000)
+  await clock.settle(); // the step wakes the loop at T + 3,600,300 ms
+  // By hand: the fire times are T + k s; the latest at or before T + 3,600.3 s is T + 3,600 s.
+  assert.deepEqual(slots, [0, 3_600_000]);
   await clock.advance(700);
-  assert.deepEqual(slots, [0, 3_601_000, 3_602_000], 'and the schedule goes on from there');
+  assert.deepEqual(slots, [0, 3_600_000, 3_601_000], 'and the schedule goes on from there');
   await scheduler.shutdown();
 });
 
@@ -197,10 +192,9 @@ test('an outage of more than maxCatchUp fire times keeps an interval without sta
   assert.deepEqual(slots, [10_000]);
   clock.jump(20_000_000 + 2_350); // 2,000 fire times owed, more than maxCatchUp (1000)
   await clock.advance(20_000);
-  // The loop's timer, armed for 10 s after the first run, fires 10 s of elapsed time later: at 20,022,350 ms
-  // by the wall clock. By hand: fire times are 10 s + k × 10 s; the latest at or before it is 20,020,000
-  // (coalesced), then 20,030,000 within the advance.
-  assert.deepEqual(slots, [10_000, 20_020_000, 20_030_000]);
+  // The step wakes the loop at 20,012,350 ms by the wall clock. By hand: fire times are 10 s + k × 10 s; the
+  // latest at or before it is 20,010,000 (coalesced), then 20,020,000 and 20,030,000 within the advance.
+  assert.deepEqual(slots, [10_000, 20_010_000, 20_020_000, 20_030_000]);
   await scheduler.shutdown();
 });
 
@@ -246,4 +240,26 @@ test('a cron job at minute 30: after it ran, a step back of an hour does not run
   await clock.advance(3_600_000); // 11:31:30 by the wall clock
   assert.deepEqual(fired, ['2024-01-01T10:30:00.000Z', '2024-01-01T11:30:00.000Z']);
   await scheduler.shutdown();
+});
+
+test('an idle scheduler notices a step of the wall clock forward at once, not at its next wake-up', async () => {
+  const clock = new ManualClock(T);
+  const scheduler = new Scheduler({ clock, logger: captureLogger() }); // memory store: wake-ups 30 s apart at most
+  const ran: number[] = [];
+  await scheduler.addJob(
+    (ctx: TaskContext) => void ran.push(clock.now() - ctx.scheduledFireTime.getTime()),
+    new DateTrigger(new Date(T + 20 * 60_000)),
+    { id: 'report' },
+  );
+  await scheduler.start();
+  await clock.advance(1000); // idle: the loop's timer is armed 30 s ahead (elapsed time)
+  assert.deepEqual(ran, []);
+  clock.jump(25 * 60_000); // NTP (or a resume from suspend) steps the wall clock 25 minutes forward
+  await clock.settle(); // no time passes
+  // By hand: the fire time T + 20 min; the clock reads T + 1 s + 25 min; the run starts 5 min 1 s late.
+  assert.deepEqual(ran, [5 * 60_000 + 1000], 'the run owed since the step starts now');
+  await scheduler.shutdown();
+  clock.jump(60_000); // a shut-down scheduler no longer listens: nothing runs, nothing throws
+  await clock.settle();
+  assert.equal(scheduler.state, 'stopped');
 });

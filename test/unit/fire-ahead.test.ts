@@ -268,22 +268,38 @@ test('a fire time that comes due while a pass that started nothing runs is fired
   await scheduler.shutdown();
 });
 
-test('fireAhead: a run fired ahead and then made late by a clock step runs late and holds its slot', async () => {
-  // Fired ahead at T+990 for T+1000; the wall clock then steps 5 s forward. The fire time T+1000 was fired
-  // before the step: its run starts late (as a run that waited for a slot does), and the backlog owed after
-  // the step (coalesced to T+6000) finds that run in its one slot: skipped.
-  const { clock, scheduler, ran } = await secondsJob();
+test('fireAhead: a run fired ahead and then made late by a clock step runs at the step and holds its slot', async () => {
+  // Fired ahead at T+990 for T+1000; the wall clock then steps 5 s forward, to T+5995, which wakes the loop:
+  // the run fired before the step starts then, late (as a run that waited for a slot does), and holds the
+  // job's one slot: the backlog owed at the step (T+2000 to T+5000, coalesced to T+5000) is skipped, and so
+  // is T+6000 (fired ahead only with a free slot, decided at its fire time).
+  const clock = new ManualClock(T);
+  const scheduler = new Scheduler({ clock, logger: captureLogger() });
+  const ran: string[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await scheduler.addJob(
+    async (ctx: TaskContext) => {
+      ran.push(`${ctx.scheduledFireTime.getTime() - T}@${clock.now() - T}`);
+      if (ctx.scheduledFireTime.getTime() === T + 1000) await held;
+    },
+    everySecond(),
+    { id: 'j' },
+  );
   const skipped: number[] = [];
   scheduler.on('job:max-instances', (e) => skipped.push(Date.parse(e.scheduledFireTime) - T));
   await scheduler.start();
   await clock.advance(995);
   assert.equal((await scheduler.getRuns())[0]?.status, 'pending', 'fired ahead');
   clock.jump(5000);
+  await clock.settle();
+  assert.deepEqual(ran, ['1000@5995'], 'the step wakes the loop: the late run starts at once');
+  assert.deepEqual(skipped, [5000]);
   await clock.advance(5);
-  assert.deepEqual(ran, ['1000@6000']);
-  assert.deepEqual(skipped, [6000]);
+  assert.deepEqual(skipped, [5000, 6000]);
+  release();
   await clock.advance(1000);
-  assert.deepEqual(ran, ['1000@6000', '7000@7000'], 'then on time again');
+  assert.deepEqual(ran, ['1000@5995', '7000@7000'], 'then on time again');
   await scheduler.shutdown();
 });
 

@@ -80,3 +80,27 @@ for (const precise of [false, true]) {
     });
   }
 }
+
+test('onStep reports a step of the wall clock within about a second, once, and not after the listener is removed', async () => {
+  const clock = new SystemClock();
+  const realNow = Date.now;
+  const steps: number[] = [];
+  const unlisten = clock.onStep((ms) => steps.push(ms));
+  try {
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.deepEqual(steps, [], 'no step, no report (the real clock is at most slewed)');
+    Date.now = () => realNow() + 3_600_000; // the host's wall clock steps an hour forward
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(steps.length, 1, `reports: ${JSON.stringify(steps)}`);
+    assert.ok(Math.abs(steps[0]! - 3_600_000) <= 10, `reported ${steps[0]} ms`);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(steps.length, 1, 'reported once');
+    unlisten();
+    Date.now = realNow; // and back: no listener, no report
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(steps.length, 1);
+  } finally {
+    Date.now = realNow;
+    unlisten();
+  }
+});
