@@ -425,6 +425,10 @@ export class Scheduler implements JobOwner {
       ['now', 'setTimeout', 'clearTimeout'],
       'a Clock (now, setTimeout, clearTimeout)',
     );
+    const onStep = (options.clock as { onStep?: unknown } | undefined)?.onStep;
+    if (onStep !== undefined && typeof onStep !== 'function') {
+      throw invalidOption('clock', 'a Clock whose onStep, if any, is a method', options.clock);
+    }
     methods(
       options.logger,
       'logger',
@@ -1461,7 +1465,12 @@ export class Scheduler implements JobOwner {
     });
     // A step of the wall clock forward makes fire times due that the armed timer (elapsed time) would only
     // reach at the next wake-up: the loop looks now. (A step back is noticed by the pass it wakes.)
-    this.unlistenSteps = this.clock.onStep?.(() => this.wakeSoon()) ?? null;
+    try {
+      this.unlistenSteps = this.clock.onStep?.(() => this.wakeSoon()) ?? null;
+    } catch (err) {
+      // A custom clock's failure to listen costs only the early wake-up: steps are seen at the next one.
+      this.logger.warn({ err }, 'The clock refused a listener for wall-clock steps (onStep)');
+    }
     this.events.emit('scheduler:started', { nodeId: this.nodeId, store: this.store.kind });
     this.logger.info({ nodeId: this.nodeId }, 'Scheduler started');
     if (this._state === 'running') this.wakeup();

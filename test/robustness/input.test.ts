@@ -111,6 +111,9 @@ test('Scheduler options: a store, clock or logger without the methods it needs, 
   bad({ store: {} }, 'store');
   bad({ store: null }, 'store');
   bad({ clock: {} }, 'clock');
+  const timers = { now: () => 0, setTimeout: () => ({ dueAt: 0 }), clearTimeout() {} };
+  bad({ clock: { ...timers, onStep: true } }, 'clock');
+  assert.ok(new Scheduler({ clock: timers as never }), 'a clock without onStep is a Clock');
   bad({ logger: 5 }, 'logger');
   bad({ logger: { info() {} } }, 'logger');
   bad({ nodeId: 'a\nb' }, 'nodeId');

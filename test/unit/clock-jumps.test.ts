@@ -263,3 +263,31 @@ test('an idle scheduler notices a step of the wall clock forward at once, not at
   await clock.settle();
   assert.equal(scheduler.state, 'stopped');
 });
+
+test('a custom clock whose onStep throws: start() goes on (with a warning), steps are seen at the next wake-up', async () => {
+  const inner = new ManualClock(T);
+  const clock = {
+    now: () => inner.now(),
+    setTimeout: (cb: () => unknown, ms: number) => inner.setTimeout(cb, ms),
+    clearTimeout: (h: Parameters<ManualClock['clearTimeout']>[0]) => inner.clearTimeout(h),
+    sleep: (ms: number, signal?: AbortSignal) => inner.sleep(ms, signal),
+    onStep(): () => void {
+      throw new Error('no step listening here');
+    },
+  };
+  const logger = captureLogger();
+  const scheduler = new Scheduler({ clock, logger });
+  const ran: number[] = [];
+  await scheduler.addJob(() => void ran.push(inner.now() - T), new DateTrigger(new Date(T + 60_000)), {
+    id: 'once',
+  });
+  await scheduler.start();
+  assert.equal(logger.messages('warn').filter((m) => m.includes('onStep')).length, 1);
+  await inner.advance(0); // the first pass: idle, its timer armed 30 s ahead (elapsed time)
+  inner.jump(120_000);
+  await inner.settle();
+  assert.deepEqual(ran, [], 'not at the step');
+  await inner.advance(30_000); // the memory store's wake-up interval
+  assert.deepEqual(ran, [150_000], 'at the next wake-up');
+  await scheduler.shutdown();
+});
