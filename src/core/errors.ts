@@ -55,6 +55,11 @@ export const ERROR_CODES = {
     description: 'Running jobs did not finish within the shutdown timeout and were aborted.',
   },
   STORE_ERROR: { status: 503, description: 'The job store failed or cannot be reached.' },
+  WORKER_EXITED: {
+    status: 500,
+    description: 'The worker thread running a task ended before the task returned.',
+  },
+  EXECUTOR_CLOSED: { status: 409, description: 'The worker pool was closed; it runs no more tasks.' },
 } as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

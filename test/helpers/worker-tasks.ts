@@ -1,0 +1,64 @@
+// Task modules for the worker-pool tests: each export runs in a worker thread.
+import { threadId } from 'node:worker_threads';
+
+interface Ctx {
+  jobId: string;
+  runId: string;
+  scheduledFireTime: Date;
+  attempt: number;
+  idempotencyKey: string;
+  manual: boolean;
+  signal: AbortSignal;
+}
+
+export default async function add(a: number, b: number, ctx: Ctx) {
+  return {
+    sum: a + b,
+    threadId,
+    jobId: ctx.jobId,
+    runId: ctx.runId,
+    scheduledFireTime: ctx.scheduledFireTime instanceof Date ? ctx.scheduledFireTime.toISOString() : null,
+    attempt: ctx.attempt,
+    idempotencyKey: ctx.idempotencyKey,
+    manual: ctx.manual,
+    signal: ctx.signal instanceof AbortSignal && !ctx.signal.aborted,
+  };
+}
+
+export function fails(): never {
+  const err = new Error('no thumbnails today') as Error & { code?: string };
+  err.name = 'ThumbnailError';
+  err.code = 'E_THUMB';
+  throw err;
+}
+
+/** Returns only when its run is aborted, with the reason it was given. */
+export function waits(ctx: Ctx): Promise<never> {
+  return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+}
+
+/** CPU-bound and deaf to its signal. */
+export function spins(): never {
+  for (;;) {
+    // never returns
+  }
+}
+
+/** Busy for `ms` of the thread's time, then returns. */
+export function busy(ms: number): string {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    // CPU-bound work
+  }
+  return 'done';
+}
+
+export function exits(): void {
+  process.exit(3);
+}
+
+export function returnsFunction(): () => number {
+  return () => 1;
+}
+
+export const notAFunction = 42;
