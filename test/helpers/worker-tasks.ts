@@ -62,3 +62,9 @@ export function returnsFunction(): () => number {
 }
 
 export const notAFunction = 42;
+
+/** Allocates until the thread's heap limit ends it. */
+export function hog(): never {
+  const kept: number[][] = [];
+  for (;;) kept.push(new Array(100_000).fill(kept.length));
+}

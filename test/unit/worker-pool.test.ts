@@ -174,6 +174,20 @@ test('a thread that ends under its task (process.exit) fails the run with WORKER
   }
 });
 
+test('a task past its resourceLimits ends its thread: WORKER_EXITED naming the cause; the pool goes on', async () => {
+  const pool = new WorkerPool({ size: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } });
+  try {
+    await assert.rejects(pool.task(TASKS, 'hog')(context().ctx), (e: unknown) => {
+      assert.ok(isTickworkError(e, 'WORKER_EXITED'));
+      assert.match(e.message, /out of memory|memory limit/i);
+      return true;
+    });
+    assert.equal(((await pool.task(TASKS)(1, 2, context().ctx)) as { sum: number }).sum, 3);
+  } finally {
+    await pool.close();
+  }
+});
+
 test('values the structured clone cannot copy fail the run with a clear error', async () => {
   const pool = new WorkerPool({ size: 1 });
   try {
