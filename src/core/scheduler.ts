@@ -148,7 +148,7 @@ export interface SchedulerOptions {
   /** Most runs this process executes at once; further due runs wait (pending). @defaultValue 100 */
   maxConcurrentRuns?: number;
   /**
-   * Longest sleep between checks of the store, in ms; no timer is ever armed for longer.
+   * Longest sleep between checks of the store, in ms (1 to 2^31-1); no timer is ever armed for longer.
    * @defaultValue the store's `maxWakeInterval` (30,000 for memory)
    */
   maxWakeInterval?: number;
@@ -176,10 +176,10 @@ export interface SchedulerOptions {
    * [0, 100].
    */
   fireAhead?: number;
-  /** Lease of a running run, in ms. @defaultValue 30,000 */
+  /** Lease of a running run, in ms; at least 1,000. @defaultValue 30,000 */
   leaseDuration?: number;
   /**
-   * How often leases are renewed and expired ones reaped, in ms; less than `leaseDuration`.
+   * How often leases are renewed and expired ones reaped, in ms; at least 100 and less than `leaseDuration`.
    * @defaultValue the lesser of 10,000 and a third of `leaseDuration`
    */
   heartbeatInterval?: number;
@@ -536,6 +536,7 @@ export class Scheduler implements JobOwner {
    * The processes sharing the store (id, host, pid, start, last report, clock offset, running runs), from
    * the store's `nodes` table; with a store that keeps none (memory), this process alone. Observability
    * only: nodes report themselves every {@link NODE_REPORT_INTERVAL} ms from their loop.
+   * @throws TickworkError (as a rejection) `SCHEDULER_NOT_RUNNING` before `start()` and after `shutdown()`.
    */
   async getNodes(): Promise<NodeInfo[]> {
     this.assertRunning('getNodes');
@@ -1476,7 +1477,10 @@ export class Scheduler implements JobOwner {
     if (this._state === 'running') this.wakeup();
   }
 
-  /** Stops firing (running runs go on) until {@link Scheduler.resume}. */
+  /**
+   * Stops firing (running runs go on) until {@link Scheduler.resume}. A no-op while paused already.
+   * @throws TickworkError `SCHEDULER_NOT_RUNNING` before `start()` and after `shutdown()`.
+   */
   pause(): void {
     this.assertRunning('pause');
     if (this._state !== 'running') return;
@@ -1488,7 +1492,10 @@ export class Scheduler implements JobOwner {
     this.logger.info('Paused scheduler job processing');
   }
 
-  /** Resumes firing; fire times that passed meanwhile get the misfire rules. */
+  /**
+   * Resumes firing; fire times that passed meanwhile get the misfire rules. A no-op unless paused.
+   * @throws TickworkError `SCHEDULER_NOT_RUNNING` before `start()` and after `shutdown()`.
+   */
   resume(): void {
     this.assertRunning('resume');
     if (this._state !== 'paused') return;

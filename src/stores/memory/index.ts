@@ -39,7 +39,8 @@ import { MinHeap, Smallest } from './heap.js';
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * How many finished runs to keep per job (oldest dropped first).
+   * How many finished runs to keep per job (oldest dropped first). They are dropped in chunks: a job holds up
+   * to twice this many before its oldest are dropped down to this many.
    * @defaultValue 100
    */
   maxRunsPerJob?: number;

@@ -424,8 +424,8 @@ export class RedisStore implements Store {
   }
   readonly persistent = true;
   /**
-   * Jobs per firing call when the scheduler is not told otherwise: fewer than the SQL stores' 500, as each
-   * script holds the whole server while it runs.
+   * Jobs per firing call when the scheduler is not told otherwise: fewer than SQLite's 500 and PostgreSQL's
+   * 2,000, as each script holds the whole server while it runs.
    */
   readonly fireBatchSize = 256;
   readonly maxWakeInterval: number;
