@@ -276,17 +276,29 @@ export type JobChanges = Omit<JobOptions, 'id' | 'replaceExisting' | 'conflict' 
  * (`scheduler.getJob(id)`) to see later changes.
  */
 export class Job {
+  /** The job's id. */
   readonly id: string;
+  /** The name shown in logs and the API. */
   readonly name: string;
+  /** The id of the task it runs. */
   readonly taskId: string;
+  /** Its trigger. */
   readonly trigger: Trigger;
+  /** The task's positional arguments. */
   readonly args: readonly unknown[];
+  /** See {@link JobPolicy.maxInstances}. */
   readonly maxInstances: number;
+  /** In ms, or `null` for no limit; see {@link JobPolicy.misfireGraceTime}. */
   readonly misfireGraceTime: number | null;
+  /** See {@link JobPolicy.coalesce}. */
   readonly coalesce: boolean;
+  /** In ms, or `null`; see {@link JobPolicy.jitter}. */
   readonly jitter: number | null;
+  /** In ms, or `null`; see {@link JobPolicy.timeout}. */
   readonly timeout: number | null;
+  /** The resolved retry policy (delays in ms), or `null`; see {@link JobPolicy.retry}. */
   readonly retry: RetryPolicy | null;
+  /** Whether the job is paused (not fired until resumed); see `quarantine` for a pause of the scheduler's own. */
   readonly paused: boolean;
   /** Next fire time; `null` when paused. */
   readonly nextRunTime: Date | null;
@@ -325,27 +337,33 @@ export class Job {
     this.pending = pending;
   }
 
-  /** Pauses the job. */
+  /** Pauses the job. @throws as `Scheduler.pauseJob` (rejects with `JOB_NOT_FOUND`). */
   pause(): Promise<Job> {
     return this.owner.pauseJob(this.id);
   }
-  /** Resumes the job; resolves to `null` if its trigger has no more fire times (the job is then removed). */
+  /**
+   * Resumes the job; resolves to `null` if its trigger has no more fire times (the job is then removed).
+   * @throws as `Scheduler.resumeJob` (rejects with `JOB_NOT_FOUND`, `JOB_UNREADABLE`, `JOB_VERSION_CONFLICT`).
+   */
   resume(): Promise<Job | null> {
     return this.owner.resumeJob(this.id);
   }
-  /** Removes the job. */
+  /** Removes the job. @throws as `Scheduler.removeJob` (rejects with `JOB_NOT_FOUND`). */
   remove(): Promise<void> {
     return this.owner.removeJob(this.id);
   }
-  /** Changes options of the job. */
+  /** Changes options of the job. @throws as `Scheduler.modifyJob`. */
   modify(changes: JobChanges): Promise<Job> {
     return this.owner.modifyJob(this.id, changes);
   }
-  /** Replaces the trigger. */
+  /** Replaces the trigger. @throws as `Scheduler.rescheduleJob`. */
   reschedule(trigger: Trigger): Promise<Job> {
     return this.owner.rescheduleJob(this.id, trigger);
   }
-  /** Runs the job now, outside its schedule (still counted against `maxInstances`). */
+  /**
+   * Runs the job now, outside its schedule (still counted against `maxInstances`).
+   * @throws as `Scheduler.runJob` (rejects with `JOB_NOT_FOUND`, `SCHEDULER_NOT_RUNNING`).
+   */
   runNow(): Promise<RunRecord> {
     return this.owner.runJob(this.id);
   }
