@@ -1194,6 +1194,31 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
       );
     }
     parse(IdParams.partial(), match.params);
+    if (route.method === 'POST' && route.body === undefined) {
+      // An action (pause, resume, run now) takes no body: a field sent anyway (`{"until": ...}`) would be
+      // silently ignored, so it is refused. No body, an empty one, or `{}` is accepted.
+      const raw = await readBody(request);
+      if (raw !== undefined) {
+        const isObject = raw !== null && typeof raw === 'object' && !Array.isArray(raw);
+        const first = isObject ? Object.keys(raw)[0] : undefined;
+        if (first !== undefined) {
+          throw new ApiError(
+            'UNKNOWN_OPTION',
+            `Unknown option \`${first}\`: POST ${route.path.replace(':id', '{id}')} takes no body`,
+            { field: first },
+            400,
+          );
+        }
+        if (!isObject) {
+          throw new ApiError(
+            'INVALID_OPTION',
+            `Expected no body (or \`{}\`): POST ${route.path.replace(':id', '{id}')} takes none`,
+            { field: 'body' },
+            400,
+          );
+        }
+      }
+    }
     const sent = queryOf(url.searchParams);
     const query: unknown = route.query ? parse(route.query, sent, '', sent) : {};
     const context: RouteContext = {

@@ -865,3 +865,33 @@ test('a memory-store job whose args or run result contain themselves is listed, 
   assert.deepEqual(runs.body.items[0].result, { n: 1, self: '[Circular]' });
   await h.close();
 });
+
+test('POST /jobs/{id}/pause, /resume and /run take no body: a field sent is UNKNOWN_OPTION and changes nothing', async () => {
+  const h = await harness();
+  await h.scheduler.addJob('tick', new IntervalTrigger({ seconds: 10 }), { id: 'a' });
+  for (const action of ['pause', 'resume', 'run']) {
+    const res = await h.json('POST', `/scheduler/jobs/a/${action}`, {
+      body: { until: '2024-02-01T00:00:00Z' },
+    });
+    assert.equal(res.status, 400, action);
+    assert.equal(res.body.code, 'UNKNOWN_OPTION');
+    assert.equal(res.body.details.field, 'until');
+    assert.equal(res.body.message, `Unknown option \`until\`: POST /jobs/{id}/${action} takes no body`);
+    const notObject = await h.json('POST', `/scheduler/jobs/a/${action}`, { body: [1] });
+    assert.equal(notObject.status, 400, action);
+    assert.deepEqual([notObject.body.code, notObject.body.details.field], ['INVALID_OPTION', 'body']);
+  }
+  const job = await h.scheduler.getJob('a');
+  assert.equal(job?.paused, false, 'the refused pause paused nothing');
+  assert.equal((await h.scheduler.getRuns({ jobId: 'a' })).length, 0, 'the refused run ran nothing');
+  // No body, an empty one, or {} is an action as before.
+  assert.equal((await h.call('POST', '/scheduler/jobs/a/pause')).status, 200);
+  assert.equal((await h.call('POST', '/scheduler/jobs/a/resume', { body: {} })).status, 200);
+  const empty = await h.call('POST', '/scheduler/jobs/a/pause', {
+    body: '',
+    headers: { 'content-type': 'application/json' },
+  });
+  assert.equal(empty.status, 200);
+  assert.equal((await h.scheduler.getJob('a'))?.paused, true);
+  await h.close();
+});
