@@ -1,15 +1,6 @@
 // Task modules for the worker-pool tests: each export runs in a worker thread.
 import { threadId } from 'node:worker_threads';
-
-interface Ctx {
-  jobId: string;
-  runId: string;
-  scheduledFireTime: Date;
-  attempt: number;
-  idempotencyKey: string;
-  manual: boolean;
-  signal: AbortSignal;
-}
+import type { TaskContext as Ctx } from '../../src/index.js';
 
 export default async function add(a: number, b: number, ctx: Ctx) {
   return {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { threadId } from 'node:worker_threads';
 import { isTickworkError, Scheduler, type TaskContext } from '../../src/index.js';
-import { WorkerPool } from '../../src/executors/worker-pool.js';
+import { WorkerPool, type WorkerPoolOptions } from '../../src/executors/worker-pool.js';
 import { ManualClock } from '../../src/testing.js';
 import { captureLogger } from '../helpers/logger.js';
 
@@ -26,11 +26,20 @@ function context(over: Partial<TaskContext> = {}): { ctx: TaskContext; controlle
   return { ctx, controller };
 }
 
+/** Runs `fn` with a new pool, closed after it whatever happens. */
+async function withPool(options: WorkerPoolOptions, fn: (pool: WorkerPool) => Promise<void>): Promise<void> {
+  const pool = new WorkerPool(options);
+  try {
+    await fn(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
 const code = (c: string) => (e: unknown) => isTickworkError(e) && e.code === c;
 
 test('a task runs its module export in a worker thread with the args and the task context', async () => {
-  const pool = new WorkerPool({ size: 1 });
-  try {
+  await withPool({ size: 1 }, async (pool) => {
     const fn = pool.task(TASKS);
     const { ctx } = context();
     const out = (await fn(2, 3, ctx)) as Record<string, unknown>;
@@ -57,14 +66,11 @@ test('a task runs its module export in a worker thread with the args and the tas
       },
     );
     assert.deepEqual(pool.stats, { threads: 1, busy: 0, queued: 0 }, 'the thread stays for the next task');
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test('the event loop goes on while a task computes in its thread', async () => {
-  const pool = new WorkerPool({ size: 1 });
-  try {
+  await withPool({ size: 1 }, async (pool) => {
     const pending = pool.task(TASKS, 'busy')(300, context().ctx);
     let settled = false;
     void pending.then(() => (settled = true));
@@ -73,14 +79,11 @@ test('the event loop goes on while a task computes in its thread', async () => {
     assert.equal(settled, false, 'the main thread turned while the task was still computing');
     assert.equal(pool.stats.busy, 1);
     assert.equal(await pending, 'done');
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test("a task's error reaches the run as thrown: name, message, stack and code", async () => {
-  const pool = new WorkerPool({ size: 1 });
-  try {
+  await withPool({ size: 1 }, async (pool) => {
     await assert.rejects(pool.task(TASKS, 'fails')(context().ctx), (e: Error & { code?: string }) => {
       assert.equal(e.name, 'ThumbnailError');
       assert.equal(e.message, 'no thumbnails today');
@@ -88,14 +91,11 @@ test("a task's error reaches the run as thrown: name, message, stack and code", 
       assert.match(e.stack ?? '', /worker-tasks\.ts/, 'the stack points into the task module');
       return true;
     });
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test('a module without the export, or one that does not load, fails the run, not the pool', async () => {
-  const pool = new WorkerPool({ size: 1 });
-  try {
+  await withPool({ size: 1 }, async (pool) => {
     await assert.rejects(pool.task(TASKS, 'notAFunction')(context().ctx), code('TASK_NOT_FOUND'));
     await assert.rejects(pool.task(TASKS, 'missing')(context().ctx), code('TASK_NOT_FOUND'));
     await assert.rejects(
@@ -103,14 +103,11 @@ test('a module without the export, or one that does not load, fails the run, not
       (e: Error & { code?: string }) => e.code === 'ERR_MODULE_NOT_FOUND',
     );
     assert.equal(((await pool.task(TASKS)(1, 1, context().ctx)) as { sum: number }).sum, 2, 'still runs');
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test('an abort reaches the task as its signal; a task that ignores it has its thread terminated', async () => {
-  const pool = new WorkerPool({ size: 1, terminateAfter: 50 });
-  try {
+  await withPool({ size: 1, terminateAfter: 50 }, async (pool) => {
     // Cooperative: the task rejects with the reason the run was aborted with (name, message and code).
     const { ctx, controller } = context();
     const waiting = pool.task(TASKS, 'waits')(ctx);
@@ -134,14 +131,11 @@ test('an abort reaches the task as its signal; a task that ignores it has its th
     await assert.rejects(spinning, (e: unknown) => e === reason);
     // The pool replaces the thread at the next task.
     assert.equal(((await pool.task(TASKS)(4, 5, context().ctx)) as { sum: number }).sum, 9);
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test('tasks beyond the pool size wait for a thread; an abort while waiting means it never starts', async () => {
-  const pool = new WorkerPool({ size: 1 });
-  try {
+  await withPool({ size: 1 }, async (pool) => {
     const first = pool.task(TASKS, 'busy')(200, context().ctx);
     const queued = context();
     const second = pool.task(TASKS, 'exits')(queued.ctx); // would end its thread if it ran
@@ -154,14 +148,11 @@ test('tasks beyond the pool size wait for a thread; an abort while waiting means
     const out = (await third) as { sum: number; threadId: number };
     assert.equal(out.sum, 3);
     assert.equal(pool.stats.threads, 1, 'the task that would have exited never ran');
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test('a thread that ends under its task (process.exit) fails the run with WORKER_EXITED; the pool goes on', async () => {
-  const pool = new WorkerPool({ size: 1 });
-  try {
+  await withPool({ size: 1 }, async (pool) => {
     await assert.rejects(pool.task(TASKS, 'exits')(context().ctx), (e: unknown) => {
       assert.ok(isTickworkError(e, 'WORKER_EXITED'));
       assert.equal(e.details.exitCode, 3);
@@ -169,28 +160,22 @@ test('a thread that ends under its task (process.exit) fails the run with WORKER
     });
     assert.equal(pool.stats.threads, 0);
     assert.equal(((await pool.task(TASKS)(2, 2, context().ctx)) as { sum: number }).sum, 4);
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test('a task past its resourceLimits ends its thread: WORKER_EXITED naming the cause; the pool goes on', async () => {
-  const pool = new WorkerPool({ size: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } });
-  try {
+  await withPool({ size: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } }, async (pool) => {
     await assert.rejects(pool.task(TASKS, 'hog')(context().ctx), (e: unknown) => {
       assert.ok(isTickworkError(e, 'WORKER_EXITED'));
       assert.match(e.message, /out of memory|memory limit/i);
       return true;
     });
     assert.equal(((await pool.task(TASKS)(1, 2, context().ctx)) as { sum: number }).sum, 3);
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test('values the structured clone cannot copy fail the run with a clear error', async () => {
-  const pool = new WorkerPool({ size: 1 });
-  try {
+  await withPool({ size: 1 }, async (pool) => {
     await assert.rejects(
       pool.task(TASKS, 'returnsFunction')(context().ctx),
       /return value cannot be sent from its worker thread/,
@@ -201,9 +186,7 @@ test('values the structured clone cannot copy fail the run with a clear error', 
     );
     assert.equal(pool.stats.busy, 0, 'the thread is free again');
     assert.equal(((await pool.task(TASKS)(2, 5, context().ctx)) as { sum: number }).sum, 7);
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test('close() fails queued and running tasks with EXECUTOR_CLOSED, ends the threads, refuses new tasks', async () => {
