@@ -1467,7 +1467,15 @@ export class Scheduler implements JobOwner {
     // A step of the wall clock forward makes fire times due that the armed timer (elapsed time) would only
     // reach at the next wake-up: the loop looks now. (A step back is noticed by the pass it wakes.)
     try {
-      this.unlistenSteps = this.clock.onStep?.(() => this.wakeSoon()) ?? null;
+      const unlisten: unknown = this.clock.onStep?.(() => this.wakeSoon());
+      if (typeof unlisten === 'function') this.unlistenSteps = unlisten as () => void;
+      else if (this.clock.onStep) {
+        // (A step reported after the shutdown finds the scheduler not running: the listener does nothing.)
+        this.logger.warn(
+          `The clock's onStep returned ${unlisten === null ? 'null' : typeof unlisten}, not a function that ` +
+            'removes the listener: it stays registered after shutdown',
+        );
+      }
     } catch (err) {
       // A custom clock's failure to listen costs only the early wake-up: steps are seen at the next one.
       this.logger.warn({ err }, 'The clock refused a listener for wall-clock steps (onStep)');
@@ -1536,7 +1544,13 @@ export class Scheduler implements JobOwner {
     this.clearTimer();
     this.unsubscribe?.();
     this.unsubscribe = null;
-    this.unlistenSteps?.();
+    try {
+      this.unlistenSteps?.();
+    } catch (err) {
+      // A custom clock's failure to remove its listener must not stop the shutdown halfway (the store open,
+      // the state `stopping` for good): a step reported later finds the scheduler not running.
+      this.logger.warn({ err }, 'The clock failed to remove the listener for wall-clock steps (onStep)');
+    }
     this.unlistenSteps = null;
     // A wake-up on its way may still lease runs and start them: let it finish first, so the runs it starts
     // are waited for (or cancelled) like the others, never left running with their outcome unrecorded.

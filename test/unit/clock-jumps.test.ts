@@ -291,3 +291,48 @@ test('a custom clock whose onStep throws: start() goes on (with a warning), step
   assert.deepEqual(ran, [150_000], 'at the next wake-up');
   await scheduler.shutdown();
 });
+
+test('a custom clock whose onStep answers no function, or whose remover throws: shutdown() still stops the scheduler and its store', async () => {
+  for (const variant of ['returns an object', 'remover throws'] as const) {
+    const inner = new ManualClock(T);
+    const clock = {
+      now: () => inner.now(),
+      setTimeout: (cb: () => unknown, ms: number) => inner.setTimeout(cb, ms),
+      clearTimeout: (h: Parameters<ManualClock['clearTimeout']>[0]) => inner.clearTimeout(h),
+      sleep: (ms: number, signal?: AbortSignal) => inner.sleep(ms, signal),
+      onStep(listener: (stepMs: number) => void): () => void {
+        const off = inner.onStep(listener);
+        if (variant === 'returns an object') return { unsubscribe: off } as never; // (an RxJS habit)
+        return () => {
+          off();
+          throw new Error('cannot remove');
+        };
+      },
+    };
+    const logger = captureLogger();
+    const store = new MemoryStore();
+    let stopped = false;
+    const stop = store.stop.bind(store);
+    store.stop = async () => {
+      stopped = true;
+      await stop();
+    };
+    const scheduler = new Scheduler({ clock, logger, store });
+    const ran: number[] = [];
+    await scheduler.addJob(() => void ran.push(inner.now() - T), new DateTrigger(new Date(T + 60_000)), {
+      id: 'once',
+    });
+    await scheduler.start();
+    await inner.advance(0);
+    inner.jump(120_000); // the listener is registered all the same: the step wakes the loop
+    await inner.settle();
+    assert.deepEqual(ran, [120_000], variant);
+    await scheduler.shutdown();
+    assert.equal(scheduler.state, 'stopped', variant);
+    assert.ok(stopped, `${variant}: the store was stopped`);
+    assert.equal(logger.messages('warn').filter((m) => m.includes('onStep')).length, 1, variant);
+    inner.jump(60_000); // a listener left registered does nothing now
+    await inner.settle();
+    assert.deepEqual(ran, [120_000], variant);
+  }
+});
