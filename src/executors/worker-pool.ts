@@ -28,6 +28,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { MAX_TIMER_DELAY } from '../core/clock.js';
 import { ERROR_CODES, TickworkError, invalidOption, type ErrorCode } from '../core/errors.js';
 import type { EventError } from '../core/events.js';
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- for {@link TaskFunction}
@@ -75,7 +76,7 @@ interface Slot {
   worker: Worker;
   /** The task it runs, or `null` when idle. */
   task: Pending | null;
-  idleTimer: NodeJS.Timeout | null;
+  idleTimer: LongTimer | null;
   /** Set once the thread is ending (terminated, crashed): no more tasks go to it. */
   ending: boolean;
 }
@@ -86,7 +87,7 @@ interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
   onAbort: () => void;
-  terminateTimer: NodeJS.Timeout | null;
+  terminateTimer: LongTimer | null;
   settled: boolean;
 }
 
@@ -259,7 +260,7 @@ export class WorkerPool {
   }
 
   private start(slot: Slot, p: Pending): void {
-    if (slot.idleTimer) clearTimeout(slot.idleTimer);
+    clearLongTimeout(slot.idleTimer);
     slot.idleTimer = null;
     slot.task = p;
     slot.worker.ref();
@@ -307,7 +308,7 @@ export class WorkerPool {
     worker.on('exit', (code) => {
       slot.ending = true;
       this.slots.delete(slot);
-      if (slot.idleTimer) clearTimeout(slot.idleTimer);
+      clearLongTimeout(slot.idleTimer);
       const p = slot.task;
       slot.task = null;
       if (p) {
@@ -335,14 +336,13 @@ export class WorkerPool {
   private idle(slot: Slot): void {
     slot.worker.unref();
     if (this.idleTimeout !== null) {
-      slot.idleTimer = setTimeout(() => void this.end(slot), this.idleTimeout);
-      slot.idleTimer.unref();
+      slot.idleTimer = setLongTimeout(() => void this.end(slot), this.idleTimeout, false);
     }
   }
 
   private end(slot: Slot): Promise<number> {
     slot.ending = true;
-    if (slot.idleTimer) clearTimeout(slot.idleTimer);
+    clearLongTimeout(slot.idleTimer);
     slot.idleTimer = null;
     return slot.worker.terminate();
   }
@@ -369,23 +369,58 @@ export class WorkerPool {
     if (typeof reason?.code === 'string') message.code = reason.code;
     slot.worker.postMessage(message);
     const target = slot;
-    p.terminateTimer = setTimeout(() => {
-      if (target.task !== p) return;
-      // The task ignored its signal: its thread goes, and with it whatever the task was doing.
-      target.task = null;
-      this.settle(p, p.signal.reason, true);
-      void this.end(target);
-    }, this.terminateAfter);
+    p.terminateTimer = setLongTimeout(
+      () => {
+        if (target.task !== p) return;
+        // The task ignored its signal: its thread goes, and with it whatever the task was doing.
+        target.task = null;
+        this.settle(p, p.signal.reason, true);
+        void this.end(target);
+      },
+      this.terminateAfter,
+      true,
+    );
   }
 
   private settle(p: Pending, value: unknown, failed: boolean): void {
     if (p.settled) return;
     p.settled = true;
     p.signal.removeEventListener('abort', p.onAbort);
-    if (p.terminateTimer) clearTimeout(p.terminateTimer);
+    clearLongTimeout(p.terminateTimer);
+    p.terminateTimer = null;
     if (failed) p.reject(value);
     else p.resolve(value);
   }
+}
+
+/** A timer armed by {@link setLongTimeout}. */
+interface LongTimer {
+  timeout: NodeJS.Timeout | null;
+}
+
+/**
+ * `setTimeout` for any delay: Node's own fires at once past {@link MAX_TIMER_DELAY} (about 24.8 days), so a
+ * longer one (a `terminateAfter` or `idleTimeout` of a month) is armed again for the rest at each step. An
+ * unreferenced timer (`ref` false) never keeps the process alive.
+ */
+function setLongTimeout(callback: () => void, delayMs: number, ref: boolean): LongTimer {
+  const timer: LongTimer = { timeout: null };
+  const arm = (left: number): void => {
+    const step = Math.min(left, MAX_TIMER_DELAY);
+    timer.timeout = setTimeout(() => {
+      timer.timeout = null;
+      if (left > step) arm(left - step);
+      else callback();
+    }, step);
+    if (!ref) timer.timeout.unref();
+  };
+  arm(delayMs);
+  return timer;
+}
+
+function clearLongTimeout(timer: LongTimer | null): void {
+  if (timer?.timeout) clearTimeout(timer.timeout);
+  if (timer) timer.timeout = null;
 }
 
 function moduleHref(module: URL | string): string {

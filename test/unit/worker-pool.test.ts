@@ -134,6 +134,27 @@ test('an abort reaches the task as its signal; a task that ignores it has its th
   });
 });
 
+test('a terminateAfter or idleTimeout longer than Node allows a timer (2^31-1 ms) is not cut to 1 ms', async () => {
+  const month = 30 * 24 * 3_600_000;
+  await withPool({ size: 1, terminateAfter: month, idleTimeout: month }, async (pool) => {
+    assert.equal(((await pool.task(TASKS)(1, 1, context().ctx)) as { sum: number }).sum, 2);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(pool.stats.threads, 1, 'the idle thread stays');
+    const spin = context();
+    let settled = false;
+    const spinning = pool.task(TASKS, 'spins')(spin.ctx);
+    spinning.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    spin.controller.abort(new Error('aborted'));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(settled, false, 'the thread is not terminated before terminateAfter');
+    assert.deepEqual(pool.stats, { threads: 1, busy: 1, queued: 0 });
+  });
+});
+
 test('tasks beyond the pool size wait for a thread; an abort while waiting means it never starts', async () => {
   await withPool({ size: 1 }, async (pool) => {
     const first = pool.task(TASKS, 'busy')(200, context().ctx);
