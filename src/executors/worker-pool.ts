@@ -292,7 +292,10 @@ export class WorkerPool {
         msg: { type: 'done'; id: number; value: unknown } | { type: 'error'; id: number; error: EventError },
       ) => {
         const p = slot.task;
-        if (!p || p.message.id !== msg.id) return;
+        // The task's own code may post on the thread's port too (`parentPort.postMessage(anything)`): only
+        // the entry's answers to the run going on count.
+        if (!p || typeof msg !== 'object' || msg === null || p.message.id !== msg.id) return;
+        if (msg.type !== 'done' && msg.type !== 'error') return;
         slot.task = null;
         if (msg.type === 'done') this.settle(p, msg.value, false);
         else this.settle(p, errorFromJSON(msg.error), true);

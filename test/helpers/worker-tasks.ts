@@ -1,5 +1,5 @@
 // Task modules for the worker-pool tests: each export runs in a worker thread.
-import { threadId } from 'node:worker_threads';
+import { parentPort, threadId } from 'node:worker_threads';
 import type { TaskContext as Ctx } from '../../src/index.js';
 
 export default async function add(a: number, b: number, ctx: Ctx) {
@@ -58,4 +58,12 @@ export const notAFunction = 42;
 export function hog(): never {
   const kept: number[][] = [];
   for (;;) kept.push(new Array(100_000).fill(kept.length));
+}
+
+/** Posts messages of its own on the thread's port (progress reports, a library's), then returns. */
+export async function postsToParent(): Promise<string> {
+  for (const m of [null, undefined, 42, 'progress', { progress: 50 }, { type: 'done' }])
+    parentPort!.postMessage(m);
+  await new Promise((r) => setTimeout(r, 50));
+  return 'ok';
 }

@@ -134,6 +134,13 @@ test('an abort reaches the task as its signal; a task that ignores it has its th
   });
 });
 
+test("messages a task posts on the thread's own port are not the pool's: ignored, the run goes on", async () => {
+  await withPool({ size: 1 }, async (pool) => {
+    assert.equal(await pool.task(TASKS, 'postsToParent')(context().ctx), 'ok');
+    assert.deepEqual(pool.stats, { threads: 1, busy: 0, queued: 0 });
+  });
+});
+
 test('a terminateAfter or idleTimeout longer than Node allows a timer (2^31-1 ms) is not cut to 1 ms', async () => {
   const month = 30 * 24 * 3_600_000;
   await withPool({ size: 1, terminateAfter: month, idleTimeout: month }, async (pool) => {
