@@ -307,6 +307,8 @@ export class WorkerPool {
     let crash: Error | null = null;
     worker.on('error', (err) => {
       crash = err;
+      // The thread is ending ('exit' follows, maybe turns later): no task goes to it meanwhile.
+      slot.ending = true;
     });
     worker.on('exit', (code) => {
       slot.ending = true;

@@ -67,3 +67,9 @@ export async function postsToParent(): Promise<string> {
   await new Promise((r) => setTimeout(r, 50));
   return 'ok';
 }
+
+/** Returns, and leaves a rejection nobody handles: the thread ends a moment after the run succeeded. */
+export function rejectsLater(): string {
+  setTimeout(() => void Promise.reject(new Error('late failure')), 20);
+  return 'returned';
+}

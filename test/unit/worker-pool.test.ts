@@ -1,7 +1,7 @@
 // The worker-threads executor: tasks defined by module, run in a pool of threads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { threadId } from 'node:worker_threads';
+import { threadId, type Worker } from 'node:worker_threads';
 import { isTickworkError, Scheduler, type TaskContext } from '../../src/index.js';
 import { WorkerPool, type WorkerPoolOptions } from '../../src/executors/worker-pool.js';
 import { ManualClock } from '../../src/testing.js';
@@ -138,6 +138,24 @@ test("messages a task posts on the thread's own port are not the pool's: ignored
   await withPool({ size: 1 }, async (pool) => {
     assert.equal(await pool.task(TASKS, 'postsToParent')(context().ctx), 'ok');
     assert.deepEqual(pool.stats, { threads: 1, busy: 0, queued: 0 });
+  });
+});
+
+test('a thread that crashed while idle takes no task in the moment before it exits', async () => {
+  await withPool({ size: 1 }, async (pool) => {
+    assert.equal(await pool.task(TASKS, 'rejectsLater')(context().ctx), 'returned');
+    // The crash is reported ('error') before the thread has exited ('exit'): a task started in between
+    // (a timer, a run due then) must go to a new thread, not fail with WORKER_EXITED having never run.
+    const [slot] = (pool as unknown as { slots: Set<{ worker: Worker }> }).slots;
+    const alive = setTimeout(() => {}, 5000); // (an idle thread keeps nothing alive: the test does)
+    try {
+      const next = new Promise<unknown>((resolve) =>
+        slot!.worker.once('error', () => resolve(pool.task(TASKS)(2, 3, context().ctx))),
+      );
+      assert.equal(((await next) as { sum: number }).sum, 5);
+    } finally {
+      clearTimeout(alive);
+    }
   });
 });
 
