@@ -103,7 +103,8 @@ const ENTRY = new URL(FROM_SOURCE ? './worker-entry.ts' : './worker-entry.js', i
  * `code` as thrown in the thread); a thread that ends before its task returns (`process.exit()`, an
  * uncaught exception, its `resourceLimits`, a terminate after an abort) fails it with `WORKER_EXITED`; a
  * module without the export fails it with `TASK_NOT_FOUND`; args the structured clone cannot copy fail it
- * with the clone's `DataCloneError`. None of them stops the pool or the scheduler.
+ * with the clone's `DataCloneError`; a thread Node cannot start fails the task that needed it with Node's
+ * error (`ERR_WORKER_INIT_FAILED`). None of them stops the pool or the scheduler.
  */
 export class WorkerPool {
   private readonly size: number;
@@ -252,7 +253,15 @@ export class WorkerPool {
       }
       if (!slot) {
         if (this.slots.size >= this.size) return;
-        slot = this.spawn();
+        try {
+          slot = this.spawn();
+        } catch (err) {
+          // Node could not start a thread (ERR_WORKER_INIT_FAILED: out of threads or memory): the task that
+          // needed it fails now; left queued, it would have run later on another thread, its run long
+          // recorded failed (and retried).
+          this.settle(this.queue.shift()!, err, true);
+          continue;
+        }
       }
       const p = this.queue.shift()!;
       this.start(slot, p);

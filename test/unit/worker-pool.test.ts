@@ -159,6 +159,28 @@ test('a thread that crashed while idle takes no task in the moment before it exi
   });
 });
 
+test('a thread that cannot start fails the task that needed it, which never runs later', async () => {
+  // Node's Worker throws at once when it cannot start a thread (ERR_WORKER_INIT_FAILED: out of threads or
+  // memory); a resourceLimits field that throws when read makes it do so here.
+  let failures = 2;
+  const resourceLimits = {
+    get maxOldGenerationSizeMb(): number {
+      if (failures-- > 0) throw new Error('ERR_WORKER_INIT_FAILED: no thread today');
+      return 64;
+    },
+  };
+  const ran: unknown[] = [];
+  await withPool({ size: 1, resourceLimits }, async (pool) => {
+    const add = pool.task(TASKS);
+    await assert.rejects(add(1, 1, context().ctx), /no thread today/);
+    await assert.rejects(add(2, 2, context().ctx), /no thread today/);
+    assert.deepEqual(pool.stats, { threads: 0, busy: 0, queued: 0 }, 'nothing left queued');
+    ran.push(((await add(3, 3, context().ctx)) as { sum: number }).sum);
+    assert.deepEqual(pool.stats, { threads: 1, busy: 0, queued: 0 });
+  });
+  assert.deepEqual(ran, [6]);
+});
+
 test('a terminateAfter or idleTimeout longer than Node allows a timer (2^31-1 ms) is not cut to 1 ms', async () => {
   const month = 30 * 24 * 3_600_000;
   await withPool({ size: 1, terminateAfter: month, idleTimeout: month }, async (pool) => {
