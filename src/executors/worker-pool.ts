@@ -46,7 +46,9 @@ export interface WorkerPoolOptions {
   size?: number;
   /**
    * How long, in ms, a task may take to return after its run was aborted before its thread is terminated
-   * (and replaced at the next task). 0 terminates at once.
+   * (and replaced at the next task). 0 terminates at once. A thread blocked in a system call (an
+   * `execSync` of a program that hangs) ends only when the call returns; a second after the terminate it
+   * leaves the pool all the same (no longer counted in `size`, nor waited for by `close()`).
    * @defaultValue 1000
    */
   terminateAfter?: number;
@@ -90,6 +92,12 @@ interface Pending {
   terminateTimer: LongTimer | null;
   settled: boolean;
 }
+
+/**
+ * How long, in ms, a terminated thread may take to exit before it leaves the pool anyway (see
+ * `WorkerPool.end`).
+ */
+const ABANDON_AFTER = 1000;
 
 /** Whether this module runs from its TypeScript source (through tsx) rather than from `dist/`. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -354,11 +362,28 @@ export class WorkerPool {
     }
   }
 
-  private end(slot: Slot): Promise<number> {
+  /**
+   * Terminates the thread. One blocked in a system call (a synchronous read of a pipe, an `execSync` of a
+   * program that hangs) ends only when the call returns: after {@link ABANDON_AFTER} ms it leaves the pool
+   * all the same, so that it holds neither a place (a new thread may start) nor `close()`.
+   */
+  private end(slot: Slot): Promise<void> {
     slot.ending = true;
     clearLongTimeout(slot.idleTimer);
     slot.idleTimer = null;
-    return slot.worker.terminate();
+    let timer: NodeJS.Timeout | undefined;
+    const abandoned = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ABANDON_AFTER);
+    });
+    const leave = (): void => {
+      clearTimeout(timer);
+      // (A thread that exited has left already: its 'exit' listener runs before terminate() resolves.)
+      if (this.slots.delete(slot)) {
+        slot.worker.unref();
+        this.dispatch();
+      }
+    };
+    return Promise.race([slot.worker.terminate(), abandoned]).then(leave, leave);
   }
 
   /** The run was aborted: a queued task never starts; a running one is told, then terminated. */

@@ -1,4 +1,5 @@
 // Task modules for the worker-pool tests: each export runs in a worker thread.
+import { execSync } from 'node:child_process';
 import { parentPort, threadId } from 'node:worker_threads';
 import type { TaskContext as Ctx } from '../../src/index.js';
 
@@ -72,4 +73,10 @@ export async function postsToParent(): Promise<string> {
 export function rejectsLater(): string {
   setTimeout(() => void Promise.reject(new Error('late failure')), 20);
   return 'returned';
+}
+
+/** Blocked in a system call for `seconds` (a program run synchronously): a terminate waits for it. */
+export function blocksInSyscall(seconds: number): string {
+  execSync(`sleep ${seconds}`);
+  return 'slept';
 }

@@ -181,6 +181,23 @@ test('a thread that cannot start fails the task that needed it, which never runs
   assert.deepEqual(ran, [6]);
 });
 
+test('a thread that a terminate cannot end (blocked in a system call) leaves the pool a second later', async () => {
+  await withPool({ size: 1, terminateAfter: 0 }, async (pool) => {
+    await pool.task(TASKS)(0, 0, context().ctx); // the thread is up (loading it takes a moment)
+    const blocked = context();
+    const running = pool.task(TASKS, 'blocksInSyscall')(3, blocked.ctx);
+    await new Promise((r) => setTimeout(r, 200)); // (real time: the thread is in its system call)
+    const t0 = performance.now();
+    blocked.controller.abort(new Error('timed out'));
+    await assert.rejects(running, /timed out/);
+    // Its place goes to a new thread about a second after the terminate, not when the call returns (3 s).
+    assert.equal(((await pool.task(TASKS)(1, 2, context().ctx)) as { sum: number }).sum, 3);
+    const took = performance.now() - t0;
+    assert.ok(took < 2500, `the next task ran ${Math.round(took)} ms after the abort`);
+    assert.deepEqual(pool.stats, { threads: 1, busy: 0, queued: 0 });
+  });
+});
+
 test('a terminateAfter or idleTimeout longer than Node allows a timer (2^31-1 ms) is not cut to 1 ms', async () => {
   const month = 30 * 24 * 3_600_000;
   await withPool({ size: 1, terminateAfter: month, idleTimeout: month }, async (pool) => {
