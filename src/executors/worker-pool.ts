@@ -487,11 +487,14 @@ function errorFromJSON(e: EventError): Error {
   if (e.name === 'TickworkError' && e.code !== undefined && Object.hasOwn(ERROR_CODES, e.code)) {
     const err = new TickworkError(e.code as ErrorCode, e.message);
     if (e.stack !== undefined) err.stack = e.stack;
+    else delete err.stack;
     return err;
   }
   const err = new Error(e.message);
   err.name = e.name;
+  // A thrown value that is no Error (a string, an object) had no stack: not this module's either.
   if (e.stack !== undefined) err.stack = e.stack;
+  else delete err.stack;
   if (e.code !== undefined) (err as Error & { code?: string }).code = e.code;
   return err;
 }

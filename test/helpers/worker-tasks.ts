@@ -80,3 +80,8 @@ export function blocksInSyscall(seconds: number): string {
   execSync(`sleep ${seconds}`);
   return 'slept';
 }
+
+/** Throws what is not an Error. */
+export function throwsString(): never {
+  throw 'no thumbnails today';
+}

@@ -94,6 +94,16 @@ test("a task's error reaches the run as thrown: name, message, stack and code", 
   });
 });
 
+test('a task that throws what is not an Error fails with that message and no stack (none of the pool)', async () => {
+  await withPool({ size: 1 }, async (pool) => {
+    await assert.rejects(pool.task(TASKS, 'throwsString')(context().ctx), (e: Error) => {
+      assert.equal(e.message, 'no thumbnails today');
+      assert.equal(e.stack, undefined, 'as a run records an in-process task throwing it');
+      return true;
+    });
+  });
+});
+
 test('a module without the export, or one that does not load, fails the run, not the pool', async () => {
   await withPool({ size: 1 }, async (pool) => {
     await assert.rejects(pool.task(TASKS, 'notAFunction')(context().ctx), code('TASK_NOT_FOUND'));
