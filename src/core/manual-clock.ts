@@ -134,10 +134,20 @@ export class ManualClock implements Clock {
    */
   jump(ms: number): void {
     this.wallOffset += ms;
-    if (ms !== 0) for (const l of [...this.stepListeners]) l(ms);
+    if (ms === 0) return;
+    for (const l of [...this.stepListeners]) {
+      try {
+        l(ms);
+      } catch {
+        // A listener's failure is its own; the others are still told (as `SystemClock` does).
+      }
+    }
   }
 
-  /** Calls `listener` at each {@link ManualClock.jump} (synchronously, with the jump in ms). */
+  /**
+   * Calls `listener` at each {@link ManualClock.jump} (synchronously, with the jump in ms); a listener that
+   * throws neither stops the jump nor the other listeners.
+   */
   onStep(listener: (stepMs: number) => void): () => void {
     this.stepListeners.add(listener);
     return () => this.stepListeners.delete(listener);

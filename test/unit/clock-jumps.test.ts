@@ -336,3 +336,15 @@ test('a custom clock whose onStep answers no function, or whose remover throws: 
     assert.deepEqual(ran, [120_000], variant);
   }
 });
+
+test('ManualClock.jump: a step listener that throws is its own failure; the others are still told, as with SystemClock', () => {
+  const clock = new ManualClock(T);
+  const steps: number[] = [];
+  clock.onStep(() => {
+    throw new Error('listener bug');
+  });
+  clock.onStep((ms) => steps.push(ms));
+  clock.jump(5000);
+  assert.deepEqual(steps, [5000]);
+  assert.equal(clock.now(), T + 5000);
+});
