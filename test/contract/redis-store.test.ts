@@ -10,7 +10,7 @@ import { isTickworkError } from '../../src/core/errors.js';
 import type { JobRecord } from '../../src/core/structures.js';
 import { MemoryStore } from '../../src/stores/memory/index.js';
 import { RedisStore } from '../../src/stores/redis/index.js';
-import { APPLY, CLAIM } from '../../src/stores/redis/scripts.js';
+import { APPLY, CLAIM, JOB_INDEX, LIST_JOBS } from '../../src/stores/redis/scripts.js';
 import type { FirePlanner, JobFilter, StoreChange } from '../../src/stores/store.js';
 import { IntervalTrigger, triggerFromJSON } from '../../src/triggers/index.js';
 import { job } from './store-contract.js';
@@ -1000,6 +1000,106 @@ test('listings and counts agree with the memory store after random adds, renames
     } finally {
       await redis.stop();
       await memory.stop();
+    }
+  });
+});
+
+test('a page of jobs is that of one moment: a job removed, paused or renamed by another process while the page is read neither shortens it nor brings a job the filter or the order leaves out', async () => {
+  await withPrefix(async (prefix) => {
+    const client = new Redis(REDIS_URL);
+    const store = new RedisStore({ client }, { prefix, listen: false });
+    const other = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    // The change `meanwhile` makes through the other store, once, as soon as a listing script of `store` has
+    // answered (before the store reads anything else).
+    let meanwhile: (() => Promise<unknown>) | null = null;
+    const listing = new Set([LIST_JOBS.sha, JOB_INDEX.sha]);
+    const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    (client as unknown as { evalsha: unknown }).evalsha = async (...args: unknown[]) => {
+      const reply = await evalsha(...args);
+      const change = meanwhile;
+      if (listing.has(args[0] as string) && change) {
+        meanwhile = null;
+        await change();
+      }
+      return reply;
+    };
+    try {
+      await store.start(startContext);
+      await other.start(startContext);
+      const base = Date.now() + HOUR;
+      const ids = 'abcdefghij'.split('');
+      // Job k (a is 0) due k seconds after base (d and h paused, without one) and named n-(9 - k).
+      for (const [k, id] of ids.entries())
+        await store.addJob(
+          job(id, {
+            name: `n-${9 - k}`,
+            paused: id === 'd' || id === 'h',
+            nextRunTime: id === 'd' || id === 'h' ? null : new Date(base + k * SECOND),
+          }),
+          'error',
+        );
+      const ids_ = (list: JobRecord[]) => list.map((j) => j.id);
+      // [what, filter, the change meanwhile, the page before the change, the page after it]
+      const cases: [string, JobFilter, () => Promise<unknown>, string[], string[]][] = [
+        [
+          'by id, b removed',
+          { limit: 4 },
+          () => other.removeJob('b'),
+          ['a', 'b', 'c', 'd'],
+          ['a', 'c', 'd', 'e'],
+        ],
+        [
+          'after c, e paused',
+          { afterId: 'c', paused: false, limit: 3 },
+          () => other.updateJob('e', { paused: true, nextRunTime: null }),
+          ['e', 'f', 'g'],
+          ['f', 'g', 'i'],
+        ],
+        [
+          'by name, i renamed',
+          { sort: 'name', limit: 3 },
+          () => other.updateJob('i', { name: 'z' }),
+          ['j', 'i', 'h'],
+          ['j', 'h', 'g'],
+        ],
+        [
+          'by next run time, f moved last',
+          { sort: 'nextRunTime', offset: 2, limit: 3 },
+          () => other.updateJob('f', { nextRunTime: new Date(base + HOUR) }),
+          ['f', 'g', 'i'],
+          ['g', 'i', 'j'],
+        ],
+        // Given ids (sorted in the process after one script, then read).
+        [
+          'given ids, g removed',
+          { ids: ['j', 'g', 'c', 'a'], limit: 3 },
+          () => other.removeJob('g'),
+          ['a', 'c', 'g'],
+          ['a', 'c', 'j'],
+        ],
+        // Paused jobs, too sparse for a walk: the paused set read whole, sorted in the process.
+        [
+          'paused, h resumed',
+          { paused: true, limit: 5 },
+          () => other.updateJob('h', { paused: false, nextRunTime: new Date(base) }),
+          ['d', 'e', 'h'],
+          ['d', 'e'],
+        ],
+      ];
+      for (const [what, filter, change, before, after] of cases) {
+        meanwhile = change;
+        const page = ids_(await store.getJobs(filter));
+        assert.equal(meanwhile, null, `${what}: the change was made`);
+        assert.ok(
+          JSON.stringify(page) === JSON.stringify(before) || JSON.stringify(page) === JSON.stringify(after),
+          `${what}: ${JSON.stringify(page)} is neither ${JSON.stringify(before)} nor ${JSON.stringify(after)}`,
+        );
+        assert.deepEqual(ids_(await store.getJobs(filter)), after, `${what}: listed again`);
+      }
+    } finally {
+      await other.stop();
+      await store.stop();
+      await client.quit();
     }
   });
 });

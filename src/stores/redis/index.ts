@@ -153,6 +153,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type Hash = Record<string, string>;
 
+/** A job's summary in `JOB_INDEX`'s reply: id, name, next run time, paused, task id (`''`: no such field). */
+type Summary = [string, string, string, string, string];
+
+/**
+ * How many times {@link RedisStore.getJobs} reads a page sorted in the process again when one of its jobs
+ * changed between the two reads (after that, it returns what it read last).
+ */
+const LIST_ATTEMPTS = 5;
+
 /** A flat `HGETALL` reply as an object. */
 function toHash(flat: unknown): Hash {
   const list = flat as string[];
@@ -678,38 +687,40 @@ export class RedisStore implements Store {
   /**
    * Pages through an index in the order asked (one script: the job index, the name index, or the due index
    * followed by the jobs without a next run time), so that a page costs what it skips and returns, whatever
-   * the number of jobs; then reads the page's hashes. Given ids, or paused jobs only when they are too sparse
-   * in the index for a walk to be shorter than the paused set, are read from the list or the paused set: a
-   * summary of each (id, name, next run time, paused, task), which the process filters, sorts and pages.
+   * the number of jobs, and reads the page's hashes in the same script. Given ids, or paused jobs only when
+   * they are too sparse in the index for a walk to be shorter than the paused set, are read from the list or
+   * the paused set: a summary of each (id, name, next run time, paused, task), which the process filters,
+   * sorts and pages; then the page's hashes are read, and the whole is done again (up to
+   * {@link LIST_ATTEMPTS} times) while one of them was removed or had its summary changed in between, so that
+   * a page is that of one moment.
    */
   async getJobs(filter: JobFilter = {}): Promise<JobRecord[]> {
     const sort = checkJobPage(filter);
     const offset = filter.offset ?? 0;
-    let ids: string[];
     if (filter.limit === 0) return [];
-    const listed =
-      filter.ids === undefined
-        ? ((await this.eval(S.LIST_JOBS, [
-            sort,
-            filter.paused === undefined ? '' : filter.paused ? '1' : '0',
-            filter.taskId === undefined ? '' : `=${filter.taskId}`,
-            filter.afterId === undefined ? '' : `>${filter.afterId}`,
-            String(offset),
-            String(filter.limit ?? -1),
-          ])) as string[] | 0)
-        : 0;
-    if (listed !== 0) ids = listed;
-    else {
+    if (filter.ids === undefined) {
+      const listed = (await this.eval(S.LIST_JOBS, [
+        sort,
+        filter.paused === undefined ? '' : filter.paused ? '1' : '0',
+        filter.taskId === undefined ? '' : `=${filter.taskId}`,
+        filter.afterId === undefined ? '' : `>${filter.afterId}`,
+        String(offset),
+        String(filter.limit ?? -1),
+      ])) as [string, unknown][] | 0;
+      if (listed !== 0) return listed.map(([id, flat]) => decodeJobAt(toHash(flat), id));
+    }
+    for (let attempt = 1; ; attempt++) {
       // Given ids, or paused jobs too sparse in the index for a walk: a summary of each, sorted here.
       const rows = (await this.eval(S.JOB_INDEX, [
         filter.ids === undefined ? 'paused' : JSON.stringify(filter.ids),
-      ])) as [string, string, string, string, string][];
-      let list = rows.map(([id, name, next, paused, taskId]) => ({
+      ])) as Summary[];
+      let list = rows.map(([id, name, next, paused, taskId], i) => ({
         id,
         name,
         nextRunTime: next === '' || !Number.isFinite(Number(next)) ? null : new Date(Number(next)),
         paused: paused !== '0',
         taskId,
+        row: i,
       }));
       if (filter.taskId !== undefined) list = list.filter((j) => j.taskId === filter.taskId);
       if (filter.paused !== undefined) list = list.filter((j) => j.paused === filter.paused);
@@ -720,23 +731,41 @@ export class RedisStore implements Store {
       }
       list.sort(jobComparator(sort));
       const end = filter.limit === undefined ? undefined : offset + filter.limit;
-      ids = list.slice(offset, end).map((j) => j.id);
+      const page = list.slice(offset, end);
+      if (page.length === 0) return [];
+      const hashes = await this.call(async (c) => {
+        const p = c.pipeline();
+        for (const j of page) p.hgetall(this.key('job', j.id));
+        return (await p.exec()) ?? [];
+      });
+      const out: JobRecord[] = [];
+      let moved = false;
+      hashes.forEach(([err, h], i) => {
+        // A key of another type under the prefix (written by hand) is no job: left out, not a failed listing.
+        if (err && /^WRONGTYPE/.test(err.message)) {
+          moved = true;
+          return;
+        }
+        if (err) throw mapError(err);
+        const hash = h as Hash;
+        const j = page[i]!;
+        if (Object.keys(hash).length === 0) {
+          moved = true; // removed meanwhile
+          return;
+        }
+        const [, name, next, paused, taskId] = rows[j.row]!;
+        const now: Summary = [
+          j.id,
+          hash.name ?? '',
+          hash.next_run_time ?? '',
+          hash.paused ?? '',
+          hash.task_id ?? '',
+        ];
+        if (now[1] !== name || now[2] !== next || now[3] !== paused || now[4] !== taskId) moved = true;
+        out.push(decodeJobAt(hash, j.id));
+      });
+      if (!moved || attempt >= LIST_ATTEMPTS) return out;
     }
-    if (ids.length === 0) return [];
-    const hashes = await this.call(async (c) => {
-      const p = c.pipeline();
-      for (const id of ids) p.hgetall(this.key('job', id));
-      return (await p.exec()) ?? [];
-    });
-    const out: JobRecord[] = [];
-    hashes.forEach(([err, h], i) => {
-      // A key of another type under the prefix (written by hand) is no job: left out, not a failed listing.
-      if (err && /^WRONGTYPE/.test(err.message)) return;
-      if (err) throw mapError(err);
-      const hash = h as Hash;
-      if (Object.keys(hash).length > 0) out.push(decodeJobAt(hash, ids[i]!)); // removed meanwhile: left out
-    });
-    return out;
   }
 
   /**

@@ -636,13 +636,14 @@ return out
 );
 
 /**
- * A page of job ids for `getJobs`, walking an index in the order asked, so that a page costs what it skips and
+ * A page of jobs for `getJobs`, walking an index in the order asked, so that a page costs what it skips and
  * returns, not what the store holds. `ARGV[2]` the order: `id` (the job index), `name` (the name index) or
  * `nextRunTime` (the due index, merged with the paused jobs that have a next run time, then the jobs without
  * one by id); `ARGV[3]` `0` for unpaused jobs only, `1` for paused jobs only (`''`: any); `ARGV[4]` `=` and a
  * task id (`''`: any task); `ARGV[5]` `>` and an id: only ids after it (`''`: all); `ARGV[6]` offset; `ARGV[7]`
  * limit (`-1`: none). Only jobs whose hash exists are listed (an index entry left without its hash, or with a
- * key of another type, is passed over), each once.
+ * key of another type, is passed over), each once. Returns `{id, flat hash}` per job of the page, the hashes
+ * read in the same script (one snapshot: the page's jobs are the ones the walk chose, as they were).
  *
  * Paused jobs only: walked as the others (the paused set tells which entries to read) when the walk is
  * expected to be shorter than the paused set, that is when paused jobs are dense enough in the index;
@@ -739,7 +740,12 @@ else
     end)
   end
 end
-return out
+-- The page's hashes, read in this script: read afterwards, a job removed, paused or renamed meanwhile would
+-- leave the page short (a caller asking for one job more than its page would take it for the last page) or
+-- holding a job the filter or the order no longer puts there.
+local page = {}
+for k, id in ipairs(out) do page[k] = { id, hash(P .. 'job:' .. id) } end
+return page
 `,
 );
 
