@@ -21,6 +21,7 @@ import { runToJSON, type RunRecord } from '../core/structures.js';
 import { dashboardAssets } from '../dashboard/index.js';
 import { duration, integer, optionsObject, rejectUnknownKeys } from '../core/validate.js';
 import type { JobFilter, RunFilter } from '../stores/store.js';
+import { compareCodePoints } from '../stores/common.js';
 import { createTrigger, triggerFromJSON, type Trigger } from '../triggers/index.js';
 import { TokenAuth, allows, type ApiAuthOptions, type ApiRole } from './auth.js';
 import { ApiError, errorResponse, json, validationError } from './errors.js';
@@ -563,16 +564,23 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
     const since = (await scheduler.store.getJob(jobId))?.createdAt.getTime() ?? -Infinity;
     return runs.find((r) => r.createdAt.getTime() >= since) ?? null;
   };
-  // Where the run `id` is among the runs of `filter` at fire time `time` (0 for the first), read 500 at a time;
-  // `null` when it is not there (removed, or no longer matching the filter).
+  /**
+   * How many runs matching `filter` at fire time `time` come up to run `id` in the stores' order (ties by id,
+   * descending, by code point: see `RunFilter`): those with an id from `id` on. The run itself need not exist
+   * any more (retention deleted it): the runs after it are still found where they stand. `null` when `filter`
+   * leaves out `time`.
+   */
   const positionAtTime = async (filter: RunFilter, time: number, id: string): Promise<number | null> => {
     const atTime: RunFilter = { ...filter, from: new Date(time), to: new Date(time + 1), limit: 500 };
     if (filter.from !== undefined && filter.from.getTime() > time) return null;
+    let seen = 0;
     for (let offset = 0; ; offset += 500) {
       const runs = await scheduler.getRuns({ ...atTime, offset });
-      const i = runs.findIndex((r) => r.id === id);
-      if (i >= 0) return offset + i;
-      if (runs.length < 500) return null;
+      for (const r of runs) {
+        if (compareCodePoints(r.id, id) < 0) return seen;
+        seen++;
+      }
+      if (runs.length < 500) return seen;
     }
   };
   // Never throws (it runs after the job was created): an id that no URL can address ("." and "..", which
@@ -850,7 +858,8 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
         if (to !== null) filter.to = new Date(to);
         // Runs at the cursor's fire time `t` before the ones already seen: `skip` of them. A run recorded since
         // with the same fire time (a late fire of another job) sorts before them (newest created first) and
-        // shifts them: the last run seen is then found again among the runs at `t`, and the page goes on after it.
+        // shifts them, and one deleted since (retention) shifts the others back: the page then goes on after
+        // the last run seen, where it stands among the runs at `t` by its id (or would stand, once deleted).
         let base = cursor ? cursor.skip : 0;
         let runs: RunRecord[];
         if (cursor?.last === undefined) {
@@ -861,7 +870,7 @@ export function createApi(scheduler: Scheduler, options: ApiOptions): TickworkAp
             runs = probe.slice(1);
           } else {
             const at = await positionAtTime(filter, cursor.time, cursor.last);
-            if (at !== null) base = at + 1;
+            if (at !== null) base = at;
             runs = await scheduler.getRuns({ ...filter, offset: base });
           }
         }

@@ -185,7 +185,12 @@ export interface RunOutcome {
   retryAt?: Date | null;
 }
 
-/** Filter for {@link Store.getRuns}. All given conditions must hold. Newest first (by scheduled fire time). */
+/**
+ * Filter for {@link Store.getRuns}. All given conditions must hold. Newest first: by scheduled fire time,
+ * descending, and runs sharing a fire time by id, descending, by code point (run ids are UUIDs of version 7,
+ * so the newest created comes first). The order is total and follows from the runs alone, so a caller paging
+ * by fire time can tell where a run it saw stood, even once retention has deleted it.
+ */
 export interface RunFilter {
   jobId?: string;
   status?: RunStatus | RunStatus[];
@@ -422,7 +427,7 @@ export interface Store {
 
   /** One run, or `null`. */
   getRun(id: string): Promise<RunRecord | null>;
-  /** Runs matching `filter`, newest scheduled fire time first. */
+  /** Runs matching `filter`, newest scheduled fire time first, ties by id, descending (see {@link RunFilter}). */
   getRuns(filter?: RunFilter): Promise<RunRecord[]>;
 
   /**

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isTickworkError } from '../../src/core/errors.js';
 import type { JobRecord, RunRecord } from '../../src/core/structures.js';
+import { compareCodePoints } from '../../src/stores/common.js';
 import type { FireContext, FirePlan, FirePlanner, Store, StoreChange } from '../../src/stores/store.js';
 import { IntervalTrigger, triggerFromJSON } from '../../src/triggers/index.js';
 
@@ -1089,6 +1090,42 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
       ]);
       assert.deepEqual(key(await store.getRuns({ limit: 3, offset: 2 })), ['b25', 'a20', 'b15']);
       assert.deepEqual(key(await store.getRuns({ limit: 2, offset: 7 })), ['a0']);
+    });
+
+    it('getRuns: runs sharing a fire time come by id, descending, with status and job filters, limit and offset', async ({
+      store,
+    }) => {
+      const t = Date.now() - HOUR;
+      for (const id of ['a', 'b', 'c', 'd', 'e'])
+        await store.addJob(job(id, { nextRunTime: new Date(t), maxInstances: 10 }), 'error');
+      await store.fireDueJobs(
+        new Date(),
+        10,
+        simplePlanner(HOUR, [], (j) => ({
+          runs: [0, 1].map((i) => ({
+            scheduledFireTime: new Date(t + i * 1000),
+            status: j.id === 'c' ? ('missed' as const) : ('pending' as const),
+            notBefore: new Date(t + i * 1000),
+          })),
+        })),
+      );
+      const all = await store.getRuns();
+      const byIdDown = (rs: RunRecord[]) =>
+        [...rs].sort((x, y) => (x.id === y.id ? 0 : compareCodePoints(y.id, x.id)));
+      const at = (i: number) => all.filter((r) => ms(r.scheduledFireTime) === t + i * 1000);
+      assert.equal(all.length, 10);
+      assert.deepEqual(all, [...byIdDown(at(1)), ...byIdDown(at(0))]);
+      const ids = (rs: RunRecord[]) => rs.map((r) => r.id);
+      assert.deepEqual(ids(await store.getRuns({ limit: 4, offset: 3 })), ids(all.slice(3, 7)));
+      const pending = all.filter((r) => r.status === 'pending');
+      assert.deepEqual(
+        ids(await store.getRuns({ status: 'pending', offset: 2, limit: 5 })),
+        ids(pending.slice(2, 7)),
+      );
+      assert.deepEqual(
+        ids(await store.getRuns({ from: new Date(t), to: new Date(t + 1), offset: 1 })),
+        ids(byIdDown(at(0)).slice(1)),
+      );
     });
 
     it('getNextWakeTime: earliest of unpaused nextRunTime, pending notBefore and running lease', async ({

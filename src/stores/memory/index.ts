@@ -2,7 +2,6 @@
  * The default store: everything in this process's memory, gone when it exits.
  * @module
  */
-import { randomUUID } from 'node:crypto';
 import { TickworkError } from '../../core/errors.js';
 import type { JobRecord, RunError, RunRecord, RunStatus } from '../../core/structures.js';
 import { duration, integer, optionsObject, rejectUnknownKeys } from '../../core/validate.js';
@@ -28,6 +27,7 @@ import {
   checkJobPage,
   cloneJob,
   compareCodePoints,
+  uuidv7,
   freezeTrigger,
   jobComparator,
   replacementOf,
@@ -456,7 +456,7 @@ export class MemoryStore implements Store {
       if (to !== undefined && run.sft >= to) continue;
       list.push(run);
     }
-    list.sort((a, b) => b.sft - a.sft || b.created - a.created);
+    list.sort((a, b) => b.sft - a.sft || compareCodePoints(b.id, a.id));
     const offset = filter.offset ?? 0;
     return list.slice(offset, offset + (filter.limit ?? 100)).map(toRecord);
   }
@@ -688,7 +688,8 @@ function advanced(job: JobRecord, nextRunTime: Date | null, now: Date): JobRecor
 
 function newRun(job: JobRecord, fireTime: number, notBefore: number, now: number, manual: boolean): MemRun {
   return {
-    id: randomUUID(),
+    // (a UUID version 7 of the creation time: runs sharing a fire time list newest created first, by id)
+    id: uuidv7(now),
     jobId: job.id,
     taskId: job.taskId,
     sft: fireTime,

@@ -1240,7 +1240,7 @@ export class PostgresStore implements Store {
     if (filter.to !== undefined) where.push(`scheduled_fire_time < ${p(filter.to)}`);
     let sql = `SELECT ${runColumnsMs('r')} FROM ${this.s}.runs r`;
     if (where.length) sql += ` WHERE ${where.join(' AND ')}`;
-    sql += ` ORDER BY r.scheduled_fire_time DESC, r.created_at DESC, r.id LIMIT ${p(filter.limit ?? 100)} OFFSET ${p(filter.offset ?? 0)}`;
+    sql += ` ORDER BY r.scheduled_fire_time DESC, r.id DESC LIMIT ${p(filter.limit ?? 100)} OFFSET ${p(filter.offset ?? 0)}`;
     const r = await this.query<RunColumns>(null, sql, params);
     return r.rows.map(decodeRun);
   }

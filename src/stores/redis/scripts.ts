@@ -587,6 +587,7 @@ if max ~= '+inf' then max = '(' .. max end
 local skip, limit = tonumber(ARGV[6]), tonumber(ARGV[7])
 local out = {}
 if limit <= 0 then return out end
+-- (runs sharing a fire time come by id, descending: ZREVRANGEBYSCORE returns equal scores in reverse byte order)
 if statuses == nil then
   for _, rid in ipairs(redis.call('ZREVRANGEBYSCORE', index, max, ARGV[4], 'LIMIT', skip, limit)) do
     -- An index entry whose run hash is gone (or is not a hash) is no run: left out.

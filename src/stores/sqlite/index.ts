@@ -21,7 +21,6 @@
  *
  * @module
  */
-import { randomUUID } from 'node:crypto';
 import { statfsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -54,6 +53,7 @@ import {
   resultToJson,
   replacementOf,
   unchangedByReplace,
+  uuidv7,
   ensureDirectory,
   type JobColumns,
   type RunColumns,
@@ -585,7 +585,7 @@ export class SqliteStore implements Store {
         if (!ok) throw new Error(`compare-and-set of job ${job.id} failed under the write lock`);
         const runs: RunRecord[] = [];
         for (const p of plan.runs) {
-          const id = randomUUID();
+          const id = uuidv7(t);
           const finished = p.status === 'pending' ? null : t;
           const sft = p.scheduledFireTime.getTime();
           const nb = p.notBefore.getTime();
@@ -614,7 +614,7 @@ export class SqliteStore implements Store {
       ).get(jobId) as { id: string; task_id: string; max_instances: number; active: number } | undefined;
       if (!row) throw notFound(jobId);
       const status: RunStatus = row.active >= row.max_instances ? 'skipped' : 'pending';
-      const id = randomUUID();
+      const id = uuidv7(t);
       const finished = status === 'pending' ? null : t;
       this.stmt(
         `INSERT INTO runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, attempt,
@@ -830,7 +830,7 @@ export class SqliteStore implements Store {
     }
     let sql = 'SELECT * FROM runs';
     if (where.length) sql += ` WHERE ${where.join(' AND ')}`;
-    sql += ' ORDER BY scheduled_fire_time DESC, created_at DESC, id LIMIT ? OFFSET ?';
+    sql += ' ORDER BY scheduled_fire_time DESC, id DESC LIMIT ? OFFSET ?';
     params.push(filter.limit ?? 100, filter.offset ?? 0);
     const rows = (await this.read(() => this.stmt(sql).all(...params))) as RunColumns[];
     return rows.map(decodeRun);
