@@ -1239,7 +1239,10 @@ const JOB_ORDER: Record<JobSort, string> = {
 
 /**
  * The `taskId` and `paused` conditions of a job filter. `paused` is written as a literal, not a parameter, so
- * that SQLite can use the partial index `jobs_due` (`WHERE paused = 0`) for `paused = 0`.
+ * that SQLite can use the partial index `jobs_due` (`WHERE paused = 0`) for `paused = 0`. Paused is anything but
+ * 0, as a row reads (`decodeJob` reads a value written by hand, `'yes'` or `2`, as paused) and as the firing
+ * step sees it (it claims `paused = 0` only): such a row is listed and counted with the paused jobs, not left out
+ * of both lists.
  */
 function jobWhere(filter: JobCountFilter): { where: string[]; params: unknown[] } {
   const where: string[] = [];
@@ -1248,7 +1251,7 @@ function jobWhere(filter: JobCountFilter): { where: string[]; params: unknown[] 
     where.push('task_id = ?');
     params.push(filter.taskId);
   }
-  if (filter.paused !== undefined) where.push(filter.paused ? 'paused = 1' : 'paused = 0');
+  if (filter.paused !== undefined) where.push(filter.paused ? 'paused <> 0' : 'paused = 0');
   return { where, params };
 }
 
