@@ -1103,3 +1103,40 @@ test('a page of jobs is that of one moment: a job removed, paused or renamed by 
     }
   });
 });
+
+test('run history with index entries whose run hash is gone (deleted by hand, evicted): pages stay full and offsets count runs only, with or without a status filter', async () => {
+  await withPrefix(async (prefix, admin) => {
+    const store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    await store.start(startContext);
+    try {
+      const t = Date.now() - HOUR;
+      await store.addJob(job('a', { nextRunTime: new Date(t), maxInstances: 10 }), 'error');
+      await store.fireDueJobs(new Date(), 10, () => ({
+        runs: [0, 1, 2, 3, 4, 5].map((i) => ({
+          scheduledFireTime: new Date(t + i * SECOND),
+          status: 'missed' as const,
+          notBefore: new Date(t + i * SECOND),
+        })),
+        nextRunTime: null,
+        remove: false,
+      }));
+      const all = (await store.getRuns()).map((r) => r.id);
+      assert.equal(all.length, 6);
+      // The second and fourth newest runs' hashes are gone; their index entries stay.
+      await admin.del(`${prefix}run:${all[1]}`, `${prefix}run:${all[3]}`);
+      const left = [all[0], all[2], all[4], all[5]];
+      for (const status of [undefined, 'missed' as const]) {
+        const ids = async (offset: number, limit: number) =>
+          (await store.getRuns({ offset, limit, ...(status ? { status } : {}) })).map((r) => r.id);
+        assert.deepEqual(await ids(0, 3), left.slice(0, 3), `${status}: a full page`);
+        assert.deepEqual(await ids(1, 2), left.slice(1, 3), `${status}: the offset counts runs`);
+        assert.deepEqual(await ids(3, 5), left.slice(3), `${status}: the last page`);
+        const walked: string[] = [];
+        for (let offset = 0; offset < 10; offset += 2) walked.push(...(await ids(offset, 2)));
+        assert.deepEqual(walked, left, `${status}: pages of 2 walk every run once`);
+      }
+    } finally {
+      await store.stop();
+    }
+  });
+});

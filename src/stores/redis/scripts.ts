@@ -587,23 +587,25 @@ if max ~= '+inf' then max = '(' .. max end
 local skip, limit = tonumber(ARGV[6]), tonumber(ARGV[7])
 local out = {}
 if limit <= 0 then return out end
--- (runs sharing a fire time come by id, descending: ZREVRANGEBYSCORE returns equal scores in reverse byte order)
-if statuses == nil then
-  for _, rid in ipairs(redis.call('ZREVRANGEBYSCORE', index, max, ARGV[4], 'LIMIT', skip, limit)) do
-    -- An index entry whose run hash is gone (or is not a hash) is no run: left out.
-    local h = safe('HGETALL', P .. 'run:' .. rid)
-    if h and #h > 0 then out[#out + 1] = h end
+-- Whether run rid is listed: an index entry whose run hash is gone (deleted or evicted) or is not a hash is no
+-- run, neither listed nor counted by the offset (a page of limit runs is full while runs remain: a caller asking
+-- for one run more than its page would take a short page for the last one).
+local function listed(rid)
+  if statuses == nil then
+    local n = safe('HLEN', P .. 'run:' .. rid)
+    return n ~= nil and n > 0
   end
-  return out
+  local st = safe('HGET', P .. 'run:' .. rid, 'status')
+  return st and statuses[st]
 end
+-- (runs sharing a fire time come by id, descending: ZREVRANGEBYSCORE returns equal scores in reverse byte order)
 local offset = 0
 while #out < limit do
   local ids = redis.call('ZREVRANGEBYSCORE', index, max, ARGV[4], 'LIMIT', offset, 512)
   if #ids == 0 then break end
   offset = offset + #ids
   for _, rid in ipairs(ids) do
-    local st = safe('HGET', P .. 'run:' .. rid, 'status')
-    if st and statuses[st] then
+    if listed(rid) then
       if skip > 0 then skip = skip - 1 else
         out[#out + 1] = hash(P .. 'run:' .. rid)
         if #out >= limit then break end
