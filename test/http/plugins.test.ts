@@ -197,6 +197,47 @@ test('express: tickworkRouter serves the API; bindLifecycle starts on listen and
   assert.equal(server.listening, false);
 });
 
+test("express: the router answers under its prefix wherever it is mounted (app.use('/scheduler', router) too)", async () => {
+  const scheduler = makeScheduler(new ManualClock('2024-01-01T00:00:00Z'));
+  await scheduler.start();
+  const app = express();
+  // Mounted at the prefix itself: Express hands the router `/jobs` for `/scheduler/jobs`.
+  app.use('/scheduler', tickworkRouter(scheduler, { auth: AUTH }));
+  // Mounted in a router of its own with other routes: only the prefix is the API's.
+  const admin = express.Router();
+  admin.use(tickworkRouter(scheduler, { auth: AUTH, prefix: '/admin/jobs-api' }));
+  admin.get('/users', (_req, res) => void res.send('users'));
+  app.use('/admin', admin);
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const created = await fetch(`${base}/scheduler/jobs`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: JSON.stringify(job),
+    });
+    assert.equal(created.status, 201);
+    assert.equal(created.headers.get('location'), '/scheduler/jobs/j');
+    const list = (await (await fetch(`${base}/scheduler/jobs`, { headers: auth() })).json()) as {
+      items: { id: string }[];
+    };
+    assert.deepEqual(
+      list.items.map((j) => j.id),
+      ['j'],
+    );
+    const dashboard = await fetch(`${base}/scheduler`, { redirect: 'manual' });
+    assert.equal(dashboard.status, 308);
+    assert.equal(dashboard.headers.get('location'), '/scheduler/');
+    assert.equal((await fetch(`${base}/scheduler/`)).status, 200);
+    assert.equal((await fetch(`${base}/admin/jobs-api/status`, { headers: auth() })).status, 200);
+    assert.equal(await (await fetch(`${base}/admin/users`)).text(), 'users');
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+    await scheduler.shutdown({ wait: false });
+  }
+});
+
 test('express: a SIGTERM shuts down gracefully, waiting for a running job', async () => {
   const clock = new ManualClock('2024-01-01T00:00:00Z');
   const scheduler = new Scheduler({ clock, logger: silentLogger });
