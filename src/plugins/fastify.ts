@@ -36,7 +36,8 @@ declare module 'fastify' {
  * Options of the Fastify plugin: its own, and the {@link SchedulerOptions} of the scheduler it creates.
  * Fastify's register options (`prefix`, `logLevel`, `logSerializers`) are accepted too: `logLevel` sets the
  * level of the scheduler's logger when the plugin makes it from `fastify.log`; `prefix` does not apply (the
- * plugin is not encapsulated; the API mounts at `api.prefix`).
+ * plugin is not encapsulated; the API mounts at `api.prefix`, below the route prefix of the context the
+ * plugin is registered in: `/admin/scheduler` inside `app.register(ctx, { prefix: '/admin' })`).
  *
  * @throws TickworkError (when registered) `UNKNOWN_OPTION` for any other key, naming the plugin's and the
  *   scheduler's options; `INVALID_OPTION` for a scheduler option given with `scheduler`.
@@ -93,13 +94,18 @@ async function mountApi(fastify: FastifyInstance, api: TickworkApi): Promise<voi
     // The API reads (and size-limits) the body itself: leave the stream unread.
     child.removeAllContentTypeParsers();
     child.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+    const base = api.prefix;
+    // Registered in a context with a route prefix (`app.register(ctx, { prefix: '/admin' })`), the routes
+    // below answer under `/admin/scheduler`: the API is told so, since it sees the whole path.
+    const mounted = child.prefix + base;
+    const handleOptions = mounted === base ? {} : { prefix: mounted };
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
       const response = await api.handle(
         toWebRequest(request.raw, { url: request.raw.url ?? request.url, signal: clientGone(reply.raw) }),
+        handleOptions,
       );
       return sendResponse(reply, response);
     };
-    const base = api.prefix;
     for (const url of [base || '/', `${base}/*`]) {
       child.route({ method: [...METHODS], url, handler, exposeHeadRoute: false });
     }

@@ -111,6 +111,32 @@ test('fastify: a custom prefix', async () => {
   await app.close();
 });
 
+test('fastify: registered in a context with a route prefix, the API answers under that prefix plus its own', async () => {
+  const app = Fastify({ logger: false });
+  await app.register(
+    async (admin) => {
+      await admin.register(tickwork, { scheduler: makeScheduler(new ManualClock(0)), api: { auth: AUTH } });
+    },
+    { prefix: '/admin' },
+  );
+  await app.ready();
+  const status = await app.inject({ method: 'GET', url: '/admin/scheduler/status', headers: auth() });
+  assert.equal(status.statusCode, 200, status.body);
+  assert.equal(status.json().state, 'running');
+  const created = await app.inject({
+    method: 'POST',
+    url: '/admin/scheduler/jobs',
+    headers: auth(),
+    payload: job,
+  });
+  assert.equal(created.statusCode, 201, created.body);
+  assert.equal(created.headers.location, '/admin/scheduler/jobs/j');
+  const doc = await app.inject({ method: 'GET', url: '/admin/scheduler/openapi.json', headers: auth() });
+  assert.deepEqual(doc.json().servers, [{ url: '/admin/scheduler' }]);
+  assert.equal((await app.inject({ method: 'GET', url: '/admin/scheduler/' })).statusCode, 200);
+  await app.close();
+});
+
 test('hono: app.route(prefix, tickworkApp(...)) serves the API at that prefix (app.request, no sockets)', async () => {
   const clock = new ManualClock('2024-01-01T00:00:00Z');
   const scheduler = makeScheduler(clock);
