@@ -266,15 +266,9 @@ test('an idle scheduler notices a step of the wall clock forward at once, not at
 
 test('a custom clock whose onStep throws: start() goes on (with a warning), steps are seen at the next wake-up', async () => {
   const inner = new ManualClock(T);
-  const clock = {
-    now: () => inner.now(),
-    setTimeout: (cb: () => unknown, ms: number) => inner.setTimeout(cb, ms),
-    clearTimeout: (h: Parameters<ManualClock['clearTimeout']>[0]) => inner.clearTimeout(h),
-    sleep: (ms: number, signal?: AbortSignal) => inner.sleep(ms, signal),
-    onStep(): () => void {
-      throw new Error('no step listening here');
-    },
-  };
+  const clock = customClock(inner, () => {
+    throw new Error('no step listening here');
+  });
   const logger = captureLogger();
   const scheduler = new Scheduler({ clock, logger });
   const ran: number[] = [];
@@ -295,20 +289,14 @@ test('a custom clock whose onStep throws: start() goes on (with a warning), step
 test('a custom clock whose onStep answers no function, or whose remover throws: shutdown() still stops the scheduler and its store', async () => {
   for (const variant of ['returns an object', 'remover throws'] as const) {
     const inner = new ManualClock(T);
-    const clock = {
-      now: () => inner.now(),
-      setTimeout: (cb: () => unknown, ms: number) => inner.setTimeout(cb, ms),
-      clearTimeout: (h: Parameters<ManualClock['clearTimeout']>[0]) => inner.clearTimeout(h),
-      sleep: (ms: number, signal?: AbortSignal) => inner.sleep(ms, signal),
-      onStep(listener: (stepMs: number) => void): () => void {
-        const off = inner.onStep(listener);
-        if (variant === 'returns an object') return { unsubscribe: off } as never; // (an RxJS habit)
-        return () => {
-          off();
-          throw new Error('cannot remove');
-        };
-      },
-    };
+    const clock = customClock(inner, (listener) => {
+      const off = inner.onStep(listener);
+      if (variant === 'returns an object') return { unsubscribe: off } as never; // (an RxJS habit)
+      return () => {
+        off();
+        throw new Error('cannot remove');
+      };
+    });
     const logger = captureLogger();
     const store = new MemoryStore();
     let stopped = false;
@@ -348,3 +336,14 @@ test('ManualClock.jump: a step listener that throws is its own failure; the othe
   assert.deepEqual(steps, [5000]);
   assert.equal(clock.now(), T + 5000);
 });
+
+/** A clock of the caller's own over `inner`, with the given `onStep`. */
+function customClock(inner: ManualClock, onStep: (listener: (stepMs: number) => void) => () => void) {
+  return {
+    now: () => inner.now(),
+    setTimeout: (cb: () => unknown, ms: number) => inner.setTimeout(cb, ms),
+    clearTimeout: (h: Parameters<ManualClock['clearTimeout']>[0]) => inner.clearTimeout(h),
+    sleep: (ms: number, signal?: AbortSignal) => inner.sleep(ms, signal),
+    onStep,
+  };
+}
