@@ -24,7 +24,8 @@ export interface JobPolicy {
   /**
    * How many runs of the job may be going at once (pending or running), across every process sharing the
    * store. A fire time that comes due while that many are going is skipped with a `job:max-instances`
-   * event and a warning (APScheduler's `max_instances`). An integer from 1 to 2,147,483,647.
+   * event and a warning (APScheduler's `max_instances`); a backlog's queued runs count too (see
+   * {@link JobPolicy.coalesce}). An integer from 1 to 2,147,483,647.
    * @defaultValue 1
    */
   maxInstances?: number;
@@ -43,9 +44,11 @@ export interface JobPolicy {
   /**
    * When several fire times are due at once (after downtime or a stall), run once, for the latest, instead
    * of once for each (APScheduler's `coalesce`, Quartz's "fire once now" misfire instruction). With `false`,
-   * each owed fire time is a run of its own and counts against `maxInstances`: with the default of 1, the
-   * first runs and the others are recorded `skipped` (APScheduler 3 instead runs them one after another in
-   * one instance). Raise `maxInstances` to run a backlog (its runs then go at once).
+   * each owed fire time is a run of its own: as many as there are free `maxInstances` slots start at once,
+   * and the others wait (queued, `pending`) until every earlier run of the job has finished, so with the
+   * default of 1 they run one after another, as APScheduler 3 runs a backlog in one instance. A queued run
+   * is still subject to `misfireGraceTime` when its turn comes; with no free slot at all, the backlog is
+   * skipped.
    * @defaultValue true
    */
   coalesce?: boolean;

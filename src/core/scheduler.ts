@@ -1956,13 +1956,22 @@ export class Scheduler implements JobOwner {
     const runs: PlannedRun[] = [];
     let active = context.activeRuns;
     const jitter = job.jitter ?? trigger.jitter ?? 0;
+    /** A fire time of this backlog took a slot: the later ones that find none wait behind it. */
+    let admitted = false;
     for (const fireTime of due) {
       const lateBy = realNow - fireTime.getTime();
       if (job.misfireGraceTime !== null && lateBy > job.misfireGraceTime) {
         runs.push({ scheduledFireTime: fireTime, status: 'missed', notBefore: fireTime });
       } else if (active >= job.maxInstances) {
-        runs.push({ scheduledFireTime: fireTime, status: 'skipped', notBefore: fireTime });
+        // APScheduler 3 submits a backlog as one instance that runs its fire times one after another, and
+        // skips all of them only when no instance is free: queued runs wait for the earlier ones to finish.
+        runs.push(
+          admitted
+            ? { ...this.pendingRun(fireTime, jitter), queued: true }
+            : { scheduledFireTime: fireTime, status: 'skipped', notBefore: fireTime },
+        );
       } else {
+        admitted = true;
         runs.push(this.pendingRun(fireTime, jitter));
         active++;
       }

@@ -97,6 +97,14 @@ export interface PlannedRun {
   status: 'pending' | 'missed' | 'skipped';
   /** Earliest start (fire time plus jitter); ignored for `missed` and `skipped`. */
   notBefore: Date;
+  /**
+   * `pending` only: a fire time of a backlog (`coalesce: false`) that found no free `maxInstances` slot while
+   * an earlier fire time of the same plan took one. The store keeps it `pending` (never stores it as
+   * `skipped`), and {@link Store.acquireRuns} leases it only once every run of its job with an earlier
+   * scheduled fire time has finished (is neither `pending` nor `running`), so such runs go one after another,
+   * as APScheduler 3 runs a backlog in one instance.
+   */
+  queued?: boolean;
 }
 
 /** The planner's decision for one claimed job. */
@@ -341,7 +349,8 @@ export interface Store {
    *    another process has claimed at this moment (they are not lost: that process fires them);
    * 2. for each, call `planner(job, { now, activeRuns })`;
    * 3. insert the planned runs, unique on (job id, scheduled fire time) for scheduled runs: an existing one
-   *    is left as it is and not returned;
+   *    is left as it is and not returned; a store that counts the active runs again here may store a
+   *    `pending` run that no longer fits `maxInstances` as `skipped`, never a {@link PlannedRun.queued} one;
    * 4. set the job's `nextRunTime` (or remove or pause it per the plan) only if its `nextRunTime` and
    *    `version` are still those that were read (compare-and-set), incrementing `version`.
    * Either all of a job's runs and its advance are stored, or none. A store may divide one call's claim
@@ -364,7 +373,9 @@ export interface Store {
    * Leases up to `limit` runs to `owner`: `pending` runs with `notBefore <= now` whose task is in `taskIds`
    * (all tasks when absent), oldest `notBefore` first. Each becomes `running` with `owner`, `attempt + 1`,
    * `startedAt = now` (the start of this attempt) and
-   * `leaseExpiresAt = now + leaseMs`. A run is leased to one process at a time.
+   * `leaseExpiresAt = now + leaseMs`. A run is leased to one process at a time. A
+   * {@link PlannedRun.queued | queued} run is passed over while a run of its job with an earlier scheduled
+   * fire time is `pending` or `running`.
    */
   acquireRuns(
     owner: string,

@@ -1,7 +1,8 @@
 // The PostgreSQL firing step's recheck of maxInstances under the row locks. The claim counts a job's active
 // runs on its statement's snapshot, taken before the row lock; a run that becomes active between the two (a
 // manual run committed by another process) is not in that count. The write step counts again and stores a
-// pending run that no longer fits maxInstances as skipped, and the result reports the plan as applied.
+// pending run that no longer fits maxInstances as skipped (a queued one stays pending), and the result
+// reports the plan as applied.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -37,7 +38,8 @@ test("PostgreSQL: a run that became active after the claim's snapshot is counted
         if (typeof q === 'object' && q.name?.endsWith('claim')) {
           await other.query(
             `INSERT INTO ${s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, created_at)
-             VALUES (gen_random_uuid(), 'a', 'task', now(), now(), 'running', true, now())`,
+             SELECT gen_random_uuid(), id, 'task', now(), now(), 'running', true, now()
+             FROM unnest(ARRAY['a', 'b']) AS id`,
           );
         }
         return result;
@@ -47,13 +49,19 @@ test("PostgreSQL: a run that became active after the claim's snapshot is counted
     (pool as { connect: unknown }).connect = (callback?: unknown) =>
       callback !== undefined ? (connect as (cb: unknown) => void)(callback) : wrap();
     const told: Record<string, number> = {};
-    // Two pending runs per job (a backlog not coalesced): the first and second of maxInstances 2.
+    // Two pending runs per job (a backlog not coalesced): the first and second of maxInstances 2; b's second
+    // is queued (it waits for the first instead of needing a slot of its own).
     const planner: FirePlanner = (j, context: FireContext) => {
       told[j.id] = context.activeRuns;
       return {
         runs: [
           { scheduledFireTime: new Date(t), status: 'pending', notBefore: new Date(t) },
-          { scheduledFireTime: new Date(t + 1000), status: 'pending', notBefore: new Date(t + 1000) },
+          {
+            scheduledFireTime: new Date(t + 1000),
+            status: 'pending',
+            notBefore: new Date(t + 1000),
+            queued: j.id === 'b',
+          },
         ],
         nextRunTime: new Date(t + 3_600_000),
         remove: false,
@@ -64,7 +72,8 @@ test("PostgreSQL: a run that became active after the claim's snapshot is counted
     const byJob = Object.fromEntries(
       result.fired.map((f) => [f.job.id, f.runs.map((r) => [r.scheduledFireTime.getTime(), r.status])]),
     );
-    // a: one active run now, so 1 + 1 fits maxInstances 2 and 1 + 2 does not.
+    // Each: one active run now, so 1 + 1 fits maxInstances 2 and 1 + 2 does not; b's queued run is never
+    // stored as skipped.
     assert.deepEqual(byJob, {
       a: [
         [t, 'pending'],
@@ -95,6 +104,23 @@ test("PostgreSQL: a run that became active after the claim's snapshot is counted
       'a skipped run is stored finished',
     );
     assert.equal((await store.getJob('a'))!.nextRunTime!.getTime(), t + 3_600_000);
+    const queued = await other.query(
+      `SELECT job_id, extract(epoch FROM scheduled_fire_time) * 1000 AS t, queued FROM ${s}.runs
+       WHERE NOT manual ORDER BY job_id, scheduled_fire_time`,
+    );
+    assert.deepEqual(
+      queued.rows.map((r: { job_id: string; t: string; queued: boolean }) => [
+        r.job_id,
+        Number(r.t) - t,
+        r.queued,
+      ]),
+      [
+        ['a', 0, false],
+        ['a', 1000, false],
+        ['b', 0, false],
+        ['b', 1000, true],
+      ],
+    );
   } finally {
     await store.stop();
     await pool.end();

@@ -144,6 +144,68 @@ test('a claimer that dies between claim and apply loses nothing: its claims expi
   });
 });
 
+test('a run that became active between the claim and the apply is counted by the apply: a pending run that no longer fits maxInstances is stored skipped, a queued one stays pending', async () => {
+  await withPrefix(async (prefix) => {
+    const store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    await store.start(startContext);
+    try {
+      const t = Math.floor(Date.now() / 1000) * 1000 - 60 * SECOND;
+      for (const id of ['a', 'b'])
+        await store.addJob(job(id, { nextRunTime: new Date(t), maxInstances: 2 }), 'error');
+      // Just before the apply, a manual run of each job becomes active, as another process's would.
+      const original = (store as unknown as { eval: (s: { name: string }, a: string[]) => Promise<unknown> })
+        .eval;
+      (store as unknown as { eval: unknown }).eval = async function (
+        this: unknown,
+        script: { name: string },
+        args: string[],
+      ) {
+        if (script.name === 'apply') for (const id of ['a', 'b']) await store.createManualRun(id, new Date());
+        return original.call(this, script, args);
+      };
+      const told: Record<string, number> = {};
+      const result = await store.fireDueJobs(new Date(), 10, (j, context) => {
+        told[j.id] = context.activeRuns;
+        return {
+          runs: [
+            { scheduledFireTime: new Date(t), status: 'pending', notBefore: new Date(t) },
+            {
+              scheduledFireTime: new Date(t + 1000),
+              status: 'pending',
+              notBefore: new Date(t + 1000),
+              queued: j.id === 'b',
+            },
+          ],
+          nextRunTime: new Date(t + HOUR),
+          remove: false,
+        };
+      });
+      assert.deepEqual(told, { a: 0, b: 0 });
+      // Each: one active run now, so 1 + 1 fits maxInstances 2 and 1 + 2 does not; b's queued run is exempt.
+      const byJob = Object.fromEntries(
+        result.fired.map((f) => [f.job.id, f.runs.map((r) => [r.scheduledFireTime.getTime() - t, r.status])]),
+      );
+      assert.deepEqual(byJob, {
+        a: [
+          [0, 'pending'],
+          [1000, 'skipped'],
+        ],
+        b: [
+          [0, 'pending'],
+          [1000, 'pending'],
+        ],
+      });
+      const stored = (await store.getRuns({ limit: 10 })).filter((r) => !r.manual);
+      assert.deepEqual(
+        stored.map((r) => `${r.jobId}@${r.scheduledFireTime.getTime() - t}:${r.status}`).sort(),
+        ['a@0:pending', 'a@1000:skipped', 'b@0:pending', 'b@1000:pending'],
+      );
+    } finally {
+      await store.stop();
+    }
+  });
+});
+
 test('connections killed mid-work (CLIENT KILL): calls fail with STORE_ERROR or succeed, the stores reconnect, every fire time is stored once', async () => {
   await withPrefix(async (prefix, admin) => {
     const stores = [0, 1, 2].map(

@@ -819,6 +819,56 @@ export function runStoreContract(name: string, makeHarness: MakeHarness, options
       assert.deepEqual(await store.acquireRuns('n3', new Date(), 10, 30_000), [], 'each run is leased once');
     });
 
+    it('a queued run waits, pending, until every run of its job with an earlier fire time has finished', async ({
+      store,
+    }) => {
+      const t = Date.now() - 10 * MIN;
+      const at = (n: number) => new Date(t + n * 1000);
+      await store.addJob(job('a', { nextRunTime: new Date(t), maxInstances: 1 }), 'error');
+      await store.addJob(job('b', { nextRunTime: new Date(t) }), 'error');
+      // As the scheduler plans a backlog of three with one free slot: the first takes it, the others queue.
+      await store.fireDueJobs(
+        new Date(),
+        10,
+        simplePlanner(HOUR, [], (j) => ({
+          runs:
+            j.id === 'a'
+              ? [
+                  { scheduledFireTime: at(0), status: 'pending', notBefore: at(0) },
+                  { scheduledFireTime: at(1), status: 'pending', notBefore: at(1), queued: true },
+                  { scheduledFireTime: at(2), status: 'pending', notBefore: at(2), queued: true },
+                ]
+              : [{ scheduledFireTime: at(0), status: 'pending', notBefore: at(0) }],
+        })),
+      );
+      assert.deepEqual(
+        (await store.getRuns({ jobId: 'a' })).map((r) => [ms(r.scheduledFireTime)! - t, r.status]),
+        [
+          [2000, 'pending'],
+          [1000, 'pending'],
+          [0, 'pending'],
+        ],
+      );
+      const label = (list: { run: RunRecord }[]) =>
+        list.map((a) => `${a.run.jobId}@${ms(a.run.scheduledFireTime)! - t}#${a.run.attempt}`).sort();
+      const first = await store.acquireRuns('n1', new Date(), 10, 30_000);
+      assert.deepEqual(label(first), ['a@0#1', 'b@0#1'], 'the queued runs wait for a@0');
+      assert.deepEqual(await store.acquireRuns('n1', new Date(), 10, 30_000), []);
+      // A retry puts a@0 back to pending (due at once): a@1000 still waits behind it.
+      const head = first.find((a) => a.run.jobId === 'a')!.run;
+      const retryAt = new Date(Date.now() - 1000);
+      assert.ok(await store.finishRun(head.id, 'n1', 1, new Date(), { status: 'failed', retryAt }));
+      const retried = await store.acquireRuns('n1', new Date(), 10, 30_000);
+      assert.deepEqual(label(retried), ['a@0#2']);
+      assert.ok(await store.finishRun(head.id, 'n1', 2, new Date(), { status: 'succeeded' }));
+      const second = await store.acquireRuns('n1', new Date(), 10, 30_000);
+      assert.deepEqual(label(second), ['a@1000#1'], 'a@1000 goes once a@0 has finished; a@2000 waits');
+      assert.deepEqual(await store.acquireRuns('n1', new Date(), 10, 30_000), []);
+      // A failed run has finished too.
+      assert.ok(await store.finishRun(second[0]!.run.id, 'n1', 1, new Date(), { status: 'failed' }));
+      assert.deepEqual(label(await store.acquireRuns('n1', new Date(), 10, 30_000)), ['a@2000#1']);
+    });
+
     it('heartbeatRuns renews only runs held under the same owner and attempt', async ({ store }) => {
       await fireOne(store, job('a', { nextRunTime: new Date(Date.now() - MIN) }));
       const [a] = await store.acquireRuns('n1', new Date(), 1, 1000);

@@ -263,7 +263,7 @@ export class MemoryStore implements Store {
         if (planned.status !== 'pending') {
           run.status = planned.status;
           run.finished = t;
-        }
+        } else if (planned.queued === true) run.queued = true;
         this.insertRun(run);
         runs.push(run);
       }
@@ -314,13 +314,13 @@ export class MemoryStore implements Store {
     const t = now.getTime();
     const tasks = taskIds ? this.taskSet(taskIds) : null;
     const out: AcquiredRun[] = [];
-    /** Due runs of tasks the caller does not have: put back afterwards. */
+    /** Due runs of tasks the caller does not have, and queued runs that wait: put back afterwards. */
     let others: MemRun[] | null = null;
     while (out.length < limit) {
       const run = this.topPendingRun();
       if (run === undefined || run.notBefore > t) break;
       this.pendingRuns.pop();
-      if (tasks && !tasks.has(run.taskId)) {
+      if ((tasks && !tasks.has(run.taskId)) || (run.queued && this.waitsBehind(run))) {
         (others ??= []).push(run);
         continue;
       }
@@ -565,6 +565,12 @@ export class MemoryStore implements Store {
     }
   }
 
+  /** Whether a run of `run`'s job with an earlier fire time is pending or running (see `PlannedRun.queued`). */
+  private waitsBehind(run: MemRun): boolean {
+    for (const other of this.active.get(run.jobId) ?? []) if (other.sft < run.sft) return true;
+    return false;
+  }
+
   /** Whether a retained scheduled (not manual) run of `jobId` has fire time `sft`. */
   private hasScheduledRun(jobId: string, sft: number): boolean {
     for (const run of this.active.get(jobId) ?? []) if (!run.manual && run.sft === sft) return true;
@@ -661,6 +667,8 @@ interface MemRun {
   error: RunError | null;
   result: unknown;
   created: number;
+  /** `PlannedRun.queued`: leased only once the job's runs with earlier fire times have finished. */
+  queued: boolean;
 }
 
 /** `job` with a new `nextRunTime` (an explicit literal: much cheaper than a spread on the hot path). */
@@ -704,6 +712,7 @@ function newRun(job: JobRecord, fireTime: number, notBefore: number, now: number
     error: null,
     result: undefined,
     created: now,
+    queued: false,
   };
 }
 

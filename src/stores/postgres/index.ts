@@ -876,6 +876,7 @@ export class PostgresStore implements Store {
             if (nb !== sft) run.b = nb;
             if (p.status === 'pending') {
               if (++k !== 1) run.k = k;
+              if (p.queued === true) run.w = true;
             } else {
               run.st = p.status;
               run.k = 0;
@@ -1020,9 +1021,11 @@ export class PostgresStore implements Store {
    */
   private acquireSql(due: string): string {
     return `WITH c AS (
-         SELECT ctid FROM ${this.s}.runs
+         SELECT ctid FROM ${this.s}.runs q
          WHERE status = 'pending' AND ${due}
            AND ($4::text[] IS NULL OR task_id = ANY($4::text[]))
+           AND (NOT queued OR NOT EXISTS (SELECT 1 FROM ${this.s}.runs e
+             WHERE e.job_id = q.job_id AND e.status IN ${ACTIVE_SQL} AND e.scheduled_fire_time < q.scheduled_fire_time))
          ORDER BY not_before LIMIT $3 FOR UPDATE SKIP LOCKED)
        UPDATE ${this.s}.runs r SET status = 'running', owner = $1, attempt = r.attempt + 1,
          started_at = statement_timestamp(), lease_expires_at = statement_timestamp() + $2 * interval '1 millisecond'
@@ -1629,8 +1632,9 @@ interface FireJobRecord extends Partial<FireRunRecord> {
 /**
  * A planned run in the firing step's JSON. `r` run id, `s` scheduled fire time, `b` not-before (absent: `s`),
  * `st` status (absent: `pending`), `k` its position among the job's pending runs of this plan (absent: 1; 0
- * for a run that is not pending), `e` the active runs the planner was told of (absent: 0); `i` the job id
- * (for a job's second and later runs, which go in a document of their own).
+ * for a run that is not pending), `e` the active runs the planner was told of (absent: 0), `w` true for a
+ * queued run (`PlannedRun.queued`: never downgraded to skipped); `i` the job id (for a job's second and later
+ * runs, which go in a document of their own).
  */
 interface FireRunRecord {
   r: string;
@@ -1639,6 +1643,7 @@ interface FireRunRecord {
   st?: RunStatus;
   k?: number;
   e?: number;
+  w?: boolean;
   i?: string;
 }
 
@@ -1652,7 +1657,7 @@ interface FireRunRecord {
  * succeeded `ON CONFLICT (job_id, scheduled_fire_time, manual) DO NOTHING`, with the task and `maxInstances`
  * of the row. The active runs are counted again here, under the row locks, on the statement's snapshot: when
  * more runs are active than the planner was told (a manual run committed between the claim's snapshot and
- * its lock), a pending run that no longer fits `maxInstances` is stored as skipped.
+ * its lock), a pending run that no longer fits `maxInstances` is stored as skipped (a queued one never is).
  *
  * It returns the jobs advanced (`ok`, a JSON array: a job id may hold a comma) and the runs inserted (`ins`,
  * comma-separated uuids) only when they are not all of them (null: all; the common case sends no list), and
@@ -1664,7 +1669,7 @@ interface FireRunRecord {
 function fireSql(s: string): string {
   return `WITH p AS (
       SELECT * FROM json_to_recordset($1::json) AS p(i text, t tid, v int, n float8, a text, q text, r uuid,
-        s float8, b float8, st text, k int, e int)),
+        s float8, b float8, st text, k int, e int, w boolean)),
     adv AS (
       UPDATE ${s}.jobs j SET
         next_run_time = CASE WHEN p.a IS NULL THEN to_timestamp(p.n / 1000.0) END,
@@ -1685,24 +1690,25 @@ function fireSql(s: string): string {
     ok AS (SELECT id, task_id, max_instances FROM adv UNION ALL SELECT id, task_id, max_instances FROM del),
     rr AS (
       SELECT p.i AS job_id, p.r AS id, p.s, coalesce(p.b, p.s) AS b, coalesce(p.st, 'pending') AS st,
-        coalesce(p.k, 1) AS k, coalesce(p.e, 0) AS e
+        coalesce(p.k, 1) AS k, coalesce(p.e, 0) AS e, coalesce(p.w, false) AS w
       FROM p WHERE p.r IS NOT NULL
       UNION ALL
-      SELECT x.i, x.r, x.s, coalesce(x.b, x.s), coalesce(x.st, 'pending'), coalesce(x.k, 1), coalesce(x.e, 0)
-      FROM json_to_recordset($3::json) AS x(i text, r uuid, s float8, b float8, st text, k int, e int)),
+      SELECT x.i, x.r, x.s, coalesce(x.b, x.s), coalesce(x.st, 'pending'), coalesce(x.k, 1), coalesce(x.e, 0),
+        coalesce(x.w, false)
+      FROM json_to_recordset($3::json) AS x(i text, r uuid, s float8, b float8, st text, k int, e int, w boolean)),
     r AS (
       SELECT rr.*, ok.task_id,
-        CASE WHEN rr.st = 'pending' AND a.n > rr.e AND a.n + rr.k > ok.max_instances THEN 'skipped'
+        CASE WHEN rr.st = 'pending' AND NOT rr.w AND a.n > rr.e AND a.n + rr.k > ok.max_instances THEN 'skipped'
           ELSE rr.st END AS final
       FROM rr JOIN ok ON ok.id = rr.job_id
       CROSS JOIN LATERAL (SELECT count(*) AS n FROM ${s}.runs a
         WHERE a.job_id = rr.job_id AND a.status IN ${ACTIVE_SQL}) a),
     ins AS (
       INSERT INTO ${s}.runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, finished_at,
-        created_at)
+        created_at, queued)
       SELECT r.id, r.job_id, r.task_id, to_timestamp(r.s / 1000.0), to_timestamp(r.b / 1000.0), r.final, false,
         CASE WHEN r.final = 'pending' THEN NULL ELSE to_timestamp($2::float8 / 1000.0) END,
-        to_timestamp($2::float8 / 1000.0)
+        to_timestamp($2::float8 / 1000.0), r.w AND r.final = 'pending'
       FROM r
       ON CONFLICT (job_id, scheduled_fire_time, manual) DO NOTHING
       RETURNING id, status)

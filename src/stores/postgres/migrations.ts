@@ -141,4 +141,13 @@ ALTER TABLE retired_jobs ALTER COLUMN id TYPE text COLLATE "C";
 ALTER TABLE runs ALTER COLUMN job_id TYPE text COLLATE "C";
 `,
   },
+  {
+    version: 7,
+    name: 'queued runs',
+    sql: `
+-- A fire time of a backlog that waits for the earlier runs of its job (PlannedRun.queued). A constant default:
+-- no rewrite of the table.
+ALTER TABLE runs ADD COLUMN queued boolean NOT NULL DEFAULT false;
+`,
+  },
 ];

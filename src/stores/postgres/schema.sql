@@ -78,6 +78,7 @@ CREATE TABLE runs (
   error text,
   result text,
   created_at timestamp with time zone NOT NULL,
+  queued boolean NOT NULL DEFAULT false,
   CONSTRAINT runs_pkey PRIMARY KEY (id),
   CONSTRAINT runs_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'timed-out'::text, 'missed'::text, 'skipped'::text, 'abandoned'::text, 'cancelled'::text])))
 );

@@ -390,6 +390,8 @@ interface ApplyRun {
   k: number;
   /** the active runs the planner was told of */
   e: number;
+  /** queued (`PlannedRun.queued`: never stored as skipped); absent: not */
+  w?: true;
 }
 
 /** A claimed job's plan in the apply script's JSON (see {@link S.APPLY}). */
@@ -864,6 +866,7 @@ export class RedisStore implements Store {
           k: pending ? ++k : 0,
           e: activeRuns,
         };
+        if (pending && p.queued === true) run.w = true;
         rec.runs.push(run);
         planned.push({ ...run, index });
       });

@@ -85,11 +85,13 @@ local function job_or_retired(id)
   return h
 end
 -- Inserts a new run record and indexes it.
-local function insert_run(id, job_id, task_id, sft, not_before, status, manual, t)
+-- queued (a true value): waits for the earlier runs of its job (see ACQUIRE).
+local function insert_run(id, job_id, task_id, sft, not_before, status, manual, t, queued)
   local rk = P .. 'run:' .. id
   redis.call('HSET', rk, 'id', id, 'job_id', job_id, 'task_id', task_id, 'scheduled_fire_time', sft,
     'not_before', not_before, 'status', status, 'manual', manual, 'attempt', '0', 'created_at', t)
-  if status ~= 'pending' then redis.call('HSET', rk, 'finished_at', t) end
+  if status ~= 'pending' then redis.call('HSET', rk, 'finished_at', t)
+  elseif queued then redis.call('HSET', rk, 'queued', '1') end
   redis.call('ZADD', P .. 'runs', sft, id)
   redis.call('ZADD', P .. 'job-runs:' .. job_id, sft, id)
   if status == 'pending' then
@@ -284,12 +286,12 @@ return { fmt(now), more, jobs, active, claimed }
 
 /**
  * The apply of the firing step. `ARGV[2]` the claim token, `ARGV[3]` the claim's time, `ARGV[4]` the plans
- * (JSON: `{i, v, n?, a?, q?, runs: [{r, s, b, st, k, e}]}`, see `RedisStore.fireDueJobs`), `ARGV[5]` the
+ * (JSON: `{i, v, n?, a?, q?, runs: [{r, s, b, st, k, e, w?}]}`, see `RedisStore.fireDueJobs`), `ARGV[5]` the
  * channel and `ARGV[6]` the message published when pending runs were created.
  *
  * Per job, only while it still holds the claim and its version is the one claimed (compare-and-set): inserts
  * the runs unique on (job, scheduled fire time, not manual), a pending run that no longer fits `maxInstances`
- * (counting the active runs now) stored as `skipped`; advances, pauses (quarantine) or removes (into a
+ * (counting the active runs now) stored as `skipped` unless queued (`w`); advances, pauses (quarantine) or removes (into a
  * retired copy) the job; increments its version. Every claim of the token is released.
  * Returns `{ids of the jobs applied, ids of the runs inserted, ids of the runs stored as skipped}`.
  */
@@ -316,8 +318,8 @@ for _, j in ipairs(cjson.decode(ARGV[4])) do
         end
         if not dup then
           local final = r.st
-          if final == 'pending' and n > r.e and n + r.k > max then final = 'skipped' end
-          insert_run(r.r, id, f[1], r.s, r.b, final, '0', t)
+          if final == 'pending' and not r.w and n > r.e and n + r.k > max then final = 'skipped' end
+          insert_run(r.r, id, f[1], r.s, r.b, final, '0', t, r.w)
           if final == 'pending' then created = true end
           ins[#ins + 1] = r.r
           if final ~= r.st then skipped[#skipped + 1] = r.r end
@@ -381,7 +383,8 @@ return { 1, hash(P .. 'run:' .. ARGV[3]) }
 
 /**
  * Leases up to `ARGV[3]` due pending runs (not before <= the server's time, oldest first) of the tasks in
- * `ARGV[5]` (JSON list; `''`: all) to owner `ARGV[2]` for `ARGV[4]` ms. Returns `{run hashes, job hashes,
+ * `ARGV[5]` (JSON list; `''`: all) to owner `ARGV[2]` for `ARGV[4]` ms, passing over a queued run (field
+ * `queued` = 1) while a run of its job with an earlier fire time is active. Returns `{run hashes, job hashes,
  * job ids}` (each job live, or else retired, once; the ids of the job hashes' keys).
  */
 export const ACQUIRE = script(
@@ -396,6 +399,17 @@ end
 local now = now_ms()
 local t, until_ = fmt(now), fmt(now + lease)
 local runs, jobs, seen, job_ids = {}, {}, {}, {}
+-- A queued run waits while a run of its job with an earlier fire time is pending or running.
+local function waits_behind(job_id, rid, sft)
+  local s = tonumber(sft)
+  for _, other in ipairs(redis.call('SMEMBERS', P .. 'active:' .. job_id)) do
+    if other ~= rid then
+      local o = tonumber(redis.call('HGET', P .. 'run:' .. other, 'scheduled_fire_time'))
+      if o and s and o < s then return true end
+    end
+  end
+  return false
+end
 local offset = 0
 while #runs < limit do
   local ids = redis.call('ZRANGEBYSCORE', P .. 'pending', '-inf', now, 'LIMIT', offset, 256)
@@ -403,8 +417,8 @@ while #runs < limit do
   local taken = 0
   for _, rid in ipairs(ids) do
     local rk = P .. 'run:' .. rid
-    local f = redis.call('HMGET', rk, 'status', 'task_id', 'job_id')
-    if f[1] == 'pending' and (tasks == nil or tasks[f[2]]) then
+    local f = redis.call('HMGET', rk, 'status', 'task_id', 'job_id', 'queued', 'scheduled_fire_time')
+    if f[1] == 'pending' and (tasks == nil or tasks[f[2]]) and not (f[4] == '1' and waits_behind(f[3], rid, f[5])) then
       redis.call('HINCRBY', rk, 'attempt', 1)
       redis.call('HSET', rk, 'status', 'running', 'owner', owner, 'started_at', t, 'lease_expires_at', until_)
       redis.call('ZREM', P .. 'pending', rid)

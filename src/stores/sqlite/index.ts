@@ -257,6 +257,14 @@ ALTER TABLE jobs ADD COLUMN quarantine TEXT;
 ALTER TABLE retired_jobs ADD COLUMN quarantine TEXT;
 `,
   },
+  {
+    version: 5,
+    name: 'queued runs',
+    // A fire time of a backlog that waits for the earlier runs of its job (PlannedRun.queued).
+    sql: `
+ALTER TABLE runs ADD COLUMN queued INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 type Row = JobColumns & { active?: number };
@@ -564,7 +572,7 @@ export class SqliteStore implements Store {
       const remove = this.stmt('DELETE FROM jobs WHERE id = ? AND version = ?');
       const insert = this.stmt(
         `INSERT OR IGNORE INTO runs (id, job_id, task_id, scheduled_fire_time, not_before, status, manual, attempt,
-           finished_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?, ?)`,
+           finished_at, created_at, queued) VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)`,
       );
       const fired: FiredJob[] = [];
       let created = false;
@@ -589,7 +597,9 @@ export class SqliteStore implements Store {
           const finished = p.status === 'pending' ? null : t;
           const sft = p.scheduledFireTime.getTime();
           const nb = p.notBefore.getTime();
-          if (insert.run(id, job.id, job.taskId, sft, nb, p.status, finished, t).changes === 0) continue;
+          const queued = p.status === 'pending' && p.queued === true ? 1 : 0;
+          if (insert.run(id, job.id, job.taskId, sft, nb, p.status, finished, t, queued).changes === 0)
+            continue;
           if (p.status === 'pending') created = true;
           runs.push(newRunRecord(id, job, sft, nb, p.status, false, finished, t));
         }
@@ -643,6 +653,7 @@ export class SqliteStore implements Store {
       params.push(limit);
       if (taskIds) params.push(this.taskJson(taskIds));
       params.push(limit, limit);
+      // A queued run waits while a run of its job with an earlier fire time is pending or running.
       // A not_before that is no time (text written by hand, sorted after every number; a number past the
       // year 9999) counts as due:
       // the run is leased, and the scheduler cancels it (`RUN_UNREADABLE`) instead of it holding a
@@ -650,7 +661,10 @@ export class SqliteStore implements Store {
       const rows = this.stmt(
         `UPDATE runs SET status = 'running', owner = ?, attempt = attempt + 1, started_at = ?, lease_expires_at = ?
          WHERE id IN (SELECT id FROM (
-                        SELECT id FROM (SELECT id FROM runs WHERE status = 'pending' AND not_before <= ? ${filter}
+                        SELECT id FROM (SELECT id FROM runs q WHERE status = 'pending' AND not_before <= ? ${filter}
+                                          AND (queued = 0 OR NOT EXISTS (SELECT 1 FROM runs e
+                                            WHERE e.job_id = q.job_id AND e.status IN ${ACTIVE_SQL}
+                                              AND e.scheduled_fire_time < q.scheduled_fire_time))
                                         ORDER BY not_before LIMIT ?)
                         UNION ALL
                         SELECT id FROM (SELECT id FROM runs WHERE status = 'pending' AND not_before > ${MAX_INSTANT} ${filter}
