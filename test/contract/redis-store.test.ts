@@ -637,6 +637,48 @@ test('keys written badly by hand: a job hash without a version, an empty number,
   });
 });
 
+test('due index entries that are no due job (the hash deleted or of another type, paused edited by hand) leave the due index at the next claim, which fires the other jobs; the hand-paused job counts as paused', async () => {
+  await withPrefix(async (prefix, admin) => {
+    const store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    await store.start(startContext);
+    try {
+      const past = new Date(Date.now() - 60 * SECOND);
+      const trigger = new IntervalTrigger({ seconds: 60, startDate: new Date(0) }).toJSON();
+      for (const id of ['ok', 'edited', 'typed'])
+        await store.addJob(job(id, { nextRunTime: past, trigger }), 'error');
+      // Left in the due index with a past score: an id whose hash is gone, one whose key holds a string,
+      // and a job whose paused field was edited to a value that is not '0'.
+      await admin.zadd(`${prefix}due`, 0, 'ghost');
+      await admin.del(`${prefix}job:typed`);
+      await admin.set(`${prefix}job:typed`, 'oops');
+      await admin.hset(`${prefix}job:edited`, 'paused', 'yes');
+      const fired = await store.fireDueJobs(new Date(), 10, quarantining);
+      assert.deepEqual(
+        fired.fired.map((f) => f.job.id),
+        ['ok'],
+      );
+      // Nothing in the due index is due any more: the wake-up no longer finds a past time to fire nothing at.
+      assert.deepEqual(await admin.zrangebyscore(`${prefix}due`, '-inf', Date.now()), []);
+      assert.equal(await admin.zscore(`${prefix}due`, 'ghost'), null);
+      assert.equal(await admin.zscore(`${prefix}due`, 'typed'), null);
+      // The edited job is kept, listed and counted as paused; the string key is left alone.
+      const edited = await store.getJob('edited');
+      assert.equal(edited?.paused, true);
+      assert.deepEqual(
+        (await store.getJobs({ paused: true })).map((j) => j.id),
+        ['edited'],
+      );
+      assert.equal(await store.countJobs({ paused: true }), 1);
+      assert.equal(await admin.get(`${prefix}job:typed`), 'oops');
+      // The next claim finds nothing due and nothing to clean.
+      const again = await store.fireDueJobs(new Date(), 10, quarantining);
+      assert.equal(again.fired.length, 0);
+    } finally {
+      await store.stop();
+    }
+  });
+});
+
 test('ioredis options in a URL are read as numbers and booleans (connectTimeout=1000 crashed the process); keyPrefix and stringNumbers are refused', async () => {
   await withPrefix(async (prefix) => {
     const store = new RedisStore({

@@ -271,7 +271,18 @@ while more == 0 do
   offset = offset + #ids
   for _, id in ipairs(ids) do
     local holder = safe('GET', P .. 'claim:' .. id)
-    if (not holder or stale[holder]) and safe('HGET', P .. 'job:' .. id, 'paused') == '0' then
+    local free = not holder or stale[holder]
+    local paused = free and safe('HGET', P .. 'job:' .. id, 'paused')
+    if free and paused ~= '0' then
+      -- An entry the due index should not hold: its job hash is gone (deleted or evicted by hand) or of
+      -- another type, or its paused field was edited by hand. Left there, its past score would make every
+      -- wake-up find a job due and fire nothing, slowing every job of the prefix to the idle poll. The
+      -- entry leaves the due index; a job that is one goes to the paused indexes (see reindex).
+      if job_exists(id, safe('HMGET', P .. 'job:' .. id, 'id')) then reindex(id) else
+        redis.call('ZREM', P .. 'due', id)
+      end
+      offset = offset - 1
+    elseif free then
       if #jobs == limit then more = 1; break end
       redis.call('SET', P .. 'claim:' .. id, ARGV[3], 'PX', ARGV[4])
       jobs[#jobs + 1] = hash(P .. 'job:' .. id)
