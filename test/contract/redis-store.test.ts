@@ -679,6 +679,51 @@ test('due index entries that are no due job (the hash deleted or of another type
   });
 });
 
+test('a job whose run keys (active:<id>, job-runs:<id>) hold another type, written by hand, is quarantined with the key named, kept, and the other jobs fire (the apply failed with WRONGTYPE for every job); a lease entry without its run leaves the index', async () => {
+  await withPrefix(async (prefix, admin) => {
+    const store = new RedisStore({ url: REDIS_URL }, { prefix, listen: false });
+    await store.start(startContext);
+    try {
+      const past = new Date(Date.now() - 60 * SECOND);
+      const trigger = new IntervalTrigger({ seconds: 60, startDate: new Date(0) }).toJSON();
+      for (const id of ['ok', 'act', 'hist'])
+        await store.addJob(job(id, { nextRunTime: past, trigger }), 'error');
+      await admin.set(`${prefix}active:act`, 'oops');
+      await admin.lpush(`${prefix}job-runs:hist`, 'oops');
+      const fired = await store.fireDueJobs(new Date(), 10, quarantining);
+      assert.deepEqual(
+        fired.fired.map((f) => [f.job.id, f.runs.length]),
+        [['ok', 1]],
+      );
+      const act = await store.getJob('act');
+      const hist = await store.getJob('hist');
+      assert.equal(act?.paused, true);
+      assert.equal(act?.quarantine, `the key ${prefix}active:act holds a string, not a set`);
+      assert.equal(hist?.paused, true);
+      assert.equal(hist?.quarantine, `the key ${prefix}job-runs:hist holds a list, not a zset`);
+      // Kept, with their next run time; the keys written by hand are left alone; no run was stored for them.
+      assert.equal(act?.nextRunTime?.getTime(), past.getTime());
+      assert.equal(await admin.get(`${prefix}active:act`), 'oops');
+      assert.deepEqual(await admin.lrange(`${prefix}job-runs:hist`, 0, -1), ['oops']);
+      assert.deepEqual(
+        (await store.getRuns({})).map((r) => r.jobId),
+        ['ok'],
+      );
+      assert.deepEqual(await admin.zrangebyscore(`${prefix}due`, '-inf', Date.now()), []);
+      assert.equal((await store.fireDueJobs(new Date(), 10, quarantining)).fired.length, 0);
+      // The history of the job whose index is a list is empty (it failed with WRONGTYPE, a 503 in the API).
+      assert.deepEqual(await store.getRuns({ jobId: 'hist' }), []);
+      // A lease index entry whose run hash is gone leaves the index when leases are reaped: its past score
+      // made every wake-up find a lease to reap and reap nothing.
+      await admin.zadd(`${prefix}running`, 0, 'no-such-run');
+      assert.deepEqual(await store.reapExpiredRuns(new Date(), 10), []);
+      assert.equal(await admin.zscore(`${prefix}running`, 'no-such-run'), null);
+    } finally {
+      await store.stop();
+    }
+  });
+});
+
 test('ioredis options in a URL are read as numbers and booleans (connectTimeout=1000 crashed the process); keyPrefix and stringNumbers are refused', async () => {
   await withPrefix(async (prefix) => {
     const store = new RedisStore({

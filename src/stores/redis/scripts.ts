@@ -64,6 +64,16 @@ local function reindex(id, due_only)
   if f[1] ~= '0' and n then redis.call('ZADD', P .. 'held', n, id) else redis.call('ZREM', P .. 'held', id) end
   if f[1] == '0' then redis.call('SREM', P .. 'paused', id) else redis.call('SADD', P .. 'paused', id) end
 end
+-- Why a key of job id's runs cannot be written (it holds another type, written by hand), or nil.
+local function foreign_key(id)
+  for _, k in ipairs({ { 'active:', 'set' }, { 'job-runs:', 'zset' } }) do
+    local kind = redis.call('TYPE', P .. k[1] .. id).ok
+    if kind ~= 'none' and kind ~= k[2] then
+      return 'the key ' .. P .. k[1] .. id .. ' holds a ' .. kind .. ', not a ' .. k[2]
+    end
+  end
+  return nil
+end
 -- Writes the fields of a JSON object into a hash; a value false deletes the field.
 local function write(key, fields)
   local set, del = {}, {}
@@ -303,7 +313,9 @@ return { fmt(now), more, jobs, active, claimed }
  * Per job, only while it still holds the claim and its version is the one claimed (compare-and-set): inserts
  * the runs unique on (job, scheduled fire time, not manual), a pending run that no longer fits `maxInstances`
  * (counting the active runs now) stored as `skipped` unless queued (`w`); advances, pauses (quarantine) or removes (into a
- * retired copy) the job; increments its version. Every claim of the token is released.
+ * retired copy) the job; increments its version. A job one of whose run keys (`active:<id>`, `job-runs:<id>`)
+ * holds another type (written by hand) is quarantined instead, with nothing else written, and left out of the
+ * jobs applied: the other jobs fire. Every claim of the token is released.
  * Returns `{ids of the jobs applied, ids of the runs inserted, ids of the runs stored as skipped}`.
  */
 export const APPLY = script(
@@ -319,49 +331,57 @@ for _, j in ipairs(cjson.decode(ARGV[4])) do
   if redis.call('GET', ck) == token then
     -- (a hash without a version, written by hand, compares as '': its quarantine still applies)
     if (redis.call('HGET', key, 'version') or '') == j.v then
-      local f = redis.call('HMGET', key, 'task_id', 'max_instances')
-      local max = tonumber(f[2]) or 1
-      local n = redis.call('SCARD', P .. 'active:' .. id)
-      for _, r in ipairs(j.runs) do
-        local dup = false
-        for _, other in ipairs(redis.call('ZRANGEBYSCORE', P .. 'job-runs:' .. id, r.s, r.s)) do
-          if redis.call('HGET', P .. 'run:' .. other, 'manual') == '0' then dup = true; break end
-        end
-        if not dup then
-          local final = r.st
-          if final == 'pending' and not r.w and n > r.e and n + r.k > max then final = 'skipped' end
-          insert_run(r.r, id, f[1], r.s, r.b, final, '0', t, r.w)
-          if final == 'pending' then created = true end
-          ins[#ins + 1] = r.r
-          if final ~= r.st then skipped[#skipped + 1] = r.r end
-        end
-      end
-      if j.a == 'r' then
-        local h = hash(key)
-        redis.call('DEL', P .. 'retired:' .. id)
-        redis.call('HSET', P .. 'retired:' .. id, unpack(h))
-        redis.call('SADD', P .. 'retired', id)
-        index_name(id, redis.call('HGET', key, 'name') or '', nil)
-        redis.call('DEL', key)
-        redis.call('ZREM', P .. 'jobs', id)
-        redis.call('ZREM', P .. 'due', id)
-        redis.call('ZREM', P .. 'held', id)
-        redis.call('SREM', P .. 'paused', id)
+      local foreign = foreign_key(id)
+      if foreign then
+        -- A key of the job's runs holding another type (written by hand): its runs could not be indexed.
+        -- The job is quarantined (paused, kept, with its next run time) and left out of the jobs applied.
+        redis.call('HSET', key, 'paused', '1', 'quarantine', foreign, 'version', next_version(j.v), 'updated_at', t)
+        reindex(id)
       else
-        if j.a == 'q' then
-          redis.call('HSET', key, 'paused', '1', 'quarantine', j.q)
-          redis.call('HDEL', key, 'next_run_time')
-        elseif j.n then
-          redis.call('HSET', key, 'next_run_time', j.n)
-        else
-          redis.call('HDEL', key, 'next_run_time')
+        local f = redis.call('HMGET', key, 'task_id', 'max_instances')
+        local max = tonumber(f[2]) or 1
+        local n = redis.call('SCARD', P .. 'active:' .. id)
+        for _, r in ipairs(j.runs) do
+          local dup = false
+          for _, other in ipairs(redis.call('ZRANGEBYSCORE', P .. 'job-runs:' .. id, r.s, r.s)) do
+            if redis.call('HGET', P .. 'run:' .. other, 'manual') == '0' then dup = true; break end
+          end
+          if not dup then
+            local final = r.st
+            if final == 'pending' and not r.w and n > r.e and n + r.k > max then final = 'skipped' end
+            insert_run(r.r, id, f[1], r.s, r.b, final, '0', t, r.w)
+            if final == 'pending' then created = true end
+            ins[#ins + 1] = r.r
+            if final ~= r.st then skipped[#skipped + 1] = r.r end
+          end
         end
-        redis.call('HSET', key, 'version', next_version(j.v), 'updated_at', t)
-        -- An advance leaves paused as it was (a change would have failed the version check): the due
-        -- index alone; a quarantine pauses the job.
-        reindex(id, j.a ~= 'q')
+        if j.a == 'r' then
+          local h = hash(key)
+          redis.call('DEL', P .. 'retired:' .. id)
+          redis.call('HSET', P .. 'retired:' .. id, unpack(h))
+          redis.call('SADD', P .. 'retired', id)
+          index_name(id, redis.call('HGET', key, 'name') or '', nil)
+          redis.call('DEL', key)
+          redis.call('ZREM', P .. 'jobs', id)
+          redis.call('ZREM', P .. 'due', id)
+          redis.call('ZREM', P .. 'held', id)
+          redis.call('SREM', P .. 'paused', id)
+        else
+          if j.a == 'q' then
+            redis.call('HSET', key, 'paused', '1', 'quarantine', j.q)
+            redis.call('HDEL', key, 'next_run_time')
+          elseif j.n then
+            redis.call('HSET', key, 'next_run_time', j.n)
+          else
+            redis.call('HDEL', key, 'next_run_time')
+          end
+          redis.call('HSET', key, 'version', next_version(j.v), 'updated_at', t)
+          -- An advance leaves paused as it was (a change would have failed the version check): the due
+          -- index alone; a quarantine pauses the job.
+          reindex(id, j.a ~= 'q')
+        end
+        ok[#ok + 1] = id
       end
-      ok[#ok + 1] = id
     end
     redis.call('DEL', ck)
   end
@@ -502,7 +522,7 @@ for i, x in ipairs(cjson.decode(ARGV[3])) do
       redis.call('HSET', rk, 'status', x.st, 'finished_at', t)
       redis.call('HDEL', rk, 'lease_expires_at')
       if x.res then redis.call('HSET', rk, 'result', x.res) else redis.call('HDEL', rk, 'result') end
-      redis.call('SREM', P .. 'active:' .. f[4], x.id)
+      safe('SREM', P .. 'active:' .. f[4], x.id)
     end
     out[i] = f[4]
   end
@@ -523,7 +543,11 @@ local now = now_ms()
 local runs, jobs, seen, job_ids = {}, {}, {}, {}
 for _, rid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'running', '-inf', '(' .. fmt(now), 'LIMIT', 0, tonumber(ARGV[2]))) do
   local h = hash(P .. 'run:' .. rid)
-  if #h > 0 then
+  if #h == 0 then
+    -- An index entry whose run hash is gone (deleted by hand, evicted): its past score would make every
+    -- wake-up find a lease to reap and reap nothing.
+    redis.call('ZREM', P .. 'running', rid)
+  else
     runs[#runs + 1] = h
     local job_id = redis.call('HGET', P .. 'run:' .. rid, 'job_id')
     if not seen[job_id] then
@@ -564,7 +588,7 @@ for _, x in ipairs(cjson.decode(ARGV[2])) do
     else
       redis.call('HSET', rk, 'status', 'abandoned', 'finished_at', t)
       redis.call('HDEL', rk, 'lease_expires_at')
-      redis.call('SREM', P .. 'active:' .. f[5], x.id)
+      safe('SREM', P .. 'active:' .. f[5], x.id)
     end
     out[#out + 1] = hash(rk)
   end
@@ -602,6 +626,8 @@ export const GET_RUNS = script(
   `
 local index = P .. 'runs'
 if ARGV[2] ~= '' then index = P .. 'job-runs:' .. ARGV[2] end
+-- A job's index holding another type (written by hand; its job is quarantined when it comes due): no runs.
+if redis.call('TYPE', index).ok ~= 'zset' then return {} end
 local statuses = nil
 if ARGV[3] ~= '' then
   statuses = {}
