@@ -63,12 +63,40 @@ const WAIT_SLICE = 0.5;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /**
  * How far `Date.now()` may stray from the elapsed (monotonic) time before a timer takes it for a step of the
- * wall clock, in ms: this plus 1 ms per second of the delay (far more than any clock slews, far less than
- * any step worth the name). Within it, the wall clock decides when a timer is due.
+ * wall clock, in ms: this plus {@link DRIFT_ALLOWANCE} of the time elapsed (far more than clocks drift or
+ * are slewed, far less than any step worth the name). Within it, the wall clock decides when a timer is due.
  */
 const STEP_TOLERANCE = 5;
+/**
+ * How fast the wall clock may run apart from the elapsed time without being taken for a step, in ms per ms
+ * elapsed: 10 ms per second. NTP slews a clock by at most 0.5 ms per second, but the wall clock of a virtual
+ * machine has been seen running 5 ms per second ahead of its monotonic clock for minutes.
+ */
+const DRIFT_ALLOWANCE = 0.01;
 /** How often {@link SystemClock.onStep} compares the wall clock with the elapsed time, in ms. */
 const STEP_CHECK_INTERVAL = 1000;
+
+/**
+ * `Date.now()` minus `performance.now()`, in ms. The wall clock's read is bracketed by two reads of the
+ * elapsed time and the offset taken from their midpoint, so that a pause between the reads (the thread
+ * descheduled on a loaded machine, a garbage collection) does not pass for a step of the wall clock: a
+ * bracket wider than 1 ms is read again, up to 5 times, and the narrowest one is used (its error is at most
+ * half its width).
+ */
+function wallOffset(): number {
+  let width = Infinity;
+  let offset = 0;
+  for (let i = 0; i < 5 && width > 1; i++) {
+    const before = performance.now();
+    const wall = Date.now();
+    const after = performance.now();
+    if (after - before < width) {
+      width = after - before;
+      offset = wall - (before + after) / 2;
+    }
+  }
+  return offset;
+}
 
 /**
  * The real clock: `Date.now()` and Node's timers (each delay capped at {@link MAX_TIMER_DELAY}).
@@ -96,18 +124,23 @@ export class SystemClock implements Clock {
   /**
    * Listens for steps of the wall clock: while a listener is registered, the clock compares `Date.now()`
    * with the elapsed time every {@link STEP_CHECK_INTERVAL} ms (an unreferenced timer: it never keeps the
-   * process alive) and reports a difference of more than {@link STEP_TOLERANCE} ms since the last check.
-   * A clock slewed by NTP (at most 0.5 ms per second) never reads as a step.
+   * process alive) and reports a difference since the last check of more than {@link STEP_TOLERANCE} ms
+   * plus {@link DRIFT_ALLOWANCE} of the time elapsed (15 ms a second): a clock that drifts or is slewed
+   * (NTP: at most 0.5 ms a second) never reads as a step.
    */
   onStep(listener: (stepMs: number) => void): () => void {
     this.stepListeners.add(listener);
     if (this.stepCheck === null) {
-      this.stepBase = Date.now() - performance.now();
+      this.stepBase = wallOffset();
+      let checkedAt = performance.now();
       this.stepCheck = setInterval(() => {
-        const base = Date.now() - performance.now();
+        const base = wallOffset();
         const step = base - this.stepBase;
+        const at = performance.now();
+        const tolerance = STEP_TOLERANCE + (at - checkedAt) * DRIFT_ALLOWANCE;
         this.stepBase = base;
-        if (Math.abs(step) <= STEP_TOLERANCE) return;
+        checkedAt = at;
+        if (Math.abs(step) <= tolerance) return;
         for (const l of [...this.stepListeners]) {
           try {
             l(step);
@@ -135,7 +168,10 @@ export class SystemClock implements Clock {
     const delay = Math.min(Math.max(0, delayMs), MAX_TIMER_DELAY);
     const timer = new SystemTimer(Date.now() + delay);
     const monoDue = performance.now() + delay;
-    const tolerance = STEP_TOLERANCE + delay / 1000;
+    const tolerance = STEP_TOLERANCE + delay * DRIFT_ALLOWANCE;
+    // The wall clock may run up to DRIFT_ALLOWANCE ahead of the elapsed time: the first look comes that much
+    // before the delay has elapsed, and what is left then is waited out by the wall clock (see remaining).
+    const early = delay * DRIFT_ALLOWANCE;
     /**
      * What is left of the delay, in ms: until `Date.now()` reaches the due time (so a callback never runs
      * before the millisecond it is due), unless the wall clock stepped since the timer was armed (it strays
@@ -164,7 +200,7 @@ export class SystemClock implements Clock {
           void callback();
         }
       };
-      timer.timeout = setTimeout(fire, delay);
+      timer.timeout = setTimeout(fire, delay - early);
       return timer;
     }
     let pollStart = 0;
@@ -189,8 +225,9 @@ export class SystemClock implements Clock {
       this.budget -= performance.now() - pollStart;
       void callback();
     };
-    if (delay <= PRECISE_MARGIN) timer.immediate = setImmediate(check);
-    else timer.timeout = setTimeout(check, delay - PRECISE_MARGIN);
+    const first = delay - PRECISE_MARGIN - early;
+    if (first <= 0) timer.immediate = setImmediate(check);
+    else timer.timeout = setTimeout(check, first);
     return timer;
   }
 

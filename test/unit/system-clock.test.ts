@@ -82,6 +82,55 @@ for (const precise of [false, true]) {
   }
 }
 
+test('onStep: a pause between its reads of the two clocks (the thread descheduled, a GC) is no step', async () => {
+  const clock = new SystemClock();
+  const realNow = Date.now;
+  const steps: number[] = [];
+  const unlisten = clock.onStep((ms) => steps.push(ms));
+  let paused = 0;
+  try {
+    // The next read of the wall clock is followed by a 30 ms pause before the elapsed time is read: read
+    // alone, it looks like the wall clock fell 30 ms behind.
+    Date.now = () => {
+      const t = realNow();
+      if (paused++ === 0) for (const start = performance.now(); performance.now() - start < 8;);
+      return t;
+    };
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.ok(paused > 0, 'the check read the wall clock');
+    assert.deepEqual(steps, []);
+  } finally {
+    Date.now = realNow;
+    unlisten();
+  }
+});
+
+test('a wall clock drifting 8 ms a second ahead of the elapsed time (as a virtual machine clock was seen to) is no step: onStep stays quiet and a precise timer is due by the wall clock', async () => {
+  const clock = new SystemClock();
+  const realNow = Date.now;
+  const start = performance.now();
+  const steps: number[] = [];
+  let unlisten = (): void => {};
+  let handle: ReturnType<SystemClock['setTimeout']> | undefined;
+  try {
+    Date.now = () => Math.floor(realNow() + (performance.now() - start) * 0.008);
+    unlisten = clock.onStep((ms) => steps.push(ms));
+    const dueAt = Date.now() + 3000;
+    // 24 ms of drift in 3 s: taken for a step (more than 5 ms + 1 ms a second), the timer counted elapsed
+    // time alone and ran 24 ms after its due time by the wall clock.
+    const late = await new Promise<number>((resolve) => {
+      handle = clock.setTimeout(() => resolve(Date.now() - dueAt), 3000, { precise: true });
+    });
+    assert.ok(late >= 0, `ran ${-late} ms before its due time`);
+    assert.ok(late < 12, `ran ${late} ms after its due time`);
+    assert.deepEqual(steps, []);
+  } finally {
+    Date.now = realNow;
+    unlisten();
+    if (handle) clock.clearTimeout(handle);
+  }
+});
+
 test('onStep reports a step of the wall clock within about a second, once, and not after the listener is removed', async () => {
   const clock = new SystemClock();
   const realNow = Date.now;
