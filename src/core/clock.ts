@@ -168,10 +168,10 @@ export class SystemClock implements Clock {
     const delay = Math.min(Math.max(0, delayMs), MAX_TIMER_DELAY);
     const timer = new SystemTimer(Date.now() + delay);
     const monoDue = performance.now() + delay;
-    const tolerance = STEP_TOLERANCE + delay * DRIFT_ALLOWANCE;
     // The wall clock may run up to DRIFT_ALLOWANCE ahead of the elapsed time: the first look comes that much
     // before the delay has elapsed, and what is left then is waited out by the wall clock (see remaining).
     const early = delay * DRIFT_ALLOWANCE;
+    const tolerance = STEP_TOLERANCE + early;
     /**
      * What is left of the delay, in ms: until `Date.now()` reaches the due time (so a callback never runs
      * before the millisecond it is due), unless the wall clock stepped since the timer was armed (it strays
